@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[postgres,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## .venv with joinedup and all extras; `joinedup` in .venv/bin
+
+demo: $(STAMP)  ## build a demo estate from synthetic UK data and ingest it
+	$(BIN)/joinedup demo --estate demo-estate --fresh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+test: lint  ## the whole suite (PostgreSQL tests skip with a message when it is absent)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)  ## benchmarks print JSON; see benchmarks/README.md
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) demo-estate .pytest_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""``joinedup init``, ``datasets`` and ``show``: the estate and what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+
+from joinedup.cli.common import DEFAULT_ESTATE, EstateOption, JsonOption, emit, open_estate, out, table
+from joinedup.estate import Catalogue, Estate
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("datasets")(datasets)
+    app.command("show")(show)
+
+
+def init(
+    path: Annotated[Path | None, typer.Argument(help="Where to make the estate (default: --estate, else ./estate).", show_default=False)] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    name: Annotated[str | None, typer.Option(help="A name for the estate (default: the folder name).")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create an estate: catalogue database, Delta Lake data folder, a new secret key and joinedup.toml."""
+    made = Estate.create(path or estate, name=name)
+    result = {
+        "estate": str(made.root),
+        "name": made.config.name,
+        "catalogue": made.catalogue_url,
+        "secret": str(made.keys_dir / "estate.secret"),
+    }
+    made.close()
+    emit(result, json_, lambda r: out.print(f"Created estate [bold]{r['name']}[/bold] at {r['estate']}"))
+
+
+def datasets(estate: EstateOption = DEFAULT_ESTATE, json_: JsonOption = False) -> None:
+    """List the datasets in the estate with their current version and row counts."""
+    found = Catalogue(open_estate(estate)).datasets()
+    rows = [d.to_dict(with_schema=False) for d in found]
+    for row in rows:
+        row.pop("versions")
+        current = next(d for d in found if d.name == row["name"]).current
+        row["quarantined"] = current.rows_quarantined if current else 0
+        row["updated_at"] = current.created_at if current else None
+
+    def render(items: list[dict[str, Any]]) -> None:
+        if not items:
+            out.print("No datasets yet. Load one with `joinedup ingest FILE --dataset NAME --schema SCHEMA`.")
+            return
+        out.print(
+            table(
+                ["dataset", "title", "version", "rows", "quarantined", "updated"],
+                [[r["name"], r["title"] or "", r["current_version"], r["rows"], r["quarantined"], r["updated_at"]] for r in items],
+            )
+        )
+
+    emit(rows, json_, render)
+
+
+def show(
+    name: Annotated[str, typer.Argument(help="The dataset.")],
+    estate: EstateOption = DEFAULT_ESTATE,
+    json_: JsonOption = False,
+) -> None:
+    """Show a dataset: metadata, schema, and every version with its lineage (source file, SHA-256, who, when, counts)."""
+    info = Catalogue(open_estate(estate)).get(name)
+
+    def render(data: dict[str, Any]) -> None:
+        out.print(Panel.fit(f"[bold]{data['name']}[/bold]  {data['title'] or ''}\n{data['description'] or ''}".rstrip(), title="dataset"))
+        fields = (data["schema"] or {}).get("fields", [])
+        out.print(
+            table(
+                ["field", "type", "required", "personal", "category"],
+                [
+                    [f["name"], f["type"] + (f" ({f['format']})" if f.get("format") else ""),
+                     "yes" if f.get("constraints", {}).get("required") else "",
+                     "yes" if f.get("personal") else "", f.get("category") or ""]
+                    for f in fields
+                ],
+                title=f"schema version {data['schema_version']}",
+            )
+        )
+        out.print(
+            table(
+                ["version", "when", "who", "source", "sha256", "read", "loaded", "quarantined"],
+                [
+                    [v["number"], v["created_at"], v["created_by"], v["source_name"], v["source_sha256"][:16] + "…",
+                     v["rows_read"], v["rows_loaded"], v["rows_quarantined"]]
+                    for v in data["versions"]
+                ],
+                title="versions",
+            )
+        )
+
+    emit(info.to_dict(), json_, render)

@@ -1,0 +1,43 @@
+"""Matching a schema's fields to the columns of an input file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from joinedup.errors import SchemaError
+from joinedup.schema import Schema
+
+
+def normalise_header(header: str) -> str:
+    """``"NHS Number"`` → ``nhs_number``: how a header becomes a field name."""
+    name = re.sub(r"[^0-9a-z]+", "_", header.strip().lower()).strip("_")
+    if not name:
+        return "column"
+    return name if name[0].isalpha() else f"c_{name}"
+
+
+def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[str, int], list[str]]:
+    """Map each field to the position of its column; also return the file's columns the schema ignores.
+
+    A column matches a field by exact name, then by the field's title, then by
+    normalised name (``NHS Number`` matches ``nhs_number``).
+    """
+    exact = {h: i for i, h in enumerate(header)}
+    normalised: dict[str, int] = {}
+    for i, h in enumerate(header):
+        normalised.setdefault(normalise_header(h), i)
+    positions: dict[str, int] = {}
+    for field in schema.fields:
+        for candidate in (exact.get(field.name), exact.get(field.title or "\0"), normalised.get(field.name)):
+            if candidate is not None and candidate not in positions.values():
+                positions[field.name] = candidate
+                break
+        else:
+            shown = ", ".join(header[:12]) + (" ..." if len(header) > 12 else "")
+            raise SchemaError(
+                f"{path}: the schema's field {field.name!r} is not a column of the file (columns: {shown})"
+            )
+    used = set(positions.values())
+    ignored = [h for i, h in enumerate(header) if i not in used]
+    return positions, ignored

@@ -1,0 +1,453 @@
+"""Readers: turn an input file into a DuckDB relation of raw text columns.
+
+Every reader yields the same shape: ``_source_row`` (where the row is in the
+file) followed by one VARCHAR column per file column, named ``c0``, ``c1`` ...
+(the real header names are kept on :class:`Source`), plus any rows that could
+not be split into columns at all (ragged CSV rows, JSON lines that do not parse),
+which go to quarantine whole.
+
+Row numbers follow what a person sees: for CSV and Excel the header is row 1 and
+the first data row is row 2; for JSON Lines the row is the line number; for
+Parquet it is the 1-based row position.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from joinedup.errors import InputError
+from joinedup.storage.duck import quote_literal
+
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+_CHUNK = 1 << 20
+_JSONL_BATCH = 50_000
+
+
+@dataclass
+class Reject:
+    """A row that could not be split into columns."""
+
+    source_row: int
+    problem: str
+    text: str
+
+
+@dataclass
+class Source:
+    path: Path
+    format: str
+    columns: list[str]
+    sha256: str
+    size: int
+    encoding: str | None
+    #: SQL table expression with ``_source_row`` and ``c0..cN`` as VARCHAR.
+    relation: str
+    rejects: list[Reject] = field(default_factory=list)
+    #: Temporary files to delete when the ingest ends (transcoded copies).
+    scratch: list[Path] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for path in self.scratch:
+            path.unlink(missing_ok=True)
+
+
+def detect_format(path: Path, declared: str | None = None) -> str:
+    if declared:
+        if declared not in set(FORMATS.values()):
+            raise InputError(f"{path}: unknown format {declared!r} (formats: csv, excel, parquet, jsonl)")
+        return declared
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise InputError(f"{path}: cannot tell the format from the extension {path.suffix!r} (known: {known}); pass --format")
+    return fmt
+
+
+def open_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    scratch_dir: Path,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    delimiter: str = ",",
+    sheet: str | None = None,
+) -> Source:
+    """Open ``path`` for ingest; raises :class:`InputError` with one line when it cannot be read."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    fmt = detect_format(path, fmt)
+    if fmt == "csv":
+        return _open_csv(con, path, scratch_dir, encoding, "\t" if path.suffix.lower() == ".tsv" else delimiter)
+    digest, size = _hash(path)
+    if fmt == "excel":
+        return _open_excel(con, path, digest, size, sheet)
+    if fmt == "parquet":
+        return _open_parquet(con, path, digest, size)
+    return _open_jsonl(con, path, digest, size)
+
+
+# -- CSV ------------------------------------------------------------------------
+
+
+def _open_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, scratch_dir: Path, encoding: str | None, delimiter: str
+) -> Source:
+    digest, size, detected = _hash_and_detect(path, encoding)
+    readable = path
+    scratch: list[Path] = []
+    if detected not in ("utf-8", "utf-8-sig"):
+        # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
+        # download), so other encodings are transcoded into the estate's tmp/ first.
+        readable = _transcode(path, detected, scratch_dir)
+        scratch.append(readable)
+    try:
+        header = _csv_header(readable, delimiter)
+        columns = [f"c{i}" for i in range(len(header))]
+        spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+        reader = (
+            f"read_csv({quote_literal(str(readable))}, header = true, auto_detect = false, "
+            f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+            "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
+            "max_line_size = 16777216)"
+        )
+        # A first pass finds the rows that do not split into the header's columns.
+        # Their record numbers place every other row: DuckDB numbers only the rows it keeps.
+        con.execute(f"SELECT count(*) FROM {reader}").fetchall()
+        rejected = con.execute(
+            "SELECT line, min(error_message), min(csv_line) FROM jd_rejects GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        for item in scratch:
+            item.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+    except BaseException:
+        for item in scratch:
+            item.unlink(missing_ok=True)
+        raise
+    rejects = [Reject(int(line), _ragged_message(message), text or "") for line, message, text in rejected]
+    numbered = f"SELECT row_number() OVER () AS _k, * FROM {reader}"
+    if rejects:
+        # Row k (1-based among kept rows) sits after every rejected row i with
+        # line_i - 1 - i < k: shift it by how many of those there are.
+        gaps = ", ".join(f"({r.source_row - 1 - i})" for i, r in enumerate(rejects, start=1))
+        row = f"_k + 1 + (SELECT count(*) FROM (VALUES {gaps}) AS g(u) WHERE g.u < _k)"
+    else:
+        row = "_k + 1"
+    relation = f"(SELECT CAST({row} AS BIGINT) AS _source_row, * EXCLUDE (_k) FROM ({numbered}))"
+    return Source(path, "csv", header, digest, size, detected, relation, rejects, scratch)
+
+
+def _ragged_message(message: str) -> str:
+    # DuckDB says "Expected Number of Columns: 3 Found: 4"; say it plainly.
+    parts = [p for p in message.replace(":", " ").split() if p.isdigit()]
+    if len(parts) >= 2:
+        return f"row has {parts[1]} fields, the header has {parts[0]}"
+    return message
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        try:
+            header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
+        except csv.Error as exc:
+            raise InputError(f"{path}: row 1: the header row is not valid CSV: {exc}") from None
+    if not header or header == [""]:
+        raise InputError(f"{path}: empty file: expected a header row naming the columns")
+    return _checked_header(path, [h.strip() for h in header])
+
+
+def _checked_header(path: Path, header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise InputError(f"{path}: row 1: column {position} has no name in the header")
+        if name in seen:
+            raise InputError(f"{path}: row 1: columns {seen[name]} and {position} are both called {name!r}")
+        seen[name] = position
+    return header
+
+
+def _hash(path: Path) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), size
+
+
+def _hash_and_detect(path: Path, declared: str | None) -> tuple[str, int, str]:
+    """Hash the file and find its encoding in one read: UTF-8 (with or without BOM),
+    UTF-16 with a BOM, or else Windows-1252; a declared encoding is checked, not trusted."""
+    sha = hashlib.sha256()
+    size = 0
+    encoding = declared
+    decoder = None
+    offset = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            if encoding is None:
+                encoding = _sniff_bom(chunk)
+            if decoder is None:
+                decoder = _decoder(path, encoding)
+            sha.update(chunk)
+            size += len(chunk)
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                if declared or encoding != "utf-8":
+                    raise InputError(
+                        f"{path}: byte {offset + exc.start}: not valid {encoding} text; pass --encoding"
+                    ) from None
+                encoding = "cp1252"
+                decoder = None
+                sha, size, offset = hashlib.sha256(), 0, 0
+                handle.seek(0)
+                continue
+            offset += len(chunk)
+        if decoder is not None:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise InputError(f"{path}: ends part-way through a character: not valid {encoding} text") from None
+    if size == 0:
+        raise InputError(f"{path}: empty file: expected a header row naming the columns")
+    assert encoding is not None
+    return sha.hexdigest(), size, encoding
+
+
+def _sniff_bom(chunk: bytes) -> str:
+    if chunk.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
+def _decoder(path: Path, encoding: str) -> codecs.IncrementalDecoder:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {encoding!r}") from None
+
+
+def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    target = scratch_dir / f"{path.stem}.utf8.csv"
+    with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+        while text := src.read(_CHUNK):
+            dst.write(text)
+    return target
+
+
+# -- Excel ----------------------------------------------------------------------
+
+
+def _open_excel(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: int, sheet: str | None) -> Source:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        names = book.sheet_names
+        if sheet is not None and sheet not in names:
+            raise InputError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(names)})")
+        grid = book.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read as an Excel workbook: {_first_line(exc)}") from None
+    # Leading blank rows are not data: the header is the first non-empty row.
+    start = next((i for i, row in enumerate(grid) if any(_cell(v) for v in row)), None)
+    if start is None:
+        raise InputError(f"{path}: the sheet is empty: expected a header row naming the columns")
+    header = _checked_header(path, [_cell(v) or "" for v in _trim_row(grid[start])])
+    width = len(header)
+    body = grid[start + 1 :]
+    while body and not any(_cell(v) for v in body[-1]):
+        body.pop()
+    rows = [_trim_row(r) for r in body]
+    rejects = [
+        Reject(start + 2 + i, f"row has {len(r)} cells, the header has {width}", json.dumps([_cell(v) for v in r]))
+        for i, r in enumerate(rows)
+        if len(r) > width
+    ]
+    bad = {r.source_row for r in rejects}
+    kept = [(start + 2 + i, r) for i, r in enumerate(rows) if start + 2 + i not in bad]
+    arrays = {"_source_row": pa.array([n for n, _ in kept], pa.int64())}
+    for position in range(width):
+        arrays[f"c{position}"] = pa.array(
+            [_cell(r[position]) if position < len(r) else None for _, r in kept], pa.string()
+        )
+    con.register("jd_excel", pa.table(arrays))
+    return Source(path, "excel", header, digest, size, None, "jd_excel", rejects)
+
+
+def _trim_row(row: list[object]) -> list[object]:
+    end = len(row)
+    while end and _cell(row[end - 1]) is None:
+        end -= 1
+    return row[:end]
+
+
+def _cell(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        # Excel keeps every number as a float; an NHS number typed as a number is still a whole number.
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat() if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0) else value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+# -- Parquet --------------------------------------------------------------------
+
+
+def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: int) -> Source:
+    try:
+        names = pq.read_schema(path).names
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
+    header = _checked_header(path, list(names))
+    casts = ", ".join(
+        f"CAST({_ident(name)} AS VARCHAR) AS c{i}" for i, name in enumerate(header)
+    )
+    relation = (
+        f"(SELECT CAST(file_row_number + 1 AS BIGINT) AS _source_row, {casts} "
+        f"FROM read_parquet({quote_literal(str(path))}, file_row_number = true))"
+    )
+    return Source(path, "parquet", header, digest, size, None, relation)
+
+
+# -- JSON Lines -------------------------------------------------------------------
+
+
+def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: int) -> Source:
+    header: list[str] = []
+    rejects: list[Reject] = []
+    # One pass to learn the keys (the union over all objects, in first-seen order) and the bad lines.
+    with open(path, encoding="utf-8-sig") as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    rejects.append(Reject(number, f"not valid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\r\n")))
+                    continue
+                if not isinstance(value, dict):
+                    rejects.append(Reject(number, "expected a JSON object on each line", line.rstrip("\r\n")))
+                    continue
+                for key in value:
+                    if key not in header:
+                        header.append(key)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: byte {exc.start}: JSON Lines must be UTF-8") from None
+    if not header:
+        raise InputError(f"{path}: no JSON objects found: expected one object per line")
+    bad = {r.source_row for r in rejects}
+    schema = pa.schema([("_source_row", pa.int64())] + [(f"c{i}", pa.string()) for i in range(len(header))])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows: list[int] = []
+        values: list[list[str | None]] = [[] for _ in header]
+        with open(path, encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number in bad or not line.strip():
+                    continue
+                record = json.loads(line)
+                rows.append(number)
+                for i, key in enumerate(header):
+                    values[i].append(_json_text(record.get(key)))
+                if len(rows) >= _JSONL_BATCH:
+                    yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)
+                    rows, values = [], [[] for _ in header]
+        if rows:
+            yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)
+
+    con.register("jd_jsonl", pa.RecordBatchReader.from_batches(schema, batches()))
+    return Source(path, "jsonl", _checked_header(path, header), digest, size, "utf-8", "jd_jsonl", rejects)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def remove_stale_scratch(tmp_dir: Path) -> None:
+    """Delete scratch folders left by ingests that were killed (their process is gone)."""
+    if not tmp_dir.exists():
+        return
+    for entry in tmp_dir.glob("ingest-*"):
+        try:
+            pid = int(entry.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if not _alive(pid):
+            _remove_tree(entry)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,246 @@
+"""The validation and standardisation query, built from a schema.
+
+One DuckDB statement does all the set-based work for an ingest: it trims and
+normalises missing values, standardises every field to its canonical form,
+checks every rule, and collects each failing row's reasons as a list of
+``{column, rule, value, message}``. Rows with no reasons are loaded; the others
+go to quarantine with every reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from joinedup.schema import Field, Schema
+from joinedup.standards import STANDARD_TYPES
+from joinedup.storage.duck import quote_identifier as ident
+from joinedup.storage.duck import quote_literal as lit
+
+# Whitespace trimmed from every value: spaces, tabs, line breaks and the
+# no-break space spreadsheets leave behind.
+_TRIM = lit(" \t\r\n\u00a0")
+_INTEGER = r"[+-]?[0-9]+"
+_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_STRING_FORMATS = {
+    "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+    "uri": r"[A-Za-z][A-Za-z0-9+.-]*:\S+",
+    "uuid": r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+}
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "any": "VARCHAR",
+    "integer": "BIGINT",
+    "year": "INTEGER",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    #: SQL, true when the row fails the rule.
+    failed: str
+    #: SQL text expression explaining the failure.
+    message: str
+
+
+def storage_type(field: Field) -> str:
+    """The DuckDB type a field is stored as."""
+    if field.type in STANDARD_TYPES:
+        return STANDARD_TYPES[field.type].sql_type
+    return _SQL_TYPES[field.type]
+
+
+def expected(field: Field) -> str:
+    """What a valid value of this field looks like, for error messages."""
+    if field.type in STANDARD_TYPES:
+        rule = STANDARD_TYPES[field.type]
+        return f"a {rule.title}: {rule.expected}"
+    if field.type in ("date", "datetime"):
+        if field.format != "default":
+            return f"a {field.type} in the form {field.format}"
+        return "an ISO 8601 date (YYYY-MM-DD)" if field.type == "date" else "an ISO 8601 date-time (YYYY-MM-DDThh:mm:ssZ)"
+    if field.type == "string" and field.format in _STRING_FORMATS:
+        return f"a valid {field.format}"
+    return {
+        "integer": "a whole number",
+        "year": "a four-digit year",
+        "number": "a number",
+        "boolean": f"one of {', '.join(field.true_values + field.false_values)}",
+    }.get(field.type, f"a {field.type}")
+
+
+def standardise(field: Field, v: str) -> str:
+    """SQL turning the trimmed, missing-normalised text ``v`` into the canonical typed value, NULL when invalid."""
+    t = field.type
+    if t in STANDARD_TYPES:
+        rule = STANDARD_TYPES[t]
+        sql = f"{rule.macro}({v})"
+        return f"CAST({sql} AS {rule.sql_type})" if rule.sql_type != "VARCHAR" else sql
+    if t == "any":
+        return v
+    if t == "string":
+        if field.format == "person_name":
+            return f"{STANDARD_TYPES['person_name'].macro}({v})"
+        if field.format in _STRING_FORMATS:
+            return f"CASE WHEN regexp_full_match({v}, {lit(_STRING_FORMATS[field.format])}) THEN {v} END"
+        return v
+    if t in ("integer", "year", "number"):
+        text = v
+        if field.group_char:
+            text = f"replace({text}, {lit(field.group_char)}, '')"
+        if field.decimal_char != ".":
+            text = f"replace({text}, {lit(field.decimal_char)}, '.')"
+        pattern = _NUMBER if t == "number" else _INTEGER
+        if not field.bare_number:
+            # Table Schema bareNumber=false: currency signs, % and the like around the number are allowed.
+            text = f"regexp_extract({text}, {lit(pattern)})"
+        if t == "year":
+            return f"CASE WHEN regexp_full_match({text}, '[0-9]{{4}}') THEN CAST({text} AS INTEGER) END"
+        cast = f"TRY_CAST({text} AS {_SQL_TYPES[t]})"
+        if t == "number":
+            cast = f"CASE WHEN isfinite({cast}) THEN {cast} END"
+        return f"CASE WHEN regexp_full_match({text}, {lit(pattern)}) THEN {cast} END"
+    if t == "boolean":
+        trues = ", ".join(lit(x) for x in field.true_values)
+        falses = ", ".join(lit(x) for x in field.false_values)
+        return f"CASE WHEN {v} IN ({trues}) THEN true WHEN {v} IN ({falses}) THEN false END"
+    if t == "date":
+        if field.format == "default":
+            return f"CAST({STANDARD_TYPES['iso_date'].macro}({v}) AS DATE)"
+        return f"CAST(try_strptime({v}, {lit(field.format)}) AS DATE)"
+    if t == "datetime":
+        if field.format == "default":
+            return f"CAST({STANDARD_TYPES['iso_datetime'].macro}({v}) AS TIMESTAMPTZ)"
+        return f"CAST(try_strptime({v}, {lit(field.format)}) AS TIMESTAMPTZ)"
+    raise AssertionError(f"unhandled type {t}")
+
+
+def checks(field: Field, v: str, std: str) -> list[Check]:
+    """Every row-level rule of a field, as SQL that is true when the row fails it."""
+    c = field.constraints
+    found: list[Check] = []
+    if c.required:
+        found.append(Check("required", f"{v} IS NULL", lit("a value is required")))
+    if field.type not in ("string", "any") or field.format in ("email", "uri", "uuid"):
+        rule = field.type if field.type != "string" else field.format
+        found.append(Check(rule, f"({v} IS NOT NULL AND {std} IS NULL)", lit(f"expected {expected(field)}")))
+    if c.enum is not None:
+        if field.type in ("integer", "number", "year"):
+            options = ", ".join(str(x) for x in c.enum)
+            member = f"{std} IN ({options})"
+        else:
+            options = ", ".join(lit(str(x)) for x in c.enum)
+            member = f"CAST({std} AS VARCHAR) IN ({options})"
+        shown = ", ".join(str(x) for x in c.enum)
+        found.append(Check("enum", f"({std} IS NOT NULL AND NOT ({member}))", lit(f"expected one of {shown}")))
+    if c.pattern is not None:
+        found.append(Check("pattern", f"({v} IS NOT NULL AND NOT regexp_full_match({v}, {lit(c.pattern)}))", lit(f"does not match the pattern {c.pattern}")))
+    for rule, op, bound in (("minimum", "<", c.minimum), ("maximum", ">", c.maximum)):
+        if bound is None:
+            continue
+        value = _bound(field, bound)
+        word = "before" if field.type in ("date", "datetime") and op == "<" else "after" if field.type in ("date", "datetime") else "below" if op == "<" else "above"
+        found.append(Check(rule, f"({std} {op} {value})", lit(f"is {word} the {rule} {bound}")))
+    if c.min_length is not None:
+        found.append(Check("minLength", f"(length({v}) < {c.min_length})", lit(f"is shorter than {c.min_length} characters")))
+    if c.max_length is not None:
+        found.append(Check("maxLength", f"(length({v}) > {c.max_length})", lit(f"is longer than {c.max_length} characters")))
+    return found
+
+
+def _bound(field: Field, bound: object) -> str:
+    if field.type == "date":
+        return f"DATE {lit(str(bound))}"
+    if field.type == "datetime":
+        return f"TIMESTAMPTZ {lit(str(bound))}"
+    return str(bound)
+
+
+def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
+    trimmed = f"trim({raw}, {_TRIM})"
+    if missing == ("",):
+        return f"NULLIF({trimmed}, '')"
+    if not missing:
+        return trimmed
+    options = ", ".join(lit(m) for m in missing)
+    return f"CASE WHEN {trimmed} IN ({options}) THEN NULL ELSE {trimmed} END"
+
+
+def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
+    """The whole validation query over ``source``.
+
+    ``mapping`` maps each schema field to its raw column in ``source``. Output
+    columns: ``_source_row``; ``_errors`` (NULL for a valid row); the
+    standardised value of each field under the field's name; and, only for
+    rows with errors, each field's original text as ``_raw_<i>``.
+    """
+    fields = list(schema.fields)
+    raw = {f.name: ident(mapping[f.name]) for f in fields}
+    vs = {f.name: f"_v{i}" for i, f in enumerate(fields)}
+    stds = {f.name: f"_s{i}" for i, f in enumerate(fields)}
+
+    trimmed = ", ".join(f"{normalise_missing(raw[f.name], schema.missing_values)} AS {vs[f.name]}" for f in fields)
+    standardised = ", ".join(f"{standardise(f, vs[f.name])} AS {stds[f.name]}" for f in fields)
+    failures = [
+        (f.name, raw[f.name], check) for f in fields for check in checks(f, vs[f.name], stds[f.name])
+    ]
+    groups = _unique_groups(schema)
+    failures += [
+        (", ".join(names), _key_text(names, raw), _duplicate_check(i, rule))
+        for i, (rule, names) in enumerate(groups)
+    ]
+    if failures:
+        any_failed = " OR ".join(check.failed for *_, check in failures)
+        items = ", ".join(
+            f"CASE WHEN {check.failed} THEN [{{'column': {lit(column)}, 'rule': {lit(check.rule)}, "
+            f"'value': {value}, 'message': {check.message}}}] ELSE [] END"
+            for column, value, check in failures
+        )
+        errors = f"CASE WHEN {any_failed} THEN list_concat({items}) END"
+    else:
+        errors = "CAST(NULL AS STRUCT(column VARCHAR, rule VARCHAR, value VARCHAR, message VARCHAR)[])"
+
+    raws = ", ".join(raw[f.name] for f in fields)
+    query = f"SELECT _source_row, {raws}, {trimmed} FROM {source}"
+    query = f"SELECT *, {standardised} FROM ({query})"
+    if groups:
+        firsts = ", ".join(_first_occurrence(i, names, stds) for i, (_, names) in enumerate(groups))
+        query = f"SELECT *, {firsts} FROM ({query})"
+    outputs = ", ".join(f"{stds[f.name]} AS {ident(f.name)}" for f in fields)
+    kept_raw = ", ".join(
+        f"CASE WHEN _errors IS NOT NULL THEN {raw[f.name]} END AS _raw_{i}" for i, f in enumerate(fields)
+    )
+    return f"SELECT _source_row, _errors, {outputs}, {kept_raw} FROM (SELECT *, {errors} AS _errors FROM ({query}))"
+
+
+def _unique_groups(schema: Schema) -> list[tuple[str, tuple[str, ...]]]:
+    """The primary key and each single-field unique constraint, as (rule, fields)."""
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    if schema.primary_key:
+        groups.append(("primaryKey", schema.primary_key))
+    for f in schema.fields:
+        if f.constraints.unique and (f.name,) != schema.primary_key:
+            groups.append(("unique", (f.name,)))
+    return groups
+
+
+def _first_occurrence(i: int, names: tuple[str, ...], stds: dict[str, str]) -> str:
+    keys = ", ".join(stds[n] for n in names)
+    present = " AND ".join(f"{stds[n]} IS NOT NULL" for n in names)
+    # The first row in file order holding a key keeps it; later rows are duplicates of it.
+    return f"CASE WHEN {present} THEN min(_source_row) OVER (PARTITION BY {keys}) END AS _first{i}"
+
+
+def _duplicate_check(i: int, rule: str) -> Check:
+    label = "primary key" if rule == "primaryKey" else "value, which must be unique,"
+    return Check(rule, f"(_first{i} < _source_row)", f"{lit(f'duplicates the {label} of row ')} || CAST(_first{i} AS VARCHAR)")
+
+
+def _key_text(names: tuple[str, ...], raw: dict[str, str]) -> str:
+    if len(names) == 1:
+        return raw[names[0]]
+    return "concat_ws(', ', " + ", ".join(raw[n] for n in names) + ")"

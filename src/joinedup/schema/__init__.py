@@ -1,0 +1,25 @@
+"""Dataset schemas (Frictionless Table Schema + UK types), loading and inference."""
+
+from joinedup.schema.model import (
+    CATEGORIES,
+    SPECIAL_CATEGORIES,
+    TYPES,
+    Constraints,
+    Field,
+    Schema,
+    dump_schema,
+    load_schema,
+    parse_schema,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "SPECIAL_CATEGORIES",
+    "TYPES",
+    "Constraints",
+    "Field",
+    "Schema",
+    "dump_schema",
+    "load_schema",
+    "parse_schema",
+]

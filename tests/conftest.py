@@ -1,0 +1,110 @@
+"""Shared fixtures: a fresh estate per test, files written on the fly, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from joinedup.cli.main import app
+from joinedup.estate import Estate
+
+PEOPLE_SCHEMA = """
+title: People
+fields:
+  - name: person_id
+    type: integer
+    constraints: {required: true}
+  - name: name
+    type: string
+    format: person_name
+    personal: true
+    category: name
+    constraints: {required: true}
+  - name: nhs_number
+    type: nhs_number
+    personal: true
+    category: identifier
+  - name: postcode
+    type: postcode
+    personal: true
+    category: address
+  - name: date_of_birth
+    type: date
+    personal: true
+    category: date_of_birth
+    constraints: {maximum: "2026-01-01"}
+  - name: sex
+    type: string
+    constraints: {enum: [M, F, X, U]}
+primaryKey: [person_id]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JOINEDUP_ESTATE", "JOINEDUP_CATALOGUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JOINEDUP_USER", "tester")
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Iterator[Estate]:
+    made = Estate.create(tmp_path / "estate")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def people_schema(tmp_path: Path) -> Path:
+    path = tmp_path / "people.yaml"
+    path.write_text(PEOPLE_SCHEMA, encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write CSV text exactly as given (with CRLF line ends, as RFC 4180 has them)."""
+    path.write_bytes(text.strip("\n").replace("\n", "\r\n").encode(encoding) + b"\r\n")
+    return path
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(estate: Estate) -> Callable[..., CliResult]:
+    """Run a joinedup command against the test estate, in-process."""
+    runner = CliRunner()
+
+    def run(*args: Any, estate_path: Path | None = None) -> CliResult:
+        argv = [str(a) for a in args]
+        env = {"JOINEDUP_ESTATE": str(estate_path or estate.root), "COLUMNS": "200"}
+        result = runner.invoke(app, argv, env=env, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+def postgres_url() -> str | None:
+    """The test PostgreSQL URL when the server answers, else None (tests then skip saying so)."""
+    url = os.environ.get("JOINEDUP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), connect_timeout=2):
+            return url
+    except Exception:
+        return None

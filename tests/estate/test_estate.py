@@ -1,0 +1,110 @@
+"""Making and opening an estate."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from joinedup.errors import BusyError, EstateError
+from joinedup.estate import Catalogue, Estate
+from joinedup.estate.db import current_revision
+
+
+def test_init_makes_the_layout_with_a_private_secret(tmp_path: Path) -> None:
+    estate = Estate.create(tmp_path / "council")
+    root = tmp_path / "council"
+    assert (root / "joinedup.toml").is_file()
+    assert (root / "catalogue.db").is_file()
+    assert (root / "data").is_dir() and (root / "tmp").is_dir()
+    secret = root / "keys" / "estate.secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE((root / "keys").stat().st_mode) == 0o700
+    assert len(estate.secret) == 32
+    assert estate.config.name == "council"
+
+
+def test_each_estate_gets_its_own_secret(tmp_path: Path) -> None:
+    assert Estate.create(tmp_path / "a").secret != Estate.create(tmp_path / "b").secret
+
+
+def test_catalogue_schema_is_at_the_latest_migration(estate: Estate) -> None:
+    revision = current_revision(estate.engine)
+    assert revision is not None
+    tables = set(sa.inspect(estate.engine).get_table_names())
+    assert {"datasets", "schema_versions", "dataset_versions", "alembic_version"} <= tables
+
+
+def test_init_refuses_an_existing_estate_and_a_non_empty_folder(tmp_path: Path) -> None:
+    Estate.create(tmp_path / "e")
+    with pytest.raises(EstateError, match="already exists"):
+        Estate.create(tmp_path / "e")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(EstateError, match="not an empty folder"):
+        Estate.create(other)
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_open_names_a_missing_estate(tmp_path: Path) -> None:
+    with pytest.raises(EstateError, match="joinedup init"):
+        Estate.open(tmp_path / "nowhere")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(EstateError, match="not a joinedup estate"):
+        Estate.open(tmp_path / "plain")
+
+
+def test_a_secret_readable_by_others_is_refused(estate: Estate) -> None:
+    (estate.keys_dir / "estate.secret").chmod(0o644)
+    with pytest.raises(EstateError, match="chmod 600"):
+        _ = estate.secret
+
+
+def test_a_second_writer_on_a_dataset_is_refused(estate: Estate) -> None:
+    with estate.lock("people"):
+        other = Estate.open(estate.root)
+        with pytest.raises(BusyError, match="people"), other.lock("people"):
+            pass
+        with other.lock("places"):
+            pass
+
+
+def test_dataset_names_must_be_sql_identifiers(estate: Estate) -> None:
+    for bad in ("People", "1st", "a-b", "", "x" * 64):
+        with pytest.raises(EstateError, match="dataset name"):
+            estate.table_path(bad)
+
+
+def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
+    common = dict(
+        principal="tester", mode="replace", table_version=0, quarantine_version=None, source_name="a.csv",
+        source_sha256="0" * 64, source_bytes=10, source_format="csv", source_encoding="utf-8",
+        pipeline="test", rows_read=3, rows_loaded=2, rows_quarantined=1, rule_counts={"x": {"required": 1}},
+    )
+    with estate.session() as session:
+        first = Catalogue.record_version(session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common)
+    with estate.session() as session:
+        second = Catalogue.record_version(session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common)
+    with estate.session() as session:
+        third = Catalogue.record_version(session, dataset="people", schema={"fields": [2]}, schema_digest="b", **common)
+    assert (first.number, second.number, third.number) == (1, 2, 3)
+    assert (first.schema_number, second.schema_number, third.schema_number) == (1, 1, 2)
+    info = Catalogue(estate).get("people")
+    assert info.schema == {"fields": [2]}
+    assert info.current is not None and info.current.rule_counts == {"x": {"required": 1}}
+    assert info.current.created_at.tzinfo is not None
+
+
+def test_a_failed_transaction_records_nothing(estate: Estate) -> None:
+    with pytest.raises(RuntimeError), estate.session() as session:
+        Catalogue.record_version(
+            session, dataset="people", schema={}, schema_digest="a", principal="t", mode="replace",
+            table_version=0, quarantine_version=None, source_name="a", source_sha256="0", source_bytes=0,
+            source_format="csv", source_encoding=None, pipeline="t", rows_read=0, rows_loaded=0,
+            rows_quarantined=0, rule_counts={},
+        )
+        raise RuntimeError("boom")
+    assert Catalogue(estate).find("people") is None

@@ -1,0 +1,102 @@
+"""A killed ingest leaves the previous version whole and the catalogue with no half version."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from joinedup.estate import Catalogue, Estate
+from joinedup.ingest import ingest
+from joinedup.schema import load_schema
+from joinedup.storage import delta
+from joinedup.storage.query import run_query
+from tests.conftest import write_csv
+
+GOOD = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n2,Bill Smith,,,1975-01-01,M\n"
+
+
+def big_csv(path: Path, rows: int) -> Path:
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT i AS person_id, 'Person ' || i AS name, '9434765919' AS nhs_number,
+                  'SW1A 1AA' AS postcode, '1980-01-01' AS date_of_birth,
+                  CASE WHEN i % 50 = 0 THEN 'Q' ELSE 'F' END AS sex
+            FROM range(1, {rows + 1}) t(i)) TO '{path}' (HEADER, DELIMITER ',')"""
+    )
+    con.close()
+    return path
+
+
+def count_rows(estate: Estate) -> int:
+    return run_query(estate, "SELECT count(*) FROM people", datasets={"people": Catalogue(estate).get("people").current.number}).rows[0][0]
+
+
+def assert_only_version_1(estate: Estate) -> None:
+    info = Catalogue(estate).get("people")
+    assert [v.number for v in info.versions] == [1]
+    assert count_rows(estate) == 2
+
+
+KILL_AT_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+from joinedup.estate import Catalogue, Estate
+from joinedup.ingest import ingest
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+Catalogue.record_version = staticmethod(die)
+ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", principal="t")
+"""
+
+
+def test_killed_just_before_the_catalogue_commit(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="t", schema=load_schema(people_schema))
+    v2 = big_csv(tmp_path / "v2.csv", 5_000)
+    done = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2)], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    # The Delta table and quarantine did get new commits; nothing reads them.
+    assert delta.latest_version(estate.table_path("people")) > Catalogue(estate).get("people").current.table_version
+    assert_only_version_1(estate)
+
+    again = ingest(estate, v2, dataset="people", principal="t")
+    assert again.version == 2 and again.recovered
+    assert again.rows_loaded == 4_900 and again.rows_quarantined == 100
+    assert count_rows(estate) == 4_900
+    assert run_query(estate, "SELECT count(*) FROM people", datasets={"people": 1}).rows == [(2,)]
+
+
+@pytest.mark.slow
+def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="t", schema=load_schema(people_schema))
+    big = big_csv(tmp_path / "big.csv", 300_000)
+    joinedup = [sys.executable, "-m", "joinedup.cli.main", "ingest", str(big), "--dataset", "people", "--estate", str(estate.root)]
+    killed = 0
+    for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.0):
+        process = subprocess.Popen(joinedup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JOINEDUP_USER": "t"})
+        time.sleep(delay)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait()
+        info = Catalogue(estate).get("people")
+        if info.current.number == 1:
+            assert_only_version_1(estate)
+        else:
+            # It finished before the kill: then it is whole.
+            assert count_rows(estate) == 294_000
+            break
+    assert killed, "the machine finished every ingest before the first kill; nothing was tested"
+    result = ingest(estate, big, dataset="people", principal="t")
+    assert result.rows_read == 300_000 and result.rows_loaded == 294_000
+    assert count_rows(estate) == 294_000
+    assert not list(estate.tmp_dir.glob("ingest-*"))
