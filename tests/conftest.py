@@ -70,7 +70,7 @@ def people_schema(tmp_path: Path) -> Path:
 
 def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write CSV text exactly as given (with CRLF line ends, as RFC 4180 has them)."""
-    path.write_bytes(text.strip("\n").replace("\n", "\r\n").encode(encoding) + b"\r\n")
+    path.write_bytes((text.strip("\n").replace("\n", "\r\n") + "\r\n").encode(encoding))
     return path
 
 

@@ -44,7 +44,7 @@ def test_valid_rows_are_standardised_and_stored_as_version_1(estate: Estate, tmp
 
 
 def test_every_failing_rule_of_a_row_is_listed_with_row_column_rule_and_value(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
-    text = GOOD + "3,,4010232138,SW1A 1AX,2023-02-30,Q\n4,Ann Lee,,,1990-01-01,F\n"
+    text = GOOD + "3,,4010232138,SW1A 1AC,2023-02-30,Q\n4,Ann Lee,,,1990-01-01,F\n"
     result = load(estate, write_csv(tmp_path / "people.csv", text), people_schema)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 3, 1)
     assert result.rows_read == result.rows_loaded + result.rows_quarantined
@@ -56,7 +56,7 @@ def test_every_failing_rule_of_a_row_is_listed_with_row_column_rule_and_value(es
         ("nhs_number", "nhs_number", "4010232138"),
         ("date_of_birth", "date", "2023-02-30"),
         ("sex", "enum", "Q"),
-        ("postcode", "postcode", "SW1A 1AX"),
+        ("postcode", "postcode", "SW1A 1AC"),
     }
     assert bad["nhs_number"] == "4010232138"  # the original text is kept
     assert result.counts_by_rule == {"date": 1, "enum": 1, "nhs_number": 1, "postcode": 1, "required": 1}

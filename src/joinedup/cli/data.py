@@ -20,7 +20,8 @@ from joinedup.cli.common import (
     out,
     table,
 )
-from joinedup.ingest import IngestResult, ingest as run_ingest
+from joinedup.ingest import IngestResult
+from joinedup.ingest import ingest as run_ingest
 from joinedup.ingest.quarantine import read_quarantine
 from joinedup.schema import load_schema
 from joinedup.storage.csv_export import write_csv

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
-from joinedup.cli.common import DEFAULT_ESTATE, EstateOption, JsonOption, emit, open_estate, out, table
+from joinedup.cli.common import (
+    DEFAULT_ESTATE,
+    EstateOption,
+    JsonOption,
+    emit,
+    open_estate,
+    out,
+    table,
+)
 from joinedup.estate import Catalogue, Estate
 
 

@@ -9,9 +9,10 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import data, demo, estate, schema, standards
+from joinedup.cli import data, estate, schema, standards
 from joinedup.cli.common import err
 from joinedup.errors import JoinedupError
+
 
 class _Commands(TyperGroup):
     """Turns a :class:`JoinedupError` into its one line on stderr and a non-zero exit."""
@@ -43,7 +44,6 @@ estate.register(app)
 data.register(app)
 app.add_typer(schema.app, name="schema")
 app.add_typer(standards.app, name="standards")
-demo.register(app)
 
 
 def _version(value: bool) -> None:

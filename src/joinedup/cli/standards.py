@@ -8,7 +8,8 @@ import typer
 
 from joinedup.cli.common import JsonOption, emit, out, table
 from joinedup.errors import JoinedupError
-from joinedup.standards import STANDARD_TYPES, check as run_check
+from joinedup.standards import STANDARD_TYPES
+from joinedup.standards import check as run_check
 
 app = typer.Typer(help="Check values against UK data standards and list the types joinedup knows.", no_args_is_help=True)
 

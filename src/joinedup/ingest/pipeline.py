@@ -33,7 +33,7 @@ from joinedup.errors import SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
-from joinedup.ingest.validate import build_query
+from joinedup.ingest.validate import build_query, duplicate_queries
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect
@@ -126,6 +126,8 @@ def ingest(
                     run = _Run(schema, number, source)
                     query = build_query(schema, mapping, source.relation)
                     with _Poll(con, notify):
+                        for statement in duplicate_queries(schema, mapping, source.relation):
+                            con.execute(statement)
                         reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
                         table_version = delta.write(
                             estate.table_path(dataset),
@@ -265,18 +267,13 @@ class _Run:
             for column, rule, count in zip(*(grouped.column(i).to_pylist() for i in range(3)), strict=True):
                 counts[column][rule] = count
         for reject in self.source.rejects:
-            rule = "columns" if self.source.format in ("csv", "excel") else "json"
-            counts["(row)"][rule] = counts["(row)"].get(rule, 0) + 1
+            counts["(row)"][reject.rule] = counts["(row)"].get(reject.rule, 0) + 1
         return {column: dict(sorted(rules.items())) for column, rules in sorted(counts.items())}
 
 
 def _reject_table(rejects: list[Reject], number: int, schema: pa.Schema) -> pa.Table:
     n = len(rejects)
-    rule = "columns"
-    errors = [
-        [{"column": "(row)", "rule": "json" if r.problem.startswith(("not valid JSON", "expected a JSON")) else rule, "value": r.text, "message": r.problem}]
-        for r in rejects
-    ]
+    errors = [[{"column": "(row)", "rule": r.rule, "value": r.text, "message": r.problem}] for r in rejects]
     columns: list[pa.Array] = [
         pa.array([number] * n, pa.int32()),
         pa.array([r.source_row for r in rejects], pa.int64()),

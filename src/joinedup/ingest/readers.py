@@ -51,6 +51,8 @@ class Reject:
     source_row: int
     problem: str
     text: str
+    #: ``columns`` (wrong number of fields) or ``json`` (a line that is not a JSON object).
+    rule: str = "columns"
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _open_csv(
         for item in scratch:
             item.unlink(missing_ok=True)
         raise
-    rejects = [Reject(int(line), _ragged_message(message), text or "") for line, message, text in rejected]
+    rejects = [Reject(int(line), _ragged_message(message), (text or "").strip("\r\n")) for line, message, text in rejected]
     numbered = f"SELECT row_number() OVER () AS _k, * FROM {reader}"
     if rejects:
         # Row k (1-based among kept rows) sits after every rejected row i with
@@ -367,10 +369,10 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: i
                 try:
                     value = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    rejects.append(Reject(number, f"not valid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\r\n")))
+                    rejects.append(Reject(number, f"not valid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\r\n"), "json"))
                     continue
                 if not isinstance(value, dict):
-                    rejects.append(Reject(number, "expected a JSON object on each line", line.rstrip("\r\n")))
+                    rejects.append(Reject(number, "expected a JSON object on each line", line.rstrip("\r\n"), "json"))
                     continue
                 for key in value:
                     if key not in header:
@@ -399,7 +401,8 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: i
         if rows:
             yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)
 
-    con.register("jd_jsonl", pa.RecordBatchReader.from_batches(schema, batches()))
+    # A table, not a one-shot stream: validation scans the rows more than once.
+    con.register("jd_jsonl", pa.Table.from_batches(list(batches()), schema=schema))
     return Source(path, "jsonl", _checked_header(path, header), digest, size, "utf-8", "jd_jsonl", rejects)
 
 

@@ -19,6 +19,7 @@ from joinedup.storage.duck import quote_literal as lit
 # Whitespace trimmed from every value: spaces, tabs, line breaks and the
 # no-break space spreadsheets leave behind.
 _TRIM = lit(" \t\r\n\u00a0")
+_EDGE_BLANK = lit("^[ \t\r\n\u00a0]|[ \t\r\n\u00a0]$")
 _INTEGER = r"[+-]?[0-9]+"
 _NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _STRING_FORMATS = {
@@ -161,7 +162,8 @@ def _bound(field: Field, bound: object) -> str:
 
 
 def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
-    trimmed = f"trim({raw}, {_TRIM})"
+    # trim() with a character list is slow; most values need only spaces trimmed, if that.
+    trimmed = f"CASE WHEN regexp_matches({raw}, {_EDGE_BLANK}) THEN trim({raw}, {_TRIM}) ELSE {raw} END"
     if missing == ("",):
         return f"NULLIF({trimmed}, '')"
     if not missing:
@@ -171,7 +173,7 @@ def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
 
 
 def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
-    """The whole validation query over ``source``.
+    """The whole validation query over ``source`` (run :func:`duplicate_queries` first).
 
     ``mapping`` maps each schema field to its raw column in ``source``. Output
     columns: ``_source_row``; ``_errors`` (NULL for a valid row); the
@@ -207,9 +209,9 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
     raws = ", ".join(raw[f.name] for f in fields)
     query = f"SELECT _source_row, {raws}, {trimmed} FROM {source}"
     query = f"SELECT *, {standardised} FROM ({query})"
-    if groups:
-        firsts = ", ".join(_first_occurrence(i, names, stds) for i, (_, names) in enumerate(groups))
-        query = f"SELECT *, {firsts} FROM ({query})"
+    for i, (_, names) in enumerate(groups):
+        on = " AND ".join(f"q.{stds[n]} = d{i}.k{j}" for j, n in enumerate(names))
+        query = f"SELECT q.*, d{i}.first AS _first{i} FROM ({query}) q LEFT JOIN {duplicates_table(i)} d{i} ON {on}"
     outputs = ", ".join(f"{stds[f.name]} AS {ident(f.name)}" for f in fields)
     kept_raw = ", ".join(
         f"CASE WHEN _errors IS NOT NULL THEN {raw[f.name]} END AS _raw_{i}" for i, f in enumerate(fields)
@@ -228,11 +230,32 @@ def _unique_groups(schema: Schema) -> list[tuple[str, tuple[str, ...]]]:
     return groups
 
 
-def _first_occurrence(i: int, names: tuple[str, ...], stds: dict[str, str]) -> str:
-    keys = ", ".join(stds[n] for n in names)
-    present = " AND ".join(f"{stds[n]} IS NOT NULL" for n in names)
-    # The first row in file order holding a key keeps it; later rows are duplicates of it.
-    return f"CASE WHEN {present} THEN min(_source_row) OVER (PARTITION BY {keys}) END AS _first{i}"
+def duplicates_table(i: int) -> str:
+    return f"jd_duplicates_{i}"
+
+
+def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
+    """Statements to run before :func:`build_query`: one table per key of the keys that repeat.
+
+    Each holds a repeated key and the first row (in file order) holding it; every
+    later row with that key is a duplicate. A grouped pass over the key columns
+    alone is far cheaper than a window over whole rows.
+    """
+    statements = []
+    for i, (_, names) in enumerate(_unique_groups(schema)):
+        fields = [schema.field(n) for n in names]
+        keys = ", ".join(
+            f"{standardise(f, normalise_missing(ident(mapping[f.name]), schema.missing_values))} AS k{j}"
+            for j, f in enumerate(fields)
+        )
+        present = " AND ".join(f"k{j} IS NOT NULL" for j in range(len(fields)))
+        group = ", ".join(f"k{j}" for j in range(len(fields)))
+        statements.append(
+            f"CREATE OR REPLACE TEMP TABLE {duplicates_table(i)} AS "
+            f"SELECT {group}, min(_source_row) AS first FROM (SELECT _source_row, {keys} FROM {source}) "
+            f"WHERE {present} GROUP BY {group} HAVING count(*) > 1"
+        )
+    return statements
 
 
 def _duplicate_check(i: int, rule: str) -> Check:

@@ -60,11 +60,14 @@ def write(
     """
     personal = set(personal_columns)
     stats_columns = [c for c in all_columns if c not in personal]
-    no_stats = ColumnProperties(statistics_enabled="NONE")
+    # Statistics are off unless a column is known not to be personal: nested
+    # columns (quarantine reasons) and new columns are covered too.
+    with_stats = ColumnProperties(statistics_enabled="PAGE")
     properties = WriterProperties(
         compression="ZSTD",
         compression_level=1,
-        column_properties={name: no_stats for name in personal},
+        default_column_properties=ColumnProperties(statistics_enabled="NONE"),
+        column_properties={name: with_stats for name in stats_columns},
     )
     write_deltalake(
         str(path),

@@ -1,0 +1,236 @@
+"""The rules in plain Python: the oracle the SQL macros are tested against.
+
+Each ``canonical_<type>`` returns the canonical form of a valid value and
+``None`` for an invalid one (or for ``None``). Letters are only accepted from
+ASCII: a non-ASCII look-alike (``ſ``, fullwidth digits) is an error in the
+source data, not something to fold silently into a valid identifier.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from joinedup.standards import facts
+from joinedup.standards.casing import lower, upper_char
+from joinedup.standards.countries import COUNTRY_ALIASES, COUNTRY_CODES
+
+
+def _without(value: str, characters: str) -> str:
+    return "".join(ch for ch in value if ch not in characters)
+
+
+def _ascii_upper(value: str) -> str | None:
+    return value.upper() if value.isascii() else None
+
+
+def _matches(pattern: str, value: str | None) -> bool:
+    return value is not None and re.fullmatch(pattern, value) is not None
+
+
+def _letters(allowed: str) -> str:
+    return f"[{allowed}]"
+
+
+def canonical_nhs_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    digits = _without(value, facts.GROUP_SEPARATORS)
+    if not _matches("[0-9]{10}", digits):
+        return None
+    total = sum(weight * int(digit) for weight, digit in zip(facts.NHS_WEIGHTS, digits[:9], strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    if check == 10:
+        return None
+    return digits if int(digits[9]) == check else None
+
+
+_NI_PATTERN = (
+    _letters(facts.NI_FIRST_LETTERS)
+    + _letters(facts.NI_SECOND_LETTERS)
+    + "[0-9]{6}"
+    + _letters(facts.NI_SUFFIXES)
+)
+
+
+def canonical_ni_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
+    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_UNALLOCATED_PREFIXES:
+        return None
+    return number
+
+
+_AREA = _letters(facts.POSTCODE_AREA_FIRST)
+_AREA_2 = _letters(facts.POSTCODE_AREA_SECOND)
+_OUTWARD_FORMS = (
+    f"{_AREA}[0-9]{{1,2}}",  # A9, A99
+    f"{_AREA}{_AREA_2}[0-9]{{1,2}}",  # AA9, AA99
+    f"{_AREA}[0-9]{_letters(facts.POSTCODE_A9A_LETTER)}",  # A9A
+    f"{_AREA}{_AREA_2}[0-9]{_letters(facts.POSTCODE_AA9A_LETTER)}",  # AA9A
+)
+_INWARD = f"[0-9]{_letters(facts.POSTCODE_INWARD_LETTERS)}{{2}}"
+POSTCODE_PATTERN = f"({'|'.join(_OUTWARD_FORMS)}){_INWARD}"
+
+
+def canonical_postcode(value: str | None) -> str | None:
+    if value is None:
+        return None
+    compact = _ascii_upper(_without(value, facts.BLANKS))
+    if compact is None:
+        return None
+    if compact != facts.POSTCODE_GIROBANK.replace(" ", "") and not _matches(POSTCODE_PATTERN, compact):
+        return None
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def _positive_integer(value: str | None, max_digits: int) -> str | None:
+    if value is None:
+        return None
+    text = value.strip(facts.BLANKS)
+    if not _matches(f"0*[1-9][0-9]{{0,{max_digits - 1}}}", text):
+        return None
+    return text.lstrip("0")
+
+
+def canonical_uprn(value: str | None) -> str | None:
+    return _positive_integer(value, facts.UPRN_MAX_DIGITS)
+
+
+def canonical_usrn(value: str | None) -> str | None:
+    return _positive_integer(value, facts.USRN_MAX_DIGITS)
+
+
+def canonical_company_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    number = _ascii_upper(_without(value, facts.BLANKS))
+    if _matches("[0-9]{1,8}", number):
+        # Leading zeros are often lost when numbers pass through a spreadsheet.
+        return number.zfill(8) if int(number) > 0 else None
+    if _matches("[A-Z0-9]{2}[0-9]{6}", number) and number[:2] in facts.COMPANY_PREFIXES:
+        return number
+    return None
+
+
+def _vat_checksum_ok(digits: str) -> bool:
+    total = sum(w * int(d) for w, d in zip(facts.VAT_WEIGHTS, digits[:7], strict=True)) + int(digits[7:9])
+    remainder = total % 97
+    if remainder == 0:
+        return True
+    return int(digits[:3]) >= facts.VAT_9755_FROM and remainder in facts.VAT_9755_REMAINDERS
+
+
+def canonical_vat_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
+    if number is None:
+        return None
+    if number[:2] in facts.VAT_PREFIXES:
+        number = number[2:]
+    if _matches("GD[0-9]{3}", number):
+        return number if int(number[2:]) < facts.GOVERNMENT_DEPARTMENT_BELOW else None
+    if _matches("HA[0-9]{3}", number):
+        return number if int(number[2:]) >= facts.HEALTH_AUTHORITY_FROM else None
+    # 12 digits: a branch (the last three) of the registration in the first nine.
+    if _matches("[0-9]{9}|[0-9]{12}", number) and _vat_checksum_ok(number):
+        return number
+    return None
+
+
+def canonical_utr(value: str | None) -> str | None:
+    if value is None:
+        return None
+    number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
+    if _matches("K?[0-9]{10}", number):
+        digits = number[-10:]
+    elif _matches("[0-9]{10}K", number):
+        digits = number[:10]
+    else:
+        return None
+    total = sum(w * int(d) for w, d in zip(facts.UTR_WEIGHTS, digits[1:], strict=True))
+    return digits if digits[0] == facts.UTR_CHECK_DIGITS[total % 11] else None
+
+
+def canonical_gss_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = _ascii_upper(value.strip(facts.BLANKS))
+    return code if _matches(f"{_letters(facts.GSS_COUNTRY_LETTERS)}[0-9]{{8}}", code) else None
+
+
+def canonical_country_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = _ascii_upper(value.strip(facts.BLANKS))
+    if code is None:
+        return None
+    code = COUNTRY_ALIASES.get(code, code)
+    return code if code in COUNTRY_CODES else None
+
+
+_DATE = "([0-9]{4})-([0-9]{2})-([0-9]{2})"
+
+
+def canonical_iso_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip(facts.BLANKS)
+    match = re.fullmatch(_DATE, text)
+    if match is None:
+        return None
+    try:
+        date(*(int(part) for part in match.groups()))
+    except ValueError:  # not a calendar date, or year 0000
+        return None
+    return text
+
+
+_DATETIME = re.compile(
+    _DATE
+    + "[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    + r"(?:\.([0-9]{1,9}))?"
+    + "(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+)
+
+
+def canonical_iso_datetime(value: str | None) -> str | None:
+    if value is None:
+        return None
+    match = _DATETIME.fullmatch(value.strip(facts.BLANKS))
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, _, sign, offset_h, offset_m = match.groups()
+    # Digits past microseconds (.NET writes seven) are dropped, not rounded, so no carry.
+    microsecond = int((fraction or "").ljust(6, "0")[:6])
+    offset = timedelta(0)
+    if sign is not None:
+        if int(offset_h) > 23 or int(offset_m) > 59:
+            return None
+        offset = timedelta(hours=int(offset_h), minutes=int(offset_m))
+        if sign == "-":
+            offset = -offset
+    try:
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
+        utc = local - offset
+    except (ValueError, OverflowError):  # not a real time, or outside years 1-9999 once in UTC
+        return None
+    return utc.isoformat() + "Z"
+
+
+def canonical_person_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    collapsed = re.sub(f"[{facts.BLANKS}]+", " ", value).strip(" ")
+    if not collapsed:
+        return None
+    lowered = lower(collapsed)
+    # Simple rule, documented: O'BRIEN-SMITH -> O'Brien-Smith, but MCDONALD -> Mcdonald.
+    return "".join(
+        upper_char(ch) if i == 0 or lowered[i - 1] in facts.NAME_PART_SEPARATORS else ch
+        for i, ch in enumerate(lowered)
+    )

@@ -1,0 +1,250 @@
+"""The rules as DuckDB SQL macros: the fast path ingest validates with.
+
+``jd_<type>(x)`` returns the canonical form as VARCHAR, or NULL when ``x`` is
+invalid or NULL. The macros are set-based and use only string functions,
+regular expressions, CASE and integer arithmetic on ``substr``/``TRY_CAST``,
+so they run vectorised and translate to Spark SQL. Casts are TRY_CASTs even
+behind a CASE that has already checked the digits: when the argument is a
+constant, DuckDB folds every branch, the untaken ones included.
+
+Macros inline their argument wherever it appears; DuckDB's common
+subexpression elimination computes each repeated piece once per row.
+A value passed in as a number (an integer column) is read as its text.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from joinedup.standards import facts
+from joinedup.standards.countries import COUNTRY_ALIASES, COUNTRY_CODES
+
+_TEXT = "CAST(x AS VARCHAR)"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _any_of(characters: str) -> str:
+    # A hyphen must come last in a class or it reads as a range.
+    return "[" + characters.replace("-", "") + ("-" if "-" in characters else "") + "]"
+
+
+def _without(sql: str, characters: str) -> str:
+    return f"regexp_replace({sql}, {_lit(_any_of(characters))}, '', 'g')"
+
+
+def _trimmed(sql: str) -> str:
+    # Twice as fast as trim(x, characters), which decodes every character.
+    blanks = _any_of(facts.BLANKS)
+    return f"regexp_replace({sql}, {_lit(f'^{blanks}+|{blanks}+$')}, '', 'g')"
+
+
+def _is_ascii(sql: str) -> str:
+    # Bytes equal characters only when every character is one byte.
+    return f"strlen({sql}) = length({sql})"
+
+
+def _digit(sql: str, position: int) -> str:
+    return f"TRY_CAST(substr({sql}, {position}, 1) AS INTEGER)"
+
+
+def _weighted_sum(sql: str, weights: tuple[int, ...], first_position: int = 1) -> str:
+    return " + ".join(f"{w} * {_digit(sql, first_position + i)}" for i, w in enumerate(weights))
+
+
+def _in(sql: str, values: tuple[str, ...] | list[str]) -> str:
+    return f"{sql} IN ({', '.join(_lit(v) for v in values)})"
+
+
+def _macro(name: str, body: str) -> str:
+    return f"CREATE OR REPLACE MACRO jd_{name}(x) AS ({body})"
+
+
+def _nhs_number() -> str:
+    digits = _without(_TEXT, facts.GROUP_SEPARATORS)
+    # (11 - r) % 11 is 0 for r = 0 and 10 for r = 1, which no digit equals: the spec's two special cases.
+    check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11) % 11"
+    return (
+        f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
+        f"CASE WHEN {check} = {_digit(digits, 10)} THEN {digits} END END"
+    )
+
+
+def _ni_number() -> str:
+    compact = _without(_TEXT, facts.GROUP_SEPARATORS)
+    number = f"upper({compact})"
+    pattern = f"[{facts.NI_FIRST_LETTERS}][{facts.NI_SECOND_LETTERS}][0-9]{{6}}[{facts.NI_SUFFIXES}]"
+    return (
+        f"CASE WHEN {_is_ascii(compact)} AND regexp_full_match({number}, {_lit(pattern)}) "
+        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_UNALLOCATED_PREFIXES)} THEN {number} END"
+    )
+
+
+def _postcode() -> str:
+    compact = _without(_TEXT, facts.BLANKS)
+    code = f"upper({compact})"
+    area = f"[{facts.POSTCODE_AREA_FIRST}]"
+    area_2 = f"[{facts.POSTCODE_AREA_SECOND}]"
+    outward = "|".join(
+        (
+            f"{area}[0-9]{{1,2}}",
+            f"{area}{area_2}[0-9]{{1,2}}",
+            f"{area}[0-9][{facts.POSTCODE_A9A_LETTER}]",
+            f"{area}{area_2}[0-9][{facts.POSTCODE_AA9A_LETTER}]",
+        )
+    )
+    girobank = facts.POSTCODE_GIROBANK.replace(" ", "")
+    pattern = f"({outward})[0-9][{facts.POSTCODE_INWARD_LETTERS}]{{2}}|{girobank}"
+    return (
+        f"CASE WHEN {_is_ascii(compact)} AND regexp_full_match({code}, {_lit(pattern)}) "
+        f"THEN substr({code}, 1, length({code}) - 3) || ' ' || substr({code}, length({code}) - 2) END"
+    )
+
+
+def _positive_integer(max_digits: int) -> str:
+    text = _trimmed(_TEXT)
+    pattern = f"0*[1-9][0-9]{{0,{max_digits - 1}}}"
+    return f"CASE WHEN regexp_full_match({text}, {_lit(pattern)}) THEN ltrim({text}, '0') END"
+
+
+def _company_number() -> str:
+    compact = _without(_TEXT, facts.BLANKS)
+    number = f"upper({compact})"
+    prefixes = tuple(facts.COMPANY_PREFIXES)
+    return (
+        f"CASE WHEN regexp_full_match({compact}, '[0-9]{{1,8}}') AND ltrim({compact}, '0') <> '' "
+        f"THEN lpad({compact}, 8, '0') "
+        f"WHEN {_is_ascii(compact)} AND regexp_full_match({number}, '[A-Z0-9]{{2}}[0-9]{{6}}') "
+        f"AND {_in(f'substr({number}, 1, 2)', prefixes)} THEN {number} END"
+    )
+
+
+def _vat_number() -> str:
+    compact = _without(_TEXT, facts.GROUP_SEPARATORS)
+    prefixes = "|".join(facts.VAT_PREFIXES)
+    number = f"regexp_replace(upper({compact}), '^({prefixes})', '')"
+    remainder = f"({_weighted_sum(number, facts.VAT_WEIGHTS)} + TRY_CAST(substr({number}, 8, 2) AS INTEGER)) % 97"
+    remainders_9755 = ", ".join(str(r) for r in facts.VAT_9755_REMAINDERS)
+    checksum_ok = (
+        f"{remainder} = 0 OR (TRY_CAST(substr({number}, 1, 3) AS INTEGER) >= {facts.VAT_9755_FROM} "
+        f"AND {remainder} IN ({remainders_9755}))"
+    )
+    gd_below = facts.GOVERNMENT_DEPARTMENT_BELOW
+    ha_from = facts.HEALTH_AUTHORITY_FROM
+    # The shape test comes first and alone: only a repeated expression in an
+    # always-evaluated position is computed once (an AND may skip its right side).
+    return (
+        f"CASE WHEN regexp_full_match({number}, 'GD[0-9]{{3}}|HA[0-9]{{3}}|[0-9]{{9}}|[0-9]{{12}}') THEN "
+        f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
+        f"WHEN substr({number}, 1, 2) = 'GD' "
+        f"THEN CASE WHEN TRY_CAST(substr({number}, 3) AS INTEGER) < {gd_below} THEN {number} END "
+        f"WHEN substr({number}, 1, 2) = 'HA' "
+        f"THEN CASE WHEN TRY_CAST(substr({number}, 3) AS INTEGER) >= {ha_from} THEN {number} END "
+        f"WHEN {checksum_ok} THEN {number} END END"
+    )
+
+
+def _utr() -> str:
+    compact = _without(_TEXT, facts.GROUP_SEPARATORS)
+    upper = f"upper({compact})"
+    digits = (
+        f"CASE WHEN regexp_full_match({upper}, 'K?[0-9]{{10}}') THEN substr({upper}, length({upper}) - 9) "
+        f"WHEN regexp_full_match({upper}, '[0-9]{{10}}K') THEN substr({upper}, 1, 10) END"
+    )
+    lookup = f"substr({_lit(facts.UTR_CHECK_DIGITS)}, ({_weighted_sum(digits, facts.UTR_WEIGHTS, 2)}) % 11 + 1, 1)"
+    return f"CASE WHEN ({digits}) IS NOT NULL THEN CASE WHEN substr({digits}, 1, 1) = {lookup} THEN {digits} END END"
+
+
+def _gss_code() -> str:
+    text = _trimmed(_TEXT)
+    pattern = f"[{facts.GSS_COUNTRY_LETTERS}][0-9]{{8}}"
+    return f"CASE WHEN {_is_ascii(text)} AND regexp_full_match(upper({text}), {_lit(pattern)}) THEN upper({text}) END"
+
+
+def _country_code() -> str:
+    text = _trimmed(_TEXT)
+    code = f"upper({text})"
+    aliases = " ".join(f"WHEN {code} = {_lit(alias)} THEN {_lit(to)}" for alias, to in COUNTRY_ALIASES.items())
+    return (
+        f"CASE WHEN NOT {_is_ascii(text)} THEN NULL "
+        f"WHEN {_in(code, sorted(COUNTRY_CODES))} THEN {code} {aliases} END"
+    )
+
+
+def _iso_date() -> str:
+    text = _trimmed(_TEXT)
+    # TRY_CAST checks the calendar; year 0000 would be read as 1 BC.
+    return (
+        f"CASE WHEN regexp_full_match({text}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+        f"AND substr({text}, 1, 4) <> '0000' AND TRY_CAST({text} AS DATE) IS NOT NULL THEN {text} END"
+    )
+
+
+def _iso_datetime() -> str:
+    text = _trimmed(_TEXT)
+    # Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
+    shape = (
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+        "(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
+    )
+    local = f"TRY_CAST(substr({text}, 1, 10) || ' ' || substr({text}, 12, 8) AS TIMESTAMP)"
+    # Digits past microseconds are dropped, not rounded, as in the reference.
+    micros = f"TRY_CAST(rpad(substr(regexp_extract({text}, '\\.([0-9]+)', 1), 1, 6), 6, '0') AS BIGINT)"
+    offset = f"regexp_extract({text}, '[+-][0-9]{{2}}:[0-9]{{2}}$')"
+    sign = f"TRY_CAST(substr({offset}, 1, 1) || '1' AS INTEGER)"
+    offset_minutes = (
+        f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
+        f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
+    )
+    # No CASE in here: DuckDB computes a repeated expression once only when it holds no CASE.
+    utc = f"({local} + to_microseconds({micros}) - to_minutes({offset_minutes}))"
+    canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000000Z', 'Z')"
+    # Every part above is a TRY_ or NULL-safe function, so the UTC time can be worked
+    # out for any text; putting it first, alone, lets DuckDB compute it once.
+    return (
+        f"CASE WHEN year({utc}) BETWEEN 1 AND 9999 THEN "
+        f"CASE WHEN regexp_full_match({text}, {_lit(shape)}) AND substr({text}, 1, 4) <> '0000' "
+        f"THEN {canonical} END END"
+    )
+
+
+def _person_name() -> str:
+    collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
+    separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
+    parts = f"string_split_regex(lower({collapsed}), {separator})"
+    # Each part is paired with the separator that ended it ('' after the last part).
+    separators = f"list_append(regexp_extract_all({collapsed}, {separator}), '')"
+    titled = (
+        f"array_to_string(list_transform(list_zip({parts}, {separators}), "
+        f"lambda p: upper(left(p[1], 1)) || substr(p[1], 2) || p[2]), '')"
+    )
+    # Only a blank name gives ''; no CASE, so the collapsed text is computed once.
+    return f"nullif({titled}, '')"
+
+
+_BODIES = {
+    "nhs_number": _nhs_number,
+    "ni_number": _ni_number,
+    "postcode": _postcode,
+    "uprn": lambda: _positive_integer(facts.UPRN_MAX_DIGITS),
+    "usrn": lambda: _positive_integer(facts.USRN_MAX_DIGITS),
+    "company_number": _company_number,
+    "vat_number": _vat_number,
+    "utr": _utr,
+    "gss_code": _gss_code,
+    "country_code": _country_code,
+    "iso_date": _iso_date,
+    "iso_datetime": _iso_datetime,
+    "person_name": _person_name,
+}
+
+#: ``CREATE OR REPLACE MACRO`` statements, one per standard type, named ``jd_<type>``.
+MACRO_SQL: list[str] = [_macro(name, body()) for name, body in _BODIES.items()]
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define every ``jd_<type>`` macro on ``con`` (idempotent)."""
+    for statement in MACRO_SQL:
+        con.execute(statement)
