@@ -26,8 +26,8 @@ _CHECKS: dict[str, str] = {
     "number": r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')",
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
     "uk_date": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')",
-    "day_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND CAST(split_part(v, '/', 1) AS INTEGER) > 12",
-    "month_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND CAST(split_part(v, '/', 2) AS INTEGER) > 12",
+    "day_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 1) AS INTEGER) > 12",
+    "month_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 2) AS INTEGER) > 12",
 }
 #: Types a column's shape alone can confuse with plain numbers or words: proposed only when the header says so.
 _NEEDS_HINT = {"uprn", "usrn", "country_code", "utr", "vat_number", "company_number"}
@@ -44,16 +44,17 @@ _HINTS: list[tuple[str, str]] = [
     (r"country", "country_code"),
 ]
 _PERSONAL: list[tuple[str, str]] = [
+    # Special category data first: "ethnicity" must not read as an address because it ends in "city".
+    (r"ethnic|(^|_)race($|_)", "racial_or_ethnic_origin"),
+    (r"relig|faith|belief", "religious_or_philosophical_beliefs"),
+    (r"health|diagnos|condition|disabilit|medical|medication", "health"),
+    (r"offen[cs]e|convict|criminal", "criminal_offence"),
     (r"(^|_)(first|given|fore|middle|last|family|sur|full|maiden)?_?names?($|_)|forename|surname", "name"),
     (r"dob|birth", "date_of_birth"),
-    (r"e_?mail|phone|mobile|tel(ephone)?($|_)", "contact"),
-    (r"address|street|addr_?line|house_?(no|number|name)|town|city", "address"),
+    (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
+    (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
     (r"(^|_)(sex|gender)($|_)|(^|_)age($|_)|marital", "demographic"),
-    (r"ethnic|race", "racial_or_ethnic_origin"),
-    (r"relig|faith|belief", "religious_or_philosophical_beliefs"),
-    (r"health|diagnos|condition|disabilit|medical|medication|nhs_?care", "health"),
     (r"salary|income|bank|account_?(no|number)|sort_?code|benefit", "financial"),
-    (r"offen[cs]e|convict|criminal", "criminal_offence"),
 ]
 
 
@@ -127,7 +128,7 @@ def propose_field(p: ColumnProfile) -> Field:
     required = p.present == p.rows and p.rows > 0
     unique = p.present > 0 and p.distinct == p.present and type_ not in ("boolean",) and p.present >= 10 and type_ != "string"
     enum = None
-    if type_ == "string" and category is None and 0 < p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
+    if type_ == "string" and fmt == "default" and category != "name" and 0 < p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
         enum = tuple(sorted(p.sample_values))
     description = "; ".join(notes) or None
     return Field(

@@ -395,5 +395,8 @@ class _SchemaReader:
 
     @staticmethod
     def suggest(word: str, options: Any) -> str:
-        close = difflib.get_close_matches(word, list(options), n=1)
+        choices = sorted(options)
+        close = difflib.get_close_matches(word, choices, n=1) or [
+            option for option in choices if word and option.startswith(word.lower())
+        ]
         return f" (did you mean {close[0]!r}?)" if close else ""

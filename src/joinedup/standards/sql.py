@@ -65,7 +65,7 @@ def _macro(name: str, body: str) -> str:
 def _nhs_number() -> str:
     digits = _without(_TEXT, facts.GROUP_SEPARATORS)
     # (11 - r) % 11 is 0 for r = 0 and 10 for r = 1, which no digit equals: the spec's two special cases.
-    check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11) % 11"
+    check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11)"
     return (
         f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
         f"CASE WHEN {check} = {_digit(digits, 10)} THEN {digits} END END"
@@ -136,7 +136,7 @@ def _vat_number() -> str:
     # The shape test comes first and alone: only a repeated expression in an
     # always-evaluated position is computed once (an AND may skip its right side).
     return (
-        f"CASE WHEN regexp_full_match({number}, 'GD[0-9]{{3}}|HA[0-9]{{3}}|[0-9]{{9}}|[0-9]{{12}}') THEN "
+        f"CASE WHEN regexp_full_match({number}, 'GD[0-9]{{2}}|HA[0-9]{{3}}|[0-9]{{9}}|[0-9]{{12}}') THEN "
         f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
         f"WHEN substr({number}, 1, 2) = 'GD' "
         f"THEN CASE WHEN TRY_CAST(substr({number}, 3) AS INTEGER) < {gd_below} THEN {number} END "
@@ -200,7 +200,7 @@ def _iso_datetime() -> str:
     )
     # No CASE in here: DuckDB computes a repeated expression once only when it holds no CASE.
     utc = f"({local} + to_microseconds({micros}) - to_minutes({offset_minutes}))"
-    canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000000Z', 'Z')"
+    canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000001Z', 'Z')"
     # Every part above is a TRY_ or NULL-safe function, so the UTC time can be worked
     # out for any text; putting it first, alone, lets DuckDB compute it once.
     return (
@@ -213,7 +213,7 @@ def _iso_datetime() -> str:
 def _person_name() -> str:
     collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
     separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
-    parts = f"string_split_regex(lower({collapsed}), {separator})"
+    parts = f"string_split_regex(({collapsed}), {separator})"
     # Each part is paired with the separator that ended it ('' after the last part).
     separators = f"list_append(regexp_extract_all({collapsed}, {separator}), '')"
     titled = (

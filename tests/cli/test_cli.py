@@ -1,0 +1,121 @@
+"""The joinedup command as a data engineer uses it."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import CliResult, write_csv
+
+Cli = Callable[..., CliResult]
+MESSY = """
+Person ID,Name,NHS Number,Postcode,Date of birth,Sex
+1,  sam JACKSON ,943 476 5919,sw1a1aa,1980-02-29,F
+2,Bill Smith,4010232137,E1 6AN,1975-08-09,M
+3,=HYPERLINK("http://x"),4010232138,E1 6AN,1975-08-09,M
+"""
+
+
+def test_init_then_ingest_show_query_quarantine(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    fresh = tmp_path / "council"
+    made = cli("init", fresh, "--json", estate_path=fresh)
+    assert made.exit_code == 0, made.stderr
+    assert made.json()["estate"] == str(fresh)
+
+    data = write_csv(tmp_path / "people.csv", MESSY)
+    result = cli("ingest", data, "--dataset", "people", "--schema", people_schema, "--json", estate_path=fresh)
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert {k: summary[k] for k in ("dataset", "version", "rows_read", "rows_loaded", "rows_quarantined")} == {
+        "dataset": "people", "version": 1, "rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1,
+    }
+    assert summary["counts_by_rule"] == {"nhs_number": 1}
+
+    listed = cli("datasets", "--json", estate_path=fresh).json()
+    assert [(d["name"], d["current_version"], d["rows"], d["quarantined"]) for d in listed] == [("people", 1, 2, 1)]
+
+    shown = cli("show", "people", "--json", estate_path=fresh).json()
+    [version] = shown["versions"]
+    assert version["source_name"] == "people.csv" and len(version["source_sha256"]) == 64
+    assert version["created_by"] == "tester"
+    assert [f["name"] for f in shown["schema"]["fields"]][:2] == ["person_id", "name"]
+
+    rows = cli("query", "SELECT name, postcode FROM people ORDER BY person_id", "--json", estate_path=fresh).json()
+    assert rows == [{"name": "Sam Jackson", "postcode": "SW1A 1AA"}, {"name": "Bill Smith", "postcode": "E1 6AN"}]
+
+    rejected = cli("quarantine", "people", "--json", estate_path=fresh).json()
+    assert rejected["rows_total"] == 1 and rejected["rows"][0]["_source_row"] == 4
+
+    out = tmp_path / "rejected.csv"
+    assert cli("quarantine", "people", "--csv", out, estate_path=fresh).exit_code == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0][:2] == ["row", "reasons"]
+    assert lines[1][0] == "4" and "nhs_number" in lines[1][1]
+    assert lines[1][3] == "'=HYPERLINK(\"http://x\")"  # no formula runs when it is opened
+
+
+def test_human_output_names_what_happened(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    result = cli("ingest", write_csv(tmp_path / "people.csv", MESSY), "--dataset", "people", "--schema", people_schema)
+    assert result.exit_code == 0
+    assert "people version 1" in result.stdout and "quarantined 1" in result.stdout
+    assert "joinedup quarantine people --version 1" in result.stdout
+
+
+def test_errors_are_one_line_and_exit_non_zero(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    cases = [
+        (("show", "nobody"), "unknown dataset 'nobody'"),
+        (("ingest", tmp_path / "absent.csv", "--dataset", "people", "--schema", people_schema), "file not found"),
+        (("query", "DROP TABLE people"), "only SELECT"),
+        (("quarantine", "nobody"), "unknown dataset"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code != 0, args
+        assert message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_bad_schema_is_named_with_its_path(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fields:\n  - name: nhs\n    type: nhs\n")
+    result = cli("ingest", write_csv(tmp_path / "p.csv", "nhs\n1\n"), "--dataset", "p", "--schema", bad)
+    assert result.exit_code != 0
+    assert "fields[0].type: 'nhs' is not a supported type (did you mean 'nhs_number'?)" in result.stderr
+    assert cli("datasets", "--json").json() == []
+
+
+def test_standards_check(cli: Cli) -> None:
+    good = cli("standards", "check", "nhs_number", "943 476 5919", "--json")
+    assert good.exit_code == 0 and good.json()["canonical"] == "9434765919"
+    bad = cli("standards", "check", "postcode", "SW1A 1AC", "--json")
+    assert bad.exit_code == 1 and bad.json()["valid"] is False
+    unknown = cli("standards", "check", "shoe_size", "9")
+    assert unknown.exit_code != 0 and "nhs_number" in unknown.stderr
+
+
+def test_schema_infer_proposes_uk_types_and_personal_columns(cli: Cli, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "people.csv", MESSY)
+    target = tmp_path / "proposed.yaml"
+    assert cli("schema", "infer", data, "--out", target).exit_code == 0
+    proposed = yaml.safe_load(target.read_text())
+    fields = {f["name"]: f for f in proposed["fields"]}
+    assert fields["postcode"]["type"] == "postcode" and fields["postcode"]["personal"] is True
+    assert fields["date_of_birth"]["type"] == "date" and fields["date_of_birth"]["category"] == "date_of_birth"
+    assert fields["name"]["category"] == "name"
+    assert fields["person_id"]["title"] == "Person ID"
+    assert cli("schema", "check", target).exit_code == 0
+    # The proposal loads the file it came from.
+    assert cli("ingest", data, "--dataset", "people", "--schema", target, "--json").json()["rows_read"] == 3
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["ingest", "--help"], ["query", "--help"], ["schema", "infer", "--help"], ["standards", "check", "--help"]):
+        done = subprocess.run([sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
