@@ -89,12 +89,23 @@ _VALID: dict[str, st.SearchStrategy[str]] = {
         "vat_number", "utr", "gss_code", "country_code",
     )
 }  # fmt: skip
+# Valid forms the generators do not produce, so their rules get exercised too.
+_VALID["vat_number"] = st.one_of(
+    _VALID["vat_number"],
+    st.builds(lambda number, branch: number + branch, _VALID["vat_number"], st.from_regex("[0-9]{3}", fullmatch=True)),
+    st.from_regex("GD[0-4][0-9]{2}|HA[5-9][0-9]{2}", fullmatch=True),
+)
+_VALID["utr"] = st.one_of(_VALID["utr"], _VALID["utr"].map(lambda u: "K" + u), _VALID["utr"].map(lambda u: u + "K"))
+_VALID["postcode"] = st.one_of(_VALID["postcode"], st.just("GIR 0AA"))
+_VALID["country_code"] = st.one_of(_VALID["country_code"], st.sampled_from(["UK", "GB-ENG", "GB-SCT", "GB-WLS", "GB-NIR"]))
+_VALID["company_number"] = st.one_of(_VALID["company_number"], st.from_regex("[1-9][0-9]{0,6}", fullmatch=True))
 _VALID["iso_date"] = st.dates().map(date.isoformat)
 _VALID["iso_datetime"] = _iso_datetimes()
 _VALID["person_name"] = _names()
 
 
 def valid(type_name: str) -> st.SearchStrategy[str]:
+    """Valid values, as they might be written: not always in canonical form."""
     return _VALID[type_name]
 
 

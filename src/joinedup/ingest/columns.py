@@ -21,15 +21,24 @@ def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[s
     """Map each field to the position of its column; also return the file's columns the schema ignores.
 
     A column matches a field by exact name, then by the field's title, then by
-    normalised name (``NHS Number`` matches ``nhs_number``).
+    normalised name (``NHS Number`` matches ``nhs_number``), then ignoring
+    underscores (``Post-code`` matches ``postcode``).
     """
     exact = {h: i for i, h in enumerate(header)}
     normalised: dict[str, int] = {}
+    squashed: dict[str, int] = {}
     for i, h in enumerate(header):
         normalised.setdefault(normalise_header(h), i)
+        squashed.setdefault(normalise_header(h).replace("_", ""), i)
     positions: dict[str, int] = {}
     for field in schema.fields:
-        for candidate in (exact.get(field.name), exact.get(field.title or "\0"), normalised.get(field.name)):
+        candidates = (
+            exact.get(field.name),
+            exact.get(field.title or "\0"),
+            normalised.get(field.name),
+            squashed.get(field.name.replace("_", "")),
+        )
+        for candidate in candidates:
             if candidate is not None and candidate not in positions.values():
                 positions[field.name] = candidate
                 break

@@ -7,12 +7,16 @@ so they run vectorised and translate to Spark SQL. Casts are TRY_CASTs even
 behind a CASE that has already checked the digits: when the argument is a
 constant, DuckDB folds every branch, the untaken ones included.
 
-Macros inline their argument wherever it appears; DuckDB's common
-subexpression elimination computes each repeated piece once per row.
+Macros inline their argument wherever it appears. DuckDB computes a repeated
+piece once per row only if it is not itself a CASE and it appears where it is
+always evaluated (the first WHEN, or the left of an AND), so each macro opens
+with a plain shape test on its cleaned-up text and keeps the rest inside.
 A value passed in as a number (an integer column) is read as its text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import duckdb
 
@@ -26,9 +30,14 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_REGEX_ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n", "\u00a0": "\\x{00A0}"}
+
+
 def _any_of(characters: str) -> str:
+    """A regular expression character class, with invisible characters written as escapes."""
     # A hyphen must come last in a class or it reads as a range.
-    return "[" + characters.replace("-", "") + ("-" if "-" in characters else "") + "]"
+    ordered = characters.replace("-", "") + ("-" if "-" in characters else "")
+    return "[" + "".join(_REGEX_ESCAPES.get(ch, ch) for ch in ordered) + "]"
 
 
 def _without(sql: str, characters: str) -> str:
@@ -65,7 +74,7 @@ def _macro(name: str, body: str) -> str:
 def _nhs_number() -> str:
     digits = _without(_TEXT, facts.GROUP_SEPARATORS)
     # (11 - r) % 11 is 0 for r = 0 and 10 for r = 1, which no digit equals: the spec's two special cases.
-    check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11)"
+    check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11) % 11"
     return (
         f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
         f"CASE WHEN {check} = {_digit(digits, 10)} THEN {digits} END END"
@@ -77,8 +86,9 @@ def _ni_number() -> str:
     number = f"upper({compact})"
     pattern = f"[{facts.NI_FIRST_LETTERS}][{facts.NI_SECOND_LETTERS}][0-9]{{6}}[{facts.NI_SUFFIXES}]"
     return (
-        f"CASE WHEN {_is_ascii(compact)} AND regexp_full_match({number}, {_lit(pattern)}) "
-        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_UNALLOCATED_PREFIXES)} THEN {number} END"
+        f"CASE WHEN regexp_full_match({number}, {_lit(pattern)}) THEN "
+        f"CASE WHEN {_is_ascii(compact)} "
+        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_UNALLOCATED_PREFIXES)} THEN {number} END END"
     )
 
 
@@ -98,8 +108,9 @@ def _postcode() -> str:
     girobank = facts.POSTCODE_GIROBANK.replace(" ", "")
     pattern = f"({outward})[0-9][{facts.POSTCODE_INWARD_LETTERS}]{{2}}|{girobank}"
     return (
-        f"CASE WHEN {_is_ascii(compact)} AND regexp_full_match({code}, {_lit(pattern)}) "
-        f"THEN substr({code}, 1, length({code}) - 3) || ' ' || substr({code}, length({code}) - 2) END"
+        f"CASE WHEN regexp_full_match({code}, {_lit(pattern)}) THEN "
+        f"CASE WHEN {_is_ascii(compact)} "
+        f"THEN substr({code}, 1, length({code}) - 3) || ' ' || substr({code}, length({code}) - 2) END END"
     )
 
 
@@ -114,10 +125,11 @@ def _company_number() -> str:
     number = f"upper({compact})"
     prefixes = tuple(facts.COMPANY_PREFIXES)
     return (
-        f"CASE WHEN regexp_full_match({compact}, '[0-9]{{1,8}}') AND ltrim({compact}, '0') <> '' "
-        f"THEN lpad({compact}, 8, '0') "
-        f"WHEN {_is_ascii(compact)} AND regexp_full_match({number}, '[A-Z0-9]{{2}}[0-9]{{6}}') "
-        f"AND {_in(f'substr({number}, 1, 2)', prefixes)} THEN {number} END"
+        f"CASE WHEN regexp_full_match({number}, '[0-9]{{1,8}}|[A-Z0-9]{{2}}[0-9]{{6}}') THEN "
+        f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
+        f"WHEN regexp_full_match({number}, '[0-9]{{1,8}}') "
+        f"THEN CASE WHEN ltrim({number}, '0') <> '' THEN lpad({number}, 8, '0') END "
+        f"WHEN {_in(f'substr({number}, 1, 2)', prefixes)} THEN {number} END END"
     )
 
 
@@ -133,10 +145,8 @@ def _vat_number() -> str:
     )
     gd_below = facts.GOVERNMENT_DEPARTMENT_BELOW
     ha_from = facts.HEALTH_AUTHORITY_FROM
-    # The shape test comes first and alone: only a repeated expression in an
-    # always-evaluated position is computed once (an AND may skip its right side).
     return (
-        f"CASE WHEN regexp_full_match({number}, 'GD[0-9]{{2}}|HA[0-9]{{3}}|[0-9]{{9}}|[0-9]{{12}}') THEN "
+        f"CASE WHEN regexp_full_match({number}, 'GD[0-9]{{3}}|HA[0-9]{{3}}|[0-9]{{9}}|[0-9]{{12}}') THEN "
         f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
         f"WHEN substr({number}, 1, 2) = 'GD' "
         f"THEN CASE WHEN TRY_CAST(substr({number}, 3) AS INTEGER) < {gd_below} THEN {number} END "
@@ -148,19 +158,22 @@ def _vat_number() -> str:
 
 def _utr() -> str:
     compact = _without(_TEXT, facts.GROUP_SEPARATORS)
-    upper = f"upper({compact})"
-    digits = (
-        f"CASE WHEN regexp_full_match({upper}, 'K?[0-9]{{10}}') THEN substr({upper}, length({upper}) - 9) "
-        f"WHEN regexp_full_match({upper}, '[0-9]{{10}}K') THEN substr({upper}, 1, 10) END"
-    )
+    # One K may lead or trail the digits; a value with a K at both ends keeps both and fails.
+    digits = f"regexp_replace(upper({compact}), '^K([0-9]{{10}})$|^([0-9]{{10}})K$', '\\1\\2')"
     lookup = f"substr({_lit(facts.UTR_CHECK_DIGITS)}, ({_weighted_sum(digits, facts.UTR_WEIGHTS, 2)}) % 11 + 1, 1)"
-    return f"CASE WHEN ({digits}) IS NOT NULL THEN CASE WHEN substr({digits}, 1, 1) = {lookup} THEN {digits} END END"
+    return (
+        f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
+        f"CASE WHEN substr({digits}, 1, 1) = {lookup} THEN {digits} END END"
+    )
 
 
 def _gss_code() -> str:
     text = _trimmed(_TEXT)
     pattern = f"[{facts.GSS_COUNTRY_LETTERS}][0-9]{{8}}"
-    return f"CASE WHEN {_is_ascii(text)} AND regexp_full_match(upper({text}), {_lit(pattern)}) THEN upper({text}) END"
+    return (
+        f"CASE WHEN regexp_full_match(upper({text}), {_lit(pattern)}) THEN "
+        f"CASE WHEN {_is_ascii(text)} THEN upper({text}) END END"
+    )
 
 
 def _country_code() -> str:
@@ -198,11 +211,10 @@ def _iso_datetime() -> str:
         f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
         f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
     )
-    # No CASE in here: DuckDB computes a repeated expression once only when it holds no CASE.
     utc = f"({local} + to_microseconds({micros}) - to_minutes({offset_minutes}))"
-    canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000001Z', 'Z')"
-    # Every part above is a TRY_ or NULL-safe function, so the UTC time can be worked
-    # out for any text; putting it first, alone, lets DuckDB compute it once.
+    canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000000Z', 'Z')"
+    # Every part of the UTC time is a TRY_ or NULL-safe function, so it can be worked
+    # out for any text, and testing it first lets DuckDB compute it once.
     return (
         f"CASE WHEN year({utc}) BETWEEN 1 AND 9999 THEN "
         f"CASE WHEN regexp_full_match({text}, {_lit(shape)}) AND substr({text}, 1, 4) <> '0000' "
@@ -213,14 +225,14 @@ def _iso_datetime() -> str:
 def _person_name() -> str:
     collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
     separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
-    parts = f"string_split_regex(({collapsed}), {separator})"
+    parts = f"string_split_regex(lower({collapsed}), {separator})"
     # Each part is paired with the separator that ended it ('' after the last part).
     separators = f"list_append(regexp_extract_all({collapsed}, {separator}), '')"
     titled = (
         f"array_to_string(list_transform(list_zip({parts}, {separators}), "
         f"lambda p: upper(left(p[1], 1)) || substr(p[1], 2) || p[2]), '')"
     )
-    # Only a blank name gives ''; no CASE, so the collapsed text is computed once.
+    # Only a blank name gives '' (no CASE, so the collapsed text is computed once).
     return f"nullif({titled}, '')"
 
 
@@ -240,11 +252,16 @@ _BODIES = {
     "person_name": _person_name,
 }
 
+_STATEMENTS: dict[str, str] = {name: _macro(name, body()) for name, body in _BODIES.items()}
+
 #: ``CREATE OR REPLACE MACRO`` statements, one per standard type, named ``jd_<type>``.
-MACRO_SQL: list[str] = [_macro(name, body()) for name, body in _BODIES.items()]
+MACRO_SQL: list[str] = list(_STATEMENTS.values())
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Define every ``jd_<type>`` macro on ``con`` (idempotent)."""
-    for statement in MACRO_SQL:
-        con.execute(statement)
+def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = None) -> None:
+    """Define the ``jd_<type>`` macros on ``con``: all of them, or just the types in ``only``.
+
+    Safe to call again; each statement replaces its macro.
+    """
+    for name in _STATEMENTS if only is None else only:
+        con.execute(_STATEMENTS[name])

@@ -1,0 +1,70 @@
+"""Input files that cannot be read get one line saying what and where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from joinedup.errors import InputError
+from joinedup.estate import Catalogue, Estate
+from joinedup.ingest import ingest
+from joinedup.schema import load_schema
+from tests.conftest import write_csv
+
+
+def attempt(estate: Estate, path: Path, schema: Path, **options) -> None:
+    ingest(estate, path, dataset="people", principal="t", schema=load_schema(schema), **options)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", "empty file"),
+        ("dupe.csv", b"a,b,a\r\n1,2,3\r\n", "row 1: columns 1 and 3 are both called 'a'"),
+        ("blank.csv", b"a,,c\r\n1,2,3\r\n", "row 1: column 2 has no name"),
+        ("data.xls", b"whatever", "cannot tell the format from the extension '.xls'"),
+        ("fake.xlsx", b"not a zip", "cannot read as an Excel workbook"),
+        ("fake.parquet", b"not parquet", "cannot read as Parquet"),
+        ("none.jsonl", b"[1, 2]\n", "no JSON objects found"),
+    ],
+)
+def test_unreadable_inputs(estate: Estate, tmp_path: Path, people_schema: Path, name: str, content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        attempt(estate, path, people_schema)
+    assert message in str(caught.value) and str(path) in str(caught.value)
+    assert Catalogue(estate).find("people") is None
+
+
+def test_a_declared_encoding_is_checked(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", "person_id,name\n1,Zoë\n", encoding="cp1252")
+    with pytest.raises(InputError, match="not valid utf-8"):
+        attempt(estate, path, people_schema, encoding="utf-8")
+
+
+def test_a_missing_excel_sheet_is_named(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Residents"
+    book.active.append(["person_id"])
+    book.save(tmp_path / "p.xlsx")
+    with pytest.raises(InputError, match="no sheet 'Sheet9' \\(sheets: Residents\\)"):
+        attempt(estate, tmp_path / "p.xlsx", people_schema, sheet="Sheet9")
+
+
+def test_a_header_only_file_is_a_version_with_no_rows(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", "person_id,name,nhs_number,postcode,date_of_birth,sex\n")
+    result = ingest(estate, path, dataset="people", principal="t", schema=load_schema(people_schema))
+    assert (result.version, result.rows_read) == (1, 0)
+
+
+def test_headers_match_by_title_and_normalised_name(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    path = write_csv(
+        tmp_path / "p.csv",
+        "Extra,PERSON ID,Name,NHS Number,Post-code,Date of Birth,Sex\nx,1,Sam,9434765919,E1 6AN,1980-01-01,F\n",
+    )
+    result = ingest(estate, path, dataset="people", principal="t", schema=load_schema(people_schema))
+    assert result.rows_loaded == 1 and result.columns_ignored == ["Extra"]
