@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import TypeGuard
 
 from joinedup.standards import facts
 from joinedup.standards.casing import lower, upper_char
@@ -24,7 +25,7 @@ def _ascii_upper(value: str) -> str | None:
     return value.upper() if value.isascii() else None
 
 
-def _matches(pattern: str, value: str | None) -> bool:
+def _matches(pattern: str, value: str | None) -> TypeGuard[str]:
     return value is not None and re.fullmatch(pattern, value) is not None
 
 
@@ -73,7 +74,7 @@ _OUTWARD_FORMS = (
     f"{_AREA}{_AREA_2}[0-9]{_letters(facts.POSTCODE_AA9A_LETTER)}",  # AA9A
 )
 _INWARD = f"[0-9]{_letters(facts.POSTCODE_INWARD_LETTERS)}{{2}}"
-POSTCODE_PATTERN = f"({'|'.join(_OUTWARD_FORMS)}){_INWARD}"
+_POSTCODE = f"({'|'.join(_OUTWARD_FORMS)}){_INWARD}"
 
 
 def canonical_postcode(value: str | None) -> str | None:
@@ -82,7 +83,7 @@ def canonical_postcode(value: str | None) -> str | None:
     compact = _ascii_upper(_without(value, facts.BLANKS))
     if compact is None:
         return None
-    if compact != facts.POSTCODE_GIROBANK.replace(" ", "") and not _matches(POSTCODE_PATTERN, compact):
+    if compact != facts.POSTCODE_GIROBANK.replace(" ", "") and not _matches(_POSTCODE, compact):
         return None
     return f"{compact[:-3]} {compact[-3:]}"
 
