@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import data, estate, schema, standards
+from joinedup.cli import data, demo, estate, schema, standards
 from joinedup.cli.common import err
 from joinedup.errors import JoinedupError
 
@@ -44,6 +44,7 @@ estate.register(app)
 data.register(app)
 app.add_typer(schema.app, name="schema")
 app.add_typer(standards.app, name="standards")
+demo.register(app)
 
 
 def _version(value: bool) -> None:

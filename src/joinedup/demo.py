@@ -1,0 +1,124 @@
+"""``joinedup demo``: a demo estate built from synthetic UK data the project generates itself.
+
+It plays a council data engineer's first day: three exports from legacy systems
+(a residents CSV in Windows-1252 with ragged rows, a GP registrations workbook,
+a business register in JSON Lines), each messy in the usual ways. It proposes a
+schema for one, ingests all three with reviewed schemas, checks every quarantined
+row against the ground truth of the errors it planted, and queries the result.
+It grows as later capabilities land.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from joinedup.errors import EstateError
+from joinedup.estate import CONFIG_FILE, Estate
+from joinedup.ingest import ingest
+from joinedup.ingest.inference import infer_file_schema
+from joinedup.ingest.quarantine import read_quarantine
+from joinedup.schema import Schema
+from joinedup.storage.query import referenced_datasets, run_query
+from joinedup.synthetic import (
+    GroundTruth,
+    businesses_schema,
+    generate_businesses,
+    generate_people,
+    people_schema,
+    write_csv,
+    write_jsonl,
+    write_schema,
+    write_xlsx,
+)
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoReport:
+    estate: str
+    inputs: str
+    inferred: dict[str, str] = field(default_factory=dict)
+    ingests: list[dict[str, Any]] = field(default_factory=list)
+    queries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def quarantine_matches_ground_truth(self) -> bool:
+        return all(i["quarantine_matches_ground_truth"] for i in self.ingests)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "estate": self.estate,
+            "inputs": self.inputs,
+            "inferred_types": self.inferred,
+            "ingests": self.ingests,
+            "queries": self.queries,
+            "quarantine_matches_ground_truth": self.quarantine_matches_ground_truth,
+        }
+
+
+def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026, fresh: bool = False, say: Say = lambda _: None) -> DemoReport:
+    """Build the demo estate at ``path`` (``fresh`` replaces an earlier demo estate there)."""
+    path = path.expanduser().absolute()
+    if fresh and (path / CONFIG_FILE).exists():
+        shutil.rmtree(path)
+    estate = Estate.create(path, name="demo council")
+    inputs = path.parent / f"{path.name}-inputs"
+    shutil.rmtree(inputs, ignore_errors=True)
+    inputs.mkdir(parents=True)
+    report = DemoReport(str(path), str(inputs))
+    say(f"Made the estate at {path}; writing synthetic exports to {inputs}")
+
+    residents = generate_people(rows, seed=seed, ragged_rows=3, non_ascii=True, address=True)
+    gp = generate_people(max(rows // 2, 10), seed=seed + 1, error_rate=0.03)
+    businesses = generate_businesses(max(rows // 5, 10), seed=seed + 2)
+    files: list[tuple[str, Path, GroundTruth, dict[str, Any]]] = [
+        ("residents", inputs / "residents.csv", write_csv(inputs / "residents.csv", residents, encoding="cp1252"), people_schema(address=True)),
+        ("gp_registrations", inputs / "gp_registrations.xlsx", write_xlsx(inputs / "gp_registrations.xlsx", gp), people_schema()),
+        ("businesses", inputs / "businesses.jsonl", write_jsonl(inputs / "businesses.jsonl", businesses), businesses_schema()),
+    ]
+
+    proposed = infer_file_schema(files[0][1])
+    report.inferred = {f.name: f.type + (f" ({f.format})" if f.format != "default" else "") for f in proposed.fields}
+    say("Proposed a schema for residents.csv: " + ", ".join(f"{k}: {v}" for k, v in report.inferred.items()))
+
+    for dataset, source, truth, schema_dict in files:
+        schema_path = write_schema(inputs / f"{dataset}.yaml", schema_dict)
+        schema = Schema.from_dict(schema_dict, str(schema_path))
+        result = ingest(estate, source, dataset=dataset, principal=principal, schema=schema)
+        quarantined = {row["_source_row"] for row in read_quarantine(estate, dataset).rows}
+        planted = set(truth.bad_rows)
+        entry = result.to_dict()
+        entry["planted_error_rows"] = len(planted)
+        entry["quarantine_matches_ground_truth"] = quarantined == planted
+        if quarantined != planted:
+            entry["quarantined_but_not_planted"] = sorted(quarantined - planted)[:20]
+            entry["planted_but_not_quarantined"] = sorted(planted - quarantined)[:20]
+        report.ingests.append(entry)
+        say(
+            f"{dataset}: read {result.rows_read:,} rows from {source.name} ({result.encoding or result.source_format}), "
+            f"loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,} "
+            f"({'exactly the planted errors' if entry['quarantine_matches_ground_truth'] else 'differs from the planted errors'})"
+        )
+
+    questions = {
+        "residents by local authority (top 5)": "SELECT gss_code, count(*) AS residents FROM residents GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
+        "residents also registered with a GP (same NHS number)": "SELECT count(*) AS people FROM residents r JOIN gp_registrations g ON r.nhs_number = g.nhs_number",
+    }
+    for title, sql in questions.items():
+        report.queries[title] = run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
+        say(f"{title}: {report.queries[title]}")
+    estate.close()
+    return report
+
+
+def check_demo_target(path: Path, fresh: bool) -> None:
+    """Refuse to overwrite anything that is not an earlier demo estate."""
+    path = path.expanduser().absolute()
+    if path.exists() and not (fresh and (path / CONFIG_FILE).exists()):
+        hint = " (pass --fresh to replace it)" if (path / CONFIG_FILE).exists() else ""
+        raise EstateError(f"{path}: already exists{hint}; choose another --estate")
