@@ -8,6 +8,7 @@ numbers rows. Missing values are empty cells in CSV and nulls elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ def write_csv(path: Path, rows: SyntheticRows, encoding: CsvEncoding = "utf-8") 
     loudly on a character Windows-1252 lacks rather than writing a ``?``.
     """
     truth = GroundTruth(rows.columns, first_row=2)
-    with open(path, "w", encoding=encoding, errors="strict", newline="") as handle:
+    with _removed_on_error(path), open(path, "w", encoding=encoding, errors="strict", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(rows.columns)
         for record in rows:
@@ -42,7 +43,7 @@ def write_csv(path: Path, rows: SyntheticRows, encoding: CsvEncoding = "utf-8") 
 def write_jsonl(path: Path, rows: SyntheticRows) -> GroundTruth:
     """One JSON object per line (UTF-8); every value a string or null, as a text export holds them."""
     truth = GroundTruth(rows.columns, first_row=1)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with _removed_on_error(path), open(path, "w", encoding="utf-8", newline="") as handle:
         for record in _whole(rows):
             handle.write(json.dumps(dict(zip(rows.columns, _nullable(record), strict=True)), ensure_ascii=False))
             handle.write("\n")
@@ -57,11 +58,16 @@ def write_xlsx(path: Path, rows: SyntheticRows, sheet: str = "Sheet1") -> Ground
     truth = GroundTruth(rows.columns, first_row=2)
     book = Workbook(write_only=True)
     worksheet = book.create_sheet(sheet)
-    worksheet.append(list(rows.columns))
-    for record in _whole(rows):
-        worksheet.append(_nullable(record))
-        truth.add(record)
-    book.save(path)
+    with _removed_on_error(path):
+        try:
+            worksheet.append(list(rows.columns))
+            for record in _whole(rows):
+                worksheet.append(_nullable(record))
+                truth.add(record)
+        except BaseException:
+            worksheet.close()  # finish openpyxl's streaming writer, or it complains when collected
+            raise
+        book.save(path)
     return truth
 
 
@@ -69,7 +75,7 @@ def write_parquet(path: Path, rows: SyntheticRows) -> GroundTruth:
     """A Parquet file of string columns, written in row groups as the rows come."""
     truth = GroundTruth(rows.columns, first_row=1)
     schema = pa.schema([(name, pa.string()) for name in rows.columns])
-    with pq.ParquetWriter(path, schema) as writer:
+    with _removed_on_error(path), pq.ParquetWriter(path, schema) as writer:
         batch: list[list[str | None]] = []
         for record in _whole(rows):
             batch.append(_nullable(record))
@@ -80,6 +86,16 @@ def write_parquet(path: Path, rows: SyntheticRows) -> GroundTruth:
         if batch or truth.rows == 0:
             writer.write_batch(_batch(batch, schema))
     return truth
+
+
+@contextlib.contextmanager
+def _removed_on_error(path: Path) -> Iterator[None]:
+    """A write that fails leaves no half-written file to be mistaken for a whole one."""
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _whole(rows: SyntheticRows) -> Iterator[Record]:

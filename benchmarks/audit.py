@@ -1,0 +1,149 @@
+"""Audit log benchmark: append throughput on SQLite and verify time for a 1M-entry chain.
+
+Prints one JSON object. Run: ``.venv/bin/python benchmarks/audit.py [--entries 1000000]``.
+
+Appends are measured as real use makes them (one committed transaction per
+entry, at the estate's own ``synchronous=FULL``), with ``synchronous=NORMAL``
+alongside to show what durability costs, and many entries in one transaction.
+The 1M chain is built directly with executemany (hashes computed by the same
+encoder the log uses), then checked by :func:`joinedup.audit.verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from joinedup.audit import Subject, record, record_now, verify
+from joinedup.audit.canonical import ZERO_HASH, canonical_json, encode_entry, entry_hash
+from joinedup.estate import Estate
+
+SQL = "SELECT name, date_of_birth FROM people WHERE postcode = 'SW1A 1AA' AND sex = 'F'"
+
+
+def typical(i: int) -> dict[str, Any]:
+    """A query entry as the query command writes it: redacted SQL, dataset, columns, counts."""
+    return {
+        "principal": "analyst1",
+        "action": "data.query",
+        "purpose": "monthly caseload report",
+        "dataset": "people",
+        "dataset_version": 3,
+        "columns": ["name", "date_of_birth"],
+        "row_count": 120 + i % 7,
+        "sql": SQL,
+        "detail": {"versions": {"people": 3}, "truncated": False},
+    }
+
+
+def single_record(i: int) -> dict[str, Any]:
+    """A single-record read naming one person (the API's shape): one keyed hash, no SQL."""
+    return {
+        "principal": "service-api",
+        "action": "data.read",
+        "purpose": "case lookup",
+        "dataset": "people",
+        "dataset_version": 3,
+        "columns": ["name", "nhs_number"],
+        "row_count": 1,
+        "subjects": [Subject("person_key", f"P{i:08d}")],
+    }
+
+
+def per_transaction(estate: Estate, make: Any, n: int) -> float:
+    started = time.perf_counter()
+    for i in range(n):
+        record_now(estate, **make(i))
+    return n / (time.perf_counter() - started)
+
+
+def batched(estate: Estate, n: int) -> float:
+    started = time.perf_counter()
+    with estate.session() as session:
+        for i in range(n):
+            record(session, estate, **typical(i))
+    return n / (time.perf_counter() - started)
+
+
+def fresh(root: Path, name: str, synchronous: str = "FULL") -> Estate:
+    estate = Estate.create(root / name)
+    if synchronous != "FULL":
+        # After the estate's own pragmas: a benchmark-only comparison, never the default.
+        sa.event.listen(
+            estate.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA synchronous={synchronous}")
+        )
+        estate.engine.dispose()
+    return estate
+
+
+def build_chain(estate: Estate, n: int) -> float:
+    """Write ``n`` valid, chained entries straight into the SQLite catalogue."""
+    started = time.perf_counter()
+    path = estate.catalogue_url.removeprefix("sqlite:///")
+    columns_json = canonical_json(["name", "date_of_birth"])
+    detail_json = canonical_json({"versions": {"people": 3}, "sql": "SELECT name FROM people WHERE postcode = ?"})
+    subjects_json = canonical_json([])
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    prev = ZERO_HASH
+    batch: list[tuple[Any, ...]] = []
+    for seq in range(1, n + 1):
+        at = f"2026-01-01T00:00:00.{seq % 1_000_000:06d}Z"
+        fields = {
+            "seq": seq, "at": at, "principal": "analyst1", "action": "data.query", "purpose": "caseload",
+            "dataset": "people", "dataset_version": 3, "row_count": seq % 500, "prev_hash": prev,
+        }  # fmt: skip
+        digest = entry_hash(encode_entry(columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json, **fields))
+        batch.append((*fields.values(), columns_json, subjects_json, detail_json, digest))
+        prev = digest
+        if len(batch) == 50_000 or seq == n:
+            con.executemany(
+                "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
+                " row_count, prev_hash, columns, subjects, detail, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                batch,
+            )
+            batch.clear()
+    con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (n, prev))
+    con.commit()
+    con.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000, help="chain length to verify")
+    parser.add_argument("--appends", type=int, default=3_000, help="entries per append measurement")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
+        root = Path(scratch)
+        full = fresh(root, "full")
+        results["appends_per_s_one_per_transaction_full"] = round(per_transaction(full, typical, args.appends))
+        results["appends_per_s_single_record_read_full"] = round(per_transaction(full, single_record, args.appends))
+        normal = fresh(root, "normal", "NORMAL")
+        results["appends_per_s_one_per_transaction_normal"] = round(per_transaction(normal, typical, args.appends))
+        results["appends_per_s_batch_one_transaction"] = round(batched(full, 20_000))
+        ok = verify(full)
+        results["verify_after_appends_ok"] = ok.ok
+        chain = fresh(root, "chain")
+        results["chain_entries"] = args.entries
+        results["chain_build_s"] = round(build_chain(chain, args.entries), 2)
+        report = verify(chain)
+        results["verify_s"] = report.seconds
+        results["verify_entries_per_s"] = round(report.entries / report.seconds) if report.seconds else None
+        results["verify_ok"] = report.ok
+        results["targets"] = {"appends_per_s": 5_000, "verify_1m_s": 10}
+        for estate in (full, normal, chain):
+            estate.close()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Ingest benchmark: ``joinedup ingest`` against a plain DuckDB per-rule count of the same file.
+
+    .venv/bin/python benchmarks/ingest.py [--rows 1000000] [--out DIR] [--seed 1]
+
+Generates (seeded) a people CSV with about 2% planted errors and a few ragged
+rows, then times two children, one after the other, each in its own process so
+wall time and peak memory compare like for like:
+
+* baseline: one DuckDB connection reads the file with ``read_csv(all_varchar=true)``
+  and counts, per column and rule, the rows failing each rule the schema declares,
+  using joinedup's SQL macros for the UK types and plain SQL for the rest;
+* ingest: ``joinedup ingest FILE --dataset people --schema SCHEMA --json`` in a
+  fresh estate (``joinedup init`` runs first and is not timed).
+
+Prints one JSON object on stdout (progress goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TARGET_RATIO = 2.5
+TARGET_PEAK_MB = 1536  # 1.5 GiB for a million rows
+TARGET_PEAK_MB_LARGE = 3072  # 3 GiB from ten million rows
+LARGE = 10_000_000
+ERROR_RATE = 0.02
+#: One ragged row per this many rows: enough to exercise the reject path of both readers.
+RAGGED_EVERY = 100_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows to generate (default 1,000,000)")
+    parser.add_argument("--out", type=Path, help="scratch folder for the file and estate (default: a temporary one, removed after)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", nargs=2, metavar=("CSV", "SCHEMA"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.baseline:
+        print(json.dumps(baseline_counts(Path(args.baseline[0]), Path(args.baseline[1]))))
+        return 0
+    scratch = args.out or Path(tempfile.mkdtemp(prefix="joinedup-bench-"))
+    try:
+        print(json.dumps(run(scratch, args.rows, args.seed), indent=2))
+    finally:
+        if args.out is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def run(scratch: Path, rows: int, seed: int) -> dict[str, Any]:
+    scratch.mkdir(parents=True, exist_ok=True)
+    data, schema, planted, generation = prepare(scratch, rows, seed)
+
+    say("baseline: DuckDB per-rule counts ...")
+    base = measure([sys.executable, str(Path(__file__).resolve()), "--baseline", str(data), str(schema)], scratch / "baseline")
+    if base["exit_code"] != 0:
+        raise SystemExit(f"the baseline failed:\n{base['stderr']}")
+    base_counts = json.loads(base.pop("stdout"))
+
+    estate = scratch / "estate"
+    if (estate / "joinedup.toml").exists():
+        shutil.rmtree(estate)
+    cli = joinedup_command()
+    subprocess.run([*cli, "init", str(estate), "--json"], check=True, capture_output=True)
+    say("ingest: joinedup ingest ...")
+    ing = measure(
+        [*cli, "ingest", str(data), "--dataset", "people", "--schema", str(schema), "--json", "--estate", str(estate)],
+        scratch / "ingest",
+    )
+    summary = json.loads(ing.pop("stdout")) if ing["exit_code"] == 0 else None
+
+    large = rows >= LARGE
+    peak_target = TARGET_PEAK_MB_LARGE if large else TARGET_PEAK_MB
+    ratio = ing["seconds"] / base["seconds"] if base["seconds"] else None
+    by_rule = compare(planted, base_counts["rule_counts"], summary["rule_counts"] if summary else {})
+    return {
+        "rows": rows,
+        "columns": len(yaml.safe_load(schema.read_text(encoding="utf-8"))["fields"]),
+        "file": str(data),
+        "file_mb": round(data.stat().st_size / 2**20, 1),
+        "generation_seconds": generation,
+        "cores": os.cpu_count(),
+        "baseline": {**base, "rows_read": base_counts["rows_read"]},
+        "ingest": {**ing, "summary": summary},
+        "ratio": round(ratio, 2) if ratio is not None else None,
+        "targets": {
+            "ratio_max": TARGET_RATIO,
+            "ingest_peak_mb_max": peak_target,
+            "ratio_met": summary is not None and ratio is not None and ratio <= TARGET_RATIO,
+            "memory_met": summary is not None and ing["peak_rss_mb"] < peak_target,
+        },
+        "counts_agree": all(r["planted"] == r["baseline"] == r["ingest"] for r in by_rule),
+        "counts_by_rule": by_rule,
+    }
+
+
+def prepare(scratch: Path, rows: int, seed: int) -> tuple[Path, Path, dict[str, dict[str, int]], float | None]:
+    """The CSV, its schema and the planted counts; a file from an earlier run with the same settings is reused."""
+    from joinedup.synthetic import generate_people, people_schema, write_csv, write_schema
+
+    data = scratch / "people.csv"
+    schema = write_schema(scratch / "people.yaml", people_schema())
+    manifest = scratch / "people.manifest.json"
+    settings = {"rows": rows, "seed": seed, "error_rate": ERROR_RATE, "ragged_rows": rows // RAGGED_EVERY}
+    if data.exists() and manifest.exists():
+        known = json.loads(manifest.read_text(encoding="utf-8"))
+        if known["settings"] == settings and known["bytes"] == data.stat().st_size:
+            say(f"reusing {data}")
+            return data, schema, known["rule_counts"], None
+    say(f"generating {rows:,} rows into {data} ...")
+    started = time.perf_counter()
+    truth = write_csv(data, generate_people(rows, seed=seed, error_rate=ERROR_RATE, ragged_rows=settings["ragged_rows"]))
+    seconds = round(time.perf_counter() - started, 2)
+    counts = truth.rule_counts()
+    manifest.write_text(json.dumps({"settings": settings, "bytes": data.stat().st_size, "rule_counts": counts}), encoding="utf-8")
+    return data, schema, counts, seconds
+
+
+def measure(command: list[str], log: Path) -> dict[str, Any]:
+    """Run ``command`` alone; its own wall time and peak RSS (``os.wait4`` reports only that child)."""
+    out, err = log.with_suffix(".out"), log.with_suffix(".err")
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # already reaped: Popen must not wait again
+    result: dict[str, Any] = {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        "exit_code": process.returncode,
+        "stdout": out.read_text(encoding="utf-8"),
+    }
+    if process.returncode != 0:
+        result["stderr"] = err.read_text(encoding="utf-8", errors="replace")[-2000:]
+    return result
+
+
+def joinedup_command() -> list[str]:
+    script = Path(sys.executable).with_name("joinedup")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "joinedup.cli.main"]
+
+
+def compare(planted: dict[str, dict[str, int]], base: dict[str, dict[str, int]], ingest: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    keys = sorted({(c, r) for counts in (planted, base, ingest) for c, rules in counts.items() for r in rules})
+    return [
+        {
+            "column": column,
+            "rule": rule,
+            "planted": planted.get(column, {}).get(rule, 0),
+            "baseline": base.get(column, {}).get(rule, 0),
+            "ingest": ingest.get(column, {}).get(rule, 0),
+        }
+        for column, rule in keys
+    ]
+
+
+# -- the baseline, run in its own process -------------------------------------------
+
+
+def baseline_counts(data: Path, schema_path: Path) -> dict[str, Any]:
+    """Per-rule failure counts straight from DuckDB: what ingest's validation costs at the least."""
+    import duckdb
+
+    from joinedup.standards import UK_TYPES, install_macros
+
+    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    fields = schema["fields"]
+    con = duckdb.connect()
+    install_macros(con, [f["type"] for f in fields if f["type"] in UK_TYPES])
+    source = f"read_csv({literal(str(data))}, header = true, all_varchar = true, store_rejects = true, rejects_table = 'bench_rejects', rejects_scan = 'bench_scans')"
+    texts = ", ".join(f"NULLIF(trim({ident(f['name'])}), '') AS t{i}" for i, f in enumerate(fields))
+    values = ", ".join(f"{typed(f, f't{i}')} AS v{i}" for i, f in enumerate(fields))
+    checks = [(f["name"], rule, sql) for i, f in enumerate(fields) for rule, sql in rules(f, f"t{i}", f"v{i}")]
+    counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for *_, sql in checks)
+    keys = [[k] for k in schema.get("primaryKey", [])[:1]] + [[f["name"]] for f in fields if f.get("constraints", {}).get("unique") and [f["name"]] != schema.get("primaryKey")]
+    duplicates = []
+    for names in keys:
+        i = next(j for j, f in enumerate(fields) if f["name"] == names[0])
+        rule = "primaryKey" if names == schema.get("primaryKey") else "unique"
+        duplicates.append((names[0], rule, f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM s WHERE v{i} IS NOT NULL GROUP BY v{i} HAVING n > 1))"))
+    tail = "".join(f", {sql}" for *_, sql in duplicates)
+    query = (
+        f"WITH s AS (SELECT *, {values} FROM (SELECT {texts} FROM {source})) "
+        f"SELECT count(*), {counts}{tail} FROM s"
+    )
+    # fetchall, not fetchone: DuckDB writes the rejects table only when the result is read to the end.
+    [row] = con.execute(query).fetchall()
+    [(ragged,)] = con.execute("SELECT count(DISTINCT (file_id, line)) FROM bench_rejects").fetchall()
+    result: dict[str, dict[str, int]] = {}
+    for (column, rule, _), count in zip([*checks, *duplicates], row[1:], strict=True):
+        if count:
+            result.setdefault(column, {})[rule] = int(count)
+    if ragged:
+        result["(row)"] = {"columns": int(ragged)}
+    return {"rows_read": int(row[0]) + int(ragged), "rule_counts": dict(sorted(result.items()))}
+
+
+_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def typed(field: dict[str, Any], t: str) -> str:
+    """SQL for the typed value of the trimmed text ``t``; NULL when it is not a valid value."""
+    kind = field["type"]
+    if kind in ("string", "any"):
+        return t
+    if kind == "integer":
+        return f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+') THEN TRY_CAST({t} AS BIGINT) END"
+    if kind == "number":
+        return f"CASE WHEN regexp_full_match({t}, {literal(_NUMBER)}) THEN TRY_CAST({t} AS DOUBLE) END"
+    if kind == "date":
+        return f"CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') THEN TRY_CAST({t} AS DATE) END"
+    return f"jd_{kind}({t})"  # a UK type: the project's macro
+
+
+def rules(field: dict[str, Any], t: str, v: str) -> list[tuple[str, str]]:
+    constraints = field.get("constraints", {})
+    found = []
+    if constraints.get("required"):
+        found.append(("required", f"{t} IS NULL"))
+    if field["type"] not in ("string", "any"):
+        found.append((field["type"], f"{t} IS NOT NULL AND {v} IS NULL"))
+    if "pattern" in constraints:
+        found.append(("pattern", f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {literal(constraints['pattern'])})"))
+    if "enum" in constraints:
+        found.append(("enum", f"{v} NOT IN ({', '.join(literal(str(x)) for x in constraints['enum'])})"))
+    for rule, op in (("minimum", "<"), ("maximum", ">")):
+        if rule in constraints:
+            bound = constraints[rule]
+            found.append((rule, f"{v} {op} {f'DATE {literal(str(bound))}' if field['type'] == 'date' else bound}"))
+    return found
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
