@@ -216,3 +216,21 @@ fields:
     assert result.rows_loaded == 1
     assert rows(estate, "SELECT amount, count, active FROM numbers") == [{"amount": 1234.5, "count": 3, "active": True}]
     assert result.rule_counts == {"active": {"boolean": 1}, "amount": {"minimum": 1}, "count": {"integer": 1}}
+
+
+@pytest.mark.parametrize("ragged", [3, 70])
+def test_row_numbers_stay_right_around_many_ragged_rows(estate: Estate, tmp_path: Path, ragged: int) -> None:
+    schema = parse_schema("fields: [{name: n, type: integer}, {name: row, type: integer}]")
+    lines, bad = ["n,row"], []
+    for i in range(400):
+        row = i + 2
+        if i % (400 // ragged) == 1 and len(bad) < ragged:
+            lines.append(f"{i},{row},extra")
+            bad.append(row)
+        else:
+            lines.append(f"{i},{row}")
+    result = ingest(estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="t", schema=schema)
+    assert result.rows_quarantined == ragged
+    mismatched = rows(estate, "SELECT count(*) AS n FROM rows WHERE _source_row <> row")
+    assert mismatched == [{"n": 0}]
+    assert [r["_source_row"] for r in read_quarantine(estate, "rows").rows] == bad

@@ -42,6 +42,8 @@ FORMATS = {
 }
 _CHUNK = 1 << 20
 _JSONL_BATCH = 50_000
+#: Up to this many ragged rows, row numbers are corrected inline; beyond it, by a subquery.
+_INLINE_GAPS = 64
 
 
 @dataclass
@@ -136,9 +138,11 @@ def _open_csv(
             "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
             "max_line_size = 16777216)"
         )
-        # A first pass finds the rows that do not split into the header's columns.
-        # Their record numbers place every other row: DuckDB numbers only the rows it keeps.
-        con.execute(f"SELECT count(*) FROM {reader}").fetchall()
+        # One parallel pass stages the rows in DuckDB and finds those that do not
+        # split into the header's columns. A table's rowid is its insertion order,
+        # which DuckDB keeps equal to file order; numbering rows while reading
+        # instead would hold everything above it to one thread.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE jd_csv AS SELECT * FROM {reader}")
         rejected = con.execute(
             "SELECT line, min(error_message), min(csv_line) FROM jd_rejects GROUP BY line ORDER BY line"
         ).fetchall()
@@ -151,15 +155,16 @@ def _open_csv(
             item.unlink(missing_ok=True)
         raise
     rejects = [Reject(int(line), _ragged_message(message), (text or "").strip("\r\n")) for line, message, text in rejected]
-    numbered = f"SELECT row_number() OVER () AS _k, * FROM {reader}"
-    if rejects:
-        # Row k (1-based among kept rows) sits after every rejected row i with
-        # line_i - 1 - i < k: shift it by how many of those there are.
-        gaps = ", ".join(f"({r.source_row - 1 - i})" for i, r in enumerate(rejects, start=1))
-        row = f"_k + 1 + (SELECT count(*) FROM (VALUES {gaps}) AS g(u) WHERE g.u < _k)"
+    # Kept row k (1-based) sits after every rejected row i with line_i - 1 - i < k:
+    # its row in the file is k + 1 (the header) + how many of those there are.
+    gaps = [r.source_row - 1 - i for i, r in enumerate(rejects, start=1)]
+    if len(gaps) <= _INLINE_GAPS:
+        # A few: a sum of comparisons, far cheaper per row than a subquery.
+        row = " + ".join(["_k + 1", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)])
     else:
-        row = "_k + 1"
-    relation = f"(SELECT CAST({row} AS BIGINT) AS _source_row, * EXCLUDE (_k) FROM ({numbered}))"
+        values = ", ".join(f"({u})" for u in gaps)
+        row = f"_k + 1 + (SELECT count(*) FROM (VALUES {values}) AS g(u) WHERE g.u < _k)"
+    relation = f"(SELECT CAST({row} AS BIGINT) AS _source_row, * EXCLUDE (_k) FROM (SELECT rowid + 1 AS _k, * FROM jd_csv))"
     return Source(path, "csv", header, digest, size, detected, relation, rejects, scratch)
 
 
