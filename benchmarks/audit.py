@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from joinedup.audit import Subject, record, record_now, verify
+from joinedup.audit import Subject, log, record, record_now, verify, who_accessed
 from joinedup.audit.canonical import ZERO_HASH, canonical_json, encode_entry, entry_hash
 from joinedup.estate import Estate
 
@@ -139,6 +139,13 @@ def main() -> None:
         results["verify_s"] = report.seconds
         results["verify_entries_per_s"] = round(report.entries / report.seconds) if report.seconds else None
         results["verify_ok"] = report.ok
+        # Filters scan the table (no secondary indexes, to keep appends cheap): measure what that costs.
+        started = time.perf_counter()
+        log(chain, principal="nobody", limit=100)
+        results["log_filter_scan_s"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        who_accessed(chain, "nhs_number", "9434765919", lambda scope, kind, value: False)
+        results["who_accessed_over_all_bulk_reads_s"] = round(time.perf_counter() - started, 2)
         results["targets"] = {"appends_per_s": 5_000, "verify_1m_s": 10}
         for estate in (full, normal, chain):
             estate.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from joinedup.access import bootstrap_admin
 from joinedup.cli.main import app
 from joinedup.estate import Estate
 
@@ -57,6 +58,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def estate(tmp_path: Path) -> Iterator[Estate]:
     made = Estate.create(tmp_path / "estate")
+    bootstrap_admin(made, "tester")
     yield made
     made.close()
 

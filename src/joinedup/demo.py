@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from joinedup.access import bootstrap_admin
 from joinedup.errors import EstateError
 from joinedup.estate import CONFIG_FILE, Estate
 from joinedup.ingest import ingest
@@ -67,6 +68,7 @@ def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026,
     if fresh and (path / CONFIG_FILE).exists():
         shutil.rmtree(path)
     estate = Estate.create(path, name="demo council")
+    bootstrap_admin(estate, principal)
     inputs = path.parent / f"{path.name}-inputs"
     shutil.rmtree(inputs, ignore_errors=True)
     inputs.mkdir(parents=True)

@@ -101,7 +101,7 @@ def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
 def test_a_failed_transaction_records_nothing(estate: Estate) -> None:
     with pytest.raises(RuntimeError), estate.session() as session:
         Catalogue.record_version(
-            session, dataset="people", schema={}, schema_digest="a", principal="t", mode="replace",
+            session, dataset="people", schema={}, schema_digest="a", principal="tester", mode="replace",
             table_version=0, quarantine_version=None, source_name="a", source_sha256="0", source_bytes=0,
             source_format="csv", source_encoding=None, pipeline="t", rows_read=0, rows_loaded=0,
             rows_quarantined=0, rule_counts={},

@@ -54,12 +54,12 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 Catalogue.record_version = staticmethod(die)
-ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", principal="t")
+ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", principal="tester")
 """
 
 
 def test_killed_just_before_the_catalogue_commit(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
-    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="t", schema=load_schema(people_schema))
+    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
     v2 = big_csv(tmp_path / "v2.csv", 5_000)
     done = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2)], capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
@@ -67,7 +67,7 @@ def test_killed_just_before_the_catalogue_commit(estate: Estate, tmp_path: Path,
     assert delta.latest_version(estate.table_path("people")) > Catalogue(estate).get("people").current.table_version
     assert_only_version_1(estate)
 
-    again = ingest(estate, v2, dataset="people", principal="t")
+    again = ingest(estate, v2, dataset="people", principal="tester")
     assert again.version == 2 and again.recovered
     assert again.rows_loaded == 4_900 and again.rows_quarantined == 100
     assert count_rows(estate) == 4_900
@@ -76,12 +76,12 @@ def test_killed_just_before_the_catalogue_commit(estate: Estate, tmp_path: Path,
 
 @pytest.mark.slow
 def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
-    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="t", schema=load_schema(people_schema))
+    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
     big = big_csv(tmp_path / "big.csv", 300_000)
     joinedup = [sys.executable, "-m", "joinedup.cli.main", "ingest", str(big), "--dataset", "people", "--estate", str(estate.root)]
     killed = 0
     for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.0):
-        process = subprocess.Popen(joinedup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JOINEDUP_USER": "t"})
+        process = subprocess.Popen(joinedup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JOINEDUP_USER": "tester"})
         time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -95,7 +95,7 @@ def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Pat
             assert count_rows(estate) == 294_000
             break
     assert killed, "the machine finished every ingest before the first kill; nothing was tested"
-    result = ingest(estate, big, dataset="people", principal="t")
+    result = ingest(estate, big, dataset="people", principal="tester")
     assert result.rows_read == 300_000 and result.rows_loaded == 294_000
     assert count_rows(estate) == 294_000
     assert not list(estate.tmp_dir.glob("ingest-*"))

@@ -197,7 +197,7 @@ def test_quarantine_of_an_unknown_dataset_or_version(estate: Estate, tmp_path: P
 def test_dates_in_a_declared_uk_format(estate: Estate, tmp_path: Path) -> None:
     schema = parse_schema("fields: [{name: seen, type: date, format: '%d/%m/%Y'}]")
     path = write_csv(tmp_path / "d.csv", "seen\n09/08/2017\n2017-08-09\n31/02/2017\n")
-    result = ingest(estate, path, dataset="dates", principal="t", schema=schema)
+    result = ingest(estate, path, dataset="dates", principal="tester", schema=schema)
     assert result.rows_loaded == 1 and result.rows_quarantined == 2
     assert [str(r["seen"]) for r in rows(estate, "SELECT seen FROM dates")] == ["2017-08-09"]
 
@@ -212,7 +212,7 @@ fields:
 """
     )
     path = write_csv(tmp_path / "n.csv", 'amount,count,active\n"£1,234.50",3,yes\n-5,1.5,maybe\n')
-    result = ingest(estate, path, dataset="numbers", principal="t", schema=schema)
+    result = ingest(estate, path, dataset="numbers", principal="tester", schema=schema)
     assert result.rows_loaded == 1
     assert rows(estate, "SELECT amount, count, active FROM numbers") == [{"amount": 1234.5, "count": 3, "active": True}]
     assert result.rule_counts == {"active": {"boolean": 1}, "amount": {"minimum": 1}, "count": {"integer": 1}}
@@ -229,7 +229,7 @@ def test_row_numbers_stay_right_around_many_ragged_rows(estate: Estate, tmp_path
             bad.append(row)
         else:
             lines.append(f"{i},{row}")
-    result = ingest(estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="t", schema=schema)
+    result = ingest(estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="tester", schema=schema)
     assert result.rows_quarantined == ragged
     mismatched = rows(estate, "SELECT count(*) AS n FROM rows WHERE _source_row <> row")
     assert mismatched == [{"n": 0}]

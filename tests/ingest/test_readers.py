@@ -14,7 +14,7 @@ from tests.conftest import write_csv
 
 
 def attempt(estate: Estate, path: Path, schema: Path, **options) -> None:
-    ingest(estate, path, dataset="people", principal="t", schema=load_schema(schema), **options)
+    ingest(estate, path, dataset="people", principal="tester", schema=load_schema(schema), **options)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_a_missing_excel_sheet_is_named(estate: Estate, tmp_path: Path, people_s
 
 def test_a_header_only_file_is_a_version_with_no_rows(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
     path = write_csv(tmp_path / "p.csv", "person_id,name,nhs_number,postcode,date_of_birth,sex\n")
-    result = ingest(estate, path, dataset="people", principal="t", schema=load_schema(people_schema))
+    result = ingest(estate, path, dataset="people", principal="tester", schema=load_schema(people_schema))
     assert (result.version, result.rows_read) == (1, 0)
 
 
@@ -66,5 +66,5 @@ def test_headers_match_by_title_and_normalised_name(estate: Estate, tmp_path: Pa
         tmp_path / "p.csv",
         "Extra,PERSON ID,Name,NHS Number,Post-code,Date of Birth,Sex\nx,1,Sam,9434765919,E1 6AN,1980-01-01,F\n",
     )
-    result = ingest(estate, path, dataset="people", principal="t", schema=load_schema(people_schema))
+    result = ingest(estate, path, dataset="people", principal="tester", schema=load_schema(people_schema))
     assert result.rows_loaded == 1 and result.columns_ignored == ["Extra"]

@@ -17,7 +17,7 @@ from tests.conftest import write_csv
 @pytest.fixture
 def loaded(estate: Estate, tmp_path: Path, people_schema: Path) -> Estate:
     path = write_csv(tmp_path / "p.csv", "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam,9434765919,E1 6AN,1980-01-01,F\n")
-    ingest(estate, path, dataset="people", principal="t", schema=load_schema(people_schema))
+    ingest(estate, path, dataset="people", principal="tester", schema=load_schema(people_schema))
     return estate
 
 

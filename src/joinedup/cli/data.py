@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from joinedup.access import query_as, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     AsOption,
@@ -15,17 +16,20 @@ from joinedup.cli.common import (
     JsonOption,
     emit,
     err,
-    login_name,
     open_estate,
     out,
     table,
 )
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
-from joinedup.ingest.quarantine import read_quarantine
+from joinedup.ingest.quarantine import read_quarantine_as
 from joinedup.schema import load_schema
 from joinedup.storage.csv_export import write_csv
-from joinedup.storage.query import referenced_datasets, run_query
+
+PurposeOption = Annotated[
+    str | None,
+    typer.Option(help="Why you need this personal data (analysts must say; it goes in the audit log). Write a reason, not a name."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +58,7 @@ def ingest(
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
-    principal = as_ or login_name()
+    principal = resolve_principal(target, as_).name
     with _progress(enabled=not json_) as report:
         result = run_ingest(
             target,
@@ -116,12 +120,18 @@ def quarantine(
     version: Annotated[int | None, typer.Option(help="Which version's rejected rows (default: the current version).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
+    purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show the rows an ingest rejected, each with every reason and its original values."""
-    found = read_quarantine(open_estate(estate), name, version)
+    """Show the rows an ingest rejected, each with every reason and its original values.
+
+    They hold personal data as it arrived: the read is checked against your role and recorded in the audit log.
+    """
+    target = open_estate(estate)
+    me = resolve_principal(target, as_).name
+    found = read_quarantine_as(target, me, name, version, purpose=purpose, export=csv is not None)
     if csv is not None:
         columns, lines = found.flat()
         written = write_csv(csv, columns, lines)
@@ -146,6 +156,7 @@ def quarantine(
 def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
     limit: Annotated[int | None, typer.Option(help="Return at most this many rows.")] = None,
+    purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -153,10 +164,11 @@ def query(
     """Run read-only SQL over the datasets; each dataset is a view named after it.
 
     Only one SELECT is allowed: no writes, no ATTACH, no reading files outside the estate.
+    You need a read role on every dataset it touches (analysts give --purpose); the
+    query is recorded in the audit log before any row is shown.
     """
     target = open_estate(estate)
-    datasets = referenced_datasets(target, sql)
-    result = run_query(target, sql, datasets=datasets, limit=limit)
+    result = query_as(target, resolve_principal(target, as_).name, sql, purpose=purpose, limit=limit)
 
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))

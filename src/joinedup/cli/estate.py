@@ -8,11 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
+from joinedup.access import bootstrap_admin
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
+    AsOption,
     EstateOption,
     JsonOption,
     emit,
+    login_name,
     open_estate,
     out,
     table,
@@ -30,18 +33,24 @@ def init(
     path: Annotated[Path | None, typer.Argument(help="Where to make the estate (default: --estate, else ./estate).", show_default=False)] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     name: Annotated[str | None, typer.Option(help="A name for the estate (default: the folder name).")] = None,
+    as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Create an estate: catalogue database, Delta Lake data folder, a new secret key and joinedup.toml."""
+    """Create an estate: catalogue database, Delta Lake data folder, a new secret key and joinedup.toml.
+
+    You (--as, $JOINEDUP_USER, else your login name) become its first admin.
+    """
     made = Estate.create(path or estate, name=name)
+    admin = bootstrap_admin(made, as_ or login_name())
     result = {
         "estate": str(made.root),
         "name": made.config.name,
         "catalogue": made.catalogue_url,
         "secret": str(made.keys_dir / "estate.secret"),
+        "admin": admin.name,
     }
     made.close()
-    emit(result, json_, lambda r: out.print(f"Created estate [bold]{r['name']}[/bold] at {r['estate']}"))
+    emit(result, json_, lambda r: out.print(f"Created estate [bold]{r['name']}[/bold] at {r['estate']}; {r['admin']} is its admin"))
 
 
 def datasets(estate: EstateOption = DEFAULT_ESTATE, json_: JsonOption = False) -> None:

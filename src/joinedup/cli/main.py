@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import data, demo, estate, schema, standards
+from joinedup.cli import audit, data, demo, estate, principal, schema, standards
 from joinedup.cli.common import err
 from joinedup.errors import JoinedupError
 
@@ -44,6 +44,8 @@ estate.register(app)
 data.register(app)
 app.add_typer(schema.app, name="schema")
 app.add_typer(standards.app, name="standards")
+app.add_typer(principal.app, name="principal")
+app.add_typer(audit.app, name="audit")
 demo.register(app)
 
 

@@ -29,8 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import joinedup
+from joinedup.access import authorize
+from joinedup.audit import record
 from joinedup.errors import SchemaError
-from joinedup.estate import Catalogue, Estate
+from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
 from joinedup.ingest.validate import build_query, duplicate_queries
@@ -82,22 +84,27 @@ def ingest(
     delimiter: str = ",",
     sheet: str | None = None,
     progress: Progress | None = None,
-    before_commit: Callable[[Any, IngestResult], None] | None = None,
 ) -> IngestResult:
-    """Ingest ``path`` as a new version of ``dataset``.
+    """Ingest ``path`` as a new version of ``dataset``, acting as ``principal``.
 
-    ``before_commit(session, result)`` runs inside the catalogue transaction that
-    makes the version exist, so what it writes (the audit entry) commits with it.
+    The principal needs the right to load the dataset, and to change its schema
+    when ``schema`` differs from the stored one. The audit entry commits in the
+    same transaction as the version.
     """
     started = time.perf_counter()
     catalogue = Catalogue(estate)
     notify = progress or (lambda stage, fraction: None)
+    check_dataset_name(dataset)
+    authorize(estate, principal, "dataset.ingest", dataset=dataset)
     with estate.lock(dataset):
         info = catalogue.find(dataset)
         if schema is None:
             if info is None or info.schema is None:
                 raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
             schema = Schema.from_dict(info.schema, f"stored schema of {dataset!r}")
+        schema_changed = info is not None and info.schema is not None and Schema.from_dict(info.schema).digest() != schema.digest()
+        if schema_changed:
+            authorize(estate, principal, "dataset.schema", dataset=dataset)
         current = info.current if info else None
         remove_stale_scratch(estate.tmp_dir)
         scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -194,8 +201,24 @@ def ingest(
             )
             assert version.number == number, "the dataset lock should make version numbers predictable"
             result.schema_version = version.schema_number
-            if before_commit is not None:
-                before_commit(session, result)
+            record(
+                session,
+                estate,
+                principal=principal,
+                action="dataset.ingest",
+                dataset=dataset,
+                dataset_version=number,
+                columns=schema.names,
+                row_count=result.rows_loaded,
+                detail={
+                    "source_sha256": source.sha256,
+                    "source_format": source.format,
+                    "rows_read": result.rows_read,
+                    "rows_quarantined": result.rows_quarantined,
+                    "schema_version": version.schema_number,
+                    "schema_changed": schema_changed,
+                },
+            )
     result.seconds = round(time.perf_counter() - started, 3)
     notify("done", 1.0)
     return result

@@ -7,6 +7,8 @@ from typing import Any
 
 import pyarrow.compute as pc
 
+from joinedup.access import authorize
+from joinedup.audit import release
 from joinedup.estate import Catalogue, Estate
 from joinedup.storage import delta
 
@@ -44,3 +46,32 @@ def read_quarantine(estate: Estate, dataset: str, version: int | None = None) ->
     table = data.to_table(filter=pc.field("_ingest") == chosen.number).sort_by("_source_row")
     present = [f for f in fields if f in table.column_names]
     return QuarantineRows(dataset, chosen.number, present, table.to_pylist())
+
+
+def read_quarantine_as(
+    estate: Estate,
+    principal: str,
+    dataset: str,
+    version: int | None = None,
+    *,
+    purpose: str | None = None,
+    export: bool = False,
+) -> QuarantineRows:
+    """:func:`read_quarantine` for ``principal``: authorised, and audited before the rows are returned.
+
+    Quarantined rows are the original text of every column, personal ones included.
+    """
+    action = "quarantine.export" if export else "quarantine.read"
+    authorize(estate, principal, action, dataset=dataset, purpose=purpose)
+    found = read_quarantine(estate, dataset, version)
+    return release(
+        estate,
+        found,
+        principal=principal,
+        action=action,
+        purpose=purpose,
+        dataset=dataset,
+        dataset_version=found.version,
+        columns=found.fields,
+        row_count=len(found.rows),
+    )

@@ -1,0 +1,96 @@
+"""Deciding whether a principal may do something, and refusing in one clear, audited line."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import NoReturn
+
+import sqlalchemy as sa
+
+from joinedup.access.identity import Principal, find_principal
+from joinedup.access.models import PrincipalRow
+from joinedup.access.roles import PERMISSIONS
+from joinedup.audit import record_now
+from joinedup.errors import AccessDenied
+from joinedup.estate import Estate
+
+#: The audit action of a refusal; its detail names the action that was attempted.
+DENIED = "access.denied"
+
+
+def authorize(
+    estate: Estate, principal_name: str, action: str, dataset: str | None = None, purpose: str | None = None
+) -> Principal:
+    """The principal, when it may do ``action`` (on ``dataset``); else :class:`AccessDenied`.
+
+    A refusal is itself an audit entry (``access.denied``), committed before the error is raised.
+    """
+    permission = PERMISSIONS.get(action)
+    if permission is None:
+        raise ValueError(f"no permission rule for action {action!r}; add it to joinedup.access.roles.PERMISSIONS")
+    principal = _registered(estate, principal_name, action, dataset, purpose)
+    held = principal.roles_on(dataset)
+    allowed = {r for r in permission.anywhere if any(g.role == r for g in principal.grants)}
+    allowed |= held.intersection(permission.scoped)
+    if not allowed:
+        _deny(
+            estate, principal_name, action, dataset, purpose,
+            f"{principal.describe()} may not {permission.doing(dataset)}; needs {permission.needs(dataset)}",
+        )  # fmt: skip
+    if allowed <= set(permission.purpose_required) and not (purpose and purpose.strip()):
+        roles = " and ".join(sorted(allowed))
+        _deny(
+            estate, principal_name, action, dataset, purpose,
+            f"{principal.name} ({roles}) must state a purpose to {permission.doing(dataset)} (--purpose)",
+        )  # fmt: skip
+    return principal
+
+
+def resolve_principal(estate: Estate, explicit: str | None) -> Principal:
+    """Who is acting: ``--as NAME``, else ``$JOINEDUP_USER``, else the login name; registered and enabled."""
+    name = explicit or os.environ.get("JOINEDUP_USER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except OSError:
+            raise AccessDenied("cannot tell who you are: pass --as NAME or set JOINEDUP_USER") from None
+    return _registered(estate, name, None, None, None)
+
+
+def _registered(estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None) -> Principal:
+    principal = find_principal(estate, name)
+    if principal is None:
+        if _no_principals(estate):
+            message = (
+                f"{name} is not a principal of estate {estate.config.name!r}, which has none yet; "
+                f"make yourself its admin with `joinedup principal bootstrap`"
+            )
+        else:
+            message = (
+                f"{name} is not a registered principal of estate {estate.config.name!r}; "
+                f"an admin can add it with `joinedup principal add {name} --role ROLE`"
+            )
+        _deny(estate, name, action, dataset, purpose, message)
+    if principal.disabled:
+        _deny(estate, name, action, dataset, purpose, f"{name} is disabled in estate {estate.config.name!r}; an admin can enable it again")
+    return principal
+
+
+def _no_principals(estate: Estate) -> bool:
+    with estate.session() as session:
+        return not session.scalar(sa.select(sa.func.count()).select_from(PrincipalRow))
+
+
+def _deny(
+    estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None, message: str
+) -> NoReturn:
+    record_now(
+        estate,
+        principal=name or "(unknown)",
+        action=DENIED,
+        purpose=purpose,
+        dataset=dataset,
+        detail={"attempted": action, "reason": message},
+    )
+    raise AccessDenied(message)

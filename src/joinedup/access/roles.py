@@ -1,0 +1,67 @@
+"""Roles and what each may do, as a table: action → the roles allowed, estate-wide or per dataset.
+
+``authorize`` reads this table and nothing else, so the rules can be read (and
+reviewed by a DPO) here in one place, and docs/audit.md lists the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADMIN, STEWARD, ANALYST, DPO, AUDITOR = "admin", "steward", "analyst", "dpo", "auditor"
+ROLES = (ADMIN, STEWARD, ANALYST, DPO, AUDITOR)
+#: Roles that always cover the whole estate; stewards and analysts are granted datasets.
+ESTATE_WIDE_ROLES = frozenset({ADMIN, DPO, AUDITOR})
+
+
+@dataclass(frozen=True)
+class Permission:
+    action: str
+    #: What the action does, for refusal lines: "<verb> <joiner> '<dataset>'".
+    verb: str
+    joiner: str
+    #: Roles allowed whatever the dataset.
+    anywhere: tuple[str, ...]
+    #: Roles allowed only on datasets their grant covers.
+    scoped: tuple[str, ...] = ()
+    #: Roles that must state a purpose (purpose limitation, UK GDPR Art. 5(1)(b)).
+    purpose_required: tuple[str, ...] = ()
+
+    def doing(self, dataset: str | None) -> str:
+        if dataset is None:
+            return self.verb
+        return f"{self.verb} {self.joiner} {dataset!r}".replace("  ", " ")
+
+    def needs(self, dataset: str | None) -> str:
+        options = list(self.anywhere)
+        if self.scoped:
+            scoped = " or ".join(self.scoped)
+            options.append(f"{scoped} of {dataset!r}" if dataset else scoped)
+        return " or ".join(options)
+
+
+def _read(action: str, verb: str, joiner: str) -> Permission:
+    """Reading personal data: admins anywhere, stewards and analysts where granted; analysts say why."""
+    return Permission(action, verb, joiner, (ADMIN,), scoped=(STEWARD, ANALYST), purpose_required=(ANALYST,))
+
+
+_AUDIT = (DPO, AUDITOR, ADMIN)
+
+PERMISSIONS: dict[str, Permission] = {
+    p.action: p
+    for p in (
+        Permission("principal.manage", "manage principals and roles", "", (ADMIN,)),
+        Permission("dataset.ingest", "load data", "into", (ADMIN,), scoped=(STEWARD,)),
+        Permission("dataset.schema", "change the schema", "of", (ADMIN,), scoped=(STEWARD,)),
+        _read("data.query", "query", ""),
+        _read("data.export", "export data", "from"),
+        _read("quarantine.read", "read the quarantine", "of"),
+        _read("quarantine.export", "export the quarantine", "of"),
+        Permission("data.erase", "erase data", "in", (DPO, ADMIN)),
+        Permission("data.retention", "apply retention", "to", (DPO, ADMIN)),
+        Permission("audit.read", "read the audit log", "", _AUDIT),
+        Permission("audit.who_accessed", "ask who accessed a person's data", "", _AUDIT),
+        Permission("audit.verify", "verify the audit log", "", _AUDIT),
+        Permission("audit.checkpoint", "sign or export audit checkpoints", "", _AUDIT),
+    )
+}

@@ -1,0 +1,64 @@
+"""Audit tables: the entries, the head of the chain, and signed checkpoints.
+
+Times in entries are canonical ISO text (not a datetime column) because the
+hash covers the exact text; a driver round-tripping a timestamp could change it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from joinedup.estate.db import Base
+
+
+class AuditEntryRow(Base):
+    # No secondary indexes: each would cost a page write on every append, while
+    # `audit log` filters are occasional scans (a fraction of a second per million entries).
+    __tablename__ = "audit_entries"
+
+    #: 1, 2, 3 ... with no gaps; the primary key is what stops two writers forking the chain.
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(sa.String(32))
+    principal: Mapped[str] = mapped_column(sa.String(255))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    purpose: Mapped[str | None] = mapped_column(sa.Text)
+    dataset: Mapped[str | None] = mapped_column(sa.String(63))
+    dataset_version: Mapped[int | None] = mapped_column(sa.Integer)
+    #: Canonical JSON list of column names.
+    columns: Mapped[str] = mapped_column(sa.Text)
+    row_count: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Canonical JSON list of keyed hashes of the people the entry is about.
+    subjects: Mapped[str] = mapped_column(sa.Text)
+    #: Canonical JSON object; identifiers are redacted out of it before it is stored.
+    detail: Mapped[str] = mapped_column(sa.Text)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash.
+
+    Appending starts by updating this row, which takes the write lock (SQLite)
+    or the row lock (PostgreSQL) before the previous hash is read, so appends
+    are serialised and the chain cannot fork.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditCheckpointRow(Base):
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[str] = mapped_column(sa.String(32))
+    estate: Mapped[str] = mapped_column(sa.String(255))
+    #: Raw Ed25519 public key, hex.
+    public_key: Mapped[str] = mapped_column(sa.String(64))
+    signature: Mapped[str] = mapped_column(sa.String(128))

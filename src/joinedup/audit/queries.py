@@ -1,0 +1,193 @@
+"""Reading the log: filtered listings, and who accessed a given person's data.
+
+Who-accessed finds three kinds of evidence, each labelled in the answer:
+
+- ``named``: the entry lists the person's keyed hash among its subjects (a
+  single-record read, an erasure, a who-accessed lookup);
+- ``mentioned``: a read returned rows and its SQL held a literal equal to the
+  person's identifier (``WHERE nhs_number = '...'``), or its purpose quoted it;
+- ``dataset``: a bulk read returned rows from a dataset version that held the
+  person. The log keeps the dataset, version, redacted query and row count
+  rather than a hash per row; whether the person was in that version is asked
+  of a :data:`Membership` function (the storage layer's answer), so the log
+  stays small and erasing a person later does not touch it. This is an upper
+  bound: a query's filter may have left them out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from joinedup.audit.canonical import canonical_time
+from joinedup.audit.entry import READ_VERBS, AuditEntry
+from joinedup.audit.models import AuditEntryRow
+from joinedup.audit.subjects import canonical_identifier, estate_secret, subject_hash
+from joinedup.estate import Estate
+
+DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """One dataset version a read returned rows from; ``part`` is ``table`` or ``quarantine``."""
+
+    dataset: str
+    version: int
+    part: Literal["table", "quarantine"] = "table"
+
+
+#: ``membership(scope, kind, canonical_value)``: True when that dataset version
+#: held a row whose ``kind`` identifier is ``canonical_value``, False when it did
+#: not, None when it cannot tell (the version was purged, the part is unknown).
+Membership = Callable[[ReadScope, str, str], bool | None]
+
+
+@dataclass(frozen=True)
+class Access:
+    entry: AuditEntry
+    #: ``named``, ``mentioned`` or ``dataset`` (see the module notes).
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"basis": self.basis, **self.entry.to_dict()}
+
+
+@dataclass
+class WhoAccessed:
+    kind: str
+    accesses: list[Access] = field(default_factory=list)
+    #: Bulk reads that may have returned the person but membership could not decide.
+    undetermined: list[AuditEntry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "accesses": [a.to_dict() for a in self.accesses],
+            "undetermined": [e.to_dict() for e in self.undetermined],
+        }
+
+
+def log(
+    estate: Estate,
+    *,
+    since: datetime | None = None,
+    principal: str | None = None,
+    dataset: str | None = None,
+    action: str | None = None,
+    limit: int | None = DEFAULT_LIMIT,
+) -> list[AuditEntry]:
+    """Entries matching every filter given, oldest first; the newest ``limit`` of them.
+
+    ``action`` matches exactly, or by prefix when it ends in ``.`` or ``*``
+    (``data.`` or ``data.*`` for every data action).
+    """
+    query = sa.select(AuditEntryRow)
+    if since is not None:
+        query = query.where(AuditEntryRow.at >= canonical_time(since))
+    if principal is not None:
+        query = query.where(AuditEntryRow.principal == principal)
+    if dataset is not None:
+        query = query.where(AuditEntryRow.dataset == dataset)
+    if action is not None:
+        stem = action.rstrip("*")
+        if stem.endswith("."):
+            query = query.where(AuditEntryRow.action.startswith(stem, autoescape=True))
+        else:
+            query = query.where(AuditEntryRow.action == action)
+    query = query.order_by(AuditEntryRow.seq.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with estate.session() as session:
+        rows = session.scalars(query).all()
+        return [AuditEntry.from_row(row) for row in reversed(rows)]
+
+
+def who_accessed(estate: Estate, kind: str, value: str, membership: Membership | None = None) -> WhoAccessed:
+    """Every entry that returned (or, for bulk reads, may have returned) this person's data."""
+    target = subject_hash(estate_secret(estate), kind, value)
+    canonical = canonical_identifier(kind, value)
+    assert canonical is not None  # subject_hash has refused invalid values
+    answer = WhoAccessed(kind)
+    held_in: set[tuple[str, int]] = set()
+    for entry in _load(estate, _naming(target)):
+        if target in entry.subjects:
+            answer.accesses.append(Access(entry, "named"))
+            # An erasure keeps where the person was, so bulk reads stay answerable after their rows are gone.
+            held_in.update((str(d), int(v)) for d, v in entry.detail.get("held_in", []))
+        elif (entry.row_count or 0) > 0 and (target in entry.detail.get("literals", ()) or target in entry.detail.get("mentions", ())):
+            answer.accesses.append(Access(entry, "mentioned"))
+    listed = {a.entry.seq for a in answer.accesses}
+    decided: dict[ReadScope, bool | None] = {}
+
+    def verdict(scope: ReadScope) -> bool | None:
+        if scope not in decided:
+            if scope.part == "table" and (scope.dataset, scope.version) in held_in:
+                decided[scope] = True
+            else:
+                decided[scope] = membership(scope, kind, canonical) if membership else None
+        return decided[scope]
+
+    matched: list[int] = []
+    unsure: list[int] = []
+    for seq, action, scopes in _bulk_reads(estate):
+        if seq in listed:
+            continue
+        part: Literal["table", "quarantine"] = "quarantine" if action.startswith("quarantine.") else "table"
+        verdicts = [verdict(ReadScope(name, version, part)) for name, version in scopes]
+        if True in verdicts:
+            matched.append(seq)
+        elif None in verdicts:
+            unsure.append(seq)
+    answer.accesses += [Access(entry, "dataset") for entry in _load_seqs(estate, matched)]
+    answer.undetermined = list(_load_seqs(estate, unsure))
+    answer.accesses.sort(key=lambda a: a.entry.seq)
+    return answer
+
+
+_READ_ACTION = sa.or_(*(AuditEntryRow.action.endswith("." + verb) for verb in READ_VERBS))
+
+
+def _naming(target: str) -> sa.ColumnElement[bool]:
+    """Entries whose subjects, literals or mentions hold the person's hash (a text search: hashes are hex)."""
+    return sa.or_(AuditEntryRow.subjects.contains(target), AuditEntryRow.detail.contains(target))
+
+
+def _load(estate: Estate, where: sa.ColumnElement[bool]) -> Iterator[AuditEntry]:
+    with estate.session() as session:
+        query = sa.select(AuditEntryRow).where(where).order_by(AuditEntryRow.seq)
+        for row in session.scalars(query.execution_options(yield_per=5_000)):
+            yield AuditEntry.from_row(row)
+
+
+def _load_seqs(estate: Estate, seqs: list[int]) -> Iterator[AuditEntry]:
+    # Chunked: drivers cap the number of parameters in one statement.
+    for start in range(0, len(seqs), 5_000):
+        yield from _load(estate, AuditEntryRow.seq.in_(seqs[start : start + 5_000]))
+
+
+def _bulk_reads(estate: Estate) -> Iterator[tuple[int, str, list[tuple[str, int]]]]:
+    """(seq, action, dataset versions read) of every read that returned rows without listing its subjects.
+
+    Only the few columns needed are read, and the detail is parsed only for a
+    read over several datasets (which leaves ``dataset`` empty and lists them in
+    ``detail["versions"]``), so a log of millions of queries stays quick to search.
+    """
+    query = (
+        sa.select(AuditEntryRow.seq, AuditEntryRow.action, AuditEntryRow.dataset, AuditEntryRow.dataset_version, AuditEntryRow.detail)
+        .where(_READ_ACTION, AuditEntryRow.row_count > 0, AuditEntryRow.subjects == "[]")
+        .order_by(AuditEntryRow.seq)
+    )
+    with estate.engine.connect() as connection:
+        for seq, action, dataset, version, detail in connection.execution_options(stream_results=True, yield_per=20_000).execute(query):
+            if dataset is not None:
+                yield seq, action, [(dataset, version)] if version is not None else []
+            elif '"versions"' in detail:
+                versions = json.loads(detail).get("versions")
+                if isinstance(versions, dict):
+                    yield seq, action, sorted((str(n), int(v)) for n, v in versions.items())

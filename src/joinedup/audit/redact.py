@@ -1,0 +1,119 @@
+"""Taking identifiers out of what an entry describes, keeping keyed hashes in their place.
+
+A query's SQL is the usual carrier: ``WHERE nhs_number = '9434765919'`` would put
+the number in the log. Every string and numeric literal becomes ``?`` and its
+keyed hashes (one per identifier kind it is valid as) are kept, so
+who-accessed still finds the query. Free text (a purpose, a detail value) has
+anything that checks out as an NHS or NI number replaced the same way. Names
+cannot be recognised in free text, which is why detail is for counts, versions
+and file hashes, never for values from the data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from joinedup.audit.subjects import candidate_hashes, canonical_identifier, subject_hash
+
+#: Shown instead of a query DuckDB cannot split into tokens (so its literals cannot be found).
+UNREADABLE_SQL = "(query text not kept: it could not be split into tokens)"
+
+_BOUNDARY_BEFORE = r"(?<![0-9A-Za-z])"
+_BOUNDARY_AFTER = r"(?![0-9A-Za-z])"
+#: Shapes worth checking; the standards' rules decide whether a match is an identifier.
+_IDENTIFIER_SHAPES = (
+    ("nhs_number", re.compile(_BOUNDARY_BEFORE + r"\d{3}[ -]?\d{3}[ -]?\d{4}" + _BOUNDARY_AFTER)),
+    (
+        "ni_number",
+        re.compile(_BOUNDARY_BEFORE + r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]" + _BOUNDARY_AFTER),
+    ),
+)
+
+
+_LITERALS = frozenset({duckdb.token_type.string_const, duckdb.token_type.numeric_const})
+_COMMENT = duckdb.token_type.comment
+
+
+@dataclass
+class Redacted:
+    text: str
+    #: Keyed hashes of what was taken out, sorted and without repeats.
+    hashes: list[str] = field(default_factory=list)
+
+
+def redact_text(secret: bytes, text: str) -> Redacted:
+    """``text`` with each NHS and NI number replaced by ``[nhs number]`` / ``[ni number]``."""
+    hashes: set[str] = set()
+    for kind, shape in _IDENTIFIER_SHAPES:
+
+        def replace(match: re.Match[str], kind: str = kind) -> str:
+            if canonical_identifier(kind, match.group()) is None:
+                return match.group()
+            hashes.add(subject_hash(secret, kind, match.group()))
+            return f"[{kind.replace('_', ' ')}]"
+
+        text = shape.sub(replace, text)
+    return Redacted(text, sorted(hashes))
+
+
+def redact_sql(secret: bytes, sql: str) -> Redacted:
+    """``sql`` with literals as ``?``, comments dropped, and the literals' keyed hashes."""
+    try:
+        tokens = duckdb.tokenize(sql)
+    except Exception:
+        return Redacted(UNREADABLE_SQL)
+    hashes: set[str] = set()
+    parts: list[str] = []
+    ends = [start for start, _ in tokens[1:]] + [len(sql)]
+    for (start, kind), end in zip(tokens, ends, strict=True):
+        token = sql[start:end].rstrip()
+        spacing = " " if len(token) < end - start else ""
+        if kind in _LITERALS:
+            hashes.update(candidate_hashes(secret, _literal_value(token)))
+            parts.append("?" + spacing)
+        elif kind == _COMMENT:
+            # Comments are free text a person typed: they may name someone.
+            parts.append(" ")
+        else:
+            parts.append(token + spacing)
+    # Quoted identifiers can hold anything, so the tokenised text gets the free-text pass too.
+    rest = redact_text(secret, "".join(parts).strip())
+    return Redacted(rest.text, sorted(hashes.union(rest.hashes)))
+
+
+def redact_detail(secret: bytes, detail: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``detail`` with identifiers taken out of every string in it, and their hashes."""
+    hashes: set[str] = set()
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            redacted = redact_text(secret, value)
+            hashes.update(redacted.hashes)
+            return redacted.text
+        if isinstance(value, Mapping):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(detail), sorted(hashes)
+
+
+def _literal_value(token: str) -> str:
+    """The value a SQL literal stands for (near enough to canonicalise an identifier)."""
+    if len(token) >= 2 and token[0] == "'" and token[-1] == "'":
+        return token[1:-1].replace("''", "'")
+    if len(token) >= 3 and token[0] in "eE" and token[1] == "'" and token[-1] == "'":
+        return token[2:-1].replace("\\'", "'").replace("''", "'")
+    if token.startswith("$"):
+        tag_end = token.find("$", 1)
+        if tag_end > 0:
+            tag = token[: tag_end + 1]
+            if token.endswith(tag) and len(token) >= 2 * len(tag):
+                return token[len(tag) : -len(tag)]
+    return token

@@ -1,0 +1,194 @@
+"""Checking the audit log: every hash, every link, every signature.
+
+The chain is read in sequence order as a stream (a million entries never sit in
+memory at once). What each tampering looks like:
+
+- an entry edited in place: its contents no longer give its stored hash;
+- an entry edited and re-hashed: the next entry recorded a different hash for it;
+- an entry deleted: a gap in the sequence numbers;
+- entries swapped or reordered: each moved entry's hash covers its old seq;
+- the tail cut off: the head row, a stored checkpoint or an exported checkpoint
+  vouches for a seq the log no longer reaches.
+
+A forger who can rewrite the whole database and re-sign it with a new key is
+caught only by a checkpoint exported to somewhere they cannot reach, which is
+why exporting one regularly matters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
+from joinedup.audit.checkpoints import Checkpoint, load_checkpoint_file
+from joinedup.audit.keys import public_key_hex, verifying_key
+from joinedup.audit.models import AuditCheckpointRow
+from joinedup.estate import Estate
+
+_STREAM = sa.text(
+    "SELECT seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count,"
+    " subjects, detail, prev_hash, hash FROM audit_entries ORDER BY seq"
+)
+_HEAD = sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")
+_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    #: The first sequence number affected, or None for a problem not tied to one (a bad signature).
+    seq: int | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "message": self.message}
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    last_seq: int = 0
+    last_hash: str = ZERO_HASH
+    #: Stored checkpoints whose signature and hash were checked.
+    checkpoints: int = 0
+    #: The exported checkpoint checked, if one was given.
+    checkpoint_file: Checkpoint | None = None
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return min((p.seq for p in self.problems if p.seq is not None), default=None)
+
+    @property
+    def problem(self) -> str | None:
+        """The one line to show: the earliest problem in the chain."""
+        if not self.problems:
+            return None
+        return sorted(self.problems, key=lambda p: (p.seq is None, p.seq or 0))[0].message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "checkpoints_checked": self.checkpoints,
+            "checkpoint_file": None if self.checkpoint_file is None else {"seq": self.checkpoint_file.seq, "hash": self.checkpoint_file.hash, "at": self.checkpoint_file.at},
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+            "problems": [p.to_dict() for p in sorted(self.problems, key=lambda p: (p.seq is None, p.seq or 0))],
+            "seconds": self.seconds,
+        }
+
+
+def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, max_problems: int = 100) -> VerifyReport:
+    """Recompute the whole chain and check every checkpoint; the report names the first bad seq."""
+    started = time.perf_counter()
+    external = load_checkpoint_file(checkpoint_file) if isinstance(checkpoint_file, Path) else checkpoint_file
+    report = VerifyReport(checkpoint_file=external)
+    with estate.engine.connect() as conn:
+        # Checkpoints, then the head, then the entries: each can only have grown
+        # since the one before was read, so concurrent appends never look like tampering.
+        stored = [Checkpoint.from_row(row) for row in conn.execute(sa.select(AuditCheckpointRow.__table__))]
+        head_before = conn.execute(_HEAD).one_or_none()
+        wanted: dict[int, list[str]] = defaultdict(list)
+        for made in [*stored, *([external] if external else [])]:
+            wanted[made.seq].append(made.hash)
+        found = _walk_chain(conn, report, wanted, max_problems)
+        head_after = conn.execute(_HEAD).one_or_none()
+    _check_head(report, head_before, head_after, found)
+    trusted = verifying_key(estate)
+    trusted_hex = public_key_hex(trusted) if trusted is not None else None
+    for made in stored:
+        report.checkpoints += 1
+        _check_checkpoint(report, made, found, trusted_hex, "a stored checkpoint")
+    if external is not None:
+        if external.estate != estate.config.name:
+            report.problems.append(Problem(None, f"the checkpoint file is for estate {external.estate!r}, not {estate.config.name!r}"))
+        _check_checkpoint(report, external, found, trusted_hex, "the checkpoint file")
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _walk_chain(conn: sa.Connection, report: VerifyReport, wanted: dict[int, list[str]], max_problems: int) -> dict[int, str]:
+    """Check every entry and link; returns the stored hash at each seq a checkpoint asks about."""
+    problems = report.problems
+    found: dict[int, str] = {}
+    last_seq, last_hash = 0, ZERO_HASH
+    rows = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(_STREAM)
+    for seq, at, principal, action, purpose, dataset, version, columns, row_count, subjects, detail, prev_hash, stored_hash in rows:
+        report.entries += 1
+        gap = seq != last_seq + 1
+        if gap:
+            first_missing = last_seq + 1
+            span = f"seq {first_missing} is" if seq == first_missing + 1 else f"seqs {first_missing} to {seq - 1} are"
+            problems.append(Problem(first_missing, f"{span} missing: the log jumps from {last_seq} to {seq} (entries were deleted)"))
+        try:
+            computed = entry_hash(
+                encode_entry(
+                    seq=seq, at=at, principal=principal, action=action, purpose=purpose, dataset=dataset,
+                    dataset_version=version, columns_json=columns, row_count=row_count,
+                    subjects_json=subjects, detail_json=detail, prev_hash=prev_hash,
+                )
+            )
+        except (TypeError, ValueError, UnicodeEncodeError):
+            computed = None
+        if computed != stored_hash:
+            problems.append(Problem(seq, f"seq {seq} does not match its hash: it was changed after it was written (or moved from another position)"))
+        elif not gap and prev_hash != last_hash:
+            problems.append(
+                Problem(last_seq, f"seq {last_seq} is not the entry seq {seq} was chained to: it was rewritten, replaced or reordered")
+                if last_seq
+                else Problem(seq, f"seq {seq} should start the chain with a zero previous hash but does not")
+            )
+        if seq in wanted:
+            found[seq] = stored_hash
+        last_seq, last_hash = seq, stored_hash
+        if len(problems) >= max_problems:
+            problems.append(Problem(None, f"stopped after {max_problems} problems"))
+            break
+    report.last_seq, report.last_hash = last_seq, last_hash
+    return found
+
+
+def _check_head(report: VerifyReport, before: Any, after: Any, found: dict[int, str]) -> None:
+    if before is None or after is None:
+        report.problems.append(Problem(None, "the audit head row is missing: the log's table was tampered with"))
+        return
+    if report.last_seq < before.seq:
+        report.problems.append(
+            Problem(report.last_seq + 1, f"the log ends at seq {report.last_seq} but its head records seq {before.seq}: entries after {report.last_seq} were removed")
+        )
+    if report.last_seq > after.seq:
+        report.problems.append(
+            Problem(after.seq + 1, f"entries after seq {after.seq} lie beyond the log's head: they were added outside joinedup")
+        )
+    if report.last_seq == before.seq == after.seq and report.last_hash != after.hash:
+        report.problems.append(Problem(report.last_seq, f"seq {report.last_seq} does not match the hash the log's head recorded for it"))
+
+
+def _check_checkpoint(report: VerifyReport, made: Checkpoint, found: dict[int, str], trusted_hex: str | None, what: str) -> None:
+    if not made.signature_valid():
+        report.problems.append(Problem(made.seq, f"{what} at seq {made.seq} has a signature that does not verify: it was forged or altered"))
+    elif trusted_hex is None:
+        report.problems.append(Problem(None, f"{what} at seq {made.seq} is signed, but the estate's public key (keys/audit-signing.pub) is missing"))
+    elif made.public_key != trusted_hex:
+        report.problems.append(Problem(made.seq, f"{what} at seq {made.seq} was signed by a different key than this estate's: the log or its key was replaced"))
+    if made.seq > report.last_seq:
+        report.problems.append(
+            Problem(report.last_seq + 1, f"{what} vouches for seq {made.seq} but the log ends at seq {report.last_seq}: entries after {report.last_seq} were removed")
+        )
+    elif made.seq in found and found[made.seq] != made.hash:
+        report.problems.append(Problem(made.seq, f"seq {made.seq} differs from {what} signed for it: the log was rewritten up to there"))
+    elif made.seq not in found and made.seq > 0:
+        report.problems.append(Problem(made.seq, f"seq {made.seq}, which {what} vouches for, is missing"))

@@ -1,0 +1,177 @@
+"""``joinedup audit``: the log, who accessed a person's data, verification and checkpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from joinedup.access import authorize, resolve_principal
+from joinedup.audit import (
+    AuditEntry,
+    Subject,
+    dataset_membership,
+    export_checkpoint,
+    log,
+    release,
+    verify,
+    who_accessed,
+)
+from joinedup.audit import checkpoint as sign_now
+from joinedup.cli.common import (
+    DEFAULT_ESTATE,
+    AsOption,
+    EstateOption,
+    JsonOption,
+    emit,
+    err,
+    open_estate,
+    out,
+    table,
+)
+from joinedup.errors import InputError
+
+app = typer.Typer(help="Read and verify the tamper-evident audit log (dpo, auditor, admin).", no_args_is_help=True)
+
+#: Exit code of `audit verify` when the log fails verification.
+TAMPERED_EXIT = 4
+
+
+@app.command("log")
+def log_(
+    since: Annotated[str | None, typer.Option(help="Entries at or after this ISO 8601 date or time (UTC unless given).")] = None,
+    principal: Annotated[str | None, typer.Option(help="Only this principal's entries.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only entries about this dataset.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")] = None,
+    limit: Annotated[int, typer.Option(help="The newest N matching entries.")] = 100,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List audit entries, oldest first (the newest --limit of those matching)."""
+    target = open_estate(estate)
+    me = authorize(target, resolve_principal(target, as_).name, "audit.read")
+    found = log(target, since=_since(since), principal=principal, dataset=dataset, action=action, limit=limit)
+    filters = {"since": since, "principal": principal, "dataset": dataset, "action": action, "limit": limit}
+    release(target, found, principal=me.name, action="audit.read", row_count=len(found), detail={"filters": filters})
+    emit([e.to_dict() for e in found], json_, lambda _: out.print(_entries_table(found)))
+
+
+@app.command("who-accessed")
+def who_accessed_(
+    nhs_number: Annotated[str | None, typer.Option("--nhs-number", help="The person's NHS number.")] = None,
+    ni_number: Annotated[str | None, typer.Option("--ni-number", help="The person's National Insurance number.")] = None,
+    person_key: Annotated[str | None, typer.Option("--person-key", help="The estate's person key (from linkage).")] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Every access that returned this person's data: who, when, why, what.
+
+    Single-record reads and queries naming the person match directly; bulk reads
+    match when the dataset version they read held the person.
+    """
+    given = {k: v for k, v in (("nhs_number", nhs_number), ("ni_number", ni_number), ("person_key", person_key)) if v}
+    if len(given) != 1:
+        raise InputError("give exactly one of --nhs-number, --ni-number or --person-key")
+    [(kind, value)] = given.items()
+    target = open_estate(estate)
+    me = authorize(target, resolve_principal(target, as_).name, "audit.who_accessed")
+    answer = who_accessed(target, kind, value, dataset_membership(target))
+    # The lookup names the person, so it is itself on the record (as a keyed hash).
+    release(
+        target, answer, principal=me.name, action="audit.who_accessed", subjects=[Subject(kind, value)],
+        row_count=len(answer.accesses), detail={"kind": kind},
+    )  # fmt: skip
+
+    def render(_: Any) -> None:
+        if not answer.accesses:
+            out.print("No recorded access returned this person's data.")
+        else:
+            out.print(_entries_table([a.entry for a in answer.accesses], [a.basis for a in answer.accesses]))
+        if answer.undetermined:
+            out.print(
+                f"{len(answer.undetermined)} more bulk reads could not be checked (their dataset version is gone): "
+                + ", ".join(f"seq {e.seq}" for e in answer.undetermined)
+            )
+
+    emit(answer.to_dict(), json_, render)
+
+
+@app.command("verify")
+def verify_(
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.")] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Recompute every hash and link, check every signed checkpoint; exit 4 naming the first bad seq."""
+    target = open_estate(estate)
+    me = authorize(target, resolve_principal(target, as_).name, "audit.verify")
+    report = verify(target, checkpoint)
+    release(
+        target, report, principal=me.name, action="audit.verify",
+        detail={"ok": report.ok, "last_seq": report.last_seq, "first_bad_seq": report.first_bad_seq},
+    )  # fmt: skip
+
+    def render(_: Any) -> None:
+        if report.ok:
+            against = f", and checkpoint file at seq {report.checkpoint_file.seq}" if report.checkpoint_file else ""
+            out.print(
+                f"[green]Audit log verified[/green]: {report.entries:,} entries up to seq {report.last_seq}, "
+                f"{report.checkpoints} signed checkpoints{against} ({report.seconds:.2f} s)"
+            )
+            return
+        out.print(f"[red]Audit log FAILED verification[/red]: first bad seq {report.first_bad_seq}")
+        for problem in report.to_dict()["problems"]:
+            out.print(f"  - {problem['message']}", highlight=False)
+
+    emit(report.to_dict(), json_, render)
+    if not report.ok:
+        err.print(f"[red]Error:[/red] audit log failed verification: {report.problem}", highlight=False)
+        raise typer.Exit(TAMPERED_EXIT)
+
+
+@app.command("checkpoint")
+def checkpoint_(
+    export: Annotated[Path | None, typer.Option("--export", help="Also write it to this file: keep that somewhere you cannot rewrite.")] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Sign a checkpoint at the newest entry (and export it with the public key)."""
+    target = open_estate(estate)
+    me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")
+    made = export_checkpoint(target, export) if export else sign_now(target)
+    release(target, made, principal=me.name, action="audit.checkpoint", detail={"seq": made.seq, "exported": export is not None})
+    data = {**made.to_dict(), "file": str(export) if export else None}
+    emit(data, json_, lambda _: out.print(f"Checkpoint signed at seq {made.seq}" + (f", written to {export}" if export else "")))
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--since {text!r}: expected an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T09:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entries_table(entries: list[AuditEntry], basis: list[str] | None = None) -> Any:
+    columns = ["seq", "at (UTC)", "principal", "action", "dataset", "rows", "purpose"]
+    rows = [
+        [
+            e.seq, e.at[:19].replace("T", " "), e.principal, e.action,
+            f"{e.dataset} v{e.dataset_version}" if e.dataset and e.dataset_version else (e.dataset or ", ".join(n for n, _ in e.scopes())),
+            e.row_count, e.purpose,
+        ]
+        for e in entries
+    ]  # fmt: skip
+    if basis is not None:
+        columns.append("basis")
+        for row, why in zip(rows, basis, strict=True):
+            row.append(why)
+    return table(columns, rows)

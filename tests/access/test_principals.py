@@ -1,0 +1,83 @@
+"""Registering principals and granting roles: admins only, every change on the record."""
+
+from __future__ import annotations
+
+import pytest
+
+from joinedup.access import (
+    add_principal,
+    bootstrap_admin,
+    disable_principal,
+    enable_principal,
+    get_principal,
+    grant_role,
+    list_principals,
+    revoke_role,
+)
+from joinedup.audit import log, verify
+from joinedup.errors import AccessDenied, EstateError, InputError, JoinedupError, NotFoundError
+from joinedup.estate import Estate
+
+
+def test_the_creator_becomes_the_first_admin_once(estate: Estate) -> None:
+    admin = bootstrap_admin(estate, "tester")
+    assert admin.describe() == "tester (admin)"
+    assert [(e.action, e.principal) for e in log(estate)] == [("principal.add", "tester"), ("principal.grant", "tester")]
+    with pytest.raises(EstateError, match="already has principals"):
+        bootstrap_admin(estate, "mallory")
+
+
+def test_grants_are_scoped_and_audited(staffed: Estate) -> None:
+    grant_role(staffed, "tester", "alice", "analyst", datasets=["visits"])
+    grant_role(staffed, "tester", "alice", "analyst", datasets=["visits"])  # already held: no new entry
+
+    assert get_principal(staffed, "alice").describe() == "alice (analyst of people, analyst of visits)"
+    grants = [e for e in log(staffed, action="principal.grant") if e.detail["principal"] == "alice"]
+    assert [g.detail["datasets"] for g in grants] == [["people"], ["visits"]]
+    assert all(g.principal == "tester" for g in grants)
+
+    revoke_role(staffed, "tester", "alice", "analyst", datasets=["people"])
+    assert get_principal(staffed, "alice").describe() == "alice (analyst of visits)"
+    assert log(staffed)[-1].action == "principal.revoke"
+    assert verify(staffed).ok
+
+
+def test_only_admins_manage_principals_and_refusals_change_nothing(staffed: Estate) -> None:
+    with pytest.raises(AccessDenied, match=r"sam \(steward of people\) may not manage principals and roles; needs admin"):
+        grant_role(staffed, "sam", "sam", "admin")
+    assert get_principal(staffed, "sam").describe() == "sam (steward of people)"
+    assert log(staffed)[-1].action == "access.denied"
+
+
+def test_roles_must_be_given_their_scope_explicitly(staffed: Estate) -> None:
+    with pytest.raises(InputError, match="analyst needs the datasets it covers"):
+        add_principal(staffed, "tester", "bob", "analyst")
+    with pytest.raises(InputError, match="dpo covers the whole estate"):
+        add_principal(staffed, "tester", "bob", "dpo", datasets=["people"])
+    with pytest.raises(InputError, match="unknown role 'superuser'"):
+        add_principal(staffed, "tester", "bob", "superuser")
+    with pytest.raises(InputError, match="partner clients come with sharing agreements"):
+        add_principal(staffed, "tester", "nhs-trust", "analyst", all_datasets=True, kind="client")
+    with pytest.raises(InputError, match="principal name"):
+        add_principal(staffed, "tester", "bob smith", "dpo")
+    with pytest.raises(InputError, match="already exists"):
+        add_principal(staffed, "tester", "alice", "dpo")
+    assert "bob" not in {p.name for p in list_principals(staffed)}
+
+
+def test_the_last_admin_cannot_be_removed(staffed: Estate) -> None:
+    with pytest.raises(JoinedupError, match="without an enabled admin"):
+        revoke_role(staffed, "tester", "tester", "admin")
+    with pytest.raises(JoinedupError, match="without an enabled admin"):
+        disable_principal(staffed, "tester", "tester")
+
+    grant_role(staffed, "tester", "dora", "admin")
+    disable_principal(staffed, "dora", "tester")
+    assert get_principal(staffed, "tester").disabled
+    enable_principal(staffed, "dora", "tester")
+    assert not get_principal(staffed, "tester").disabled
+
+
+def test_unknown_principals_are_named(staffed: Estate) -> None:
+    with pytest.raises(NotFoundError, match="no principal called 'zed'"):
+        grant_role(staffed, "tester", "zed", "dpo")

@@ -1,0 +1,237 @@
+"""The hash chain: a clean log verifies; every way of tampering with it is caught and located."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import stat
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from joinedup.audit import (
+    ZERO_HASH,
+    canonical_json,
+    encode_entry,
+    export_checkpoint,
+    log,
+    record_now,
+    verify,
+)
+from joinedup.audit.canonical import entry_hash
+from joinedup.estate import Estate
+from tests.audit.conftest import fill, raw_catalogue
+
+
+def test_a_clean_chain_verifies(estate: Estate) -> None:
+    entries = fill(estate, 12)
+    assert [e.seq for e in entries] == list(range(1, 13))
+    assert entries[0].prev_hash == ZERO_HASH
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+
+    report = verify(estate)
+
+    assert report.ok, report.problems
+    assert (report.entries, report.last_seq, report.last_hash) == (12, 12, entries[-1].hash)
+    assert report.first_bad_seq is None
+
+
+def test_an_empty_log_verifies(estate: Estate) -> None:
+    assert verify(estate).ok
+
+
+def test_the_hash_is_sha256_of_canonical_json_anyone_can_recompute(estate: Estate) -> None:
+    [entry] = fill(estate, 1)
+    fields = {k: v for k, v in entry.to_dict().items() if k != "hash"}
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert entry_hash(encoded) == entry.hash
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seq=st.integers(1, 2**53),
+    principal=_text,
+    purpose=st.none() | _text,
+    dataset=st.none() | _text,
+    version=st.none() | st.integers(0, 2**31),
+    columns=st.lists(_text, max_size=4),
+    rows=st.none() | st.integers(0, 2**53),
+    detail=st.dictionaries(_text, st.none() | st.booleans() | st.integers() | _text | st.lists(_text, max_size=3), max_size=4),
+)
+def test_the_fast_encoder_is_exactly_canonical_json(
+    seq: int, principal: str, purpose: str | None, dataset: str | None, version: int | None,
+    columns: list[str], rows: int | None, detail: dict[str, object],
+) -> None:  # fmt: skip
+    fields = {
+        "seq": seq, "at": "2026-01-02T03:04:05.000006Z", "principal": principal, "action": "data.query",
+        "purpose": purpose, "dataset": dataset, "dataset_version": version, "row_count": rows, "prev_hash": ZERO_HASH,
+    }  # fmt: skip
+    fast = encode_entry(
+        columns_json=canonical_json(columns), subjects_json="[]", detail_json=canonical_json(detail), **fields
+    )
+    everything = {**fields, "columns": columns, "subjects": [], "detail": detail}
+    assert fast == canonical_json(everything).encode()
+
+
+def test_an_edited_field_is_caught_at_its_seq(estate: Estate) -> None:
+    fill(estate, 10)
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_entries SET principal = 'someone_else' WHERE seq = 6")
+
+    report = verify(estate)
+
+    assert not report.ok
+    assert report.first_bad_seq == 6
+    assert "seq 6 does not match its hash" in report.problem
+
+
+def test_an_edited_and_rehashed_entry_is_caught_by_the_next_link(estate: Estate) -> None:
+    entries = fill(estate, 10)
+    forged = entries[3].to_dict() | {"row_count": 0}
+    forged_hash = entry_hash(canonical_json({k: v for k, v in forged.items() if k != "hash"}).encode())
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_entries SET row_count = 0, hash = ? WHERE seq = 4", (forged_hash,))
+
+    report = verify(estate)
+
+    assert report.first_bad_seq == 4
+    assert "seq 4 is not the entry seq 5 was chained to" in report.problem
+
+
+def test_a_deleted_entry_is_caught_as_a_gap(estate: Estate) -> None:
+    fill(estate, 10)
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_entries WHERE seq = 7")
+
+    report = verify(estate)
+
+    assert report.first_bad_seq == 7
+    assert report.problem.startswith("seq 7 is missing")
+
+
+def test_deleting_and_renumbering_is_still_caught(estate: Estate) -> None:
+    fill(estate, 10)
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_entries WHERE seq = 3")
+        for seq in range(4, 11):
+            con.execute("UPDATE audit_entries SET seq = seq - 1 WHERE seq = ?", (seq,))
+        con.execute("UPDATE audit_head SET seq = 9")
+
+    assert verify(estate).first_bad_seq == 3
+
+
+def test_two_swapped_entries_are_caught_at_the_first(estate: Estate) -> None:
+    fill(estate, 10)
+    columns = "at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, prev_hash, hash"
+    with raw_catalogue(estate) as con:
+        three = con.execute(f"SELECT {columns} FROM audit_entries WHERE seq = 3").fetchone()
+        four = con.execute(f"SELECT {columns} FROM audit_entries WHERE seq = 4").fetchone()
+        assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+        con.execute(f"UPDATE audit_entries SET {assignments} WHERE seq = 3", four)
+        con.execute(f"UPDATE audit_entries SET {assignments} WHERE seq = 4", three)
+
+    report = verify(estate)
+
+    assert report.first_bad_seq == 3
+    assert {p.seq for p in report.problems} >= {3, 4}
+
+
+def test_truncation_after_an_exported_checkpoint_is_caught(estate: Estate, tmp_path: Path) -> None:
+    fill(estate, 10)
+    kept_elsewhere = tmp_path / "checkpoint-seq-10.json"
+    exported = export_checkpoint(estate, kept_elsewhere)
+    assert exported.seq == 10
+    fill(estate, 5)
+    # A careful forger: cut the tail, and tidy the head and stored checkpoints to match.
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_entries WHERE seq > 7")
+        con.execute("DELETE FROM audit_checkpoints")
+        seq7 = con.execute("SELECT hash FROM audit_entries WHERE seq = 7").fetchone()[0]
+        con.execute("UPDATE audit_head SET seq = 7, hash = ?", (seq7,))
+
+    assert verify(estate).ok, "without the exported checkpoint the cut is invisible"
+    report = verify(estate, kept_elsewhere)
+
+    assert report.first_bad_seq == 8
+    assert "vouches for seq 10 but the log ends at seq 7" in report.problem
+
+
+def test_truncation_is_caught_by_the_head_and_stored_checkpoints_too(estate: Estate) -> None:
+    fill(estate, 10)
+    export_checkpoint(estate, estate.tmp_dir / "cp.json")
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_entries WHERE seq > 8")
+
+    report = verify(estate)
+
+    assert report.first_bad_seq == 9
+    assert any("head records seq 10" in p.message for p in report.problems)
+    assert any("a stored checkpoint vouches for seq 10" in p.message for p in report.problems)
+
+
+def test_a_rewritten_log_fails_against_the_exported_checkpoint(estate: Estate, tmp_path: Path) -> None:
+    fill(estate, 6)
+    kept_elsewhere = tmp_path / "cp.json"
+    export_checkpoint(estate, kept_elsewhere)
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_entries")
+        con.execute("DELETE FROM audit_checkpoints")
+        con.execute("UPDATE audit_head SET seq = 0, hash = ?", (ZERO_HASH,))
+    # The forger replays a different history of the same length.
+    estate_again = Estate.open(estate.root)
+    fill(estate_again, 6)
+
+    report = verify(estate_again, kept_elsewhere)
+
+    assert report.first_bad_seq == 6
+    assert "differs from the checkpoint file" in report.problem
+
+
+def test_a_forged_checkpoint_signature_is_caught(estate: Estate) -> None:
+    fill(estate, 4)
+    export_checkpoint(estate, estate.tmp_dir / "cp.json")
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_checkpoints SET at = '2020-01-01T00:00:00.000000Z'")
+
+    report = verify(estate)
+
+    assert any("signature that does not verify" in p.message for p in report.problems)
+
+
+def test_checkpoints_are_written_every_n_entries(estate: Estate) -> None:
+    estate.config.extra["audit"] = {"checkpoint_every": 5}
+    fill(estate, 12)
+    with raw_catalogue(estate) as con:
+        seqs = [row[0] for row in con.execute("SELECT seq FROM audit_checkpoints ORDER BY seq")]
+    assert seqs == [5, 10]
+    report = verify(Estate.open(estate.root))
+    assert report.ok and report.checkpoints == 2
+
+
+def test_the_signing_key_is_private_and_the_export_carries_the_public_key(estate: Estate, tmp_path: Path) -> None:
+    fill(estate, 2)
+    path = tmp_path / "cp.json"
+    made = export_checkpoint(estate, path)
+
+    mode = stat.S_IMODE((estate.keys_dir / "audit-signing.key").stat().st_mode)
+    assert mode == 0o600
+    document = json.loads(path.read_text())
+    assert document["type"] == "joinedup-audit-checkpoint"
+    assert (document["seq"], document["hash"], document["estate"]) == (2, made.hash, estate.config.name)
+    assert len(bytes.fromhex(document["public_key"])) == 32
+    assert made.signature_valid()
+    assert verify(estate, path).ok
+
+
+def test_entries_read_back_as_written(estate: Estate) -> None:
+    written = record_now(
+        estate, principal="alice", action="data.export", purpose="quarterly return",
+        dataset="people", dataset_version=2, columns=["name", "postcode"], row_count=42, detail={"format": "csv"},
+    )  # fmt: skip
+    [read] = log(estate)
+    assert read == written
+    assert read.when.tzinfo is not None

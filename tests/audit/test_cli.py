@@ -1,0 +1,79 @@
+"""`joinedup audit` and `joinedup principal` as a DPO, an auditor and an admin use them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from joinedup.estate import Estate
+from tests.audit import workload
+from tests.audit.cli_app import as_json, runner_for
+
+
+def test_principals_are_managed_from_the_command_line(estate: Estate) -> None:
+    jd = runner_for(estate.root)
+    assert jd("principal", "bootstrap").exit_code == 0
+    added = jd("principal", "add", "alice", "--role", "analyst", "--dataset", "people", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert as_json(added)["grants"] == [{"role": "analyst", "dataset": "people"}]
+    assert jd("principal", "add", "dora", "--role", "dpo").exit_code == 0
+
+    refused = jd("principal", "grant", "alice", "--role", "admin", user="alice")
+    assert refused.exit_code == 3
+    assert "alice (analyst of people) may not manage principals and roles; needs admin" in refused.stderr
+
+    listed = as_json(jd("principal", "list", "--json"))
+    assert [(p["name"], [g["role"] for g in p["grants"]]) for p in listed] == [("alice", ["analyst"]), ("dora", ["dpo"]), ("tester", ["admin"])]
+    assert "dora (dpo)" in jd("principal", "whoami", user="dora").stdout
+
+
+def test_an_unregistered_user_gets_one_line_saying_how_to_register(estate: Estate) -> None:
+    jd = runner_for(estate.root)
+    jd("principal", "bootstrap")
+    refused = jd("audit", "log", user="mallory")
+    assert refused.exit_code == 3
+    assert refused.stderr.count("\n") == 1
+    assert "joinedup principal add mallory --role ROLE" in refused.stderr
+
+
+def test_log_who_accessed_verify_and_checkpoint(estate: Estate, tmp_path: Path) -> None:
+    workload.run(estate, tmp_path)
+    jd = runner_for(estate.root)
+
+    entries = as_json(jd("audit", "log", "--principal", "steward1", "--action", "data.", "--json", user="dpo1"))
+    assert [e["action"] for e in entries] == ["data.query"] * 3
+    assert jd("audit", "log", "--since", "2000-01-01", user="admin1").exit_code == 0
+    assert jd("audit", "log", "--since", "last tuesday", user="admin1").exit_code == 1
+
+    found = jd("audit", "who-accessed", "--nhs-number", "943 476 5919", "--json", user="dpo1")
+    assert found.exit_code == 0, found.stderr
+    bases = {(a["principal"], a["action"], a["basis"]) for a in as_json(found)["accesses"]}
+    assert ("steward1", "data.query", "mentioned") in bases
+    assert ("api", "data.read", "dataset") not in bases, "a read that listed its subjects listed everyone it returned"
+    shown = jd("audit", "who-accessed", "--nhs-number", "9434765919", user="dpo1")
+    assert "steward1" in shown.stdout and "9434765919" not in shown.stdout
+
+    assert jd("audit", "who-accessed", "--nhs-number", "9434765919", user="steward1").exit_code == 3
+
+    exported = tmp_path / "kept-elsewhere.json"
+    made = jd("audit", "checkpoint", "--export", exported, "--json", user="dpo1")
+    assert made.exit_code == 0 and exported.exists()
+    verified = jd("audit", "verify", "--checkpoint", exported, "--json", user="dpo1")
+    assert verified.exit_code == 0, verified.stdout
+    assert as_json(verified)["ok"] is True
+
+
+def test_verify_exits_non_zero_naming_the_first_bad_seq(estate: Estate, tmp_path: Path) -> None:
+    workload.run(estate, tmp_path)
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        con.execute("UPDATE audit_entries SET row_count = 0 WHERE seq = 12")
+    jd = runner_for(estate.root)
+
+    human = jd("audit", "verify", user="dpo1")
+    assert human.exit_code == 4
+    assert "first bad seq 12" in human.stdout
+    assert "seq 12 does not match its hash" in human.stderr
+
+    report = as_json(jd("audit", "verify", "--json", user="dpo1"))
+    assert (report["ok"], report["first_bad_seq"]) == (False, 12)

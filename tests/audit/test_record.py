@@ -1,0 +1,117 @@
+"""Appending: an entry commits with the change it records, before the data it records leaves, and never forks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from joinedup.audit import log, record, record_now, release, verify
+from joinedup.errors import InputError
+from joinedup.estate import Estate
+from joinedup.estate.models import Dataset
+from tests.audit.conftest import raw_catalogue
+
+
+def _break_audit_writes(estate: Estate) -> None:
+    """Make every audit insert fail inside SQLite, as a full disk or a broken table would."""
+    with raw_catalogue(estate) as con:
+        con.execute("CREATE TRIGGER broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+
+
+def test_a_change_and_its_entry_commit_together(estate: Estate) -> None:
+    with estate.session() as session:
+        session.add(Dataset(name="people", created_at=sa.func.now(), created_by="alice"))
+        record(session, estate, principal="alice", action="dataset.create", dataset="people")
+
+    assert [e.action for e in log(estate)] == ["dataset.create"]
+
+
+def test_when_the_change_fails_its_entry_is_rolled_back_with_it(estate: Estate) -> None:
+    with pytest.raises(RuntimeError), estate.session() as session:
+        record(session, estate, principal="alice", action="dataset.create", dataset="people")
+        raise RuntimeError("the change failed after its entry was written")
+
+    assert log(estate) == []
+    assert verify(estate).ok
+    assert record_now(estate, principal="alice", action="data.query").seq == 1
+
+
+def test_when_the_entry_fails_the_change_is_rolled_back(estate: Estate) -> None:
+    _break_audit_writes(estate)
+    with pytest.raises(sa.exc.DatabaseError), estate.session() as session:
+        session.add(Dataset(name="people", created_at=sa.func.now(), created_by="alice"))
+        session.flush()
+        record(session, estate, principal="alice", action="dataset.create", dataset="people")
+
+    with estate.session() as session:
+        assert session.scalars(sa.select(Dataset)).all() == []
+
+
+def test_release_hands_data_over_only_after_its_entry_is_committed(estate: Estate) -> None:
+    rows = [{"name": "Sam Jackson"}]
+
+    handed = release(estate, rows, principal="alice", action="data.query", dataset="people", row_count=1)
+
+    assert handed is rows
+    [entry] = log(estate)
+    assert (entry.principal, entry.action, entry.row_count) == ("alice", "data.query", 1)
+
+
+def test_a_read_whose_audit_write_fails_does_not_happen(estate: Estate) -> None:
+    """The contract front ends rely on: no committed entry, no data."""
+    _break_audit_writes(estate)
+    received = []
+
+    def read_people() -> list[dict[str, str]]:
+        rows = [{"name": "Sam Jackson"}]
+        return release(estate, rows, principal="alice", action="data.query", dataset="people", row_count=1)
+
+    with pytest.raises(sa.exc.DatabaseError, match="disk I/O error"):
+        received.extend(read_people())
+
+    assert received == []
+
+
+def test_actions_are_dotted_words_and_details_must_be_json(estate: Estate) -> None:
+    with pytest.raises(ValueError, match="dotted"):
+        record_now(estate, principal="alice", action="Query")
+    with pytest.raises(InputError, match="cannot be encoded"):
+        record_now(estate, principal="alice", action="data.query", detail={"when": object()})
+    assert log(estate) == []
+
+
+def _append_many(root: Path, who: str, count: int) -> None:
+    estate = Estate.open(root)
+    for i in range(count):
+        record_now(estate, principal=who, action="data.query", row_count=i)
+    estate.close()
+
+
+def test_concurrent_processes_never_fork_the_chain(estate: Estate) -> None:
+    workers, each = 4, 60
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_append_many, args=(estate.root, f"worker{w}", each)) for w in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+
+    entries = log(estate, limit=None)
+    assert [e.seq for e in entries] == list(range(1, workers * each + 1))
+    assert [e.at for e in entries] == sorted(e.at for e in entries), "times run forwards along the chain"
+    assert verify(estate).ok
+
+
+def test_an_append_that_bypasses_the_head_is_refused_not_forked(estate: Estate) -> None:
+    record_now(estate, principal="alice", action="data.query")
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_head SET seq = 0")
+    with pytest.raises(sa.exc.IntegrityError):
+        record_now(estate, principal="alice", action="data.query")
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        assert con.execute("SELECT count(*) FROM audit_entries").fetchone() == (1,)
