@@ -108,3 +108,14 @@ def test_a_failed_transaction_records_nothing(estate: Estate) -> None:
         )
         raise RuntimeError("boom")
     assert Catalogue(estate).find("people") is None
+
+
+def test_the_shipped_head_revision_is_alembics_head(estate: Estate) -> None:
+    from alembic.script import ScriptDirectory
+
+    from joinedup.estate.db import MIGRATIONS, alembic_config, head_revision
+
+    with estate.engine.connect() as connection:
+        script = ScriptDirectory.from_config(alembic_config(connection))
+    assert script.get_current_head() == head_revision() == current_revision(estate.engine)
+    assert str(MIGRATIONS).endswith("migrations")

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.orm import DeclarativeBase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,21 +65,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(connection: sa.Connection) -> Config:
+def alembic_config(connection: sa.Connection) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+def head_revision() -> str:
+    """The newest revision shipped: revisions are numbered, and files are named after them."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the catalogue schema up to ``revision`` (idempotent)."""
+    """Bring the catalogue schema up to ``revision`` (idempotent).
+
+    An estate already at the newest revision is recognised without loading
+    Alembic, which keeps every command's start-up quick.
+    """
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The catalogue's revision, or None for a new or empty database."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

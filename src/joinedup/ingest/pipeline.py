@@ -35,7 +35,7 @@ from joinedup.errors import SchemaError
 from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
-from joinedup.ingest.validate import build_query, duplicate_queries
+from joinedup.ingest.validate import build_query, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect
@@ -132,8 +132,8 @@ def ingest(
                     number = (current.number if current else 0) + 1
                     run = _Run(schema, number, source)
                     query = build_query(schema, mapping, source.relation)
-                    with _Poll(con, notify):
-                        for statement in duplicate_queries(schema, mapping, source.relation):
+                    with _Poll(con, progress):
+                        for statement in preparation(schema, mapping, source.relation):
                             con.execute(statement)
                         reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
                         table_version = delta.write(
@@ -318,11 +318,12 @@ def _by_rule(rule_counts: dict[str, dict[str, int]]) -> dict[str, int]:
 class _Poll:
     """Reports DuckDB's own progress on the validation query while it runs."""
 
-    def __init__(self, con: Any, notify: Progress) -> None:
+    def __init__(self, con: Any, notify: Progress | None) -> None:
         self.con = con
         self.notify = notify
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+        # Nobody to tell: no thread polling DuckDB.
+        self.thread = threading.Thread(target=self.run, daemon=True) if notify else None
 
     def run(self) -> None:
         while not self.stop.wait(0.25):
@@ -330,13 +331,15 @@ class _Poll:
                 done = self.con.query_progress()
             except Exception:
                 return
-            if done is not None and done >= 0:
+            if done is not None and done >= 0 and self.notify:
                 self.notify("validating", min(done / 100.0, 1.0))
 
     def __enter__(self) -> _Poll:
-        self.thread.start()
+        if self.thread:
+            self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join()
+        if self.thread:
+            self.thread.join()

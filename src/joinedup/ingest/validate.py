@@ -173,7 +173,7 @@ def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
 
 
 def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
-    """The whole validation query over ``source`` (run :func:`duplicate_queries` first).
+    """The whole validation query over ``source`` (run :func:`preparation` first).
 
     ``mapping`` maps each schema field to its raw column in ``source``. Output
     columns: ``_source_row``; ``_errors`` (NULL for a valid row); the
@@ -186,7 +186,8 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
     stds = {f.name: f"_s{i}" for i, f in enumerate(fields)}
 
     trimmed = ", ".join(f"{normalise_missing(raw[f.name], schema.missing_values)} AS {vs[f.name]}" for f in fields)
-    standardised = ", ".join(f"{standardise(f, vs[f.name])} AS {stds[f.name]}" for f in fields)
+    looked_up = _looked_up(schema)
+    standardised = ", ".join(f"{standardise(f, vs[f.name])} AS {stds[f.name]}" for f in fields if f not in looked_up)
     failures = [
         (f.name, raw[f.name], check) for f in fields for check in checks(f, vs[f.name], stds[f.name])
     ]
@@ -208,7 +209,10 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
 
     raws = ", ".join(raw[f.name] for f in fields)
     query = f"SELECT _source_row, {raws}, {trimmed} FROM {source}"
-    query = f"SELECT *, {standardised} FROM ({query})"
+    for i, f in enumerate(looked_up):
+        query = f"SELECT q.*, n{i}.s AS {stds[f.name]} FROM ({query}) q LEFT JOIN {lookup_table(i)} n{i} ON q.{vs[f.name]} = n{i}.v"
+    if standardised:
+        query = f"SELECT *, {standardised} FROM ({query})"
     for i, (_, names) in enumerate(groups):
         on = " AND ".join(f"q.{stds[n]} = d{i}.k{j}" for j, n in enumerate(names))
         query = f"SELECT q.*, d{i}.first AS _first{i} FROM ({query}) q LEFT JOIN {duplicates_table(i)} d{i} ON {on}"
@@ -234,8 +238,30 @@ def duplicates_table(i: int) -> str:
     return f"jd_duplicates_{i}"
 
 
+def lookup_table(i: int) -> str:
+    return f"jd_lookup_{i}"
+
+
+def _looked_up(schema: Schema) -> list[Field]:
+    # Names repeat (a million people share a few thousand given names) and casing
+    # them is the dearest rule, so each distinct name is cased once and joined back.
+    return [f for f in schema.fields if f.type == "string" and f.format == "person_name"]
+
+
+def preparation(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
+    """Statements to run before :func:`build_query`: lookup tables and repeated keys."""
+    statements = []
+    for i, f in enumerate(_looked_up(schema)):
+        v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
+        statements.append(
+            f"CREATE OR REPLACE TEMP TABLE {lookup_table(i)} AS "
+            f"SELECT v, {standardise(f, 'v')} AS s FROM (SELECT DISTINCT {v} AS v FROM {source}) WHERE v IS NOT NULL"
+        )
+    return statements + duplicate_queries(schema, mapping, source)
+
+
 def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
-    """Statements to run before :func:`build_query`: one table per key of the keys that repeat.
+    """One table per key (primary key, unique field) holding the keys that repeat.
 
     Each holds a repeated key and the first row (in file order) holding it; every
     later row with that key is a duplicate. A grouped pass over the key columns
