@@ -119,3 +119,15 @@ def test_the_shipped_head_revision_is_alembics_head(estate: Estate) -> None:
         script = ScriptDirectory.from_config(alembic_config(connection))
     assert script.get_current_head() == head_revision() == current_revision(estate.engine)
     assert str(MIGRATIONS).endswith("migrations")
+
+
+def test_settings_written_back_keep_other_sections(estate: Estate) -> None:
+    from joinedup.estate.config import EstateConfig
+
+    path = estate.root / "joinedup.toml"
+    path.write_text(path.read_text() + '\n[audit]\ncheckpoint_every = 50\nnote = "keep"\n')
+    config = EstateConfig.load(estate.root)
+    config.save(estate.root)
+    again = EstateConfig.load(estate.root)
+    assert again.extra == {"audit": {"checkpoint_every": 50, "note": "keep"}}
+    assert again.memory_limit == config.memory_limit

@@ -16,7 +16,6 @@ from joinedup.cli.common import (
     out,
     table,
 )
-from joinedup.demo import check_demo_target, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +33,9 @@ def demo(
 
     Needs no servers and no network: the data is made by joinedup itself.
     """
+    # Faker and the generators load only when the demo runs, not on every command.
+    from joinedup.demo import check_demo_target, run_demo
+
     check_demo_target(estate, fresh)
     report = run_demo(estate, principal=login_name(), rows=rows, seed=seed, fresh=fresh, say=(lambda _: None) if json_ else lambda line: err.print(line, highlight=False, markup=False))
 

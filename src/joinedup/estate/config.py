@@ -73,10 +73,24 @@ class EstateConfig:
             f"memory_limit = {_toml_str(self.memory_limit)}",
             f"threads = {self.threads}",
         ]
+        # Sections other capabilities read (e.g. [audit]) are written back as they were.
+        for section, values in self.extra.items():
+            lines += ["", f"[{section}]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
         return "\n".join(lines) + "\n"
 
     def save(self, root: Path) -> None:
         (root / CONFIG_FILE).write_text(self.dump(), encoding="utf-8")
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return _toml_str(str(value))
 
 
 def _toml_str(value: str) -> str:
