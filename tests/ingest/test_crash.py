@@ -99,3 +99,17 @@ def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Pat
     assert result.rows_read == 300_000 and result.rows_loaded == 294_000
     assert count_rows(estate) == 294_000
     assert not list(estate.tmp_dir.glob("ingest-*"))
+
+
+def test_a_file_larger_than_a_quarter_of_the_memory_limit_is_staged_on_disk(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    from joinedup.estate.config import EstateConfig
+
+    config = EstateConfig.load(estate.root)
+    config.memory_limit = "64MB"
+    config.save(estate.root)
+    small = Estate.open(estate.root)
+    big = big_csv(tmp_path / "big.csv", 400_000)
+    assert big.stat().st_size * 4 > 64_000_000
+    result = ingest(small, big, dataset="people", principal="tester", schema=load_schema(people_schema))
+    assert result.rows_read == 400_000 and result.rows_loaded == 392_000
+    assert not list(small.tmp_dir.iterdir())

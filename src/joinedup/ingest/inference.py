@@ -23,7 +23,7 @@ def infer_file_schema(
 ) -> Schema:
     scratch = Path(tempfile.mkdtemp(prefix="joinedup-infer-"))
     try:
-        with connect(temp_dir=scratch / "spill") as con:
+        with connect(temp_dir=scratch / "spill", database=scratch / "stage.duckdb") as con:
             source = open_source(con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet)
             try:
                 names = _unique([normalise_header(h) for h in source.columns])

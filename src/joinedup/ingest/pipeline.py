@@ -38,7 +38,7 @@ from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_sc
 from joinedup.ingest.validate import build_query, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import connect
+from joinedup.storage.duck import connect, size_in_bytes
 
 #: Called with (stage, fraction done or None when unknown).
 Progress = Callable[[str, float | None], None]
@@ -114,6 +114,7 @@ def ingest(
                 memory_limit=estate.config.memory_limit,
                 threads=estate.config.threads,
                 temp_dir=scratch / "spill",
+                database=_staging_database(path, estate.config.memory_limit, scratch),
             ) as con:
                 con.execute("SET TimeZone = 'UTC'")
                 notify("reading", None)
@@ -222,6 +223,17 @@ def ingest(
     result.seconds = round(time.perf_counter() - started, 3)
     notify("done", 1.0)
     return result
+
+
+def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
+    """A file for DuckDB to stage in when the input may not fit in memory; else None (faster).
+
+    Only a file-backed database can move staged rows out of memory; for inputs
+    well within the limit the in-memory one saves writing them to disk.
+    """
+    if path.exists() and path.stat().st_size * 4 > size_in_bytes(memory_limit):
+        return scratch / "stage.duckdb"
+    return None
 
 
 class _Run:

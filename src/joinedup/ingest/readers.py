@@ -142,7 +142,7 @@ def _open_csv(
         # split into the header's columns. A table's rowid is its insertion order,
         # which DuckDB keeps equal to file order; numbering rows while reading
         # instead would hold everything above it to one thread.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE jd_csv AS SELECT * FROM {reader}")
+        con.execute(f"CREATE OR REPLACE TABLE jd_csv AS SELECT * FROM {reader}")
         rejected = con.execute(
             "SELECT line, min(error_message), min(csv_line) FROM jd_rejects GROUP BY line ORDER BY line"
         ).fetchall()

@@ -254,7 +254,7 @@ def preparation(schema: Schema, mapping: dict[str, str], source: str) -> list[st
     for i, f in enumerate(_looked_up(schema)):
         v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
         statements.append(
-            f"CREATE OR REPLACE TEMP TABLE {lookup_table(i)} AS "
+            f"CREATE OR REPLACE TABLE {lookup_table(i)} AS "
             f"SELECT v, {standardise(f, 'v')} AS s FROM (SELECT DISTINCT {v} AS v FROM {source}) WHERE v IS NOT NULL"
         )
     return statements + duplicate_queries(schema, mapping, source)
@@ -277,7 +277,7 @@ def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> l
         present = " AND ".join(f"k{j} IS NOT NULL" for j in range(len(fields)))
         group = ", ".join(f"k{j}" for j in range(len(fields)))
         statements.append(
-            f"CREATE OR REPLACE TEMP TABLE {duplicates_table(i)} AS "
+            f"CREATE OR REPLACE TABLE {duplicates_table(i)} AS "
             f"SELECT {group}, min(_source_row) AS first FROM (SELECT _source_row, {keys} FROM {source}) "
             f"WHERE {present} GROUP BY {group} HAVING count(*) > 1"
         )

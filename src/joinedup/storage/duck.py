@@ -13,10 +13,19 @@ from joinedup.standards import install_macros
 
 @contextlib.contextmanager
 def connect(
-    *, memory_limit: str = "1GB", threads: int = 0, temp_dir: Path | None = None
+    *,
+    memory_limit: str = "1GB",
+    threads: int = 0,
+    temp_dir: Path | None = None,
+    database: Path | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with joinedup's macros, spilling to ``temp_dir`` past the memory limit."""
-    con = duckdb.connect(":memory:")
+    """A DuckDB with joinedup's macros, spilling to ``temp_dir`` past the memory limit.
+
+    In memory by default. Work that stages tables bigger than memory gives a
+    ``database`` file (in scratch space): only a file-backed database can move
+    table data out of memory.
+    """
+    con = duckdb.connect(str(database) if database is not None else ":memory:")
     try:
         con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
         if threads:
@@ -28,6 +37,20 @@ def connect(
         yield con
     finally:
         con.close()
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}  # fmt: skip
+
+
+def size_in_bytes(text: str) -> int:
+    """``"1GB"`` → 1000000000, as DuckDB reads its memory settings (``GiB`` for powers of two)."""
+    number = text.strip().upper().rstrip("S")
+    digits = number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+    unit = number[len(digits) :].strip()
+    if unit not in _UNITS or not digits:
+        raise ValueError(f"not a size: {text!r} (e.g. '1GB', '512MiB')")
+    return int(float(digits) * _UNITS[unit])
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
