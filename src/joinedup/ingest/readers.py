@@ -42,8 +42,8 @@ FORMATS = {
 }
 _CHUNK = 1 << 20
 _JSONL_BATCH = 50_000
-#: Up to this many ragged rows, row numbers are corrected inline; beyond it, by a subquery.
-_INLINE_GAPS = 64
+#: Up to this many ragged rows, row numbers are corrected inline; beyond it, by a join.
+_INLINE_GAPS = 1000
 
 
 @dataclass
@@ -159,12 +159,22 @@ def _open_csv(
     # its row in the file is k + 1 (the header) + how many of those there are.
     gaps = [r.source_row - 1 - i for i, r in enumerate(rejects, start=1)]
     if len(gaps) <= _INLINE_GAPS:
-        # A few: a sum of comparisons, far cheaper per row than a subquery.
+        # A sum of comparisons: vectorised, cheap, and it keeps every pass parallel.
         row = " + ".join(["_k + 1", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)])
+        numbered = "(SELECT rowid + 1 AS _k, * FROM jd_csv)"
     else:
-        values = ", ".join(f"({u})" for u in gaps)
-        row = f"_k + 1 + (SELECT count(*) FROM (VALUES {values}) AS g(u) WHERE g.u < _k)"
-    relation = f"(SELECT CAST({row} AS BIGINT) AS _source_row, * EXCLUDE (_k) FROM (SELECT rowid + 1 AS _k, * FROM jd_csv))"
+        # A badly broken file: an as-of join finds how many rejected rows came before each row.
+        con.execute(
+            "CREATE OR REPLACE TABLE jd_gaps AS SELECT * FROM (VALUES "
+            + ", ".join(f"({u}, {n})" for n, u in enumerate(gaps, start=1))
+            + ") AS g(u, n)"
+        )
+        row = "_k + 1 + coalesce(_before, 0)"
+        numbered = (
+            "(SELECT s.*, g.n AS _before FROM (SELECT rowid + 1 AS _k, * FROM jd_csv) s "
+            "ASOF LEFT JOIN jd_gaps g ON s._k > g.u)"
+        )
+    relation = f"(SELECT CAST({row} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
     return Source(path, "csv", header, digest, size, detected, relation, rejects, scratch)
 
 
