@@ -67,3 +67,14 @@ def test_files_cannot_be_read_even_inside_a_select(loaded: Estate, sql: str) -> 
 def test_limit_truncates(loaded: Estate) -> None:
     result = run_query(loaded, "SELECT * FROM range(10)", datasets={}, limit=3)
     assert len(result.rows) == 3 and result.truncated
+
+
+def test_dataset_names_are_case_insensitive_as_sql_is(loaded: Estate) -> None:
+    assert query(loaded, 'SELECT count(*) FROM PEOPLE').rows == [(1,)]
+    assert query(loaded, 'SELECT count(*) FROM "People"').rows == [(1,)]
+
+
+def test_a_dataset_named_only_inside_a_string_is_not_reachable(loaded: Estate) -> None:
+    # query() runs SQL from a string; the dataset in it was never checked, so it is not there.
+    with pytest.raises(QueryError):
+        run_query(loaded, "SELECT * FROM query('SELECT * FROM people')", datasets={})

@@ -44,7 +44,8 @@ def referenced_datasets(estate: Estate, sql: str) -> dict[str, int]:
         raise QueryError(f"query: {_first_line(exc)}") from None
     catalogue = {info.name: info for info in Catalogue(estate).datasets()}
     used: dict[str, int] = {}
-    for name in sorted(names):
+    # SQL names are case-insensitive; dataset names are lower case.
+    for name in sorted({n.lower() for n in names}):
         info = catalogue.get(name)
         if info is not None and info.current is not None:
             used[name] = info.current.number
