@@ -44,6 +44,17 @@ def assert_only_version_1(estate: Estate) -> None:
     assert count_rows(estate) == 2
 
 
+PEOPLE_SCHEMA_WITH_KEY = """
+fields:
+  - {name: person_id, type: integer}
+  - {name: name, type: string}
+  - {name: nhs_number, type: nhs_number, personal: true}
+  - {name: postcode, type: postcode}
+  - {name: date_of_birth, type: date}
+  - {name: sex, type: string, constraints: {enum: [M, F]}}
+primaryKey: [person_id]
+"""
+
 KILL_AT_COMMIT = """
 import os, signal, sys
 from pathlib import Path
@@ -113,3 +124,19 @@ def test_a_file_larger_than_a_quarter_of_the_memory_limit_is_staged_on_disk(esta
     result = ingest(small, big, dataset="people", principal="tester", schema=load_schema(people_schema))
     assert result.rows_read == 400_000 and result.rows_loaded == 392_000
     assert not list(small.tmp_dir.iterdir())
+
+
+def test_killed_during_the_first_ingest_leaves_no_dataset_and_no_stray_rows(estate: Estate, tmp_path: Path) -> None:
+    schema = tmp_path / "s.yaml"
+    schema.write_text(PEOPLE_SCHEMA_WITH_KEY)
+    first = big_csv(tmp_path / "first.csv", 1_000)
+    script = KILL_AT_COMMIT.replace('principal="tester")', f'principal="tester", schema=load_schema(Path({str(schema)!r})))')
+    script = script.replace("from joinedup.ingest import ingest", "from joinedup.ingest import ingest\nfrom joinedup.schema import load_schema")
+    done = subprocess.run([sys.executable, "-c", script, str(estate.root), str(first)], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    assert Catalogue(estate).find("people") is None
+    again = ingest(estate, first, dataset="people", principal="tester", schema=load_schema(schema))
+    assert again.version == 1 and again.recovered
+    from joinedup.ingest.quarantine import read_quarantine
+
+    assert len(read_quarantine(estate, "people").rows) == again.rows_quarantined == 20

@@ -136,6 +136,7 @@ def ingest(
                     with _Poll(con, progress):
                         for statement in preparation(schema, mapping, source.relation):
                             con.execute(statement)
+                        [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
                         reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
                         table_version = delta.write(
                             estate.table_path(dataset),
@@ -161,6 +162,13 @@ def ingest(
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
+        # Nothing lost: every row the reader found is either loaded or in quarantine.
+        rows_read = split_rows + len(source.rejects)
+        if run.loaded + quarantined.num_rows != rows_read:
+            raise AssertionError(
+                f"ingest of {path}: read {rows_read} rows but loaded {run.loaded} and quarantined "
+                f"{quarantined.num_rows}; nothing was recorded"
+            )
         rule_counts = run.rule_counts()
         result = IngestResult(
             dataset=dataset,
@@ -170,7 +178,7 @@ def ingest(
             source_sha256=source.sha256,
             source_format=source.format,
             encoding=source.encoding,
-            rows_read=run.loaded + quarantined.num_rows,
+            rows_read=rows_read,
             rows_loaded=run.loaded,
             rows_quarantined=quarantined.num_rows,
             counts_by_rule=_by_rule(rule_counts),

@@ -8,6 +8,7 @@ and :func:`discard_uncatalogued` rolls such commits back before the next write.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -38,7 +39,13 @@ def discard_uncatalogued(path: Path, catalogued: int | None) -> bool:
     Returns True when something was rolled back.
     """
     latest = latest_version(path)
-    if latest is None or catalogued is None or latest <= catalogued:
+    if latest is None:
+        return False
+    if catalogued is None:
+        # Nothing in the catalogue refers to this table: all of it is left over.
+        shutil.rmtree(path)
+        return True
+    if latest <= catalogued:
         return False
     DeltaTable(str(path)).restore(catalogued)
     return True
