@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from joinedup.errors import InputError
-from joinedup.storage.duck import quote_literal
+from joinedup.storage.duck import quote_identifier, quote_literal
 
 FORMATS = {
     ".csv": "csv",
@@ -360,7 +361,7 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size:
         raise InputError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
     header = _checked_header(path, list(names))
     casts = ", ".join(
-        f"CAST({_ident(name)} AS VARCHAR) AS c{i}" for i, name in enumerate(header)
+        f"CAST({quote_identifier(name)} AS VARCHAR) AS c{i}" for i, name in enumerate(header)
     )
     relation = (
         f"(SELECT CAST(file_row_number + 1 AS BIGINT) AS _source_row, {casts} "
@@ -433,10 +434,6 @@ def _json_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -452,7 +449,7 @@ def remove_stale_scratch(tmp_dir: Path) -> None:
         except (IndexError, ValueError):
             continue
         if not _alive(pid):
-            _remove_tree(entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -464,8 +461,3 @@ def _alive(pid: int) -> bool:
         return True
     return True
 
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -48,13 +48,6 @@ class Check:
     message: str
 
 
-def storage_type(field: Field) -> str:
-    """The DuckDB type a field is stored as."""
-    if field.type in STANDARD_TYPES:
-        return STANDARD_TYPES[field.type].sql_type
-    return _SQL_TYPES[field.type]
-
-
 def expected(field: Field) -> str:
     """What a valid value of this field looks like, for error messages."""
     if field.type in STANDARD_TYPES:
