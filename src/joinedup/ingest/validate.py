@@ -12,14 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from joinedup.schema import Field, Schema
-from joinedup.standards import STANDARD_TYPES
+from joinedup.standards import STANDARD_TYPES, trimmed_macro
+from joinedup.standards.facts import BLANKS
 from joinedup.storage.duck import quote_identifier as ident
 from joinedup.storage.duck import quote_literal as lit
 
 # Whitespace trimmed from every value: spaces, tabs, line breaks and the
 # no-break space spreadsheets leave behind.
-_TRIM = lit(" \t\r\n\u00a0")
-_EDGE_BLANK = lit("^[ \t\r\n\u00a0]|[ \t\r\n\u00a0]$")
+_TRIM = lit(BLANKS)
+# Code points that may start or end a value needing a trim: every blank (and the
+# other control characters, harmlessly: the trim then leaves the value as it is).
+_BLANK_TESTS = ("<= 32", f"= {ord(chr(0xA0))}")
+assert all(ord(ch) <= 32 or ord(ch) == 0xA0 for ch in BLANKS)
 _INTEGER = r"[+-]?[0-9]+"
 _NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _STRING_FORMATS = {
@@ -72,7 +76,7 @@ def standardise(field: Field, v: str) -> str:
     t = field.type
     if t in STANDARD_TYPES:
         rule = STANDARD_TYPES[t]
-        sql = f"{rule.macro}({v})"
+        sql = f"{trimmed_macro(t)}({v})"
         return f"CAST({sql} AS {rule.sql_type})" if rule.sql_type != "VARCHAR" else sql
     if t == "any":
         return v
@@ -104,11 +108,11 @@ def standardise(field: Field, v: str) -> str:
         return f"CASE WHEN {v} IN ({trues}) THEN true WHEN {v} IN ({falses}) THEN false END"
     if t == "date":
         if field.format == "default":
-            return f"CAST({STANDARD_TYPES['iso_date'].macro}({v}) AS DATE)"
+            return f"CAST({trimmed_macro('iso_date')}({v}) AS DATE)"
         return f"CAST(try_strptime({v}, {lit(field.format)}) AS DATE)"
     if t == "datetime":
         if field.format == "default":
-            return f"CAST({STANDARD_TYPES['iso_datetime'].macro}({v}) AS TIMESTAMPTZ)"
+            return f"CAST({trimmed_macro('iso_datetime')}({v}) AS TIMESTAMPTZ)"
         return f"CAST(try_strptime({v}, {lit(field.format)}) AS TIMESTAMPTZ)"
     raise AssertionError(f"unhandled type {t}")
 
@@ -155,8 +159,11 @@ def _bound(field: Field, bound: object) -> str:
 
 
 def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
-    # trim() with a character list is slow; most values need only spaces trimmed, if that.
-    trimmed = f"CASE WHEN regexp_matches({raw}, {_EDGE_BLANK}) THEN trim({raw}, {_TRIM}) ELSE {raw} END"
+    # trim() with a character list is slow and most values need no trimming, so the
+    # first and last characters are looked at first (ascii() gives a code point).
+    # Comparisons, not IN: DuckDB turns an IN list into a join per use.
+    edge = " OR ".join(f"ascii({end}) {test}" for end in (raw, f"{raw}[-1]") for test in _BLANK_TESTS)
+    trimmed = f"CASE WHEN {edge} THEN trim({raw}, {_TRIM}) ELSE {raw} END"
     if missing == ("",):
         return f"NULLIF({trimmed}, '')"
     if not missing:
@@ -242,13 +249,17 @@ def _looked_up(schema: Schema) -> list[Field]:
 
 
 def preparation(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
-    """Statements to run before :func:`build_query`: lookup tables and repeated keys."""
+    """Statements to run before :func:`build_query`: lookup tables and repeated keys.
+
+    A lookup keeps the NULL it may hold (the join never matches it) for the same
+    reason the key tables keep keys with missing parts.
+    """
     statements = []
     for i, f in enumerate(_looked_up(schema)):
         v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
         statements.append(
             f"CREATE OR REPLACE TABLE {lookup_table(i)} AS "
-            f"SELECT v, {standardise(f, 'v')} AS s FROM (SELECT DISTINCT {v} AS v FROM {source}) WHERE v IS NOT NULL"
+            f"SELECT v, {standardise(f, 'v')} AS s FROM (SELECT DISTINCT {v} AS v FROM {source})"
         )
     return statements + duplicate_queries(schema, mapping, source)
 
@@ -258,7 +269,9 @@ def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> l
 
     Each holds a repeated key and the first row (in file order) holding it; every
     later row with that key is a duplicate. A grouped pass over the key columns
-    alone is far cheaper than a window over whole rows.
+    alone is far cheaper than a window over whole rows. Keys with a missing part
+    stay in (an equality join never matches NULL): filtering them out here would
+    let DuckDB push the filter under the grouping and standardise every key twice.
     """
     statements = []
     for i, (_, names) in enumerate(_unique_groups(schema)):
@@ -267,12 +280,11 @@ def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> l
             f"{standardise(f, normalise_missing(ident(mapping[f.name]), schema.missing_values))} AS k{j}"
             for j, f in enumerate(fields)
         )
-        present = " AND ".join(f"k{j} IS NOT NULL" for j in range(len(fields)))
         group = ", ".join(f"k{j}" for j in range(len(fields)))
         statements.append(
             f"CREATE OR REPLACE TABLE {duplicates_table(i)} AS "
             f"SELECT {group}, min(_source_row) AS first FROM (SELECT _source_row, {keys} FROM {source}) "
-            f"WHERE {present} GROUP BY {group} HAVING count(*) > 1"
+            f"GROUP BY {group} HAVING count(*) > 1"
         )
     return statements
 

@@ -16,7 +16,8 @@ A value passed in as a number (an integer column) is read as its text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
 import duckdb
 
@@ -114,8 +115,7 @@ def _postcode() -> str:
     )
 
 
-def _positive_integer(max_digits: int) -> str:
-    text = _trimmed(_TEXT)
+def _positive_integer(max_digits: int, text: str) -> str:
     pattern = f"0*[1-9][0-9]{{0,{max_digits - 1}}}"
     return f"CASE WHEN regexp_full_match({text}, {_lit(pattern)}) THEN ltrim({text}, '0') END"
 
@@ -167,8 +167,7 @@ def _utr() -> str:
     )
 
 
-def _gss_code() -> str:
-    text = _trimmed(_TEXT)
+def _gss_code(text: str) -> str:
     pattern = f"[{facts.GSS_COUNTRY_LETTERS}][0-9]{{8}}"
     return (
         f"CASE WHEN regexp_full_match(upper({text}), {_lit(pattern)}) THEN "
@@ -176,8 +175,7 @@ def _gss_code() -> str:
     )
 
 
-def _country_code() -> str:
-    text = _trimmed(_TEXT)
+def _country_code(text: str) -> str:
     code = f"upper({text})"
     aliases = " ".join(f"WHEN {code} = {_lit(alias)} THEN {_lit(to)}" for alias, to in COUNTRY_ALIASES.items())
     return (
@@ -186,8 +184,7 @@ def _country_code() -> str:
     )
 
 
-def _iso_date() -> str:
-    text = _trimmed(_TEXT)
+def _iso_date(text: str) -> str:
     # TRY_CAST checks the calendar; year 0000 would be read as 1 BC.
     return (
         f"CASE WHEN regexp_full_match({text}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
@@ -195,8 +192,7 @@ def _iso_date() -> str:
     )
 
 
-def _iso_datetime() -> str:
-    text = _trimmed(_TEXT)
+def _iso_datetime(text: str) -> str:
     # Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
     shape = (
         "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -236,26 +232,45 @@ def _person_name() -> str:
     return f"nullif({titled}, '')"
 
 
-_BODIES = {
-    "nhs_number": _nhs_number,
-    "ni_number": _ni_number,
-    "postcode": _postcode,
-    "uprn": lambda: _positive_integer(facts.UPRN_MAX_DIGITS),
-    "usrn": lambda: _positive_integer(facts.USRN_MAX_DIGITS),
-    "company_number": _company_number,
-    "vat_number": _vat_number,
-    "utr": _utr,
+# Rules that start by trimming blanks from both ends, as a body over the trimmed text.
+_ON_TRIMMED: dict[str, Callable[[str], str]] = {
+    "uprn": lambda text: _positive_integer(facts.UPRN_MAX_DIGITS, text),
+    "usrn": lambda text: _positive_integer(facts.USRN_MAX_DIGITS, text),
     "gss_code": _gss_code,
     "country_code": _country_code,
     "iso_date": _iso_date,
     "iso_datetime": _iso_datetime,
+}
+
+_BODIES: dict[str, Callable[[], str]] = {
+    "nhs_number": _nhs_number,
+    "ni_number": _ni_number,
+    "postcode": _postcode,
+    "company_number": _company_number,
+    "vat_number": _vat_number,
+    "utr": _utr,
     "person_name": _person_name,
+    **{name: functools.partial(body, _trimmed(_TEXT)) for name, body in _ON_TRIMMED.items()},
 }
 
 _STATEMENTS: dict[str, str] = {name: _macro(name, body()) for name, body in _BODIES.items()}
+# The same rules for text already trimmed of blanks at both ends (ingest trims every
+# value once, first): skipping a second trim saves a regular expression per value.
+_TRIMMED_STATEMENTS: dict[str, str] = {
+    name: _macro(f"trimmed_{name}", body(_TEXT)) for name, body in _ON_TRIMMED.items()
+}
 
 #: ``CREATE OR REPLACE MACRO`` statements, one per standard type, named ``jd_<type>``.
 MACRO_SQL: list[str] = list(_STATEMENTS.values())
+
+
+def trimmed_macro(name: str) -> str:
+    """The macro to call for type ``name`` on text already trimmed of blanks at both ends.
+
+    ``jd_trimmed_<name>`` where the rule trims first, else the type's own
+    ``jd_<name>``; for trimmed text both give the same answer.
+    """
+    return f"jd_trimmed_{name}" if name in _ON_TRIMMED else f"jd_{name}"
 
 
 def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = None) -> None:
@@ -265,3 +280,5 @@ def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = 
     """
     for name in _STATEMENTS if only is None else only:
         con.execute(_STATEMENTS[name])
+        if name in _TRIMMED_STATEMENTS:
+            con.execute(_TRIMMED_STATEMENTS[name])
