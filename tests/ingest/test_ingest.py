@@ -101,6 +101,23 @@ def test_common_encodings_are_detected(estate: Estate, tmp_path: Path, people_sc
     assert rows(estate, "SELECT name FROM people WHERE person_id = 3") == [{"name": "Siobhán O’Brien"}]
 
 
+def test_a_windows_1252_file_is_read_whole_whether_its_first_odd_byte_is_in_the_header_or_a_late_row(
+    estate: Estate, tmp_path: Path
+) -> None:
+    # UTF-8 files are staged while the encoding is checked; when the check finds
+    # Windows-1252, the file is staged again from a transcoded copy, from scratch.
+    schema = tmp_path / "s.yaml"
+    schema.write_text("fields:\n- {name: id, type: integer}\n- {name: 'amount (£)', type: string}\n")
+    header_odd = write_csv(tmp_path / "a.csv", "id,amount (£)\n1,ten\n2,twenty\n", encoding="cp1252")
+    late_odd = write_csv(tmp_path / "b.csv", "id,amount (£)\n" + "".join(f"{i},x\n" for i in range(1, 5000)) + "5000,£5\n", encoding="cp1252")
+    first = load(estate, header_odd, schema, dataset="a")
+    second = load(estate, late_odd, schema, dataset="b")
+    assert (first.encoding, first.rows_read, first.rows_loaded) == ("cp1252", 2, 2)
+    assert (second.encoding, second.rows_read, second.rows_loaded) == ("cp1252", 5000, 5000)
+    assert rows(estate, 'SELECT "amount (£)" AS a FROM b WHERE id = 5000') == [{"a": "£5"}]
+    assert not list(estate.tmp_dir.iterdir())
+
+
 def test_excel_parquet_and_json_lines_load_like_csv(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
     import openpyxl
     import pyarrow as pa

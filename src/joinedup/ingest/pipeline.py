@@ -35,7 +35,7 @@ from joinedup.errors import SchemaError
 from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
-from joinedup.ingest.validate import build_query, preparation
+from joinedup.ingest.validate import build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, size_in_bytes
@@ -115,6 +115,7 @@ def ingest(
                 threads=estate.config.threads,
                 temp_dir=scratch / "spill",
                 database=_staging_database(path, estate.config.memory_limit, scratch),
+                macros=macros_needed(schema),
             ) as con:
                 con.execute("SET TimeZone = 'UTC'")
                 notify("reading", None)

@@ -20,8 +20,10 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -42,6 +44,8 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 _CHUNK = 1 << 20
+#: The longest CSV line (a row, quoted line breaks included) DuckDB will read.
+_MAX_LINE = 16 << 20
 _JSONL_BATCH = 50_000
 #: Up to this many ragged rows, row numbers are corrected inline; beyond it, by a join.
 _INLINE_GAPS = 1000
@@ -121,40 +125,29 @@ def open_source(
 def _open_csv(
     con: duckdb.DuckDBPyConnection, path: Path, scratch_dir: Path, encoding: str | None, delimiter: str
 ) -> Source:
-    digest, size, detected = _hash_and_detect(path, encoding)
-    readable = path
-    scratch: list[Path] = []
-    if detected not in ("utf-8", "utf-8-sig"):
-        # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
-        # download), so other encodings are transcoded into the estate's tmp/ first.
-        readable = _transcode(path, detected, scratch_dir)
-        scratch.append(readable)
-    try:
-        header = _csv_header(readable, delimiter)
-        columns = [f"c{i}" for i in range(len(header))]
-        spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
-        reader = (
-            f"read_csv({quote_literal(str(readable))}, header = true, auto_detect = false, "
-            f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
-            "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
-            "max_line_size = 16777216)"
-        )
-        # One parallel pass stages the rows in DuckDB and finds those that do not
-        # split into the header's columns. A table's rowid is its insertion order,
-        # which DuckDB keeps equal to file order; numbering rows while reading
-        # instead would hold everything above it to one thread.
-        con.execute(f"CREATE OR REPLACE TABLE jd_csv AS SELECT * FROM {reader}")
-        rejected = con.execute(
-            "SELECT line, min(error_message), min(csv_line) FROM jd_rejects GROUP BY line ORDER BY line"
-        ).fetchall()
-    except duckdb.Error as exc:
-        for item in scratch:
-            item.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
-    except BaseException:
-        for item in scratch:
-            item.unlink(missing_ok=True)
-        raise
+    likely = encoding or _sniff_bom(_first_bytes(path))
+    if likely not in _DUCKDB_READS:
+        digest, size, detected = _hash_and_detect(path, encoding)
+        header, rejected, scratch = _stage_transcoded(con, path, detected, scratch_dir, delimiter)
+    else:
+        # Most files are UTF-8: stage the file as such while another thread hashes it
+        # and checks every byte really is UTF-8 (DuckDB's C++ runs without the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checking = pool.submit(_hash_and_detect, path, encoding)
+            problem: Exception | None = None
+            try:
+                header, rejected = _stage(con, path, path, delimiter)
+            except (InputError, UnicodeDecodeError) as exc:
+                problem = exc
+            digest, size, detected = checking.result()  # its errors (empty file, bad bytes) come first
+        scratch: list[Path] = []
+        if detected not in _DUCKDB_READS:
+            header, rejected, scratch = _stage_transcoded(con, path, detected, scratch_dir, delimiter)
+        elif isinstance(problem, UnicodeDecodeError):
+            raise InputError(f"{path}: not valid {detected} text: {problem}")
+        elif problem is not None:
+            raise problem
+    columns = [f"c{i}" for i in range(len(header))]
     rejects = [Reject(int(line), _ragged_message(message), (text or "").strip("\r\n")) for line, message, text in rejected]
     # Kept row k (1-based) sits after every rejected row i with line_i - 1 - i < k:
     # its row in the file is k + 1 (the header) + how many of those there are.
@@ -179,6 +172,62 @@ def _open_csv(
     return Source(path, "csv", header, digest, size, detected, relation, rejects, scratch)
 
 
+#: Encodings DuckDB reads as they are; anything else is transcoded to UTF-8 first.
+_DUCKDB_READS = ("utf-8", "utf-8-sig")
+
+
+def _first_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(4)
+
+
+def _stage_transcoded(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, scratch_dir: Path, delimiter: str
+) -> tuple[list[str], list[tuple[Any, ...]], list[Path]]:
+    # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
+    # download), so other encodings are transcoded into the estate's tmp/ first.
+    readable = _transcode(path, encoding, scratch_dir)
+    try:
+        header, rejected = _stage(con, path, readable, delimiter)
+    except BaseException:
+        readable.unlink(missing_ok=True)
+        raise
+    return header, rejected, [readable]
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Load every row of ``readable`` (UTF-8) into ``jd_csv``; return the header and the rows that did not split.
+
+    ``path`` is the user's file, named in errors.
+    """
+    header = _csv_header(path, readable, delimiter)
+    columns = [f"c{i}" for i in range(len(header))]
+    spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+    # A buffer of twice the longest line DuckDB accepts: fewer, larger reads
+    # parse faster than its default here.
+    reader = (
+        f"read_csv({quote_literal(str(readable))}, header = true, auto_detect = false, "
+        f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+        "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
+        f"max_line_size = {_MAX_LINE}, buffer_size = {2 * _MAX_LINE})"
+    )
+    try:
+        con.execute("DROP TABLE IF EXISTS jd_rejects; DROP TABLE IF EXISTS jd_reject_scans")
+        # One parallel pass stages the rows in DuckDB and finds those that do not
+        # split into the header's columns. A table's rowid is its insertion order,
+        # which DuckDB keeps equal to file order; numbering rows while reading
+        # instead would hold everything above it to one thread.
+        con.execute(f"CREATE OR REPLACE TABLE jd_csv AS SELECT * FROM {reader}")
+        rejected = con.execute(
+            "SELECT line, min(error_message), min(csv_line) FROM jd_rejects GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+    return header, rejected
+
+
 def _ragged_message(message: str) -> str:
     # DuckDB says "Expected Number of Columns: 3 Found: 4"; say it plainly.
     parts = [p for p in message.replace(":", " ").split() if p.isdigit()]
@@ -187,10 +236,10 @@ def _ragged_message(message: str) -> str:
     return message
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
+def _csv_header(path: Path, readable: Path, delimiter: str) -> list[str]:
     import csv
 
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with open(readable, encoding="utf-8-sig", newline="") as handle:
         try:
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
         except csv.Error as exc:

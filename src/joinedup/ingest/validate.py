@@ -223,6 +223,14 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
     return f"SELECT _source_row, _errors, {outputs}, {kept_raw} FROM (SELECT *, {errors} AS _errors FROM ({query}))"
 
 
+def macros_needed(schema: Schema) -> set[str]:
+    """The standard types whose ``jd_<type>`` macros :func:`build_query` and :func:`preparation` call."""
+    needed = {f.type for f in schema.fields if f.type in STANDARD_TYPES}
+    needed |= {"person_name" for f in _looked_up(schema)}
+    needed |= {f"iso_{f.type}" for f in schema.fields if f.type in ("date", "datetime") and f.format == "default"}
+    return needed
+
+
 def _unique_groups(schema: Schema) -> list[tuple[str, tuple[str, ...]]]:
     """The primary key and each single-field unique constraint, as (rule, fields)."""
     groups: list[tuple[str, tuple[str, ...]]] = []

@@ -192,9 +192,13 @@ def load_schema(path: Path) -> Schema:
     return parse_schema(text, source=str(path), json_only=path.suffix.lower() == ".json")
 
 
+# libyaml's loader when PyYAML was built with it (its wheels are): the same rules, ten times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_schema(text: str, *, source: str = "schema", json_only: bool = False) -> Schema:
     try:
-        data = json.loads(text) if json_only else yaml.safe_load(text)
+        data = json.loads(text) if json_only else yaml.load(text, Loader=_YAML_LOADER)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -18,12 +18,14 @@ def connect(
     threads: int = 0,
     temp_dir: Path | None = None,
     database: Path | None = None,
+    macros: Iterable[str] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB with joinedup's macros, spilling to ``temp_dir`` past the memory limit.
 
     In memory by default. Work that stages tables bigger than memory gives a
     ``database`` file (in scratch space): only a file-backed database can move
-    table data out of memory.
+    table data out of memory. ``macros`` limits the ``jd_<type>`` macros defined
+    to those types (default: all).
     """
     con = duckdb.connect(str(database) if database is not None else ":memory:")
     try:
@@ -33,7 +35,7 @@ def connect(
         if temp_dir is not None:
             temp_dir.mkdir(parents=True, exist_ok=True)
             con.execute(f"SET temp_directory = '{_setting(str(temp_dir))}'")
-        install_macros(con)
+        install_macros(con, macros)
         yield con
     finally:
         con.close()

@@ -1,0 +1,36 @@
+"""The validation query calls only macros the ingest connection defines."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from joinedup.ingest.validate import build_query, macros_needed, preparation
+from joinedup.schema import Schema
+from joinedup.standards import UK_TYPES, install_macros
+
+
+def test_the_connection_defines_every_macro_the_query_calls() -> None:
+    fields = [{"name": t, "type": t, "constraints": {"unique": True}} for t in UK_TYPES]
+    fields += [
+        {"name": "given", "type": "string", "format": "person_name"},
+        {"name": "born", "type": "date"},
+        {"name": "seen", "type": "datetime"},
+        {"name": "uk_date", "type": "date", "format": "%d/%m/%Y"},
+        {"name": "n", "type": "integer"},
+    ]
+    schema = Schema.from_dict({"fields": fields, "primaryKey": ["given", "born"]})
+    mapping = {f.name: f"c{i}" for i, f in enumerate(schema.fields)}
+    sql = " ".join([*preparation(schema, mapping, "src"), build_query(schema, mapping, "src")])
+    con = duckdb.connect()
+    install_macros(con, macros_needed(schema))
+    defined = {name for (name,) in con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'jd_%'").fetchall()}
+    called = set(re.findall(r"\b(jd_[a-z_]+)\(", sql)) - {"jd_lookup_0", "jd_duplicates_0"}
+    assert called and called <= defined, called - defined
+    # The columns are all there, so the statements bind (and run) against a table of that shape.
+    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS c{i}" for i in range(len(schema.fields)))
+    con.execute(f"CREATE TABLE src AS SELECT 2 AS _source_row, {columns}")
+    for statement in preparation(schema, mapping, "src"):
+        con.execute(statement)
+    assert con.execute(build_query(schema, mapping, "src")).fetchall()
