@@ -153,9 +153,15 @@ def quarantine(
     emit(data, json_, render)
 
 
+#: Rows `joinedup query` shows in a table unless --limit says otherwise.
+TABLE_ROWS = 100
+
+
 def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
-    limit: Annotated[int | None, typer.Option(help="Return at most this many rows.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table).")
+    ] = None,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -168,11 +174,13 @@ def query(
     query is recorded in the audit log before any row is shown.
     """
     target = open_estate(estate)
+    if limit is None and not json_:
+        limit = TABLE_ROWS  # a table of a million rows helps nobody, and takes minutes to draw
     result = query_as(target, resolve_principal(target, as_).name, sql, purpose=purpose, limit=limit)
 
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))
         if result.truncated:
-            out.print(f"(first {limit} rows)")
+            out.print(f"(first {limit} rows; --limit N for more, --json for all)")
 
     emit(result.records(), json_, render)
