@@ -29,3 +29,32 @@ def test_demo_replaces_only_an_earlier_estate(tmp_path: Path) -> None:
     with pytest.raises(EstateError, match="already exists"):
         check_demo_target(precious, fresh=True)
     assert (precious / "work.txt").read_text() == "mine"
+
+
+def test_fresh_never_replaces_an_estate_the_demo_did_not_make(estate: Estate) -> None:
+    # `joinedup demo --fresh` with the working estate's path must not wipe it.
+    (estate.root / "data" / "keep.txt").write_text("a real dataset")
+    with pytest.raises(EstateError, match="did not make"):
+        run_demo(estate.root, principal="tester", rows=50, fresh=True)
+    assert (estate.root / "data" / "keep.txt").read_text() == "a real dataset"
+    assert not (estate.root.parent / f"{estate.root.name}-inputs").exists()
+
+
+def test_a_folder_of_someone_elses_files_where_the_inputs_would_go_is_left_alone(tmp_path: Path) -> None:
+    inputs = tmp_path / "council-inputs"
+    inputs.mkdir()
+    (inputs / "precious.csv").write_text("x")
+    with pytest.raises(EstateError, match="council-inputs: already exists"):
+        run_demo(tmp_path / "council", principal="tester", rows=50)
+    assert (inputs / "precious.csv").read_text() == "x"
+    assert not (tmp_path / "council").exists()
+
+
+def test_fresh_replaces_an_earlier_demo_estate_and_its_inputs(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "demo", principal="tester", rows=60, seed=3)
+    (Path(first.inputs) / "left-over.csv").write_text("old")
+    with pytest.raises(EstateError, match="pass --fresh"):
+        check_demo_target(tmp_path / "demo", fresh=False)
+    second = run_demo(tmp_path / "demo", principal="tester", rows=60, seed=4, fresh=True)
+    assert second.quarantine_matches_ground_truth
+    assert not (Path(second.inputs) / "left-over.csv").exists()

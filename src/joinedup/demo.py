@@ -19,6 +19,7 @@ from typing import Any
 from joinedup.access import bootstrap_admin
 from joinedup.errors import EstateError
 from joinedup.estate import CONFIG_FILE, Estate
+from joinedup.estate.config import EstateConfig
 from joinedup.ingest import ingest
 from joinedup.ingest.inference import infer_file_schema
 from joinedup.ingest.quarantine import read_quarantine
@@ -62,16 +63,35 @@ class DemoReport:
         }
 
 
+#: The section of ``joinedup.toml`` that marks an estate the demo built (and may replace).
+DEMO_SECTION = "demo"
+#: The file that marks a folder of demo inputs (which the demo may replace).
+INPUTS_MARKER = ".joinedup-demo-inputs"
+
+
+def inputs_folder(path: Path) -> Path:
+    """Where the demo writes its synthetic exports: ``<estate>-inputs`` beside the estate."""
+    return path.parent / f"{path.name}-inputs"
+
+
 def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026, fresh: bool = False, say: Say = lambda _: None) -> DemoReport:
-    """Build the demo estate at ``path`` (``fresh`` replaces an earlier demo estate there)."""
+    """Build the demo estate at ``path`` (``fresh`` replaces an earlier demo estate there).
+
+    Only an estate and an inputs folder the demo made itself are ever removed;
+    anything else at either place is refused, unchanged.
+    """
     path = path.expanduser().absolute()
-    if fresh and (path / CONFIG_FILE).exists():
-        shutil.rmtree(path)
+    check_demo_target(path, fresh)
+    inputs = inputs_folder(path)
+    for made in (path, inputs):
+        if made.exists():
+            shutil.rmtree(made)
     estate = Estate.create(path, name="demo council")
+    estate.config.extra[DEMO_SECTION] = {"built_by": "joinedup demo", "inputs": inputs.name}
+    estate.config.save(path)
     bootstrap_admin(estate, principal)
-    inputs = path.parent / f"{path.name}-inputs"
-    shutil.rmtree(inputs, ignore_errors=True)
     inputs.mkdir(parents=True)
+    (inputs / INPUTS_MARKER).write_text(f"Synthetic exports written by `joinedup demo` for the estate {path}.\n", encoding="utf-8")
     report = DemoReport(str(path), str(inputs))
     say(f"Made the estate at {path}; writing synthetic exports to {inputs}")
 
@@ -119,8 +139,22 @@ def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026,
 
 
 def check_demo_target(path: Path, fresh: bool) -> None:
-    """Refuse to overwrite anything that is not an earlier demo estate."""
+    """Refuse to overwrite anything but an earlier demo estate (with ``fresh``) and its inputs."""
     path = path.expanduser().absolute()
-    if path.exists() and not (fresh and (path / CONFIG_FILE).exists()):
-        hint = " (pass --fresh to replace it)" if (path / CONFIG_FILE).exists() else ""
-        raise EstateError(f"{path}: already exists{hint}; choose another --estate")
+    if path.exists():
+        if not (path / CONFIG_FILE).exists():
+            raise EstateError(f"{path}: already exists and is not a joinedup estate; choose another --estate")
+        if not _made_by_demo(path):
+            raise EstateError(f"{path}: is an estate `joinedup demo` did not make; it is never replaced (choose another --estate)")
+        if not fresh:
+            raise EstateError(f"{path}: already exists (pass --fresh to replace this demo estate); choose another --estate")
+    inputs = inputs_folder(path)
+    if inputs.exists() and not (inputs / INPUTS_MARKER).exists():
+        raise EstateError(f"{inputs}: already exists and `joinedup demo` did not make it; move it or choose another --estate")
+
+
+def _made_by_demo(path: Path) -> bool:
+    try:
+        return DEMO_SECTION in EstateConfig.load(path).extra
+    except EstateError:
+        return False

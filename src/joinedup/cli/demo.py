@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     estate: EstateOption = DEFAULT_ESTATE,
-    fresh: Annotated[bool, typer.Option(help="Replace an earlier demo estate at --estate.")] = False,
+    fresh: Annotated[bool, typer.Option(help="Replace an earlier demo estate at --estate (never an estate the demo did not make).")] = False,
     rows: Annotated[int, typer.Option(help="Residents to generate (the other exports are scaled to it).")] = 5_000,
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data.")] = 2026,
     json_: JsonOption = False,
