@@ -8,7 +8,7 @@ import pytest
 
 from joinedup.access import grant_role, query_as
 from joinedup.audit import log, verify
-from joinedup.errors import AccessDenied
+from joinedup.errors import AccessDenied, QueryError
 from joinedup.estate import Estate
 from tests.audit.conftest import raw_catalogue
 from tests.audit.workload import load_people
@@ -51,3 +51,44 @@ def test_a_query_whose_audit_write_fails_returns_nothing(loaded: Estate) -> None
     assert handed_over is None
     assert log(loaded, limit=None) == before
     assert verify(loaded).ok
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT error(string_agg(nhs_number || ' ' || name, '; ')) FROM residents",
+        "SELECT CAST(name AS INTEGER) FROM residents",
+    ],
+)
+def test_a_query_failing_over_the_data_says_what_kind_not_the_values_and_is_audited(loaded: Estate, sql: str) -> None:
+    with pytest.raises(QueryError) as raised:
+        query_as(loaded, "alice", sql, purpose="complaint 12")
+    message = str(raised.value)
+    assert "failed while running" in message
+    assert "Siobhan" not in message and "9434765919" not in message
+    entry = log(loaded)[-1]
+    assert (entry.principal, entry.action, entry.dataset) == ("alice", "data.query.failed", "residents")
+    assert entry.detail["stage"] == "running"
+    assert "Siobhan" not in repr(entry) and "9434765919" not in repr(entry)
+
+
+@pytest.mark.parametrize(
+    "sql", ["COPY residents TO 'out.csv'", "ATTACH 'other.db'", "SELECT 1; SELECT 2", "SELECT * FROM read_csv('/etc/passwd')"]
+)
+def test_a_refused_query_is_audited_too(loaded: Estate, sql: str) -> None:
+    with pytest.raises(QueryError):
+        query_as(loaded, "sam", sql)
+    entry = log(loaded)[-1]
+    assert (entry.principal, entry.action) == ("sam", "data.query.failed")
+    assert entry.detail["stage"] in ("refused", "binding", "running")
+    assert verify(loaded).ok
+
+
+def test_aliases_and_expression_names_do_not_carry_names_or_numbers_into_the_log(loaded: Estate) -> None:
+    sql = 'SELECT nhs_number AS "Siobhan Quigley 9434765919", upper(\'Siobhan\') , name FROM residents r'
+    result = query_as(loaded, "sam", sql)
+    assert result.columns[0] == "Siobhan Quigley 9434765919"  # the person asking sees what they asked for
+    entry = log(loaded)[-1]
+    assert entry.columns == ("?", "?", "name")
+    assert "Siobhan" not in entry.detail["sql"] and "9434765919" not in entry.detail["sql"]
+    assert entry.detail["sql"] == "SELECT nhs_number AS ?, upper(?) , name FROM residents ?"

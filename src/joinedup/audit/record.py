@@ -20,7 +20,7 @@ rather than a fork.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from joinedup.audit.canonical import canonical_json, canonical_time, encode_entry, entry_hash
 from joinedup.audit.checkpoints import checkpoint_interval, sign_checkpoint
 from joinedup.audit.entry import AuditEntry
-from joinedup.audit.redact import redact_detail, redact_sql, redact_text
+from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
 from joinedup.errors import EstateError, InputError
 from joinedup.estate import Estate
@@ -62,6 +62,7 @@ def record(
     row_count: int | None = None,
     subjects: Iterable[Subject] = (),
     sql: str | None = None,
+    names: Collection[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append an entry in ``session``'s transaction (an ORM session or a Core connection); it exists when the caller commits.
@@ -73,7 +74,10 @@ def record(
     under ``detail["literals"]``. NHS and NI numbers in ``purpose`` and in
     ``detail`` strings are replaced the same way, their hashes under
     ``detail["mentions"]``. A read over several datasets leaves ``dataset``
-    empty and gives ``detail={"versions": {name: version, ...}}``.
+    empty and gives ``detail={"versions": {name: version, ...}}``. ``names`` are
+    the dataset and column names a query may use openly: given them, any other
+    name in ``sql`` or ``columns`` (an alias, an expression's text) is replaced
+    by ``?`` too, its hashes with the literals'.
 
     Call it last in the transaction: it takes the log's head lock, held until
     commit, so taking other locks after it would serialise (or on PostgreSQL
@@ -84,17 +88,22 @@ def record(
     if not principal:
         raise ValueError("audit entries need a principal")
     people = list(subjects)
-    secret = estate_secret(estate) if (people or sql is not None or purpose or detail) else b""
+    secret = estate_secret(estate) if (people or sql is not None or purpose or detail or names is not None) else b""
     facts: dict[str, Any] = {}
     mentions: set[str] = set()
     if detail:
         cleaned, found = redact_detail(secret, detail)
         facts.update(cleaned)
         mentions.update(found)
+    column_list = [str(c) for c in columns]
     if sql is not None:
-        redacted = redact_sql(secret, sql)
+        redacted = redact_sql(secret, sql, names)
         facts["sql"] = redacted.text
         facts["literals"] = redacted.hashes
+    if names is not None:
+        column_list, found = redact_names(secret, column_list, names)
+        if found:
+            facts["literals"] = sorted(set(facts.get("literals", [])).union(found))
     if purpose:
         stated = redact_text(secret, purpose)
         purpose = stated.text
@@ -102,7 +111,6 @@ def record(
     if mentions:
         facts["mentions"] = sorted(mentions)
     hashes = sorted(set(hash_subjects(secret, people)))
-    column_list = [str(c) for c in columns]
     try:
         columns_json = canonical_json(column_list)
         detail_json = canonical_json(facts)

@@ -11,8 +11,9 @@ and file hashes, never for values from the data.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ _IDENTIFIER_SHAPES = (
 
 _LITERALS = frozenset({duckdb.token_type.string_const, duckdb.token_type.numeric_const})
 _COMMENT = duckdb.token_type.comment
+_IDENTIFIER = duckdb.token_type.identifier
 
 
 @dataclass
@@ -61,29 +63,76 @@ def redact_text(secret: bytes, text: str) -> Redacted:
     return Redacted(text, sorted(hashes))
 
 
-def redact_sql(secret: bytes, sql: str) -> Redacted:
-    """``sql`` with literals as ``?``, comments dropped, and the literals' keyed hashes."""
+def redact_sql(secret: bytes, sql: str, names: Collection[str] | None = None) -> Redacted:
+    """``sql`` with literals as ``?``, comments dropped, and the literals' keyed hashes.
+
+    With ``names`` (the dataset and column names the query may use), every other
+    identifier that is not a DuckDB function or type name (an alias, a quoted
+    name) becomes ``?`` too: an alias is text someone typed and can be a person's name.
+    """
     try:
         tokens = duckdb.tokenize(sql)
     except Exception:
         return Redacted(UNREADABLE_SQL)
+    allowed = None if names is None else {n.lower() for n in names} | _duckdb_words()
     hashes: set[str] = set()
     parts: list[str] = []
     ends = [start for start, _ in tokens[1:]] + [len(sql)]
     for (start, kind), end in zip(tokens, ends, strict=True):
         token = sql[start:end].rstrip()
         spacing = " " if len(token) < end - start else ""
-        if kind in _LITERALS:
+        if kind in _LITERALS and any(ch.isalnum() for ch in token):  # DuckDB calls a lone "." numeric
             hashes.update(candidate_hashes(secret, _literal_value(token)))
             parts.append("?" + spacing)
         elif kind == _COMMENT:
             # Comments are free text a person typed: they may name someone.
             parts.append(" ")
+        elif kind == _IDENTIFIER and allowed is not None and _unquoted(token).lower() not in allowed:
+            hashes.update(candidate_hashes(secret, _unquoted(token)))
+            parts.append("?" + spacing)
         else:
             parts.append(token + spacing)
     # Quoted identifiers can hold anything, so the tokenised text gets the free-text pass too.
     rest = redact_text(secret, "".join(parts).strip())
     return Redacted(rest.text, sorted(hashes.union(rest.hashes)))
+
+
+def redact_names(secret: bytes, names: Iterable[str], known: Collection[str]) -> tuple[list[str], list[str]]:
+    """Result column names with each that is not a known column name replaced by ``?``, and the keyed hashes.
+
+    DuckDB names an unaliased expression after its text (``upper('Sam Jackson')``),
+    and an alias can be anything, so only names of real columns are kept.
+    """
+    allowed = {n.lower() for n in known}
+    hashes: set[str] = set()
+    kept = []
+    for name in names:
+        if name.lower() in allowed:
+            kept.append(name)
+        else:
+            hashes.update(candidate_hashes(secret, name))
+            kept.append("?")
+    return kept, sorted(hashes)
+
+
+@functools.cache
+def _duckdb_words() -> frozenset[str]:
+    """Names of DuckDB's functions, types and keywords: identifiers that say nothing about anyone."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT function_name FROM duckdb_functions() UNION SELECT type_name FROM duckdb_types() "
+            "UNION SELECT keyword_name FROM duckdb_keywords()"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(name).lower() for (name,) in rows)
+
+
+def _unquoted(token: str) -> str:
+    if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
+        return token[1:-1].replace('""', '"')
+    return token
 
 
 def redact_detail(secret: bytes, detail: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -62,7 +62,11 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
         con.execute("SET TimeZone = 'UTC'")
         lock_down(con)
         try:
-            reader = con.sql(sql).to_arrow_reader(10_000)
+            relation = con.sql(sql)  # parsed and bound: errors here are about the SQL, not the data
+        except duckdb.Error as exc:
+            raise QueryError(f"query: {_first_line(exc)}") from None
+        try:
+            reader = relation.to_arrow_reader(10_000)
             batches = []
             count = 0
             for batch in reader:
@@ -71,13 +75,26 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
                 if limit is not None and count > limit:
                     break
         except duckdb.Error as exc:
-            raise QueryError(f"query: {_first_line(exc)}") from None
+            # A message from running can quote values from the data (a failed cast,
+            # error(...) over a column): say what kind of failure, not the message.
+            raise QueryRunError(f"query: failed while running ({_kind(exc)}); DuckDB's message is not shown, as it can quote values from the data") from None
     table = pa.Table.from_batches(batches, schema=reader.schema)
     truncated = limit is not None and table.num_rows > limit
     if truncated:
         table = table.slice(0, limit)
     rows = list(zip(*(column.to_pylist() for column in table.columns), strict=True))
     return QueryResult(table.column_names, rows, dict(datasets), truncated)
+
+
+class QueryRunError(QueryError):
+    """The query was valid SQL but failed while running over the data."""
+
+
+def _kind(exc: Exception) -> str:
+    """DuckDB's name for the kind of error ("Conversion Error"), never its message."""
+    first = _first_line(exc)
+    kind = first.split(":", 1)[0] if ":" in first else ""
+    return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
 
 
 def _first_line(exc: Exception) -> str:
