@@ -235,3 +235,38 @@ def test_entries_read_back_as_written(estate: Estate) -> None:
     [read] = log(estate)
     assert read == written
     assert read.when.tzinfo is not None
+
+
+def test_a_chain_rebuilt_after_a_deletion_with_its_checkpoints_removed_is_caught(estate: Estate) -> None:
+    # Someone with write access to the catalogue (not the signing key) removes entry 3,
+    # renumbers and re-hashes everything after it, and deletes the stored checkpoints.
+    estate.config.extra["audit"] = {"checkpoint_every": 5}
+    estate.config.save(estate.root)
+    estate = Estate.open(estate.root)
+    fill(estate, 12)
+    columns = "seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail"
+    with raw_catalogue(estate) as con:
+        rows = con.execute(f"SELECT {columns} FROM audit_entries WHERE seq <> 3 ORDER BY seq").fetchall()
+        con.execute("DELETE FROM audit_entries")
+        con.execute("DELETE FROM audit_checkpoints")
+        prev = ZERO_HASH
+        for seq, row in enumerate(rows, start=1):
+            _, at, principal, action, purpose, dataset, version, cols, count, subjects, detail = row
+            digest = entry_hash(
+                encode_entry(
+                    seq=seq, at=at, principal=principal, action=action, purpose=purpose, dataset=dataset,
+                    dataset_version=version, columns_json=cols, row_count=count, subjects_json=subjects,
+                    detail_json=detail, prev_hash=prev,
+                )
+            )  # fmt: skip
+            con.execute(
+                f"INSERT INTO audit_entries ({columns}, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, at, principal, action, purpose, dataset, version, cols, count, subjects, detail, prev, digest),
+            )
+            prev = digest
+        con.execute("UPDATE audit_head SET seq = ?, hash = ?", (len(rows), prev))
+
+    report = verify(estate)
+
+    assert not report.ok
+    assert "no signed checkpoint covers seqs 1 to 11" in report.problem

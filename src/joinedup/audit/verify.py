@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
-from joinedup.audit.checkpoints import Checkpoint, load_checkpoint_file
+from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, load_checkpoint_file
 from joinedup.audit.keys import public_key_hex, verifying_key
 from joinedup.audit.models import AuditCheckpointRow
 from joinedup.estate import Estate
@@ -112,6 +112,7 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
     for made in stored:
         report.checkpoints += 1
         _check_checkpoint(report, made, found, trusted_hex, "a stored checkpoint")
+    _check_coverage(report, stored, checkpoint_interval(estate))
     if external is not None:
         if external.estate != estate.config.name:
             report.problems.append(Problem(None, f"the checkpoint file is for estate {external.estate!r}, not {estate.config.name!r}"))
@@ -175,6 +176,25 @@ def _check_head(report: VerifyReport, before: Any, after: Any, found: dict[int, 
         )
     if report.last_seq == before.seq == after.seq and report.last_hash != after.hash:
         report.problems.append(Problem(report.last_seq, f"seq {report.last_seq} does not match the hash the log's head recorded for it"))
+
+
+def _check_coverage(report: VerifyReport, stored: list[Checkpoint], interval: int) -> None:
+    """A checkpoint is signed every ``interval`` entries, so one must cover all but the newest few.
+
+    Without this, someone who can write the catalogue could delete an entry,
+    re-hash everything after it and delete the stored checkpoints, and the chain
+    alone would look whole.
+    """
+    newest = max((c.seq for c in stored), default=0)
+    if report.last_seq - newest >= interval:
+        report.problems.append(
+            Problem(
+                newest + 1,
+                f"no signed checkpoint covers seqs {newest + 1} to {report.last_seq}, though one is signed every "
+                f"{interval} entries: stored checkpoints were deleted, and the log after seq {newest} may have been "
+                "rewritten (if [audit] checkpoint_every was just lowered, run `joinedup audit checkpoint`)",
+            )
+        )
 
 
 def _check_checkpoint(report: VerifyReport, made: Checkpoint, found: dict[int, str], trusted_hex: str | None, what: str) -> None:
