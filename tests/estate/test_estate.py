@@ -22,6 +22,8 @@ def test_init_makes_the_layout_with_a_private_secret(tmp_path: Path) -> None:
     secret = root / "keys" / "estate.secret"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "keys").stat().st_mode) == 0o700
+    # Other local accounts cannot read the data or the catalogue around joinedup's roles.
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert len(estate.secret) == 32
     assert estate.config.name == "council"
 

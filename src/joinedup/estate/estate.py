@@ -53,6 +53,9 @@ class Estate:
         created_root = not root.exists()
         try:
             root.mkdir(parents=True, exist_ok=True)
+            # Private to its owner: the data, the quarantine and the catalogue (with the
+            # audit log) are readable only through joinedup, which checks roles.
+            root.chmod(0o700)
             for sub in ("data", "locks", "tmp"):
                 (root / sub).mkdir()
             keys = root / "keys"
