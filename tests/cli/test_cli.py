@@ -73,6 +73,7 @@ def test_errors_are_one_line_and_exit_non_zero(cli: Cli, tmp_path: Path, people_
         (("ingest", tmp_path / "absent.csv", "--dataset", "people", "--schema", people_schema), "file not found"),
         (("query", "DROP TABLE people"), "only SELECT"),
         (("quarantine", "nobody"), "unknown dataset"),
+        (("ingest", write_csv(tmp_path / "p.csv", MESSY), "--dataset", "people", "--schema", people_schema, "--delimiter", ";;"), "--delimiter must be one character"),
     ]
     for args, message in cases:
         result = cli(*args)
@@ -119,3 +120,17 @@ def test_every_command_has_help() -> None:
     for args in (["--help"], ["ingest", "--help"], ["query", "--help"], ["schema", "infer", "--help"], ["standards", "check", "--help"]):
         done = subprocess.run([sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
+
+
+def test_query_json_keeps_every_column_and_writes_only_valid_json(cli: Cli) -> None:
+    result = cli(
+        "query",
+        "SELECT 1 AS a, 2 AS a, TIME '12:00' AS t, INTERVAL 90 MINUTE AS i, 'nan'::DOUBLE AS n, "
+        "170141183460469231731687303715884105727::HUGEINT AS h, 1.25::DECIMAL(10, 2) AS d",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "NaN" not in result.stdout
+    assert result.json() == [
+        {"a": 1, "a_2": 2, "t": "12:00:00", "i": "PT5400S", "n": None, "h": 170141183460469231731687303715884105727, "d": 1.25}
+    ]

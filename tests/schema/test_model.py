@@ -79,6 +79,10 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: _ingest}]", "kept for joinedup's own columns"),
         ("fields: [{name: a, type: integer, format: email}]", "takes no format"),
         ("fields: [{name: a\n", "line 2: not valid YAML"),
+        # Ingest runs DuckDB, so DuckDB's strptime and RE2 decide, not Python's.
+        ("fields: [{name: a, type: date, format: '%Q'}]", "'%Q' is not a valid pattern"),
+        ("fields: [{name: a, constraints: {pattern: 'a{99999}'}}]", "not a valid regular expression: invalid repetition size"),
+        ("fields: [{name: a, constraints: {pattern: '(?<=x)a'}}]", "not a valid regular expression"),
     ],
 )
 def test_each_mistake_is_one_line_naming_where(text: str, message: str) -> None:

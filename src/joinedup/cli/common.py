@@ -12,14 +12,17 @@ Conventions (keep them when adding a command):
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -57,12 +60,23 @@ def open_estate(path: Path) -> Estate:
 
 
 def to_jsonable(value: Any) -> Any:
+    """``value`` as something JSON holds exactly: times as ISO 8601 text, NaN and infinities as null."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return _duration(0, value.days, value.seconds * 10**9 + value.microseconds * 1000)
+    if isinstance(value, pa.MonthDayNano):
+        return _duration(value.months, value.days, value.nanoseconds)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return float(value)
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, UUID):
+        return str(value)
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, Path):
@@ -74,10 +88,20 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _duration(months: int, days: int, nanoseconds: int) -> str:
+    """An ISO 8601 duration: ``P1M2DT3.5S``."""
+    seconds = Decimal(nanoseconds) / 10**9
+    text = "P" + (f"{months}M" if months else "") + (f"{days}D" if days else "")
+    if seconds or text == "P":
+        text += f"T{seconds.normalize():f}S"
+    return text
+
+
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     """Print ``data`` as JSON (machine) or through ``render`` (person)."""
     if as_json:
-        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        # Anything to_jsonable does not know is written as its text rather than failing.
+        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n")
     else:
         render(data)
 

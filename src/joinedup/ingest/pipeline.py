@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import joinedup
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import SchemaError
+from joinedup.errors import EstateError, SchemaError
 from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
@@ -166,7 +166,7 @@ def ingest(
         # Nothing lost: every row the reader found is either loaded or in quarantine.
         rows_read = split_rows + len(source.rejects)
         if run.loaded + quarantined.num_rows != rows_read:
-            raise AssertionError(
+            raise EstateError(
                 f"ingest of {path}: read {rows_read} rows but loaded {run.loaded} and quarantined "
                 f"{quarantined.num_rows}; nothing was recorded"
             )

@@ -109,6 +109,8 @@ def open_source(
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     fmt = detect_format(path, fmt)
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise InputError(f"{path}: --delimiter must be one character other than a quote or a line break, not {delimiter!r}")
     if fmt == "csv":
         return _open_csv(con, path, scratch_dir, encoding, "\t" if path.suffix.lower() == ".tsv" else delimiter)
     digest, size = _hash(path)

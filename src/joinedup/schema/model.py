@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -216,6 +215,21 @@ def dump_schema(schema: Schema, fmt: str = "yaml") -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
+def _duckdb_refuses(sql: str, value: str) -> str | None:
+    """DuckDB's complaint when it runs ``sql`` with ``value``, or None when it accepts it."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(sql, [value]).fetchall()
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0]
+        return message.split(": ", 1)[-1] if message.startswith("Invalid Input Error") else message
+    finally:
+        con.close()
+    return None
+
+
 class _SchemaReader:
     """Turns a parsed document into a :class:`Schema`, failing on the first problem."""
 
@@ -304,10 +318,10 @@ class _SchemaReader:
             if fmt != "default" and "%" not in fmt:
                 raise self.fail(where, f"{fmt!r}: expected 'default' (ISO 8601) or a strptime pattern such as '%d/%m/%Y'")
             if fmt != "default":
-                try:
-                    datetime(2001, 2, 3, 4, 5, 6).strftime(fmt)
-                except ValueError as exc:
-                    raise self.fail(where, f"{fmt!r} is not a valid pattern: {exc}") from None
+                # Ingest parses with DuckDB's strptime, so DuckDB decides what a valid pattern is.
+                problem = _duckdb_refuses("SELECT try_strptime('2001-02-03', ?)", fmt)
+                if problem:
+                    raise self.fail(where, f"{fmt!r} is not a valid pattern: {problem}")
             return fmt
         if type_ == "string":
             if fmt not in STRING_FORMATS:
@@ -328,10 +342,10 @@ class _SchemaReader:
         if pattern is not None:
             if not isinstance(pattern, str):
                 raise self.fail(f"{where}.pattern", "expected a regular expression string")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise self.fail(f"{where}.pattern", f"not a valid regular expression: {exc}") from None
+            # Ingest matches with DuckDB's RE2, which refuses some things Python's re accepts (look-behind).
+            problem = _duckdb_refuses("SELECT regexp_full_match('', ?)", pattern)
+            if problem:
+                raise self.fail(f"{where}.pattern", f"not a valid regular expression: {problem}")
         enum = data.get("enum")
         if enum is not None and (not isinstance(enum, list) or not enum):
             raise self.fail(f"{where}.enum", "expected a non-empty list")

@@ -23,7 +23,23 @@ class QueryResult:
     truncated: bool = False
 
     def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+        """Rows as objects; a repeated column name gets ``_2``, ``_3`` … so no column is lost."""
+        keys = unique_names(self.columns)
+        return [dict(zip(keys, row, strict=True)) for row in self.rows]
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats made distinct: ``["a", "a"]`` → ``["a", "a_2"]``."""
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        result.append(candidate)
+    return result
 
 
 def referenced_datasets(estate: Estate, sql: str) -> dict[str, int]:
