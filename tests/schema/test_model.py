@@ -83,6 +83,8 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, type: date, format: '%Q'}]", "'%Q' is not a valid pattern"),
         ("fields: [{name: a, constraints: {pattern: 'a{99999}'}}]", "not a valid regular expression: invalid repetition size"),
         ("fields: [{name: a, constraints: {pattern: '(?<=x)a'}}]", "not a valid regular expression"),
+        ("fields: [{name: a, type: integer, constraints: {enum: [1, 'a']}}]", "fields[0].constraints.enum[1]: 'a' is not a whole number"),
+        ("fields: [{name: a, type: number, constraints: {enum: [1.5, '1) OR (1=1']}}]", "is not a number"),
     ],
 )
 def test_each_mistake_is_one_line_naming_where(text: str, message: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -349,6 +350,12 @@ class _SchemaReader:
         enum = data.get("enum")
         if enum is not None and (not isinstance(enum, list) or not enum):
             raise self.fail(f"{where}.enum", "expected a non-empty list")
+        if enum is not None and fld.type in ("integer", "year", "number"):
+            for i, item in enumerate(enum):
+                whole = isinstance(item, int) and not isinstance(item, bool)
+                if not (whole or (fld.type == "number" and isinstance(item, float) and math.isfinite(item))):
+                    kind = "a number" if fld.type == "number" else "a whole number"
+                    raise self.fail(f"{where}.enum[{i}]", f"{item!r} is not {kind}, as the field's type {fld.type!r} needs")
         bounds = {}
         for key in ("minimum", "maximum"):
             if key in data:
@@ -365,7 +372,7 @@ class _SchemaReader:
             required=bool(data.get("required", False)),
             unique=bool(data.get("unique", False)),
             pattern=pattern,
-            enum=tuple(str(v) if fld.type not in ("integer", "number") else v for v in enum) if enum else None,
+            enum=tuple(str(v) if fld.type not in ("integer", "year", "number") else v for v in enum) if enum else None,
             minimum=bounds.get("minimum"),
             maximum=bounds.get("maximum"),
             min_length=lengths.get("minLength"),

@@ -58,7 +58,7 @@ _ALL = (
     _type(
         "postcode",
         "UK postcode",
-        "a UK postcode: outward code, space, digit and two letters, e.g. SW1A 1AA",
+        "an outward code, a space, a digit and two letters, e.g. SW1A 1AA",
         "SW1A 1AA",
         "address",
     ),
