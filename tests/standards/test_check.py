@@ -23,7 +23,7 @@ def test_an_invalid_value_says_what_was_expected() -> None:
     assert not result.valid
     assert result.canonical is None
     assert result.value == "QA1 1AA"
-    assert "postcode" in result.expected
+    assert "outward code" in result.expected
 
 
 def test_bigint_types_answer_as_text() -> None:
