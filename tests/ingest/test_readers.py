@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from joinedup.errors import InputError
+from joinedup.errors import InputError, SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.ingest import ingest
 from joinedup.schema import load_schema
@@ -68,3 +68,16 @@ def test_headers_match_by_title_and_normalised_name(estate: Estate, tmp_path: Pa
     )
     result = ingest(estate, path, dataset="people", principal="tester", schema=load_schema(people_schema))
     assert result.rows_loaded == 1 and result.columns_ignored == ["Extra"]
+
+
+def test_two_columns_that_both_match_a_field_are_refused_not_guessed(estate: Estate, tmp_path: Path) -> None:
+    schema = tmp_path / "s.yaml"
+    schema.write_text("fields:\n- {name: person_name, type: string}\n- {name: id, type: integer}\n")
+    ambiguous = write_csv(tmp_path / "a.csv", "id,Person Name,PERSON_NAME_\n1,Sam,Samuel\n")
+    with pytest.raises(SchemaError, match="columns 'Person Name' and 'PERSON_NAME_' both match the schema's field 'person_name'"):
+        ingest(estate, ambiguous, dataset="a", principal="tester", schema=load_schema(schema))
+    assert Catalogue(estate).find("a") is None
+    # An exact name settles it.
+    exact = write_csv(tmp_path / "b.csv", "id,person_name,PERSON NAME\n1,Sam,Samuel\n")
+    result = ingest(estate, exact, dataset="b", principal="tester", schema=load_schema(schema))
+    assert result.columns_ignored == ["PERSON NAME"]

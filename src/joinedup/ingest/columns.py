@@ -25,22 +25,29 @@ def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[s
     underscores (``Post-code`` matches ``postcode``).
     """
     exact = {h: i for i, h in enumerate(header)}
-    normalised: dict[str, int] = {}
-    squashed: dict[str, int] = {}
+    normalised: dict[str, list[int]] = {}
+    squashed: dict[str, list[int]] = {}
     for i, h in enumerate(header):
-        normalised.setdefault(normalise_header(h), i)
-        squashed.setdefault(normalise_header(h).replace("_", ""), i)
+        normalised.setdefault(normalise_header(h), []).append(i)
+        squashed.setdefault(normalise_header(h).replace("_", ""), []).append(i)
     positions: dict[str, int] = {}
     for field in schema.fields:
         candidates = (
-            exact.get(field.name),
-            exact.get(field.title or "\0"),
-            normalised.get(field.name),
-            squashed.get(field.name.replace("_", "")),
+            [exact[field.name]] if field.name in exact else [],
+            [exact[field.title]] if field.title in exact else [],
+            normalised.get(field.name, []),
+            squashed.get(field.name.replace("_", ""), []),
         )
-        for candidate in candidates:
-            if candidate is not None and candidate not in positions.values():
-                positions[field.name] = candidate
+        for found in candidates:
+            free = [i for i in found if i not in positions.values()]
+            if len(free) > 1:
+                names = " and ".join(repr(header[i]) for i in free)
+                raise SchemaError(
+                    f"{path}: columns {names} both match the schema's field {field.name!r}; "
+                    "rename one, or give the field the exact column name"
+                )
+            if free:
+                positions[field.name] = free[0]
                 break
         else:
             shown = ", ".join(header[:12]) + (" ..." if len(header) > 12 else "")
