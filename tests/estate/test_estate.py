@@ -78,6 +78,11 @@ def test_dataset_names_must_be_sql_identifiers(estate: Estate) -> None:
     for bad in ("People", "1st", "a-b", "", "x" * 64):
         with pytest.raises(EstateError, match="dataset name"):
             estate.table_path(bad)
+    # A dataset is a view in every query: SQL's reserved words and DuckDB's own names would clash.
+    for reserved in ("select", "order", "table", "main", "information_schema", "duckdb_settings", "pg_class"):
+        with pytest.raises(EstateError, match="keeps for itself"):
+            estate.table_path(reserved)
+    assert estate.table_path("orders").name == "table"
 
 
 def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:

@@ -13,6 +13,7 @@ Layout (see docs/estate.md)::
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import secrets
@@ -165,11 +166,31 @@ class Estate:
 
 
 def check_dataset_name(name: str) -> str:
+    """``name`` when it can be a dataset's name: it becomes a view in queries, so it must be a plain SQL name."""
     if not DATASET_NAME.fullmatch(name):
         raise EstateError(
             f"dataset name {name!r}: expected lower-case letters, digits and underscores, starting with a letter (at most 63)"
         )
+    if name in _reserved_words() or name in _CATALOG_NAMES or name.startswith(_SYSTEM_PREFIXES):
+        raise EstateError(f"dataset name {name!r}: a word SQL or DuckDB keeps for itself; choose another (e.g. {name}_data)")
     return name
+
+
+#: Schemas and catalogs DuckDB names itself, and prefixes of its own tables and views.
+_CATALOG_NAMES = frozenset({"main", "information_schema", "pg_catalog", "temp", "memory", "system"})
+_SYSTEM_PREFIXES = ("duckdb_", "pg_", "sqlite_")
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'").fetchall()
+    finally:
+        con.close()
+    return frozenset(str(word).lower() for (word,) in rows)
 
 
 def _write_private(path: Path, text: str) -> None:
