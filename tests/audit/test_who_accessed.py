@@ -104,3 +104,16 @@ def test_an_invalid_identifier_is_refused_without_echoing_it(estate: Estate) -> 
     assert "1234567890" not in str(refused.value)
     with pytest.raises(InputError, match="unknown identifier kind"):
         who_accessed(estate, "passport", "X")
+
+
+def test_the_default_membership_searches_the_quarantine_as_ingest_would_read_it(estate: Estate, tmp_path: Path) -> None:
+    bootstrap_admin(estate, "admin1")
+    version = workload.load_people(estate, tmp_path)
+    member = dataset_membership(estate)
+    quarantine = ReadScope("residents", version, "quarantine")
+
+    # The quarantined row's NHS number failed its check digit; a read of the quarantine still showed it.
+    assert member(quarantine, "nhs_number", "4010232138") is True
+    assert member(quarantine, "nhs_number", "9434765919") is False  # loaded, not quarantined
+    assert member(quarantine, "person_key", "P1") is None
+    assert member(ReadScope("residents", version + 1, "quarantine"), "nhs_number", "4010232138") is None

@@ -2,8 +2,9 @@
 
 Who-accessed asks it about bulk reads. It looks in the columns the version's
 schema declares as that identifier type (``nhs_number``, ``ni_number``), at the
-Delta version the catalogue recorded, with a pushed-down filter. It cannot tell
-(None) for quarantine, which holds raw text, or for a version whose files are gone.
+Delta version the catalogue recorded, with a pushed-down filter. In a quarantine,
+which holds the text as it arrived, it standardises those columns with the same
+macros ingest uses. It cannot tell (None) for a version whose files are gone.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import sqlalchemy as sa
 from joinedup.audit.queries import Membership, ReadScope
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
+from joinedup.standards import STANDARD_TYPES
 from joinedup.storage import delta
+from joinedup.storage.duck import connect, quote_identifier
 
 
 def dataset_membership(estate: Estate) -> Membership:
     def member(scope: ReadScope, kind: str, value: str) -> bool | None:
-        if scope.part != "table":
-            return None
+        if scope.part == "quarantine":
+            return _in_quarantine(estate, scope, kind, value)
         with estate.session() as session:
             found = session.execute(
                 sa.select(DatasetVersion.table_version, SchemaVersion.definition)
@@ -47,3 +50,48 @@ def dataset_membership(estate: Estate) -> Membership:
             return None
 
     return member
+
+
+def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> bool | None:
+    """Whether the version's quarantined rows held the person: their text, standardised as ingest would.
+
+    A row that did not split into columns (a ragged line) counts when its text,
+    without spaces and hyphens, contains the identifier: a read of it showed the person.
+    """
+    if kind not in STANDARD_TYPES:
+        return None
+    with estate.session() as session:
+        found = session.execute(
+            sa.select(DatasetVersion.quarantine_version, DatasetVersion.rows_quarantined, SchemaVersion.definition)
+            .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
+            .join(SchemaVersion, DatasetVersion.schema_version_id == SchemaVersion.id)
+            .where(Dataset.name == scope.dataset, DatasetVersion.number == scope.version)
+        ).one_or_none()
+    if found is None:
+        return None
+    if not found.rows_quarantined or found.quarantine_version is None:
+        return False
+    columns = [f["name"] for f in found.definition.get("fields", []) if kind in (f.get("type"), f.get("format"))]
+    macro = STANDARD_TYPES[kind].macro
+    # Standardised as ingest would, or (for a value that failed its check) compacted as typed.
+    tests = [
+        f"({macro}({quote_identifier(c)}) = $value OR regexp_replace(upper({quote_identifier(c)}), '[ \t-]', '', 'g') = $value)"
+        for c in columns
+    ]
+    tests.append("contains(regexp_replace(upper(_line), '[ -]', '', 'g'), $value)")
+    try:
+        data = delta.snapshot(estate.quarantine_path(scope.dataset), found.quarantine_version)
+        with connect(macros=[kind]) as con:
+            con.register("q", data)
+            present = {name for (name,) in con.execute("SELECT column_name FROM (DESCRIBE q)").fetchall()}
+            usable = [t for t, c in zip(tests, [*columns, "_line"], strict=True) if c in present]
+            if not usable:
+                return False
+            [(count,)] = con.execute(
+                f"SELECT count(*) FROM q WHERE _ingest = $version AND ({' OR '.join(usable)})",
+                {"value": value, "version": scope.version},
+            ).fetchall()
+        return count > 0
+    except Exception:
+        # Vacuumed or purged files: the version can no longer be consulted.
+        return None

@@ -93,7 +93,7 @@ def who_accessed_(
             out.print(_entries_table([a.entry for a in answer.accesses], [a.basis for a in answer.accesses]))
         if answer.undetermined:
             out.print(
-                f"{len(answer.undetermined)} more bulk reads could not be checked (their dataset version is gone): "
+                f"{len(answer.undetermined)} more bulk reads could not be checked (their dataset version's files are gone): "
                 + ", ".join(f"seq {e.seq}" for e in answer.undetermined)
             )
 
