@@ -54,3 +54,25 @@ def test_ambiguous_day_month_is_flagged_and_leading_zeros_stay_text(tmp_path: Pa
 def test_a_number_column_is_not_taken_for_a_uprn_without_the_header_saying_so(tmp_path: Path) -> None:
     text = "count\n" + "\n".join(str(i + 1) for i in range(50))
     assert infer_file_schema(write_csv(tmp_path / "d.csv", text)).field("count").type == "integer"
+
+
+def test_a_header_naming_a_personal_identifier_marks_it_personal_even_when_values_are_bad(tmp_path: Path) -> None:
+    # A small, messy file: every value invalid, so no UK type is proposed, but the
+    # header says what the column is, and its values must not get statistics.
+    text = "nhs_number,ni_number,postcode,colour\n" + "".join(f"12345,XX{i},QQQ {i},blue\n" for i in range(4))
+    schema = infer_file_schema(write_csv(tmp_path / "messy.csv", text))
+    fields = {f.name: f for f in schema.fields}
+    assert [fields[n].personal for n in ("nhs_number", "ni_number", "postcode", "colour")] == [True, True, True, False]
+    assert fields["postcode"].category == "address"
+
+
+def test_unique_and_enum_are_proposed_only_where_they_hold_by_nature(tmp_path: Path) -> None:
+    rows = [
+        f"{i},{generate.postcode(rng)},2020-01-{i + 1:02d},Council"
+        for i, rng in enumerate(__import__("random").Random(k) for k in range(25))
+    ]
+    schema = infer_file_schema(write_csv(tmp_path / "p.csv", "id,postcode,seen,owner\n" + "\n".join(rows) + "\n"))
+    fields = {f.name: f for f in schema.fields}
+    assert not fields["postcode"].constraints.unique and not fields["seen"].constraints.unique
+    assert fields["owner"].constraints.enum is None  # one value seen is not a list of allowed values
+    assert schema.primary_key == ("id",)

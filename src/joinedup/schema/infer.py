@@ -33,7 +33,7 @@ _CHECKS: dict[str, str] = {
 _NEEDS_HINT = {"uprn", "usrn", "country_code", "utr", "vat_number", "company_number"}
 _HINTS: list[tuple[str, str]] = [
     (r"nhs", "nhs_number"),
-    (r"\bni\b|nino|national_?insurance", "ni_number"),
+    (r"(^|_)ni($|_)|nino|national_?insurance", "ni_number"),
     (r"post_?code", "postcode"),
     (r"uprn", "uprn"),
     (r"usrn", "usrn"),
@@ -43,6 +43,8 @@ _HINTS: list[tuple[str, str]] = [
     (r"gss|(la|lad|ward|lsoa|msoa|geography)_?code", "gss_code"),
     (r"country", "country_code"),
 ]
+#: Types whose values identify one thing each, so a column of them may be proposed as unique.
+_IDENTIFYING_TYPES = {"integer", "nhs_number", "ni_number", "uprn", "usrn", "company_number", "vat_number", "utr"}
 _PERSONAL: list[tuple[str, str]] = [
     # Special category data first: "ethnicity" must not read as an address because it ends in "city".
     (r"ethnic|(^|_)race($|_)", "racial_or_ethnic_origin"),
@@ -126,9 +128,11 @@ def propose_field(p: ColumnProfile) -> Field:
     if type_ == "string" and category == "name":
         fmt = "person_name"
     required = p.present == p.rows and p.rows > 0
-    unique = p.present > 0 and p.distinct == p.present and type_ not in ("boolean",) and p.present >= 10 and type_ != "string"
+    # Only identifiers are unique by nature: ten different postcodes or dates are a coincidence.
+    unique = p.present >= 10 and p.distinct == p.present and type_ in _IDENTIFYING_TYPES
     enum = None
-    if type_ == "string" and fmt == "default" and category != "name" and 0 < p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
+    # One value seen is not a list of allowed values (a later export may well hold others).
+    if type_ == "string" and fmt == "default" and category != "name" and 2 <= p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
         enum = tuple(sorted(p.sample_values))
     description = "; ".join(notes) or None
     return Field(
@@ -184,4 +188,9 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
 def _category(name: str, type_: str) -> str | None:
     if type_ in STANDARD_TYPES and STANDARD_TYPES[type_].personal_category:
         return STANDARD_TYPES[type_].personal_category
+    # A header naming a personal identifier marks the column personal even when too few
+    # of its values were valid to propose the type: its statistics must stay out of metadata.
+    hinted = next((t for pattern, t in _HINTS if re.search(pattern, name)), None)
+    if hinted and STANDARD_TYPES[hinted].personal_category:
+        return STANDARD_TYPES[hinted].personal_category
     return next((category for pattern, category in _PERSONAL if re.search(pattern, name)), None)
