@@ -81,3 +81,11 @@ def test_two_columns_that_both_match_a_field_are_refused_not_guessed(estate: Est
     exact = write_csv(tmp_path / "b.csv", "id,person_name,PERSON NAME\n1,Sam,Samuel\n")
     result = ingest(estate, exact, dataset="b", principal="tester", schema=load_schema(schema))
     assert result.columns_ignored == ["PERSON NAME"]
+
+
+def test_utf16_without_a_byte_order_mark_is_refused_not_read_as_junk(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    path = tmp_path / "no_bom.csv"
+    path.write_bytes("person_id,name\r\n1,Siobhán\r\n".encode("utf-16-le"))
+    with pytest.raises(InputError, match="UTF-16 text without a byte-order mark; pass --encoding utf-16-le"):
+        ingest(estate, path, dataset="p", principal="tester", schema=load_schema(people_schema))
+    assert Catalogue(estate).find("p") is None

@@ -284,6 +284,11 @@ def _hash_and_detect(path: Path, declared: str | None) -> tuple[str, int, str]:
         while chunk := handle.read(_CHUNK):
             if encoding is None:
                 encoding = _sniff_bom(chunk)
+                if encoding == "utf-8" and chunk.count(0) * 4 > len(chunk):
+                    # Text is not a quarter NUL bytes; UTF-16 with no byte-order mark is.
+                    raise InputError(
+                        f"{path}: looks like UTF-16 text without a byte-order mark; pass --encoding utf-16-le (or utf-16-be)"
+                    )
             if decoder is None:
                 decoder = _decoder(path, encoding)
             sha.update(chunk)
