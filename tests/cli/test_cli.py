@@ -134,3 +134,12 @@ def test_query_json_keeps_every_column_and_writes_only_valid_json(cli: Cli) -> N
     assert result.json() == [
         {"a": 1, "a_2": 2, "t": "12:00:00", "i": "PT5400S", "n": None, "h": 170141183460469231731687303715884105727, "d": 1.25}
     ]
+
+
+def test_quarantine_lists_each_reason_on_its_own_line(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    cli("ingest", write_csv(tmp_path / "people.csv", MESSY), "--dataset", "people", "--schema", people_schema)
+    result = cli("quarantine", "people")
+    assert result.exit_code == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if "column" in line)
+    assert all(word in header for word in ("row", "column", "rule", "value", "message"))
+    assert "--csv FILE or --json" in result.stdout

@@ -145,10 +145,17 @@ def quarantine(
         if not found.rows:
             out.print(f"{name} version {found.version}: no rows in quarantine.")
             return
-        columns, lines = found.flat()
-        out.print(table(columns, lines[:limit], title=f"{name} version {found.version}: {len(found.rows):,} rows in quarantine"))
-        if len(found.rows) > limit:
-            out.print(f"... {len(found.rows) - limit:,} more; use --limit or --csv FILE")
+        # One line per reason keeps the table narrow enough for a terminal; the whole
+        # original rows are in --csv and --json.
+        lines = [
+            [row["_source_row"] if i == 0 else "", e["column"], e["rule"], e["value"], e["message"]]
+            for row in shown
+            for i, e in enumerate(row["_errors"])
+        ]
+        title = f"{name} version {found.version}: {len(found.rows):,} rows in quarantine"
+        out.print(table(["row", "column", "rule", "value", "message"], lines, title=title))
+        more = f"... {len(found.rows) - limit:,} more rows; use --limit. " if len(found.rows) > limit else ""
+        out.print(f"{more}Whole original rows: --csv FILE or --json.")
 
     emit(data, json_, render)
 

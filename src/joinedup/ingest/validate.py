@@ -56,7 +56,9 @@ def expected(field: Field) -> str:
     """What a valid value of this field looks like, for error messages."""
     if field.type in STANDARD_TYPES:
         rule = STANDARD_TYPES[field.type]
-        return f"a {rule.title}: {rule.expected}"
+        # "an NHS number", "an ONS GSS code", but "a UK postcode", "a UPRN".
+        article = "an" if rule.title.startswith(("A", "E", "I", "O", "NHS")) else "a"
+        return f"{article} {rule.title}: {rule.expected}"
     if field.type in ("date", "datetime"):
         if field.format != "default":
             return f"a {field.type} in the form {field.format}"
