@@ -473,8 +473,17 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: i
         if rows:
             yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)
 
-    # A table, not a one-shot stream: validation scans the rows more than once.
-    con.register("jd_jsonl", pa.Table.from_batches(list(batches()), schema=schema))
+    # Staged batch by batch into a DuckDB table (validation scans the rows more than
+    # once): only one batch is in Python at a time, and a file-backed staging
+    # database moves the rest out of memory.
+    columns = ", ".join(["_source_row BIGINT", *(f"c{i} VARCHAR" for i in range(len(header)))])
+    con.execute(f"CREATE OR REPLACE TABLE jd_jsonl ({columns})")
+    for batch in batches():
+        con.register("jd_jsonl_batch", batch)
+        try:
+            con.execute("INSERT INTO jd_jsonl SELECT * FROM jd_jsonl_batch")
+        finally:
+            con.unregister("jd_jsonl_batch")
     return Source(path, "jsonl", _checked_header(path, header), digest, size, "utf-8", "jd_jsonl", rejects)
 
 
