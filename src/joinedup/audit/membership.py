@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import Any
 
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -27,18 +28,10 @@ def dataset_membership(estate: Estate) -> Membership:
     def member(scope: ReadScope, kind: str, value: str) -> bool | None:
         if scope.part == "quarantine":
             return _in_quarantine(estate, scope, kind, value)
-        with estate.session() as session:
-            found = session.execute(
-                sa.select(DatasetVersion.table_version, SchemaVersion.definition)
-                .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
-                .join(SchemaVersion, DatasetVersion.schema_version_id == SchemaVersion.id)
-                .where(Dataset.name == scope.dataset, DatasetVersion.number == scope.version)
-            ).one_or_none()
+        found = _version(estate, scope, DatasetVersion.table_version)
         if found is None:
             return None
-        columns = [
-            f["name"] for f in found.definition.get("fields", []) if kind in (f.get("type"), f.get("format"))
-        ]
+        columns = _columns_of(found.definition, kind)
         if not columns:
             return False
         try:
@@ -52,6 +45,22 @@ def dataset_membership(estate: Estate) -> Membership:
     return member
 
 
+def _version(estate: Estate, scope: ReadScope, *wanted: Any) -> Any:
+    """The catalogue's ``wanted`` columns and schema definition for the scope's dataset version, or None."""
+    with estate.session() as session:
+        return session.execute(
+            sa.select(*wanted, SchemaVersion.definition)
+            .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
+            .join(SchemaVersion, DatasetVersion.schema_version_id == SchemaVersion.id)
+            .where(Dataset.name == scope.dataset, DatasetVersion.number == scope.version)
+        ).one_or_none()
+
+
+def _columns_of(definition: dict[str, Any], kind: str) -> list[str]:
+    """The schema's fields declared as identifier type (or format) ``kind``."""
+    return [f["name"] for f in definition.get("fields", []) if kind in (f.get("type"), f.get("format"))]
+
+
 def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> bool | None:
     """Whether the version's quarantined rows held the person: their text, standardised as ingest would.
 
@@ -60,18 +69,12 @@ def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> b
     """
     if kind not in STANDARD_TYPES:
         return None
-    with estate.session() as session:
-        found = session.execute(
-            sa.select(DatasetVersion.quarantine_version, DatasetVersion.rows_quarantined, SchemaVersion.definition)
-            .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
-            .join(SchemaVersion, DatasetVersion.schema_version_id == SchemaVersion.id)
-            .where(Dataset.name == scope.dataset, DatasetVersion.number == scope.version)
-        ).one_or_none()
+    found = _version(estate, scope, DatasetVersion.quarantine_version, DatasetVersion.rows_quarantined)
     if found is None:
         return None
     if not found.rows_quarantined or found.quarantine_version is None:
         return False
-    columns = [f["name"] for f in found.definition.get("fields", []) if kind in (f.get("type"), f.get("format"))]
+    columns = _columns_of(found.definition, kind)
     macro = STANDARD_TYPES[kind].macro
     # Standardised as ingest would, or (for a value that failed its check) compacted as typed.
     tests = [
