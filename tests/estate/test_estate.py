@@ -138,3 +138,13 @@ def test_settings_written_back_keep_other_sections(estate: Estate) -> None:
     again = EstateConfig.load(estate.root)
     assert again.extra == {"audit": {"checkpoint_every": 50, "note": "keep"}}
     assert again.memory_limit == config.memory_limit
+
+
+def test_the_reserved_words_are_duckdbs_own() -> None:
+    import duckdb
+
+    from joinedup.estate.estate import RESERVED_WORDS
+
+    con = duckdb.connect()
+    rows = con.execute("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'").fetchall()
+    assert {word for (word,) in rows} == RESERVED_WORDS
