@@ -8,6 +8,7 @@ with it is reported as one line naming the file and the field path, e.g.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -220,15 +221,22 @@ def _duckdb_refuses(sql: str, value: str) -> str | None:
     """DuckDB's complaint when it runs ``sql`` with ``value``, or None when it accepts it."""
     import duckdb
 
-    con = duckdb.connect()
+    cursor = _checker().cursor()  # its own connection to the shared in-memory database: safe across threads
     try:
-        con.execute(sql, [value]).fetchall()
+        cursor.execute(sql, [value]).fetchall()
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
         return message.split(": ", 1)[-1] if message.startswith("Invalid Input Error") else message
     finally:
-        con.close()
+        cursor.close()
     return None
+
+
+@functools.cache
+def _checker() -> Any:
+    import duckdb
+
+    return duckdb.connect()
 
 
 class _SchemaReader:
