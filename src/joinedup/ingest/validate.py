@@ -22,7 +22,7 @@ from joinedup.storage.duck import quote_literal as lit
 _TRIM = lit(BLANKS)
 # Code points that may start or end a value needing a trim: every blank (and the
 # other control characters, harmlessly: the trim then leaves the value as it is).
-_BLANK_TESTS = ("<= 32", f"= {ord(chr(0xA0))}")
+_BLANK_TESTS = ("<= 32", "= 160")  # 160: the no-break space
 assert all(ord(ch) <= 32 or ord(ch) == 0xA0 for ch in BLANKS)
 _INTEGER = r"[+-]?[0-9]+"
 _NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
