@@ -72,6 +72,7 @@ def _failed(
         dataset=only,
         dataset_version=version,
         sql=sql,
-        names=open_names(estate, datasets),
+        # A refused query was never matched to datasets: every dataset's names may show.
+        names=open_names(estate, datasets or {d.name: 0 for d in Catalogue(estate).datasets()}),
         detail={"versions": datasets, "stage": stage, "error": type(exc).__name__},
     )
