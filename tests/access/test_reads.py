@@ -73,16 +73,26 @@ def test_a_query_failing_over_the_data_says_what_kind_not_the_values_and_is_audi
 
 
 @pytest.mark.parametrize(
-    "sql", ["COPY residents TO 'out.csv'", "ATTACH 'other.db'", "SELECT 1; SELECT 2", "SELECT * FROM read_csv('/etc/passwd')"]
+    "sql, stage",
+    [
+        ("COPY residents TO 'out.csv'", "refused"),
+        ("ATTACH 'other.db'", "refused"),
+        ("SELECT 1; SELECT 2", "refused"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "binding"),
+    ],
 )
-def test_a_refused_query_is_audited_too(loaded: Estate, sql: str) -> None:
+def test_a_refused_query_is_audited_too(loaded: Estate, sql: str, stage: str) -> None:
     with pytest.raises(QueryError):
         query_as(loaded, "sam", sql)
     entry = log(loaded)[-1]
-    assert (entry.principal, entry.action) == ("sam", "data.query.failed")
-    assert entry.detail["stage"] in ("refused", "binding", "running")
-    assert "residents" in entry.detail["sql"] or "residents" not in sql  # dataset names stay readable
+    assert (entry.principal, entry.action, entry.detail["stage"]) == ("sam", "data.query.failed", stage)
     assert verify(loaded).ok
+
+
+def test_a_refused_querys_dataset_names_stay_readable_in_the_log(loaded: Estate) -> None:
+    with pytest.raises(QueryError):
+        query_as(loaded, "sam", "COPY residents TO 'out.csv'")
+    assert log(loaded)[-1].detail["sql"] == "COPY residents TO ?"
 
 
 def test_aliases_and_expression_names_do_not_carry_names_or_numbers_into_the_log(loaded: Estate) -> None:
@@ -93,3 +103,12 @@ def test_aliases_and_expression_names_do_not_carry_names_or_numbers_into_the_log
     assert entry.columns == ("?", "?", "name")
     assert "Siobhan" not in entry.detail["sql"] and "9434765919" not in entry.detail["sql"]
     assert entry.detail["sql"] == "SELECT nhs_number AS ?, upper(?) , name FROM residents ?"
+
+
+def test_names_with_accents_are_redacted_whole(loaded: Estate) -> None:
+    # DuckDB's tokens are placed in UTF-8 bytes: a character count would cut the later literals apart.
+    query_as(loaded, "sam", "SELECT name FROM residents WHERE name = 'Zoë Ñúñez' OR name = 'Siobhan Quigley'")
+    entry = log(loaded)[-1]
+    assert entry.detail["sql"] == "SELECT name FROM residents WHERE name = ? OR name = ?"
+    query_as(loaded, "sam", 'SELECT name AS "Zoë", jd_nhs_number(nhs_number) FROM residents')
+    assert log(loaded)[-1].detail["sql"] == "SELECT name AS ?, jd_nhs_number(nhs_number) FROM residents"

@@ -117,3 +117,17 @@ def test_the_default_membership_searches_the_quarantine_as_ingest_would_read_it(
     assert member(quarantine, "nhs_number", "9434765919") is False  # loaded, not quarantined
     assert member(quarantine, "person_key", "P1") is None
     assert member(ReadScope("residents", version + 1, "quarantine"), "nhs_number", "4010232138") is None
+
+
+def test_a_ragged_quarantined_line_counts_whatever_separates_the_number(estate: Estate, tmp_path: Path) -> None:
+    from joinedup.ingest import ingest
+    from joinedup.schema import parse_schema
+
+    bootstrap_admin(estate, "admin1")
+    path = tmp_path / "wb.csv"
+    path.write_bytes("id,name,nhs\n1,Ann,9434765919\n2,Ed,401\u00a0023\u00a02137,extra\n3,Fi,\"485\t777\t3457\",x\n".encode())
+    schema = parse_schema("fields: [{name: id, type: integer}, {name: name, type: string}, {name: nhs, type: nhs_number}]")
+    version = ingest(estate, path, dataset="wb", principal="admin1", schema=schema).version
+    member = dataset_membership(estate)
+    assert member(ReadScope("wb", version, "quarantine"), "nhs_number", "4010232137") is True
+    assert member(ReadScope("wb", version, "quarantine"), "nhs_number", "4857773457") is True

@@ -20,8 +20,9 @@ from joinedup.audit.queries import Membership, ReadScope
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 from joinedup.standards import STANDARD_TYPES
+from joinedup.standards.facts import BLANKS
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, quote_identifier
+from joinedup.storage.duck import connect, quote_identifier, quote_literal
 
 
 def dataset_membership(estate: Estate) -> Membership:
@@ -43,6 +44,10 @@ def dataset_membership(estate: Estate) -> Membership:
             return None
 
     return member
+
+
+#: What separates the parts of an identifier as people type it: every blank and the hyphen.
+_SEPARATORS = "[" + BLANKS + "-]"
 
 
 def _version(estate: Estate, scope: ReadScope, *wanted: Any) -> Any:
@@ -78,10 +83,10 @@ def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> b
     macro = STANDARD_TYPES[kind].macro
     # Standardised as ingest would, or (for a value that failed its check) compacted as typed.
     tests = [
-        f"({macro}({quote_identifier(c)}) = $value OR regexp_replace(upper({quote_identifier(c)}), '[ \t-]', '', 'g') = $value)"
+        f"({macro}({quote_identifier(c)}) = $value OR regexp_replace(upper({quote_identifier(c)}), {quote_literal(_SEPARATORS)}, '', 'g') = $value)"
         for c in columns
     ]
-    tests.append("contains(regexp_replace(upper(_line), '[ -]', '', 'g'), $value)")
+    tests.append(f"contains(regexp_replace(upper(_line), {quote_literal(_SEPARATORS)}, '', 'g'), $value)")
     try:
         data = delta.snapshot(estate.quarantine_path(scope.dataset), found.quarantine_version)
         with connect(macros=[kind]) as con:

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from joinedup.audit.subjects import candidate_hashes, canonical_identifier, subject_hash
+from joinedup.standards import STANDARD_TYPES
 
 #: Shown instead of a query DuckDB cannot split into tokens (so its literals cannot be found).
 UNREADABLE_SQL = "(query text not kept: it could not be split into tokens)"
@@ -77,10 +78,13 @@ def redact_sql(secret: bytes, sql: str, names: Collection[str] | None = None) ->
     allowed = None if names is None else {n.lower() for n in names} | _duckdb_words()
     hashes: set[str] = set()
     parts: list[str] = []
-    ends = [start for start, _ in tokens[1:]] + [len(sql)]
+    # DuckDB gives token positions in UTF-8 bytes, not characters.
+    raw = sql.encode("utf-8")
+    ends = [start for start, _ in tokens[1:]] + [len(raw)]
     for (start, kind), end in zip(tokens, ends, strict=True):
-        token = sql[start:end].rstrip()
-        spacing = " " if len(token) < end - start else ""
+        piece = raw[start:end].decode("utf-8", errors="replace")
+        token = piece.rstrip()
+        spacing = " " if len(token) < len(piece) else ""
         if kind in _LITERALS and any(ch.isalnum() for ch in token):  # DuckDB calls a lone "." numeric
             hashes.update(candidate_hashes(secret, _literal_value(token)))
             parts.append("?" + spacing)
@@ -126,7 +130,9 @@ def _duckdb_words() -> frozenset[str]:
         ).fetchall()
     finally:
         con.close()
-    return frozenset(str(name).lower() for (name,) in rows)
+    # joinedup's own macros (jd_<type>, jd_trimmed_<type>) are rules, not people.
+    ours = {f"jd_{name}" for name in STANDARD_TYPES} | {f"jd_trimmed_{name}" for name in STANDARD_TYPES}
+    return frozenset(str(name).lower() for (name,) in rows) | ours
 
 
 def _unquoted(token: str) -> str:

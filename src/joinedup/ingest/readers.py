@@ -127,8 +127,10 @@ def open_source(
 def _open_csv(
     con: duckdb.DuckDBPyConnection, path: Path, scratch_dir: Path, encoding: str | None, delimiter: str
 ) -> Source:
-    likely = encoding or _sniff_bom(_first_bytes(path))
-    if likely not in _DUCKDB_READS:
+    head = _first_bytes(path)
+    likely = encoding or _sniff_bom(head)
+    if likely not in _DUCKDB_READS or (encoding is None and not _utf8_so_far(head)):
+        # Known, or seen in the first megabyte, not to be UTF-8: find out first, then transcode.
         digest, size, detected = _hash_and_detect(path, encoding)
         header, rejected, scratch = _stage_transcoded(con, path, detected, scratch_dir, delimiter)
     else:
@@ -180,7 +182,16 @@ _DUCKDB_READS = ("utf-8", "utf-8-sig")
 
 def _first_bytes(path: Path) -> bytes:
     with open(path, "rb") as handle:
-        return handle.read(4)
+        return handle.read(_CHUNK)
+
+
+def _utf8_so_far(head: bytes) -> bool:
+    """Whether ``head`` could begin a UTF-8 file (a character cut off at its end is allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _stage_transcoded(
