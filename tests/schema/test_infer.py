@@ -76,3 +76,9 @@ def test_unique_and_enum_are_proposed_only_where_they_hold_by_nature(tmp_path: P
     assert not fields["postcode"].constraints.unique and not fields["seen"].constraints.unique
     assert fields["owner"].constraints.enum is None  # one value seen is not a list of allowed values
     assert schema.primary_key == ("id",)
+
+
+def test_headers_about_places_or_organisations_are_not_taken_for_personal_identifiers(tmp_path: Path) -> None:
+    text = "nhs_trust,ni_region,postcode_district\n" + "".join(f"Trust {i},Belfast,SW{i}\n" for i in range(4))
+    fields = infer_file_schema(write_csv(tmp_path / "orgs.csv", text)).fields
+    assert [f.personal for f in fields] == [False, False, False]

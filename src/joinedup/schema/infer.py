@@ -43,6 +43,14 @@ _HINTS: list[tuple[str, str]] = [
     (r"gss|(la|lad|ward|lsoa|msoa|geography)_?code", "gss_code"),
     (r"country", "country_code"),
 ]
+#: Headers that name a personal identifier outright (stricter than the type hints:
+#: ``nhs_trust`` or ``postcode_district`` are not about one person).
+_NAMED_IDENTIFIERS: list[tuple[str, str]] = [
+    (r"nhs_?(no|num|number)($|_)", "nhs_number"),
+    (r"(^|_)ni_?(no|num|number)($|_)|nino|national_?insurance", "ni_number"),
+    (r"(^|_)post_?code$", "postcode"),
+    (r"(^|_)utr($|_)|unique_?tax", "utr"),
+]
 #: Types whose values identify one thing each, so a column of them may be proposed as unique.
 _IDENTIFYING_TYPES = {"integer", "nhs_number", "ni_number", "uprn", "usrn", "company_number", "vat_number", "utr"}
 _PERSONAL: list[tuple[str, str]] = [
@@ -190,7 +198,7 @@ def _category(name: str, type_: str) -> str | None:
         return STANDARD_TYPES[type_].personal_category
     # A header naming a personal identifier marks the column personal even when too few
     # of its values were valid to propose the type: its statistics must stay out of metadata.
-    hinted = next((t for pattern, t in _HINTS if re.search(pattern, name)), None)
-    if hinted and STANDARD_TYPES[hinted].personal_category:
-        return STANDARD_TYPES[hinted].personal_category
+    named = next((t for pattern, t in _NAMED_IDENTIFIERS if re.search(pattern, name)), None)
+    if named:
+        return STANDARD_TYPES[named].personal_category
     return next((category for pattern, category in _PERSONAL if re.search(pattern, name)), None)
