@@ -27,7 +27,7 @@ def query_as(
     for name in datasets or [None]:
         authorize(estate, principal, "data.query", dataset=name, purpose=purpose)
     names = open_names(estate, datasets)
-    [(only, version)] = list(datasets.items()) if len(datasets) == 1 else [(None, None)]
+    only, version = _single(datasets)
     try:
         result = run_query(estate, sql, datasets=datasets, limit=limit)
     except QueryError as exc:
@@ -49,6 +49,12 @@ def query_as(
     )
 
 
+def _single(datasets: dict[str, int]) -> tuple[str | None, int | None]:
+    """The dataset and version of a read over exactly one dataset; (None, None) for several or none."""
+    [(only, version)] = list(datasets.items()) if len(datasets) == 1 else [(None, None)]
+    return only, version
+
+
 def open_names(estate: Estate, datasets: dict[str, int]) -> set[str]:
     """Names a query over ``datasets`` may use openly in the log: the datasets and their columns."""
     catalogue = Catalogue(estate)
@@ -63,7 +69,7 @@ def _failed(
     estate: Estate, principal: str, sql: str, purpose: str | None, datasets: dict[str, int], stage: str, exc: QueryError
 ) -> None:
     # The error's own text is left out: it may quote the data (see run_query).
-    [(only, version)] = list(datasets.items()) if len(datasets) == 1 else [(None, None)]
+    only, version = _single(datasets)
     record_now(
         estate,
         principal=principal,

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from joinedup.audit.subjects import candidate_hashes, canonical_identifier, subject_hash
-from joinedup.standards import STANDARD_TYPES
+from joinedup.standards import install_macros
 
 #: Shown instead of a query DuckDB cannot split into tokens (so its literals cannot be found).
 UNREADABLE_SQL = "(query text not kept: it could not be split into tokens)"
@@ -124,15 +124,14 @@ def _duckdb_words() -> frozenset[str]:
     """Names of DuckDB's functions, types and keywords: identifiers that say nothing about anyone."""
     con = duckdb.connect()
     try:
+        install_macros(con)  # joinedup's own jd_* rules are function names too, not people
         rows = con.execute(
             "SELECT function_name FROM duckdb_functions() UNION SELECT type_name FROM duckdb_types() "
             "UNION SELECT keyword_name FROM duckdb_keywords()"
         ).fetchall()
     finally:
         con.close()
-    # joinedup's own macros (jd_<type>, jd_trimmed_<type>) are rules, not people.
-    ours = {f"jd_{name}" for name in STANDARD_TYPES} | {f"jd_trimmed_{name}" for name in STANDARD_TYPES}
-    return frozenset(str(name).lower() for (name,) in rows) | ours
+    return frozenset(str(name).lower() for (name,) in rows)
 
 
 def _unquoted(token: str) -> str:
