@@ -251,3 +251,12 @@ def test_row_numbers_stay_right_around_many_ragged_rows(estate: Estate, tmp_path
     mismatched = rows(estate, "SELECT count(*) AS n FROM rows WHERE _source_row <> row")
     assert mismatched == [{"n": 0}]
     assert [r["_source_row"] for r in read_quarantine(estate, "rows").rows] == bad
+
+
+def test_a_schema_with_no_rules_loads_every_row(estate: Estate, tmp_path: Path) -> None:
+    # Inference often proposes only unconstrained text columns; such a schema once broke the query.
+    schema = tmp_path / "plain.json"
+    schema.write_text(json.dumps({"fields": [{"name": n, "type": "string"} for n in ("a", "b", "c")]}))
+    result = load(estate, write_csv(tmp_path / "simple.csv", "a,b,c\n1,2,3\n,x,\n"), schema, dataset="simple")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 2, 0)
+    assert [r["b"] for r in rows(estate, "SELECT b FROM simple ORDER BY _source_row")] == ["2", "x"]

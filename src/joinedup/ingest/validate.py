@@ -207,7 +207,9 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
         )
         errors = f"CASE WHEN {any_failed} THEN list_concat({items}) END"
     else:
-        errors = "CAST(NULL AS STRUCT(column VARCHAR, rule VARCHAR, value VARCHAR, message VARCHAR)[])"
+        # "column" is a keyword: a schema without rules must still give a well-formed empty list type.
+        fields_sql = ", ".join(f"{ident(name)} VARCHAR" for name in ("column", "rule", "value", "message"))
+        errors = f"CAST(NULL AS STRUCT({fields_sql})[])"
 
     raws = ", ".join(raw[f.name] for f in fields)
     query = f"SELECT _source_row, {raws}, {trimmed} FROM {source}"
