@@ -28,7 +28,7 @@ def test_init_makes_the_creator_admin(cli: Cli, tmp_path: Path) -> None:
 def test_ingest_query_and_quarantine_are_audited_before_anything_is_shown(cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path) -> None:
     assert load(cli, tmp_path, people_schema).exit_code == 0
     assert cli("query", "SELECT name FROM people WHERE nhs_number = '9434765919'", "--json").exit_code == 0
-    assert cli("quarantine", "people", "--json").exit_code == 0
+    assert cli("quarantine", "--dataset", "people", "--json").exit_code == 0
     entries = [e for e in log(estate) if e.action in ("dataset.ingest", "data.query", "quarantine.read")]
     assert [(e.action, e.dataset, e.dataset_version, e.principal) for e in entries] == [
         ("dataset.ingest", "people", 1, "tester"),
@@ -52,7 +52,7 @@ def test_roles_refuse_with_one_line_and_the_refusal_is_audited(cli: Cli, estate:
 
     other_steward = load(cli, tmp_path, people_schema, "--as", "vic")
     assert other_steward.exit_code != 0 and "vic" in other_steward.stderr and "people" in other_steward.stderr
-    stranger = cli("quarantine", "people", "--as", "mallory")
+    stranger = cli("quarantine", "--dataset", "people", "--as", "mallory")
     assert stranger.exit_code != 0 and "not a registered principal" in stranger.stderr
     for refused in (no_purpose, other_steward, stranger):
         assert len(refused.stderr.strip().splitlines()) == 1

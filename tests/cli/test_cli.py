@@ -39,7 +39,7 @@ def test_init_then_ingest_show_query_quarantine(cli: Cli, tmp_path: Path, people
     listed = cli("datasets", "--json", estate_path=fresh).json()
     assert [(d["name"], d["current_version"], d["rows"], d["quarantined"]) for d in listed] == [("people", 1, 2, 1)]
 
-    shown = cli("show", "people", "--json", estate_path=fresh).json()
+    shown = cli("show", "--dataset", "people", "--json", estate_path=fresh).json()
     [version] = shown["versions"]
     assert version["source_name"] == "people.csv" and len(version["source_sha256"]) == 64
     assert version["created_by"] == "tester"
@@ -48,11 +48,11 @@ def test_init_then_ingest_show_query_quarantine(cli: Cli, tmp_path: Path, people
     rows = cli("query", "SELECT name, postcode FROM people ORDER BY person_id", "--json", estate_path=fresh).json()
     assert rows == [{"name": "Sam Jackson", "postcode": "SW1A 1AA"}, {"name": "Bill Smith", "postcode": "E1 6AN"}]
 
-    rejected = cli("quarantine", "people", "--json", estate_path=fresh).json()
+    rejected = cli("quarantine", "--dataset", "people", "--json", estate_path=fresh).json()
     assert rejected["rows_total"] == 1 and rejected["rows"][0]["_source_row"] == 4
 
     out = tmp_path / "rejected.csv"
-    assert cli("quarantine", "people", "--csv", out, estate_path=fresh).exit_code == 0
+    assert cli("quarantine", "-d", "people", "--csv", out, estate_path=fresh).exit_code == 0
     with open(out, encoding="utf-8", newline="") as handle:
         lines = list(csv.reader(handle))
     assert lines[0][:2] == ["row", "reasons"]
@@ -64,15 +64,15 @@ def test_human_output_names_what_happened(cli: Cli, tmp_path: Path, people_schem
     result = cli("ingest", write_csv(tmp_path / "people.csv", MESSY), "--dataset", "people", "--schema", people_schema)
     assert result.exit_code == 0
     assert "people version 1" in result.stdout and "quarantined 1" in result.stdout
-    assert "joinedup quarantine people --version 1" in result.stdout
+    assert "joinedup quarantine --dataset people --version 1" in result.stdout
 
 
 def test_errors_are_one_line_and_exit_non_zero(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
     cases = [
-        (("show", "nobody"), "unknown dataset 'nobody'"),
+        (("show", "--dataset", "nobody"), "unknown dataset 'nobody'"),
         (("ingest", tmp_path / "absent.csv", "--dataset", "people", "--schema", people_schema), "file not found"),
         (("query", "DROP TABLE people"), "only SELECT"),
-        (("quarantine", "nobody"), "unknown dataset"),
+        (("quarantine", "--dataset", "nobody"), "unknown dataset"),
         (("ingest", write_csv(tmp_path / "p.csv", MESSY), "--dataset", "people", "--schema", people_schema, "--delimiter", ";;"), "--delimiter must be one character"),
     ]
     for args, message in cases:
@@ -96,7 +96,7 @@ def test_standards_check(cli: Cli) -> None:
     good = cli("standards", "check", "nhs_number", "943 476 5919", "--json")
     assert good.exit_code == 0 and good.json()["canonical"] == "9434765919"
     bad = cli("standards", "check", "postcode", "SW1A 1AC", "--json")
-    assert bad.exit_code == 1 and bad.json()["valid"] is False
+    assert bad.exit_code == 5 and bad.json()["valid"] is False
     unknown = cli("standards", "check", "shoe_size", "9")
     assert unknown.exit_code != 0 and "nhs_number" in unknown.stderr
 
@@ -138,7 +138,7 @@ def test_query_json_keeps_every_column_and_writes_only_valid_json(cli: Cli) -> N
 
 def test_quarantine_lists_each_reason_on_its_own_line(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
     cli("ingest", write_csv(tmp_path / "people.csv", MESSY), "--dataset", "people", "--schema", people_schema)
-    result = cli("quarantine", "people")
+    result = cli("quarantine", "--dataset", "people")
     assert result.exit_code == 0, result.stderr
     header = next(line for line in result.stdout.splitlines() if "column" in line)
     assert all(word in header for word in ("row", "column", "rule", "value", "message"))

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 #: The ``prev_hash`` of the first entry.
 ZERO_HASH = "0" * 64
-#: Field names in the order they appear in the encoding (alphabetical).
-FIELDS = (
-    "action", "at", "columns", "dataset", "dataset_version", "detail",
-    "prev_hash", "principal", "purpose", "row_count", "seq", "subjects",
-)  # fmt: skip
 
 
 def canonical_json(value: Any) -> str:
@@ -83,9 +77,3 @@ def encode_entry(
 def entry_hash(encoded: bytes) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
-
-def fields_json(
-    columns: Sequence[str], subjects: Sequence[str], detail: Mapping[str, Any]
-) -> tuple[str, str, str]:
-    """The stored (canonical) text of an entry's list and object fields."""
-    return canonical_json(list(columns)), canonical_json(list(subjects)), canonical_json(dict(detail))

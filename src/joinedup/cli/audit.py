@@ -26,18 +26,14 @@ from joinedup.cli.common import (
     EstateOption,
     JsonOption,
     emit,
-    err,
     open_estate,
     out,
+    say,
     table,
 )
-from joinedup.errors import InputError
+from joinedup.errors import InputError, TamperingError
 
 app = typer.Typer(help="Read and verify the tamper-evident audit log (dpo, auditor, admin).", no_args_is_help=True)
-
-#: Exit code of `audit verify` when the log fails verification.
-TAMPERED_EXIT = 4
-
 
 @app.command("log")
 def log_(
@@ -50,7 +46,12 @@ def log_(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """List audit entries, oldest first (the newest --limit of those matching)."""
+    """List audit entries, oldest first (the newest --limit of those matching).
+
+    Example:
+    joinedup audit log --since 2026-01-01 --principal alice
+    joinedup audit log --dataset people --action data. --limit 20 --json
+    """
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.read")
     found = log(target, since=_since(since), principal=principal, dataset=dataset, action=action, limit=limit)
@@ -63,7 +64,7 @@ def log_(
 def who_accessed_(
     nhs_number: Annotated[str | None, typer.Option("--nhs-number", help="The person's NHS number.")] = None,
     ni_number: Annotated[str | None, typer.Option("--ni-number", help="The person's National Insurance number.")] = None,
-    person_key: Annotated[str | None, typer.Option("--person-key", help="The estate's person key (from linkage).")] = None,
+    person_key: Annotated[str | None, typer.Option("--person-key", help="The estate's person key. Planned: linkage, which assigns person keys, is not built yet.")] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -72,6 +73,10 @@ def who_accessed_(
 
     Single-record reads and queries naming the person match directly; bulk reads
     match when the dataset version they read held the person.
+
+    Example:
+    joinedup audit who-accessed --nhs-number "943 476 5919"
+    joinedup audit who-accessed --ni-number AB123456C --json
     """
     given = {k: v for k, v in (("nhs_number", nhs_number), ("ni_number", ni_number), ("person_key", person_key)) if v}
     if len(given) != 1:
@@ -88,14 +93,14 @@ def who_accessed_(
 
     def render(_: Any) -> None:
         if not answer.accesses:
-            out.print("No recorded access returned this person's data.")
+            say("No recorded access returned this person's data.")
         else:
             out.print(_entries_table([a.entry for a in answer.accesses], [a.basis for a in answer.accesses]))
         if answer.undetermined:
-            out.print(
-                f"{len(answer.undetermined)} more bulk reads could not be checked (their dataset version's files are gone): "
-                + ", ".join(f"seq {e.seq}" for e in answer.undetermined)
-            )
+            say(
+                "{} more bulk reads could not be checked (their dataset version's files are gone): {}",
+                len(answer.undetermined), ", ".join(f"seq {e.seq}" for e in answer.undetermined),
+            )  # fmt: skip
 
     emit(answer.to_dict(), json_, render)
 
@@ -107,7 +112,12 @@ def verify_(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Recompute every hash and link, check every signed checkpoint; exit 4 naming the first bad seq."""
+    """Recompute every hash and link, check every signed checkpoint; exit 4 naming the first bad seq.
+
+    Example:
+    joinedup audit verify
+    joinedup audit verify --checkpoint /mnt/records-office/estate-2026-01-31.json
+    """
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.verify")
     report = verify(target, checkpoint)
@@ -119,19 +129,18 @@ def verify_(
     def render(_: Any) -> None:
         if report.ok:
             against = f", and checkpoint file at seq {report.checkpoint_file.seq}" if report.checkpoint_file else ""
-            out.print(
-                f"[green]Audit log verified[/green]: {report.entries:,} entries up to seq {report.last_seq}, "
-                f"{report.checkpoints} signed checkpoints{against} ({report.seconds:.2f} s)"
-            )
+            say(
+                "[green]Audit log verified[/green]: {:,} entries up to seq {}, {} signed checkpoints{} ({:.2f} s)",
+                report.entries, report.last_seq, report.checkpoints, against, report.seconds,
+            )  # fmt: skip
             return
-        out.print(f"[red]Audit log FAILED verification[/red]: first bad seq {report.first_bad_seq}")
+        say("[red]Audit log FAILED verification[/red]: first bad seq {}", report.first_bad_seq)
         for problem in report.to_dict()["problems"]:
-            out.print(f"  - {problem['message']}", highlight=False)
+            say("  - {}", problem["message"])
 
     emit(report.to_dict(), json_, render)
     if not report.ok:
-        err.print(f"[red]Error:[/red] audit log failed verification: {report.problem}", highlight=False)
-        raise typer.Exit(TAMPERED_EXIT)
+        raise TamperingError(f"audit log failed verification: {report.problem}")
 
 
 @app.command("checkpoint")
@@ -141,13 +150,17 @@ def checkpoint_(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Sign a checkpoint at the newest entry (and export it with the public key)."""
+    """Sign a checkpoint at the newest entry (and export it with the public key).
+
+    Example:
+    joinedup audit checkpoint --export /mnt/records-office/estate-2026-01-31.json
+    """
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")
     made = export_checkpoint(target, export) if export else sign_now(target)
     release(target, made, principal=me.name, action="audit.checkpoint", detail={"seq": made.seq, "exported": export is not None})
     data = {**made.to_dict(), "file": str(export) if export else None}
-    emit(data, json_, lambda _: out.print(f"Checkpoint signed at seq {made.seq}" + (f", written to {export}" if export else "")))
+    emit(data, json_, lambda _: say("Checkpoint signed at seq {}{}", made.seq, f", written to {export}" if export else ""))
 
 
 def _since(text: str | None) -> datetime | None:

@@ -1,12 +1,18 @@
-"""What every command shares: the estate and principal options, JSON or human output, errors.
+"""What every command shares: its options, JSON or human output, and how errors are printed.
 
-Conventions (keep them when adding a command):
-- take ``estate: EstateOption`` (``--estate``, ``JOINEDUP_ESTATE``, default ``./estate``),
-  ``as_: AsOption`` (``--as``, ``JOINEDUP_USER``) where the command acts on the estate,
-  and ``json_: JsonOption`` where it prints results;
-- print results with :func:`emit` (JSON on stdout with ``--json``, else a Rich rendering);
-- raise :class:`joinedup.errors.JoinedupError` for anything the user can fix: ``main``
-  prints its one line on stderr and exits non-zero.
+The contract every command keeps (tests/cli/test_contract.py walks the command
+tree and checks it, so a new command or option is held to it automatically):
+- it takes ``estate: EstateOption`` (``--estate``, ``JOINEDUP_ESTATE``, default
+  ``./estate``), ``as_: AsOption`` (``--as``, ``JOINEDUP_USER``) and ``json_: JsonOption``;
+- the dataset it acts on is ``--dataset NAME`` (``-d``), :data:`DatasetOption`;
+- a closed set of values is a choice (:func:`choices`), never free text;
+- its help ends with an ``Example:`` paragraph of ``joinedup ...`` lines, and
+  ``make docs`` regenerates docs/cli.md from it;
+- it prints results with :func:`emit`, human text with :func:`say` and :func:`table`,
+  which show stored or typed text exactly as written (never as Rich markup);
+- it raises :class:`joinedup.errors.JoinedupError` for anything the user can fix:
+  the root command prints its one line (JSON with ``--json``) on stderr and exits
+  with the error's :class:`joinedup.errors.ExitCode`.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import string
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,9 +33,28 @@ from uuid import UUID
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape as _escape_markup
 from rich.table import Table
 
 from joinedup.estate import Estate
+from joinedup.ingest.readers import FORMATS
+
+
+def printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (bytes from argv that were not UTF-8) as ``\\x..`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def escape(value: object) -> str:
+    """``value`` as text Rich prints exactly as written: ``[red]`` stays ``[red]``, never a style."""
+    return _escape_markup(printable(value if isinstance(value, str) else str(value)))
+
+
+def _check_as(value: str | None) -> str | None:
+    if value is not None and printable(value) != value:
+        raise typer.BadParameter(f"'{printable(value)}' is not valid text: it holds bytes that are not UTF-8")
+    return value
+
 
 EstateOption = Annotated[
     Path,
@@ -46,13 +73,64 @@ AsOption = Annotated[
         envvar="JOINEDUP_USER",
         help="Act as this registered principal (default: $JOINEDUP_USER, else your login name).",
         show_default=False,
+        callback=_check_as,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-DEFAULT_ESTATE = Path("estate")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]
+DatasetOption = Annotated[
+    str | None,
+    typer.Option("--dataset", "-d", help="The dataset.", show_default=False),
+]
+def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A closed set of values as a type Typer offers as choices (and refuses anything else)."""
+    return StrEnum(name, [(value, value) for value in values])  # type: ignore[return-value]
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+
+FileFormat = choices("FileFormat", sorted(set(FORMATS.values())))
+FormatOption = Annotated[
+    FileFormat | None,  # type: ignore[valid-type]
+    typer.Option("--format", help="The file's format (default: from its extension).", show_default=False),
+]
+#: The form `show` and `quarantine` took before every command named its dataset with --dataset.
+OldDatasetArgument = Annotated[
+    str | None,
+    typer.Argument(metavar="DATASET", hidden=True, help="Deprecated: use --dataset.", show_default=False),
+]
+#: Help for --estate and --as on commands that never open an estate.
+UNUSED = "Accepted like on every command; this one does not use the estate."
+UnusedEstateOption = Annotated[
+    Path, typer.Option("--estate", "-e", envvar="JOINEDUP_ESTATE", help=UNUSED, show_default=False)
+]
+UnusedAsOption = Annotated[
+    str | None, typer.Option("--as", envvar="JOINEDUP_USER", help=UNUSED, show_default=False, callback=_check_as)
+]
+DEFAULT_ESTATE = Path("estate")
+#: The paragraph of a command's help that holds its examples, one ``joinedup ...`` line each.
+EXAMPLE = "Example:"
+
+# Emoji codes (":x:") in stored text would be replaced too, so they are off with markup escaped.
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, emoji=False)
+
+
+def one_dataset(option: str | None, old_argument: str | None) -> str:
+    """The dataset named by ``--dataset``, or by the deprecated positional form."""
+    if option is not None and old_argument is not None and option != old_argument:
+        raise typer.BadParameter(f"two datasets given ({old_argument!r} and {option!r}); give one", param_hint="'--dataset'")
+    name = option if option is not None else old_argument
+    if name is None:
+        raise typer.BadParameter("name the dataset, e.g. --dataset residents", param_hint="'--dataset'")
+    return name
+
+
+def chosen(value: StrEnum | None) -> str | None:
+    """The plain text of a choice (``None`` when not given)."""
+    return None if value is None else value.value
+
+
+def acting_name(as_: str | None) -> str:
+    """The name a command that creates principals acts as: ``--as``, ``$JOINEDUP_USER``, else the login name."""
+    return as_ or login_name()
 
 
 def open_estate(path: Path) -> Estate:
@@ -98,20 +176,47 @@ def _duration(months: int, days: int, nanoseconds: int) -> str:
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
-    """Print ``data`` as JSON (machine) or through ``render`` (person)."""
+    """Print ``data`` as JSON (machine) or through ``render`` (person, using :func:`say` and :func:`table`)."""
     if as_json:
         # Anything to_jsonable does not know is written as its text rather than failing.
-        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+        text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+        sys.stdout.write(printable(text) + "\n")
     else:
         render(data)
 
 
+class _Escaping(string.Formatter):
+    """Formats a template whose own markup is trusted, escaping every value put into it."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return escape(super().format_field(value, format_spec))
+
+
+def styled(template: str, /, *args: Any, **values: Any) -> str:
+    """``template.format(...)`` with every value escaped: the template's ``[bold]`` is a style, a value's is text."""
+    return _Escaping().format(template, *args, **values)
+
+
+def say(template: str, /, *args: Any, **values: Any) -> None:
+    """Print a line built by :func:`styled` on stdout."""
+    out.print(styled(template, *args, **values))
+
+
+def report_error(kind: str, message: str, as_json: bool) -> None:
+    """The one line an error gets on stderr: ``Error: ...``, or ``{"error": kind, "message": ...}`` with ``--json``."""
+    if as_json:
+        sys.stderr.write(printable(json.dumps({"error": kind, "message": message}, ensure_ascii=False)) + "\n")
+    else:
+        err.print(styled("[red]Error:[/red] {}", message), highlight=False, soft_wrap=True)
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
-    result = Table(title=title, show_lines=False, header_style="bold")
+    """A Rich table of ``rows``; titles, headers and cells are shown exactly as written."""
+    result = Table(title=None if title is None else escape(title), show_lines=False, header_style="bold")
     for column in columns:
-        result.add_column(str(column), overflow="fold")
+        result.add_column(escape(column), overflow="fold")
     for row in rows:
-        result.add_row(*("" if v is None else str(to_jsonable(v)) for v in row))
+        result.add_row(*("" if v is None else escape(to_jsonable(v)) for v in row))
     return result
 
 

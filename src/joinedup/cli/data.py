@@ -12,12 +12,18 @@ from joinedup.access import query_as, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     AsOption,
+    DatasetOption,
     EstateOption,
+    FormatOption,
     JsonOption,
+    OldDatasetArgument,
+    chosen,
     emit,
     err,
+    one_dataset,
     open_estate,
     out,
+    say,
     table,
 )
 from joinedup.ingest import IngestResult
@@ -40,9 +46,9 @@ def register(app: typer.Typer) -> None:
 
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)],
     schema: Annotated[Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")] = None,
-    format_: Annotated[str | None, typer.Option("--format", help="csv, excel, parquet or jsonl (default: from the extension).")] = None,
+    format_: FormatOption = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
@@ -55,6 +61,10 @@ def ingest(
     Invalid rows go to the dataset's quarantine with every reason (row, column, rule,
     original value); nothing is dropped silently. The new version appears only when
     the whole ingest has succeeded.
+
+    Example:
+    joinedup ingest residents.csv --dataset residents --schema residents.yaml
+    joinedup ingest gp.txt -d gp_registrations --format csv --delimiter "|"
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
@@ -66,7 +76,7 @@ def ingest(
             dataset=dataset,
             principal=principal,
             schema=parsed,
-            fmt=format_,
+            fmt=chosen(format_),
             encoding=encoding,
             delimiter=delimiter,
             sheet=sheet,
@@ -76,20 +86,20 @@ def ingest(
 
 
 def _render_ingest(result: IngestResult) -> None:
-    out.print(
-        f"[bold]{result.dataset}[/bold] version {result.version}: read {result.rows_read:,} rows from "
-        f"{result.source}, loaded [green]{result.rows_loaded:,}[/green], quarantined "
-        f"[{'red' if result.rows_quarantined else 'green'}]{result.rows_quarantined:,}[/] "
-        f"({result.seconds:.1f} s)"
-    )
+    say(
+        "[bold]{}[/bold] version {}: read {:,} rows from {}, loaded [green]{:,}[/green], quarantined "
+        + ("[red]{:,}[/red]" if result.rows_quarantined else "[green]{:,}[/green]") + " ({:.1f} s)",
+        result.dataset, result.version, result.rows_read, result.source, result.rows_loaded,
+        result.rows_quarantined, result.seconds,
+    )  # fmt: skip
     if result.rule_counts:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]
         out.print(table(["column", "rule", "rows failing"], rows, title="quarantine reasons"))
-        out.print(f"See them with: joinedup quarantine {result.dataset} --version {result.version}")
+        say("See them with: joinedup quarantine --dataset {} --version {}", result.dataset, result.version)
     if result.columns_ignored:
-        out.print(f"Columns not in the schema, not loaded: {', '.join(result.columns_ignored)}")
+        say("Columns not in the schema, not loaded: {}", ", ".join(result.columns_ignored))
     if result.recovered:
-        out.print("Rolled back data left by an earlier ingest that did not finish.")
+        say("Rolled back data left by an earlier ingest that did not finish.")
 
 
 class _progress:
@@ -116,7 +126,8 @@ class _progress:
 
 
 def quarantine(
-    name: Annotated[str, typer.Argument(help="The dataset.")],
+    old_name: OldDatasetArgument = None,
+    dataset: DatasetOption = None,
     version: Annotated[int | None, typer.Option(help="Which version's rejected rows (default: the current version).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
@@ -128,7 +139,12 @@ def quarantine(
     """Show the rows an ingest rejected, each with every reason and its original values.
 
     They hold personal data as it arrived: the read is checked against your role and recorded in the audit log.
+
+    Example:
+    joinedup quarantine --dataset residents
+    joinedup quarantine --dataset residents --version 2 --csv rejected.csv --purpose "data quality review"
     """
+    name = one_dataset(dataset, old_name)
     target = open_estate(estate)
     me = resolve_principal(target, as_).name
     found = read_quarantine_as(target, me, name, version, purpose=purpose, export=csv is not None)
@@ -136,14 +152,14 @@ def quarantine(
         columns, lines = found.flat()
         written = write_csv(csv, columns, lines)
         emit({"dataset": name, "version": found.version, "rows": written, "csv": str(csv)}, json_,
-             lambda r: out.print(f"Wrote {r['rows']:,} quarantined rows of {name} version {r['version']} to {csv}"))
+             lambda r: say("Wrote {:,} quarantined rows of {} version {} to {}", r["rows"], name, r["version"], csv))
         return
     shown = found.rows[:limit]
     data = {"dataset": name, "version": found.version, "rows_total": len(found.rows), "rows": shown}
 
     def render(_: Any) -> None:
         if not found.rows:
-            out.print(f"{name} version {found.version}: no rows in quarantine.")
+            say("{} version {}: no rows in quarantine.", name, found.version)
             return
         # One line per reason keeps the table narrow enough for a terminal; the whole
         # original rows are in --csv and --json.
@@ -155,7 +171,7 @@ def quarantine(
         title = f"{name} version {found.version}: {len(found.rows):,} rows in quarantine"
         out.print(table(["row", "column", "rule", "value", "message"], lines, title=title))
         more = f"... {len(found.rows) - limit:,} more rows; use --limit. " if len(found.rows) > limit else ""
-        out.print(f"{more}Whole original rows: --csv FILE or --json.")
+        say("{}Whole original rows: --csv FILE or --json.", more)
 
     emit(data, json_, render)
 
@@ -179,6 +195,10 @@ def query(
     Only one SELECT is allowed: no writes, no ATTACH, no reading files outside the estate.
     You need a read role on every dataset it touches (analysts give --purpose); the
     query is recorded in the audit log before any row is shown.
+
+    Example:
+    joinedup query "SELECT postcode, count(*) FROM residents GROUP BY 1 ORDER BY 2 DESC"
+    joinedup query "SELECT count(*) FROM residents" --as alice --purpose "caseload planning" --json
     """
     target = open_estate(estate)
     if limit is None and not json_:
@@ -188,6 +208,6 @@ def query(
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))
         if result.truncated:
-            out.print(f"(first {limit} rows; --limit N for more, --json for all)")
+            say("(first {} rows; --limit N for more, --json for all)", limit)
 
     emit(result.records(), json_, render)

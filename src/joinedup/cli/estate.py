@@ -8,16 +8,21 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
-from joinedup.access import bootstrap_admin
+from joinedup.access import bootstrap_admin, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     AsOption,
+    DatasetOption,
     EstateOption,
     JsonOption,
+    OldDatasetArgument,
+    acting_name,
     emit,
-    login_name,
+    one_dataset,
     open_estate,
     out,
+    say,
+    styled,
     table,
 )
 from joinedup.estate import Catalogue, Estate
@@ -39,9 +44,13 @@ def init(
     """Create an estate: catalogue database, Delta Lake data folder, a new secret key and joinedup.toml.
 
     You (--as, $JOINEDUP_USER, else your login name) become its first admin.
+
+    Example:
+    joinedup init council
+    joinedup init --estate /srv/joinedup/council --name "Example Council" --as dana
     """
     made = Estate.create(path or estate, name=name)
-    admin = bootstrap_admin(made, as_ or login_name())
+    admin = bootstrap_admin(made, acting_name(as_))
     result = {
         "estate": str(made.root),
         "name": made.config.name,
@@ -50,12 +59,21 @@ def init(
         "admin": admin.name,
     }
     made.close()
-    emit(result, json_, lambda r: out.print(f"Created estate [bold]{r['name']}[/bold] at {r['estate']}; {r['admin']} is its admin"))
+    emit(result, json_, lambda r: say("Created estate [bold]{}[/bold] at {}; {} is its admin", r["name"], r["estate"], r["admin"]))
 
 
-def datasets(estate: EstateOption = DEFAULT_ESTATE, json_: JsonOption = False) -> None:
-    """List the datasets in the estate with their current version and row counts."""
-    found = Catalogue(open_estate(estate)).datasets()
+def datasets(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: JsonOption = False) -> None:
+    """List the datasets in the estate with their current version and row counts.
+
+    Any registered principal may list them: the catalogue holds no personal data.
+
+    Example:
+    joinedup datasets
+    joinedup datasets --estate council --json
+    """
+    target = open_estate(estate)
+    resolve_principal(target, as_)
+    found = Catalogue(target).datasets()
     rows = [d.to_dict(with_schema=False) for d in found]
     for row in rows:
         row.pop("versions")
@@ -65,7 +83,7 @@ def datasets(estate: EstateOption = DEFAULT_ESTATE, json_: JsonOption = False) -
 
     def render(items: list[dict[str, Any]]) -> None:
         if not items:
-            out.print("No datasets yet. Load one with `joinedup ingest FILE --dataset NAME --schema SCHEMA`.")
+            say("No datasets yet. Load one with `joinedup ingest FILE --dataset NAME --schema SCHEMA`.")
             return
         out.print(
             table(
@@ -78,15 +96,28 @@ def datasets(estate: EstateOption = DEFAULT_ESTATE, json_: JsonOption = False) -
 
 
 def show(
-    name: Annotated[str, typer.Argument(help="The dataset.")],
+    old_name: OldDatasetArgument = None,
+    dataset: DatasetOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show a dataset: metadata, schema, and every version with its lineage (source file, SHA-256, who, when, counts)."""
-    info = Catalogue(open_estate(estate)).get(name)
+    """Show a dataset: metadata, schema, and every version with its lineage (source file, SHA-256, who, when, counts).
+
+    Any registered principal may see it: the catalogue holds no personal data.
+
+    Example:
+    joinedup show --dataset residents
+    joinedup show -d residents --json
+    """
+    name = one_dataset(dataset, old_name)
+    target = open_estate(estate)
+    resolve_principal(target, as_)
+    info = Catalogue(target).get(name)
 
     def render(data: dict[str, Any]) -> None:
-        out.print(Panel.fit(f"[bold]{data['name']}[/bold]  {data['title'] or ''}\n{data['description'] or ''}".rstrip(), title="dataset"))
+        heading = styled("[bold]{}[/bold]  {}\n{}", data["name"], data["title"] or "", data["description"] or "")
+        out.print(Panel.fit(heading.rstrip(), title="dataset"))
         fields = (data["schema"] or {}).get("fields", [])
         out.print(
             table(

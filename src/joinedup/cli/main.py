@@ -2,30 +2,72 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
 from joinedup.cli import audit, data, demo, estate, principal, schema, standards
-from joinedup.cli.common import err
-from joinedup.errors import JoinedupError
+from joinedup.cli.common import EXAMPLE, escape, printable, report_error
+from joinedup.errors import ExitCode, JoinedupError
 
 
 class _Commands(TyperGroup):
-    """Turns a :class:`JoinedupError` into its one line on stderr and a non-zero exit."""
+    """Turns every error into one line on stderr (JSON with ``--json``) and its exit status.
 
-    def invoke(self, ctx: click.Context) -> Any:
+    A :class:`JoinedupError` says what the user can fix; Click's own usage errors
+    keep their status (2); anything else is a bug, shown as one line naming it
+    (``JOINEDUP_DEBUG=1`` shows the traceback), since a traceback's text can quote data.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        ctx.meta[_WANTS_JSON] = _wants_json(args)
+        for position, arg in enumerate(args, start=1):
+            if printable(arg) != arg:
+                raise typer.BadParameter(
+                    f"argument {position} ('{printable(arg)}') is not valid text: it holds bytes that are not UTF-8"
+                )
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        as_json = bool(ctx.meta.get(_WANTS_JSON))
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as exc:  # Click's usage errors, as Typer raises them
+            if not as_json:
+                raise
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            report_error("usage", message, as_json)
+            ctx.exit(getattr(exc, "exit_code", ExitCode.USAGE))
         except JoinedupError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            report_error(exc.kind, str(exc), as_json)
             ctx.exit(exc.exit_code)
+        except Exception as exc:
+            if os.environ.get("JOINEDUP_DEBUG"):
+                raise
+            report_error(
+                "internal",
+                f"joinedup failed unexpectedly ({type(exc).__name__}); please report it "
+                "(JOINEDUP_DEBUG=1 shows the traceback)",
+                as_json,
+            )
+            ctx.exit(ExitCode.ERROR)
+
+
+_WANTS_JSON = "joinedup.json"
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` is among the options (before a ``--`` that ends them)."""
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options
 
 
 app = typer.Typer(
@@ -50,6 +92,33 @@ app.add_typer(standards.app, name="standards")
 app.add_typer(principal.app, name="principal")
 app.add_typer(audit.app, name="audit")
 demo.register(app)
+
+
+def _unwrapped(doc: str) -> str:
+    """Help text with each prose paragraph on one line, so Rich wraps it once, to the terminal.
+
+    Docstrings are wrapped by hand at the source's width; kept as they are, Rich would
+    wrap those lines again and leave ragged ones. An ``Example:`` paragraph keeps one
+    command a line, shown exactly as written.
+    """
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(
+        "\n".join(escape(line) for line in p.splitlines()) if p.startswith(EXAMPLE) else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
+def _tidy_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if doc:
+            command.help = _unwrapped(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _tidy_help(group.typer_instance)
+
+
+_tidy_help(app)
 
 
 def _version(value: bool) -> None:
@@ -95,7 +164,7 @@ def _exit_code(code: object) -> int:
     if isinstance(code, int):
         return code
     print(code, file=sys.stderr)
-    return 1
+    return ExitCode.ERROR
 
 
 if __name__ == "__main__":

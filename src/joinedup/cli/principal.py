@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from joinedup.access import (
+    KINDS,
     ROLES,
     Principal,
     add_principal,
@@ -23,16 +24,20 @@ from joinedup.cli.common import (
     AsOption,
     EstateOption,
     JsonOption,
+    acting_name,
+    choices,
     emit,
-    login_name,
     open_estate,
     out,
+    say,
     table,
 )
 
 app = typer.Typer(help="Register people and services and grant them roles (admins only).", no_args_is_help=True)
 
-RoleOption = Annotated[str, typer.Option("--role", "-r", help=f"One of: {', '.join(ROLES)}.", show_default=False)]
+Role = choices("Role", ROLES)
+Kind = choices("Kind", KINDS)
+RoleOption = Annotated[Role, typer.Option("--role", "-r", help="The role.", show_default=False)]  # type: ignore[valid-type]
 DatasetsOption = Annotated[
     list[str] | None,
     typer.Option("--dataset", "-d", help="A dataset the role covers (steward, analyst); repeat for more."),
@@ -46,15 +51,21 @@ def add(
     role: RoleOption,
     dataset: DatasetsOption = None,
     all_datasets: AllOption = False,
-    kind: Annotated[str, typer.Option(help="person or service.")] = "person",
+    kind: Annotated[Kind, typer.Option(help="A person or a service (an ETL job).")] = Kind("person"),  # type: ignore[valid-type]
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Register NAME with a role, e.g. `joinedup principal add alice --role analyst --dataset people`."""
+    """Register NAME with a role.
+
+    Example:
+    joinedup principal add alice --role analyst --dataset people
+    joinedup principal add etl-nightly --role steward --dataset visits --kind service
+    joinedup principal add dora --role dpo
+    """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    made = add_principal(target, actor, name, role, datasets=dataset or (), all_datasets=all_datasets, kind=kind)
+    made = add_principal(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets, kind=kind.value)
     _show(made, json_, f"Added {made.describe()}")
 
 
@@ -68,10 +79,14 @@ def grant(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Give NAME another role (or the same role on more datasets)."""
+    """Give NAME another role (or the same role on more datasets).
+
+    Example:
+    joinedup principal grant alice --role analyst --dataset visits
+    """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    changed = grant_role(target, actor, name, role, datasets=dataset or (), all_datasets=all_datasets)
+    changed = grant_role(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
 
@@ -85,10 +100,14 @@ def revoke(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Take a role from NAME: on the datasets given, or every grant of it when none are."""
+    """Take a role from NAME: on the datasets given, or every grant of it when none are.
+
+    Example:
+    joinedup principal revoke alice --role analyst --dataset people
+    """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    changed = revoke_role(target, actor, name, role, datasets=dataset or (), all_datasets=all_datasets)
+    changed = revoke_role(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
 
@@ -99,7 +118,11 @@ def disable(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Stop NAME acting at all; its past entries in the audit log remain."""
+    """Stop NAME acting at all; its past entries in the audit log remain.
+
+    Example:
+    joinedup principal disable sam
+    """
     target = open_estate(estate)
     changed = disable_principal(target, resolve_principal(target, as_).name, name)
     _show(changed, json_, f"Disabled {changed.name}")
@@ -112,7 +135,11 @@ def enable(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Let a disabled principal act again."""
+    """Let a disabled principal act again.
+
+    Example:
+    joinedup principal enable sam
+    """
     target = open_estate(estate)
     changed = enable_principal(target, resolve_principal(target, as_).name, name)
     _show(changed, json_, f"Enabled {changed.describe()}")
@@ -120,7 +147,11 @@ def enable(
 
 @app.command("list")
 def list_(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: JsonOption = False) -> None:
-    """Every principal with its roles."""
+    """Every principal with its roles.
+
+    Example:
+    joinedup principal list --json
+    """
     target = open_estate(estate)
     resolve_principal(target, as_)
     found = list_principals(target)
@@ -141,17 +172,26 @@ def list_(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: Js
 
 @app.command("whoami")
 def whoami(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: JsonOption = False) -> None:
-    """Who commands act as here (--as, $JOINEDUP_USER, else your login name) and their roles."""
+    """Who commands act as here (--as, $JOINEDUP_USER, else your login name) and their roles.
+
+    Example:
+    joinedup principal whoami
+    joinedup principal whoami --as alice
+    """
     me = resolve_principal(open_estate(estate), as_)
     _show(me, json_, me.describe())
 
 
 @app.command("bootstrap")
 def bootstrap(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: JsonOption = False) -> None:
-    """Make yourself admin of an estate that has no principals yet (one made before roles existed)."""
-    made = bootstrap_admin(open_estate(estate), as_ or login_name())
+    """Make yourself admin of an estate that has no principals yet (one made before roles existed).
+
+    Example:
+    joinedup principal bootstrap --estate council
+    """
+    made = bootstrap_admin(open_estate(estate), acting_name(as_))
     _show(made, json_, f"{made.describe()} is this estate's first admin")
 
 
 def _show(principal: Principal, as_json: bool, line: str) -> None:
-    emit(principal.to_dict(), as_json, lambda _: out.print(line, highlight=False))
+    emit(principal.to_dict(), as_json, lambda _: say("{}", line))
