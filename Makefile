@@ -4,15 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[postgres,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[postgres,demo,dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## .venv with joinedup and all extras; `joinedup` in .venv/bin
+install: $(STAMP)  ## .venv with joinedup and all extras (postgres, demo, dev); `joinedup` in .venv/bin
 
 demo: $(STAMP)  ## build a demo estate from synthetic UK data and ingest it
 	$(BIN)/joinedup demo --estate demo-estate --fresh
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 test: lint  ## the whole suite (PostgreSQL tests skip with a message when it is absent)
 	$(BIN)/python -m pytest -n 2 -q
+
+docs: $(STAMP)  ## regenerate docs/cli.md from every command's --help (a test fails when it is stale)
+	$(BIN)/python -m joinedup.cli.reference docs/cli.md
 
 bench: $(STAMP)  ## benchmarks print JSON; see benchmarks/README.md
 	$(BIN)/python benchmarks/ingest.py

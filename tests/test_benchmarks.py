@@ -19,9 +19,20 @@ def test_the_ingest_benchmark_runs_and_its_three_counts_agree(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    assert report["rows"] == 2000 and report["columns"] == 10 and report["file_mb"] > 0
     assert report["repeat"] == 2 and len(report["ratios"]) == 2
-    assert len(report["baseline"]["runs_seconds"]) == len(report["ingest"]["runs_seconds"]) == 2
+    for side in ("baseline", "ingest"):
+        figures = report[side]
+        assert len(figures["runs_seconds"]) == 2 and figures["seconds"] > 0, side
+        assert figures["peak_rss_mb"] > 0 and figures["exit_code"] == 0, side
+    assert report["ratio"] > 0
     assert report["ingest"]["summary"]["rows_read"] == report["baseline"]["rows_read"] == 2000
+    targets = report["targets"]
+    assert (targets["ratio_max"], targets["ingest_peak_mb_max"]) == (2.5, 1536)
+    assert isinstance(targets["ratio_met"], bool) and isinstance(targets["memory_met"], bool)
+    assert report["counts_by_rule"] and all(
+        {"column", "rule", "planted", "baseline", "ingest"} <= set(row) for row in report["counts_by_rule"]
+    )
     assert report["counts_agree"], report["counts_by_rule"]
 
 
@@ -34,4 +45,11 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    rates = [key for key in report if key.startswith("appends_per_s_")]
+    assert len(rates) == 4 and all(report[key] > 0 for key in rates)
+    assert report["verify_after_appends_ok"] is True
+    # The built chain has no signed checkpoints, which verify reports; the figure is the time it took.
+    assert isinstance(report["verify_ok"], bool) and report["verify_entries_per_s"] > 0
+    assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
+    assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from joinedup.demo import check_demo_target, run_demo
+from joinedup.access import list_principals
+from joinedup.demo import DemoReport, check_demo_target, run_demo
 from joinedup.errors import EstateError
 from joinedup.estate import Catalogue, Estate
+from tests.conftest import CliResult
+
+Cli = Callable[..., CliResult]
 
 
 def test_demo_quarantines_exactly_the_planted_errors(tmp_path: Path) -> None:
@@ -58,3 +66,44 @@ def test_fresh_replaces_an_earlier_demo_estate_and_its_inputs(tmp_path: Path) ->
     second = run_demo(tmp_path / "demo", principal="tester", rows=60, seed=4, fresh=True)
     assert second.quarantine_matches_ground_truth
     assert not (Path(second.inputs) / "left-over.csv").exists()
+
+
+def test_the_command_exits_5_when_the_quarantine_differs_from_the_planted_errors(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def mismatched(path: Path, **_: object) -> DemoReport:
+        entry = {"dataset": "residents", "source": "residents.csv", "rows_read": 3, "rows_loaded": 3, "rows_quarantined": 0}
+        return DemoReport(str(path), str(path) + "-inputs", ingests=[{**entry, "quarantine_matches_ground_truth": False}])
+
+    monkeypatch.setattr("joinedup.demo.run_demo", mismatched)
+    result = cli("demo", "--estate", tmp_path / "demo", "--json")
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["quarantine_matches_ground_truth"] is False
+    assert json.loads(result.stderr)["error"] == "check-failed"
+
+
+def test_the_command_makes_the_principal_given_with_as_the_demo_admin(cli: Cli, tmp_path: Path) -> None:
+    result = cli("demo", "--estate", tmp_path / "demo", "--rows", "40", "--as", "dana", "--json")
+    assert result.exit_code == 0, result.stderr
+    [admin] = list_principals(Estate.open(tmp_path / "demo"))
+    assert (admin.name, [g.role for g in admin.grants]) == ("dana", ["admin"])
+
+
+def test_without_faker_the_demo_names_the_extra_and_everything_else_works(tmp_path: Path) -> None:
+    # As a production install without the `demo` extra: Faker cannot be imported.
+    script = (
+        "import sys; sys.modules['faker'] = None\n"
+        "sys.argv = ['joinedup', *sys.argv[1:]]\n"
+        "from joinedup.cli.main import main; main()\n"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"JOINEDUP_USER": "tester", "PATH": ""}
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+
+    demo = run("demo", "--estate", "demo")
+    assert demo.returncode == 1
+    assert demo.stderr.strip().splitlines() == ["Error: joinedup demo needs Faker, which is not installed: pip install 'joinedup[demo]'"]
+    assert not (tmp_path / "demo").exists()
+    assert run("init", "council").returncode == 0
+    assert run("standards", "check", "nhs_number", "9434765919").returncode == 0

@@ -116,7 +116,7 @@ def verify_(
 
     Example:
     joinedup audit verify
-    joinedup audit verify --checkpoint /mnt/records-office/estate-2026-01-31.json
+    joinedup audit verify --checkpoint /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.verify")
@@ -153,7 +153,7 @@ def checkpoint_(
     """Sign a checkpoint at the newest entry (and export it with the public key).
 
     Example:
-    joinedup audit checkpoint --export /mnt/records-office/estate-2026-01-31.json
+    joinedup audit checkpoint --export /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")

@@ -142,7 +142,8 @@ def quarantine(
 
     Example:
     joinedup quarantine --dataset residents
-    joinedup quarantine --dataset residents --version 2 --csv rejected.csv --purpose "data quality review"
+    joinedup quarantine --dataset residents --version 2 --csv rejected.csv
+    joinedup quarantine -d residents --as alice --purpose "quality review"
     """
     name = one_dataset(dataset, old_name)
     target = open_estate(estate)
@@ -197,8 +198,9 @@ def query(
     query is recorded in the audit log before any row is shown.
 
     Example:
-    joinedup query "SELECT postcode, count(*) FROM residents GROUP BY 1 ORDER BY 2 DESC"
-    joinedup query "SELECT count(*) FROM residents" --as alice --purpose "caseload planning" --json
+    joinedup query "SELECT postcode, count(*) FROM residents GROUP BY 1"
+    joinedup query "SELECT count(*) FROM residents" --as alice --purpose audit
+    joinedup query "SELECT * FROM residents LIMIT 5" --json
     """
     target = open_estate(estate)
     if limit is None and not json_:

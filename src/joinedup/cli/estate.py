@@ -47,7 +47,7 @@ def init(
 
     Example:
     joinedup init council
-    joinedup init --estate /srv/joinedup/council --name "Example Council" --as dana
+    joinedup init --estate /srv/council --name "Example Council" --as dana
     """
     made = Estate.create(path or estate, name=name)
     admin = bootstrap_admin(made, acting_name(as_))

@@ -6,6 +6,8 @@ import inspect
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -27,38 +29,45 @@ class _Commands(TyperGroup):
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         ctx.meta[_WANTS_JSON] = _wants_json(args)
-        for position, arg in enumerate(args, start=1):
-            if printable(arg) != arg:
-                raise typer.BadParameter(
-                    f"argument {position} ('{printable(arg)}') is not valid text: it holds bytes that are not UTF-8"
-                )
-        return super().parse_args(ctx, args)
+        with _reported(ctx):
+            for position, arg in enumerate(args, start=1):
+                if printable(arg) != arg:
+                    raise typer.BadParameter(
+                        f"argument {position} ('{printable(arg)}') is not valid text: it holds bytes that are not UTF-8"
+                    )
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
-        as_json = bool(ctx.meta.get(_WANTS_JSON))
-        try:
+        with _reported(ctx):
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort):
+
+
+@contextmanager
+def _reported(ctx: typer.Context) -> Iterator[None]:
+    as_json = bool(ctx.meta.get(_WANTS_JSON))
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except typer.TyperException as exc:  # Click's usage errors, as Typer raises them
+        if not as_json:
             raise
-        except typer.TyperException as exc:  # Click's usage errors, as Typer raises them
-            if not as_json:
-                raise
-            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            report_error("usage", message, as_json)
-            ctx.exit(getattr(exc, "exit_code", ExitCode.USAGE))
-        except JoinedupError as exc:
-            report_error(exc.kind, str(exc), as_json)
-            ctx.exit(exc.exit_code)
-        except Exception as exc:
-            if os.environ.get("JOINEDUP_DEBUG"):
-                raise
-            report_error(
-                "internal",
-                f"joinedup failed unexpectedly ({type(exc).__name__}); please report it "
-                "(JOINEDUP_DEBUG=1 shows the traceback)",
-                as_json,
-            )
-            ctx.exit(ExitCode.ERROR)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        report_error("usage", message, as_json)
+        ctx.exit(getattr(exc, "exit_code", ExitCode.USAGE))
+    except JoinedupError as exc:
+        report_error(exc.kind, str(exc), as_json)
+        ctx.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("JOINEDUP_DEBUG"):
+            raise
+        report_error(
+            "internal",
+            f"joinedup failed unexpectedly ({type(exc).__name__}); please report it "
+            "(JOINEDUP_DEBUG=1 shows the traceback)",
+            as_json,
+        )
+        ctx.exit(ExitCode.ERROR)
 
 
 _WANTS_JSON = "joinedup.json"

@@ -60,7 +60,7 @@ def add(
 
     Example:
     joinedup principal add alice --role analyst --dataset people
-    joinedup principal add etl-nightly --role steward --dataset visits --kind service
+    joinedup principal add etl --role steward --dataset visits --kind service
     joinedup principal add dora --role dpo
     """
     target = open_estate(estate)

@@ -1,0 +1,159 @@
+"""What the CLI prints: text exactly as written, errors as one line (JSON with --json), the right exit status."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from joinedup.access import add_principal, disable_principal
+from joinedup.audit import log
+from joinedup.estate import Estate
+from tests.conftest import PEOPLE_SCHEMA, CliResult, write_csv
+
+Cli = Callable[..., CliResult]
+HOSTILE = ["[/]", "[white on white]hidden[/white on white]", "[red]alarm[/red]", "[bold]x", ":smile:", "[link=http://x]y[/link]"]
+PEOPLE = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n"
+
+
+def _json_error(result: CliResult) -> dict[str, str]:
+    [line] = result.stderr.strip().splitlines()
+    return json.loads(line)
+
+
+def test_stored_and_typed_text_is_printed_exactly_as_written(cli: Cli, estate: Estate, tmp_path: Path) -> None:
+    schema = tmp_path / "hostile.yaml"
+    schema.write_text(PEOPLE_SCHEMA.replace("title: People", f"title: '{HOSTILE[1]}'"), encoding="utf-8")
+    bad_sex = PEOPLE + "2,Bill Smith,9434765919,E1 6AN,1980-01-01,[red]alarm[/red]\n"
+    assert cli("ingest", write_csv(tmp_path / "p.csv", bad_sex), "--dataset", "people", "--schema", schema).exit_code == 0
+
+    literals = ", ".join(f"'{text}' AS c{i}" for i, text in enumerate(HOSTILE))
+    queried = cli("query", f"SELECT {literals}")
+    assert queried.exit_code == 0, queried.stderr
+    for text in HOSTILE:
+        assert text in queried.stdout, text
+
+    assert HOSTILE[1] in cli("show", "--dataset", "people").stdout
+    assert HOSTILE[1] in cli("datasets").stdout
+    assert "[red]alarm[/red]" in cli("quarantine", "--dataset", "people").stdout
+
+    missing = cli("show", "--dataset", "[bold]nobody[/bold]")
+    assert missing.exit_code == 1 and "unknown dataset '[bold]nobody[/bold]'" in missing.stderr
+
+
+def test_a_principal_named_like_markup_does_not_break_the_audit_log_for_everyone(cli: Cli, estate: Estate) -> None:
+    refused = cli("datasets", "--as", "[/]")
+    assert refused.exit_code == 3 and "[/] is not a registered principal" in refused.stderr
+    shown = cli("audit", "log")
+    assert shown.exit_code == 0, shown.stderr
+    assert "[/]" in shown.stdout
+
+
+def test_with_json_an_error_is_one_json_object_on_stderr(cli: Cli, estate: Estate, tmp_path: Path) -> None:
+    missing = cli("show", "--dataset", "nobody", "--json")
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert _json_error(missing) == {"error": "not-found", "message": "unknown dataset 'nobody' (datasets: none yet)"}
+
+    denied = cli("audit", "log", "--as", "mallory", "--json")
+    assert denied.exit_code == 3 and _json_error(denied)["error"] == "access-denied"
+
+    usage = cli("ingest", write_csv(tmp_path / "p.csv", PEOPLE), "--dataset", "p", "--format", "xls", "--json")
+    assert usage.exit_code == 2 and _json_error(usage)["error"] == "usage"
+    assert "xls" in _json_error(usage)["message"]
+
+    invalid = cli("standards", "check", "postcode", "SW1A 1AC", "--json")
+    assert invalid.exit_code == 5 and json.loads(invalid.stdout)["valid"] is False
+    assert _json_error(invalid)["error"] == "check-failed"
+    assert "SW1A 1AC" not in invalid.stderr  # the value may be someone's identifier
+
+
+def test_without_json_an_error_is_one_line(cli: Cli) -> None:
+    missing = cli("show", "--dataset", "nobody")
+    assert missing.stderr.strip().splitlines() == ["Error: unknown dataset 'nobody' (datasets: none yet)"]
+
+
+def test_a_tampered_log_exits_4_with_a_tampering_error(cli: Cli, estate: Estate) -> None:
+    cli("principal", "add", "alice", "--role", "analyst", "--dataset", "people")
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        con.execute("UPDATE audit_entries SET principal = 'mallory' WHERE seq = 2")
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 4
+    assert json.loads(result.stdout)["first_bad_seq"] == 2
+    error = _json_error(result)
+    assert error["error"] == "audit-tampering"
+    assert error["message"].startswith("audit log failed verification: seq 2 does not match its hash")
+
+
+def test_show_and_datasets_need_a_registered_enabled_principal(cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+    cli("ingest", write_csv(tmp_path / "p.csv", PEOPLE), "--dataset", "people", "--schema", people_schema)
+    add_principal(estate, "tester", "alice", "analyst", datasets=["people"])
+    assert cli("show", "--dataset", "people", "--as", "alice").exit_code == 0
+    disable_principal(estate, "tester", "alice")
+    for args in (("datasets",), ("show", "--dataset", "people")):
+        for who in ("mallory", "alice"):
+            refused = cli(*args, "--as", who)
+            assert refused.exit_code == 3, (args, who)
+            assert len(refused.stderr.strip().splitlines()) == 1
+    assert [e.principal for e in log(estate, action="access.denied")] == ["mallory", "alice", "mallory", "alice"]
+
+
+def test_the_old_positional_dataset_still_works_and_cannot_contradict_the_option(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    cli("ingest", write_csv(tmp_path / "p.csv", PEOPLE), "--dataset", "people", "--schema", people_schema)
+    assert cli("show", "people", "--json").json()["name"] == "people"
+    assert cli("quarantine", "people", "--json").json()["rows_total"] == 0
+    both = cli("show", "people", "--dataset", "visits")
+    assert both.exit_code == 2 and "two datasets given" in both.stderr
+    neither = cli("quarantine")
+    assert neither.exit_code == 2 and "--dataset" in neither.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ingest", "p.csv", "--dataset", "p", "--format", "xls"),
+        ("schema", "infer", "p.csv", "--format", "xls"),
+        ("principal", "add", "bob", "--role", "superuser"),
+        ("principal", "add", "bob", "--role", "analyst", "--kind", "robot"),
+        ("standards", "check", "shoe_size", "9"),
+    ],
+)
+def test_a_value_outside_the_choices_is_a_usage_error(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "is not one of" in result.stderr
+
+
+def test_text_that_is_not_utf8_is_refused_in_one_line_not_a_traceback(cli: Cli, estate: Estate) -> None:
+    lone = "\udcff"  # what Python makes of the byte 0xff in argv or the environment
+    flagged = cli("datasets", "--as", lone, "--json")
+    assert flagged.exit_code == 2 and "not UTF-8" in _json_error(flagged)["message"]
+    for args in (("datasets", "--as", lone), ("show", "--dataset", lone), ("query", f"SELECT '{lone}'")):
+        result = cli(*args)
+        assert result.exit_code == 2 and "not UTF-8" in result.stderr, args
+
+    process = subprocess.run(
+        [sys.executable, "-m", "joinedup.cli.main", "principal", "whoami"],
+        capture_output=True,
+        env={"JOINEDUP_ESTATE": str(estate.root), "JOINEDUP_USER": b"\xff".decode("utf-8", "surrogateescape"), "PATH": ""},
+        timeout=120,
+    )
+    assert process.returncode == 2
+    assert b"Traceback" not in process.stderr and b"not UTF-8" in process.stderr
+
+
+def test_an_unexpected_failure_is_one_line_without_its_text(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("could not convert 'Sam Jackson'")
+
+    monkeypatch.setattr("joinedup.estate.Catalogue.datasets", broken)
+    monkeypatch.delenv("JOINEDUP_DEBUG", raising=False)
+    result = cli("datasets")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "RuntimeError" in line and "Sam Jackson" not in line
