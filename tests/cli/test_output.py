@@ -13,6 +13,7 @@ import pytest
 
 from joinedup.access import add_principal, disable_principal
 from joinedup.audit import log
+from joinedup.cli.common import out
 from joinedup.estate import Estate
 from tests.conftest import PEOPLE_SCHEMA, CliResult, write_csv
 
@@ -26,14 +27,18 @@ def _json_error(result: CliResult) -> dict[str, str]:
     return json.loads(line)
 
 
-def test_stored_and_typed_text_is_printed_exactly_as_written(cli: Cli, estate: Estate, tmp_path: Path) -> None:
+def test_stored_and_typed_text_is_printed_exactly_as_written(
+    cli: Cli, estate: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(out, "width", 200)  # wide enough that no table folds a value onto two lines
     schema = tmp_path / "hostile.yaml"
     schema.write_text(PEOPLE_SCHEMA.replace("title: People", f"title: '{HOSTILE[1]}'"), encoding="utf-8")
     bad_sex = PEOPLE + "2,Bill Smith,9434765919,E1 6AN,1980-01-01,[red]alarm[/red]\n"
     assert cli("ingest", write_csv(tmp_path / "p.csv", bad_sex), "--dataset", "people", "--schema", schema).exit_code == 0
 
-    literals = ", ".join(f"'{text}' AS c{i}" for i, text in enumerate(HOSTILE))
-    queried = cli("query", f"SELECT {literals}")
+    # One row each, so that even an 80-column table shows every value whole.
+    rows = ", ".join(f"('{text}')" for text in HOSTILE)
+    queried = cli("query", f"SELECT * FROM (VALUES {rows}) AS t(c)")
     assert queried.exit_code == 0, queried.stderr
     for text in HOSTILE:
         assert text in queried.stdout, text

@@ -50,10 +50,15 @@ def escape(value: object) -> str:
     return _escape_markup(printable(value if isinstance(value, str) else str(value)))
 
 
+def require_utf8(text: str, what: str) -> str:
+    """``text``, unless it holds bytes that were not UTF-8 (a lone surrogate), which nothing downstream can store."""
+    if printable(text) != text:
+        raise typer.BadParameter(f"{what} ('{printable(text)}') is not valid text: it holds bytes that are not UTF-8")
+    return text
+
+
 def _check_as(value: str | None) -> str | None:
-    if value is not None and printable(value) != value:
-        raise typer.BadParameter(f"'{printable(value)}' is not valid text: it holds bytes that are not UTF-8")
-    return value
+    return None if value is None else require_utf8(value, "the name")
 
 
 EstateOption = Annotated[
@@ -81,6 +86,8 @@ DatasetOption = Annotated[
     str | None,
     typer.Option("--dataset", "-d", help="The dataset.", show_default=False),
 ]
+
+
 def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
     """A closed set of values as a type Typer offers as choices (and refuses anything else)."""
     return StrEnum(name, [(value, value) for value in values])  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from joinedup import __version__
 from joinedup.cli import audit, data, demo, estate, principal, schema, standards
-from joinedup.cli.common import EXAMPLE, escape, printable, report_error
+from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8
 from joinedup.errors import ExitCode, JoinedupError
 
 
@@ -31,10 +31,7 @@ class _Commands(TyperGroup):
         ctx.meta[_WANTS_JSON] = _wants_json(args)
         with _reported(ctx):
             for position, arg in enumerate(args, start=1):
-                if printable(arg) != arg:
-                    raise typer.BadParameter(
-                        f"argument {position} ('{printable(arg)}') is not valid text: it holds bytes that are not UTF-8"
-                    )
+                require_utf8(arg, f"argument {position}")
             return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
