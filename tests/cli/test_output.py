@@ -162,3 +162,12 @@ def test_an_unexpected_failure_is_one_line_without_its_text(cli: Cli, monkeypatc
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()
     assert "RuntimeError" in line and "Sam Jackson" not in line
+
+
+def test_a_chosen_format_reaches_the_reader(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    text = write_csv(tmp_path / "people.txt.export", PEOPLE)  # an extension that says nothing
+    guessed = cli("ingest", text, "--dataset", "people", "--schema", people_schema)
+    assert guessed.exit_code == 1
+    chosen = cli("ingest", text, "--dataset", "people", "--schema", people_schema, "--format", "csv", "--json")
+    assert chosen.exit_code == 0, chosen.stderr
+    assert chosen.json()["rows_loaded"] == 1
