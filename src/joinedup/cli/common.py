@@ -98,11 +98,9 @@ FormatOption = Annotated[
     FileFormat | None,  # type: ignore[valid-type]
     typer.Option("--format", help="The file's format (default: from its extension).", show_default=False),
 ]
-#: The form `show` and `quarantine` took before every command named its dataset with --dataset.
-OldDatasetArgument = Annotated[
-    str | None,
-    typer.Argument(metavar="DATASET", hidden=True, help="Deprecated: use --dataset.", show_default=False),
-]
+#: Context settings of a command that still accepts its dataset the old way, as a
+#: positional argument (`joinedup show NAME`): deprecated, so left out of help and usage.
+OLD_DATASET_ARGUMENT: dict[str, Any] = {"allow_extra_args": True}
 #: Help for --estate and --as on commands that never open an estate.
 UNUSED = "Accepted like on every command; this one does not use the estate."
 UnusedEstateOption = Annotated[
@@ -120,11 +118,14 @@ out = Console(soft_wrap=True, emoji=False)
 err = Console(stderr=True, emoji=False)
 
 
-def one_dataset(option: str | None, old_argument: str | None) -> str:
-    """The dataset named by ``--dataset``, or by the deprecated positional form."""
-    if option is not None and old_argument is not None and option != old_argument:
-        raise typer.BadParameter(f"two datasets given ({old_argument!r} and {option!r}); give one", param_hint="'--dataset'")
-    name = option if option is not None else old_argument
+def one_dataset(option: str | None, ctx: typer.Context) -> str:
+    """The dataset named by ``--dataset``, or by the deprecated positional form (see :data:`OLD_DATASET_ARGUMENT`)."""
+    if len(ctx.args) > 1:
+        raise typer.BadParameter(f"unexpected arguments {' '.join(ctx.args[1:])!r}; name the dataset with --dataset")
+    old = ctx.args[0] if ctx.args else None
+    if option is not None and old is not None and option != old:
+        raise typer.BadParameter(f"two datasets given ({old!r} and {option!r}); give one", param_hint="'--dataset'")
+    name = option if option is not None else old
     if name is None:
         raise typer.BadParameter("name the dataset, e.g. --dataset residents", param_hint="'--dataset'")
     return name

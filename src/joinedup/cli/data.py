@@ -11,12 +11,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from joinedup.access import query_as, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
+    OLD_DATASET_ARGUMENT,
     AsOption,
     DatasetOption,
     EstateOption,
     FormatOption,
     JsonOption,
-    OldDatasetArgument,
     chosen,
     emit,
     err,
@@ -40,7 +40,7 @@ PurposeOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
-    app.command("quarantine")(quarantine)
+    app.command("quarantine", context_settings=OLD_DATASET_ARGUMENT)(quarantine)
     app.command("query")(query)
 
 
@@ -126,7 +126,7 @@ class _progress:
 
 
 def quarantine(
-    old_name: OldDatasetArgument = None,
+    ctx: typer.Context,
     dataset: DatasetOption = None,
     version: Annotated[int | None, typer.Option(help="Which version's rejected rows (default: the current version).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
@@ -145,7 +145,7 @@ def quarantine(
     joinedup quarantine --dataset residents --version 2 --csv rejected.csv
     joinedup quarantine -d residents --as alice --purpose "quality review"
     """
-    name = one_dataset(dataset, old_name)
+    name = one_dataset(dataset, ctx)
     target = open_estate(estate)
     me = resolve_principal(target, as_).name
     found = read_quarantine_as(target, me, name, version, purpose=purpose, export=csv is not None)

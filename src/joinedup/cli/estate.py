@@ -11,11 +11,11 @@ from rich.panel import Panel
 from joinedup.access import bootstrap_admin, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
+    OLD_DATASET_ARGUMENT,
     AsOption,
     DatasetOption,
     EstateOption,
     JsonOption,
-    OldDatasetArgument,
     acting_name,
     emit,
     one_dataset,
@@ -31,7 +31,7 @@ from joinedup.estate import Catalogue, Estate
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("datasets")(datasets)
-    app.command("show")(show)
+    app.command("show", context_settings=OLD_DATASET_ARGUMENT)(show)
 
 
 def init(
@@ -96,7 +96,7 @@ def datasets(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_:
 
 
 def show(
-    old_name: OldDatasetArgument = None,
+    ctx: typer.Context,
     dataset: DatasetOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -110,7 +110,7 @@ def show(
     joinedup show --dataset residents
     joinedup show -d residents --json
     """
-    name = one_dataset(dataset, old_name)
+    name = one_dataset(dataset, ctx)
     target = open_estate(estate)
     resolve_principal(target, as_)
     info = Catalogue(target).get(name)
