@@ -22,13 +22,14 @@ def infer(
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
+    header_row: Annotated[int | None, typer.Option("--header-row", min=1, help="Row (1-based) of a CSV or sheet that names the columns (default: found below any title or notes).")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Propose a schema for FILE: types (recognising UK identifiers), constraints, and columns that look personal.
 
     Review it before ingesting: it is a proposal from the data, not a fact about it.
     """
-    schema = infer_file_schema(file, fmt=format_, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    schema = infer_file_schema(file, fmt=format_, encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row)
     if out_ is not None:
         fmt = "json" if out_.suffix.lower() == ".json" else "yaml"
         out_.write_text(dump_schema(schema, fmt), encoding="utf-8")

@@ -65,6 +65,8 @@ class IngestResult:
     #: ``{column: {rule: count}}``; rows that could not be split into columns count under ``"(row)"``.
     rule_counts: dict[str, dict[str, int]]
     columns_ignored: list[str] = field(default_factory=list)
+    #: Rows above a CSV's or sheet's header (a title, notes, blank rows): not data, but counted.
+    rows_skipped_above_header: int = 0
     recovered: bool = False
     seconds: float = 0.0
 
@@ -83,6 +85,7 @@ def ingest(
     encoding: str | None = None,
     delimiter: str = ",",
     sheet: str | None = None,
+    header_row: int | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest ``path`` as a new version of ``dataset``, acting as ``principal``.
@@ -120,7 +123,8 @@ def ingest(
                 con.execute("SET TimeZone = 'UTC'")
                 notify("reading", None)
                 source = open_source(
-                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet
+                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet,
+                    header_row=header_row, schema=schema,
                 )
                 try:
                     positions, ignored = match_columns(schema, source.columns, path)
@@ -185,6 +189,7 @@ def ingest(
             counts_by_rule=_by_rule(rule_counts),
             rule_counts=rule_counts,
             columns_ignored=ignored,
+            rows_skipped_above_header=source.rows_above_header,
             recovered=recovered,
         )
         notify("committing", None)
@@ -203,7 +208,7 @@ def ingest(
                 source_bytes=source.size,
                 source_format=source.format,
                 source_encoding=source.encoding,
-                pipeline=f"joinedup {joinedup.__version__} ingest",
+                pipeline=_pipeline(source),
                 rows_read=result.rows_read,
                 rows_loaded=result.rows_loaded,
                 rows_quarantined=result.rows_quarantined,
@@ -232,6 +237,14 @@ def ingest(
     result.seconds = round(time.perf_counter() - started, 3)
     notify("done", 1.0)
     return result
+
+
+def _pipeline(source: Source) -> str:
+    """The version's lineage line; it says when rows above the header were not loaded."""
+    described = f"joinedup {joinedup.__version__} ingest"
+    if source.rows_above_header:
+        described += f" (header on row {source.header_row}; {source.rows_above_header} rows above it not loaded)"
+    return described
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
