@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Sequence
 
 #: Rows looked at: titles and notes above a header are a handful of lines.
@@ -11,19 +12,18 @@ _NUMBER = re.compile(r"[-+]?[\d.,]+")
 
 
 def find_header_row(rows: Sequence[Sequence[str | None]]) -> int | None:
-    """The 1-based number of the row that looks like the header, or None.
+    """The 1-based number of the first row that looks like the header, or None.
 
-    The header is the first row as wide as the table: a title or a note above it is
-    narrower. It qualifies when every cell is non-empty text (not a number) and
-    rows follow it; otherwise there is no telling, and None says so.
+    A header names every column: all its cells are non-empty text (not numbers),
+    rows follow it, and it is at least as wide as most of them (the median, so a
+    ragged row does not count). A title or a note is narrower than the table below.
     """
     widths = [_width(row) for row in rows]
-    if not any(widths):
-        return None
-    index = widths.index(max(widths))
-    row = rows[index]
-    if any(widths[index + 1 :]) and all(_is_text(cell) for cell in row[: widths[index]]):
-        return index + 1
+    for index, row in enumerate(rows):
+        below = [w for w in widths[index + 1 :] if w]
+        width = widths[index]
+        if width and below and width >= statistics.median(below) and all(_is_text(c) for c in row[:width]):
+            return index + 1
     return None
 
 
