@@ -9,10 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from joinedup.errors import InputError
 from joinedup.ingest.columns import normalise_header
-from joinedup.ingest.readers import Source, open_source
-from joinedup.ingest.source import first_line
+from joinedup.ingest.readers import Source, open_source, validation_failed
 from joinedup.schema import Constraints, Field, Schema
 from joinedup.schema.infer import infer_schema
 from joinedup.storage.duck import connect
@@ -39,10 +37,8 @@ def infer_file_schema(
                 names = _unique([normalise_header(h) for h in source.columns])
                 try:
                     proposed = infer_schema(con, source.relation, source.columns, names)
-                except duckdb.OutOfMemoryException:
-                    raise InputError(f"{path}: not enough memory to propose a schema; try a sample of the file") from None
                 except duckdb.Error as exc:
-                    raise InputError(f"{path}: cannot propose a schema: {first_line(exc)}") from None
+                    raise validation_failed(path, exc) from None
                 return _fitted(proposed, source, names)
             finally:
                 source.cleanup()

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,7 +35,13 @@ from joinedup.audit import record
 from joinedup.errors import EstateError, SchemaError
 from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
+from joinedup.ingest.readers import (
+    Reject,
+    Source,
+    open_source,
+    remove_stale_scratch,
+    validation_failed,
+)
 from joinedup.ingest.validate import build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
@@ -164,6 +171,9 @@ def ingest(
                     personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
                     all_columns=quarantined.column_names,
                 )
+        except duckdb.Error as exc:
+            # Nothing is catalogued yet: the previous version stays the current one.
+            raise validation_failed(path, exc) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

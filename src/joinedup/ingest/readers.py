@@ -28,7 +28,7 @@ from joinedup.ingest.parquet_reader import open_parquet
 from joinedup.ingest.source import Reject, Source, check_header_row, first_line, hash_file
 from joinedup.schema import Schema
 
-__all__ = ["FORMATS", "Reject", "Source", "detect_format", "open_source", "remove_stale_scratch"]
+__all__ = ["FORMATS", "Reject", "Source", "detect_format", "open_source", "remove_stale_scratch", "validation_failed"]
 
 FORMATS = {
     ".csv": "csv",
@@ -118,6 +118,13 @@ def _open(
     if fmt == "parquet":
         return open_parquet(con, path, digest, size)
     return open_jsonl(con, path, digest, size, schema)
+
+
+def validation_failed(path: Path, exc: duckdb.Error) -> InputError:
+    """The one line for a DuckDB error met while checking a file's rows."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return InputError(f"{path}: not enough memory to check it ({first_line(exc)}); raise the estate's memory_limit")
+    return InputError(f"{path}: cannot check its rows: {first_line(exc)}")
 
 
 def remove_stale_scratch(tmp_dir: Path) -> None:
