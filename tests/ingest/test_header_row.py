@@ -96,6 +96,8 @@ def test_an_excel_header_below_a_title_is_found_and_loaded(estate: Estate, tmp_p
     result = ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema)
     assert (result.rows_loaded, result.rows_skipped_above_header) == (2, 2)
     assert source_rows(estate, "r") == [4, 5]
+    with pytest.raises(InputError, match=r"row 2 of sheet 'Sheet' is empty: expected the header row naming the columns"):
+        ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema, header_row=2)
 
 
 def test_header_row_is_omitted_from_the_schema_when_it_is_1_and_checked_when_given() -> None:

@@ -51,10 +51,11 @@ def test_each_unusable_line_is_quarantined_with_its_reason_and_the_rest_load(est
             b'{"id": 7, "name": {"first": "Dai"}}',
             b'["not", "an", "object"]',
             b'{"id": 9, "name": "\\ud83d\\ude00 Joy"}',  # a proper surrogate pair
+            b'{"id": 10, " ": "blank"}',
         ],
     )
     result = load(estate, path)
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (9, 2, 7)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (10, 2, 8)
     assert [(r["_source_row"], r["name"]) for r in stored(estate)] == [(1, "Sam"), (9, "😀 Joy")]
     why = reasons(estate)
     assert why[2] == "invalid UTF-8"
@@ -64,7 +65,8 @@ def test_each_unusable_line_is_quarantined_with_its_reason_and_the_rest_load(est
     assert why[6] == "keys 'Name' and 'name' differ only in case: one column, two values"
     assert why[7] == "key 'name' holds a JSON object or array; field 'name' expects one value"
     assert why[8] == "expected a JSON object on each line"
-    assert result.rule_counts["(row)"] == {"encoding": 1, "json": 6}
+    assert why[10] == "has a key with no name: every value needs a column name"
+    assert result.rule_counts["(row)"] == {"encoding": 1, "json": 7}
 
 
 def test_keys_that_differ_only_in_case_across_lines_are_one_column(estate: Estate, tmp_path: Path) -> None:

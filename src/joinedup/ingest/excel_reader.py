@@ -35,7 +35,10 @@ def open_excel(
     name, grid = _read_sheet(path, sheet)
     text = [[_cell(v) for v in row] for row in grid]
     start = _header_index(path, name, text, header_row, find_header)
-    header = checked_header(path, [v or "" for v in _trim_row(text[start])], start + 1)
+    names = _trim_row(text[start])
+    if not names:
+        raise InputError(f"{path}: row {start + 1} of sheet {name!r} is empty: expected the header row naming the columns")
+    header = checked_header(path, [v or "" for v in names], start + 1)
     width = len(header)
     body = text[start + 1 :]
     while body and not any(body[-1]):

@@ -2,8 +2,8 @@
 
 Keys are matched as CSV headers are: keys that differ only in case (``Name``,
 ``name``) are one column, named as first seen. A line is quarantined (rule
-``json``) when it does not parse, is not an object, repeats a key, holds two keys
-that differ only in case, holds a lone surrogate (``"\\ud800"``), or puts an object
+``json``) when it does not parse, is not an object, repeats a key, has a blank key,
+holds two keys that differ only in case, holds a lone surrogate (``"\\ud800"``), or puts an object
 or array in a field of the schema; (rule ``encoding``) when it is not UTF-8.
 """
 
@@ -116,7 +116,10 @@ def _parse(text: str) -> tuple[str | None, dict[str, object] | None]:
         return "expected a JSON object on each line", None
     folded: dict[str, str] = {}
     for key in value:
-        other = folded.setdefault(without_invisible(key).strip().casefold(), key)
+        name = without_invisible(key).strip().casefold()
+        if not name:
+            return "has a key with no name: every value needs a column name", None
+        other = folded.setdefault(name, key)
         if other != key:
             return f"keys {other!r} and {key!r} differ only in case: one column, two values", None
     if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
