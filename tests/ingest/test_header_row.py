@@ -8,6 +8,8 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from joinedup.errors import InputError, SchemaError
 from joinedup.estate import Catalogue, Estate
@@ -45,10 +47,31 @@ def source_rows(estate: Estate, dataset: str) -> list[int]:
         ([["id", None, "dob"], ["1", "Sam", "2000"]], None),  # a blank name: no telling
         ([["2024", "2025"], ["1", "2"]], None),  # numbers are not names
         ([["id", "name"]], None),  # nothing under it
+        ([["name", "2019"], ["Sam", "yes"]], None),  # never a data row taken for the header
     ],
 )
 def test_the_header_is_the_first_full_width_row_of_names(rows: list[list[str | None]], expected: int | None) -> None:
     assert find_header_row(rows) == expected
+
+
+WORDS = st.text(st.characters(categories=["L"]), min_size=1, max_size=8)
+
+
+@st.composite
+def exports(draw: st.DrawFn) -> tuple[list[list[str | None]], int]:
+    """A table of ``width`` columns under titles, notes and blank rows that fill fewer cells."""
+    width = draw(st.integers(2, 6))
+    above = draw(st.lists(st.lists(st.one_of(st.none(), WORDS), max_size=width).filter(
+        lambda r: sum(1 for c in r if c) < width), max_size=4))
+    header = draw(st.lists(WORDS, min_size=width, max_size=width))
+    data = draw(st.lists(st.lists(st.integers(0, 999).map(str), min_size=width, max_size=width), min_size=1, max_size=5))
+    return [*above, header, *data], len(above) + 1
+
+
+@given(exports())
+def test_the_header_is_found_below_any_narrower_rows(export: tuple[list[list[str | None]], int]) -> None:
+    rows, header = export
+    assert find_header_row(rows) == header
 
 
 def test_schema_infer_finds_the_header_and_ingest_counts_the_rows_above_it(estate: Estate, tmp_path: Path) -> None:

@@ -14,16 +14,18 @@ _NUMBER = re.compile(r"[-+]?[\d.,]+")
 def find_header_row(rows: Sequence[Sequence[str | None]]) -> int | None:
     """The 1-based number of the first row that looks like the header, or None.
 
-    A header names every column: all its cells are non-empty text (not numbers),
-    rows follow it, and it is at least as wide as most of them (the median, so a
-    ragged row does not count). A title or a note is narrower than the table below.
+    The table starts at the first row with as many cells filled as most rows under it
+    (the median, so a ragged row does not count): a title or a note above it fills
+    fewer, wherever it is placed.
+    That row is the header when all its cells are non-empty text (not numbers);
+    otherwise there is no telling (never a data row taken for the header), and None
+    says so.
     """
-    widths = [_width(row) for row in rows]
+    filled = [sum(1 for cell in row if (cell or "").strip()) for row in rows]
     for index, row in enumerate(rows):
-        below = [w for w in widths[index + 1 :] if w]
-        width = widths[index]
-        if width and below and width >= statistics.median(below) and all(_is_text(c) for c in row[:width]):
-            return index + 1
+        below = [n for n in filled[index + 1 :] if n]
+        if filled[index] and below and filled[index] >= statistics.median(below):
+            return index + 1 if all(_is_text(c) for c in row[: _width(row)]) else None
     return None
 
 
