@@ -111,7 +111,7 @@ def _numbered(con: duckdb.DuckDBPyConnection, header: list[str], rejects: list[R
 
 
 def _reject(path: Path, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
-    if kind == "INVALID ENCODING":
+    if "ENCODING" in kind or "UNICODE" in kind:
         # DuckDB's copy of the line has lost the bad bytes; show them from the file.
         return Reject(int(line), "invalid UTF-8", _line_at(path, at), "encoding")
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
