@@ -14,17 +14,20 @@ _NUMBER = re.compile(r"[-+]?[\d.,]+")
 def find_header_row(rows: Sequence[Sequence[str | None]]) -> int | None:
     """The 1-based number of the first row that looks like the header, or None.
 
-    The table starts at the first row with as many cells filled as most rows under it
-    (the median, so a ragged row does not count): a title or a note above it fills
-    fewer, wherever it is placed.
-    That row is the header when all its cells are non-empty text (not numbers);
-    otherwise there is no telling (never a data row taken for the header), and None
-    says so.
+    The table is as wide as most rows in the bottom half of the sample (the median
+    of cells filled there: titles and notes sit at the top, and one ragged row does
+    not count). It starts at the first row filling that many cells with rows under
+    it; a title or a note fills fewer, in whichever column it sits. That row is the
+    header when all its cells are non-empty text (not numbers); otherwise there is
+    no telling (a data row is never taken for the header), and None says so.
     """
     filled = [sum(1 for cell in row if (cell or "").strip()) for row in rows]
+    counted = [n for n in filled if n]
+    if len(counted) < 2:
+        return None
+    table = statistics.median(counted[len(counted) // 2 :])
     for index, row in enumerate(rows):
-        below = [n for n in filled[index + 1 :] if n]
-        if filled[index] and below and filled[index] >= statistics.median(below):
+        if filled[index] >= table and any(filled[index + 1 :]):
             return index + 1 if all(_is_text(c) for c in row[: _width(row)]) else None
     return None
 
