@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,8 @@ def _header_row(
     if given is not None or not find:
         return given or 1
     text = head.decode(encoding, errors="replace") if encoding in _DUCKDB_READS else _decoded_head(path, encoding)
-    lines = text.splitlines(keepends=True)[:SAMPLE_ROWS]
+    # Only \n, \r and \r\n end a line, as for DuckDB (str.splitlines would also split at U+2028).
+    lines = io.StringIO(text, newline="").readlines()[:SAMPLE_ROWS]
     rows: list[list[str | None]] = []
     starts: list[int] = []
     reader = csv.reader(lines, delimiter=delimiter)
