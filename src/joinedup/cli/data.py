@@ -52,6 +52,7 @@ def ingest(
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
+    header_row: Annotated[int | None, typer.Option("--header-row", min=1, help="Row (1-based) of a CSV or sheet that names the columns (default: the schema's headerRow, else 1).")] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -80,6 +81,7 @@ def ingest(
             encoding=encoding,
             delimiter=delimiter,
             sheet=sheet,
+            header_row=header_row,
             progress=report,
         )
     emit(result.to_dict(), json_, lambda _: _render_ingest(result))
@@ -96,6 +98,8 @@ def _render_ingest(result: IngestResult) -> None:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]
         out.print(table(["column", "rule", "rows failing"], rows, title="quarantine reasons"))
         say("See them with: joinedup quarantine --dataset {} --version {}", result.dataset, result.version)
+    if result.rows_skipped_above_header:
+        say("Rows above the header, not loaded: {:,}", result.rows_skipped_above_header)
     if result.columns_ignored:
         say("Columns not in the schema, not loaded: {}", ", ".join(result.columns_ignored))
     if result.recovered:

@@ -31,6 +31,7 @@ def infer(
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
+    header_row: Annotated[int | None, typer.Option("--header-row", min=1, help="Row (1-based) of a CSV or sheet that names the columns (default: found below any title or notes).")] = None,
     estate: UnusedEstateOption = DEFAULT_ESTATE,
     as_: UnusedAsOption = None,
     json_: JsonOption = False,
@@ -43,7 +44,9 @@ def infer(
     joinedup schema infer residents.csv --out residents.yaml
     joinedup schema infer gp.xlsx --sheet Registrations --json
     """
-    schema = infer_file_schema(file, fmt=chosen(format_), encoding=encoding, delimiter=delimiter, sheet=sheet)
+    schema = infer_file_schema(
+        file, fmt=chosen(format_), encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row
+    )
     if out_ is not None:
         fmt = "json" if out_.suffix.lower() == ".json" else "yaml"
         out_.write_text(dump_schema(schema, fmt), encoding="utf-8")

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,7 +35,13 @@ from joinedup.audit import record
 from joinedup.errors import EstateError, SchemaError
 from joinedup.estate import Catalogue, Estate, check_dataset_name
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
+from joinedup.ingest.readers import (
+    Reject,
+    Source,
+    open_source,
+    remove_stale_scratch,
+    validation_failed,
+)
 from joinedup.ingest.validate import build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
@@ -65,6 +72,8 @@ class IngestResult:
     #: ``{column: {rule: count}}``; rows that could not be split into columns count under ``"(row)"``.
     rule_counts: dict[str, dict[str, int]]
     columns_ignored: list[str] = field(default_factory=list)
+    #: Rows above a CSV's or sheet's header (a title, notes, blank rows): not data, but counted.
+    rows_skipped_above_header: int = 0
     recovered: bool = False
     seconds: float = 0.0
 
@@ -83,6 +92,7 @@ def ingest(
     encoding: str | None = None,
     delimiter: str = ",",
     sheet: str | None = None,
+    header_row: int | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest ``path`` as a new version of ``dataset``, acting as ``principal``.
@@ -120,7 +130,8 @@ def ingest(
                 con.execute("SET TimeZone = 'UTC'")
                 notify("reading", None)
                 source = open_source(
-                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet
+                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet,
+                    header_row=header_row, schema=schema,
                 )
                 try:
                     positions, ignored = match_columns(schema, source.columns, path)
@@ -160,6 +171,9 @@ def ingest(
                     personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
                     all_columns=quarantined.column_names,
                 )
+        except duckdb.Error as exc:
+            # Nothing is catalogued yet: the previous version stays the current one.
+            raise validation_failed(path, exc) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -185,6 +199,7 @@ def ingest(
             counts_by_rule=_by_rule(rule_counts),
             rule_counts=rule_counts,
             columns_ignored=ignored,
+            rows_skipped_above_header=source.rows_above_header,
             recovered=recovered,
         )
         notify("committing", None)
@@ -203,7 +218,7 @@ def ingest(
                 source_bytes=source.size,
                 source_format=source.format,
                 source_encoding=source.encoding,
-                pipeline=f"joinedup {joinedup.__version__} ingest",
+                pipeline=_pipeline(source),
                 rows_read=result.rows_read,
                 rows_loaded=result.rows_loaded,
                 rows_quarantined=result.rows_quarantined,
@@ -232,6 +247,14 @@ def ingest(
     result.seconds = round(time.perf_counter() - started, 3)
     notify("done", 1.0)
     return result
+
+
+def _pipeline(source: Source) -> str:
+    """The version's lineage line; it says when rows above the header were not loaded."""
+    described = f"joinedup {joinedup.__version__} ingest"
+    if source.rows_above_header:
+        described += f" (header on row {source.header_row}; {source.rows_above_header} rows above it not loaded)"
+    return described
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:

@@ -46,7 +46,7 @@ _FIELD_KEYS = {
     "personal", "category", "trueValues", "falseValues", "decimalChar", "groupChar", "bareNumber",
 }  # fmt: skip
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
-_SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "name", "title", "description", "$schema"}
+_SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "headerRow", "name", "title", "description", "$schema"}
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
 
 
@@ -142,6 +142,9 @@ class Schema:
     missing_values: tuple[str, ...] = ("",)
     title: str | None = None
     description: str | None = None
+    #: The 1-based row of a CSV or Excel file that names the columns (exports often
+    #: carry a title or notes above it).
+    header_row: int = 1
 
     def field(self, name: str) -> Field:
         for item in self.fields:
@@ -167,6 +170,8 @@ class Schema:
         if self.primary_key:
             data["primaryKey"] = list(self.primary_key)
         data["missingValues"] = list(self.missing_values)
+        if self.header_row != 1:
+            data["headerRow"] = self.header_row
         return data
 
     def digest(self) -> str:
@@ -271,10 +276,14 @@ class _SchemaReader:
         missing = data.get("missingValues", [""])
         if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
             raise self.fail("missingValues", "expected a list of strings")
+        header_row = data.get("headerRow", 1)
+        if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+            raise self.fail("headerRow", f"expected a row number (1 or more), not {header_row!r}")
         return Schema(
             fields=tuple(fields),
             primary_key=tuple(primary_key),
             missing_values=tuple(missing),
+            header_row=header_row,
             title=self.optional_str(data, "title", ""),
             description=self.optional_str(data, "description", ""),
         )

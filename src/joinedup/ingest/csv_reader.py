@@ -1,0 +1,334 @@
+"""CSV: staged by DuckDB's parallel reader; other encodings are transcoded to UTF-8 first.
+
+A line that is not valid UTF-8 in a file that starts as UTF-8 is quarantined
+(rule ``encoding``) and the rest loads as UTF-8; a file whose first megabyte is
+not UTF-8 is read as Windows-1252 (or as ``--encoding`` says).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from joinedup.errors import InputError
+from joinedup.ingest.header_row import SAMPLE_ROWS, find_header_row
+from joinedup.ingest.source import Reject, Source, checked_header, first_line, visible_sql
+from joinedup.storage.duck import quote_literal
+
+_CHUNK = 1 << 20
+#: The longest CSV line (a row, quoted line breaks included) DuckDB will read.
+_MAX_LINE = 16 << 20
+#: Up to this many rejected rows, row numbers are corrected inline; beyond it, by a join.
+_INLINE_GAPS = 1000
+#: Encodings DuckDB reads as they are; anything else is transcoded to UTF-8 first.
+_DUCKDB_READS = ("utf-8", "utf-8-sig")
+
+
+@dataclass
+class _Scan:
+    """What one pass over the bytes found."""
+
+    sha256: str
+    size: int
+    encoding: str
+    #: Whether some value holds NUL or U+FEFF (beyond a leading byte-order mark).
+    invisible: bool = False
+
+
+def open_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    scratch_dir: Path,
+    encoding: str | None,
+    delimiter: str,
+    header_row: int | None,
+    find_header: bool,
+) -> Source:
+    declared = _text_encoding(path, encoding) if encoding else None
+    head = _first_bytes(path)
+    likely = declared or _sniff_bom(head)
+    scratch: list[Path] = []
+    if likely not in _DUCKDB_READS or (declared is None and not _utf8_so_far(head)):
+        # Known, or seen in the first megabyte, not to be UTF-8: find out first, then transcode.
+        scan = _hash_and_detect(path, declared)
+        row = _header_row(path, head, scan.encoding, delimiter, header_row, find_header)
+        header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
+    else:
+        row = _header_row(path, head, likely, delimiter, header_row, find_header)
+        # Most files are UTF-8: stage the file as such while another thread hashes it
+        # and checks every byte really is UTF-8 (DuckDB's C++ runs without the GIL).
+        # DuckDB itself sets aside the lines that are not.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checking = pool.submit(_hash_and_detect, path, declared)
+            problem: Exception | None = None
+            try:
+                header, rejected = _stage(con, path, path, delimiter, row)
+            except (InputError, UnicodeError) as exc:
+                problem = exc
+            scan = checking.result()  # its errors (empty file, bad bytes) come first
+        if scan.encoding not in _DUCKDB_READS:
+            header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
+        elif isinstance(problem, UnicodeError):
+            raise InputError(f"{path}: not valid {scan.encoding} text: {problem}")
+        elif problem is not None:
+            raise problem
+    rejects = [_reject(path, line, kind, message, text, at) for line, kind, message, text, at in rejected]
+    relation = _numbered(con, header, rejects, row, scan.invisible)
+    return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
+
+
+def _numbered(con: duckdb.DuckDBPyConnection, header: list[str], rejects: list[Reject], row: int, invisible: bool) -> str:
+    """The staged rows with their row numbers in the file, skipping those DuckDB set aside."""
+    # Kept row k (1-based) sits after every rejected row i with line_i - row - i < k:
+    # its row in the file is k + row (the header and the rows above it) + how many of those there are.
+    gaps = [r.source_row - row - i for i, r in enumerate(rejects, start=1)]
+    if len(gaps) <= _INLINE_GAPS:
+        # A sum of comparisons: vectorised, cheap, and it keeps every pass parallel.
+        number = " + ".join([f"_k + {row}", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)])
+        numbered = "(SELECT rowid + 1 AS _k, * FROM jd_csv)"
+    else:
+        # A badly broken file: an as-of join finds how many rejected rows came before each row.
+        con.execute(
+            "CREATE OR REPLACE TABLE jd_gaps AS SELECT * FROM (VALUES "
+            + ", ".join(f"({u}, {n})" for n, u in enumerate(gaps, start=1))
+            + ") AS g(u, n)"
+        )
+        number = f"_k + {row} + coalesce(_before, 0)"
+        numbered = (
+            "(SELECT s.*, g.n AS _before FROM (SELECT rowid + 1 AS _k, * FROM jd_csv) s "
+            "ASOF LEFT JOIN jd_gaps g ON s._k > g.u)"
+        )
+    # Only a file seen to hold NUL or U+FEFF pays for removing them.
+    columns = [visible_sql(f"c{i}") + f" AS c{i}" if invisible else f"c{i}" for i in range(len(header))]
+    return f"(SELECT CAST({number} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
+
+
+def _reject(path: Path, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
+    if "ENCODING" in kind or "UNICODE" in kind:
+        # DuckDB's copy of the line has lost the bad bytes; show them from the file.
+        return Reject(int(line), "invalid UTF-8", _line_at(path, at), "encoding")
+    return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
+
+
+def _line_at(path: Path, at: int | None) -> str:
+    if at is None:
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(at)
+        raw = handle.readline(_MAX_LINE)
+    return raw.decode("utf-8", errors="backslashreplace").strip("\r\n")
+
+
+def _text_encoding(path: Path, encoding: str) -> str:
+    """The codec's own name for a declared encoding; refused when unknown or not for text."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+    # rot13, base64, zlib and the like are codecs, but not text encodings.
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{path}: {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1, utf-16)")
+    return info.name
+
+
+def _first_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(_CHUNK)
+
+
+def _utf8_so_far(head: bytes) -> bool:
+    """Whether ``head`` could begin a UTF-8 file (a character cut off at its end is allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _header_row(
+    path: Path, head: bytes, encoding: str, delimiter: str, given: int | None, find: bool
+) -> int:
+    """The header's line: as given, else found in the first rows when asked, else 1."""
+    if given is not None or not find:
+        return given or 1
+    text = head.decode(encoding, errors="replace") if encoding in _DUCKDB_READS else _decoded_head(path, encoding)
+    # Only \n, \r and \r\n end a line, as for DuckDB (str.splitlines would also split at U+2028).
+    lines = io.StringIO(text, newline="").readlines()[:SAMPLE_ROWS]
+    rows: list[list[str | None]] = []
+    starts: list[int] = []
+    reader = csv.reader(lines, delimiter=delimiter)
+    line = 1
+    try:
+        for cells in reader:
+            starts.append(line)
+            rows.append(list(cells))
+            line = reader.line_num + 1
+    except csv.Error:
+        pass  # the sample ends mid-way through a quoted value; the rows read so far will do
+    found = find_header_row(rows)
+    return starts[found - 1] if found else 1
+
+
+def _decoded_head(path: Path, encoding: str) -> str:
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        return handle.read(_CHUNK)
+
+
+def _stage_transcoded(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, scratch_dir: Path, delimiter: str, row: int
+) -> tuple[list[str], list[tuple[Any, ...]], list[Path]]:
+    # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
+    # download), so other encodings are transcoded into the estate's tmp/ first.
+    readable = _transcode(path, encoding, scratch_dir)
+    try:
+        header, rejected = _stage(con, path, readable, delimiter, row)
+    except BaseException:
+        readable.unlink(missing_ok=True)
+        raise
+    return header, rejected, [readable]
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter: str, row: int
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Load every row of ``readable`` (UTF-8) under the header on line ``row`` into ``jd_csv``.
+
+    Returns the header and the rows that did not split or decode; ``path`` is the
+    user's file, named in errors.
+    """
+    header = _csv_header(path, readable, delimiter, row)
+    columns = [f"c{i}" for i in range(len(header))]
+    spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+    # A buffer of twice the longest line DuckDB accepts: fewer, larger reads
+    # parse faster than its default here.
+    reader = (
+        f"read_csv({quote_literal(str(readable))}, header = true, auto_detect = false, skip = {row - 1}, "
+        f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+        "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
+        f"max_line_size = {_MAX_LINE}, buffer_size = {2 * _MAX_LINE})"
+    )
+    try:
+        con.execute("DROP TABLE IF EXISTS jd_rejects; DROP TABLE IF EXISTS jd_reject_scans")
+        # One parallel pass stages the rows in DuckDB and finds those that do not
+        # split into the header's columns. A table's rowid is its insertion order,
+        # which DuckDB keeps equal to file order; numbering rows while reading
+        # instead would hold everything above it to one thread.
+        con.execute(f"CREATE OR REPLACE TABLE jd_csv AS SELECT * FROM {reader}")
+        rejected = con.execute(
+            "SELECT line, min(error_type), min(error_message), min(csv_line), min(line_byte_position) "
+            "FROM jd_rejects GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
+    return header, rejected
+
+
+def _ragged_message(message: str) -> str:
+    # DuckDB says "Expected Number of Columns: 3 Found: 4"; say it plainly.
+    parts = [p for p in message.replace(":", " ").split() if p.isdigit()]
+    if len(parts) >= 2:
+        return f"row has {parts[1]} fields, the header has {parts[0]}"
+    return message
+
+
+def _csv_header(path: Path, readable: Path, delimiter: str, row: int) -> list[str]:
+    with open(readable, encoding="utf-8-sig", newline="") as handle:
+        for _ in range(row - 1):
+            handle.readline()
+        try:
+            header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
+        except csv.Error as exc:
+            raise InputError(f"{path}: row {row}: the header row is not valid CSV: {exc}") from None
+    if not header or header == [""]:
+        if row > 1:
+            raise InputError(f"{path}: row {row}: expected the header row naming the columns, found no names")
+        raise InputError(f"{path}: empty file: expected a header row naming the columns")
+    return checked_header(path, header, row)
+
+
+def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
+    """Hash the file and find its encoding in one read: UTF-8 (with or without BOM),
+    UTF-16 with a BOM, or else Windows-1252; a declared encoding is checked, not trusted.
+
+    A UTF-8 file with bad bytes after its first megabyte stays UTF-8: those lines
+    are quarantined, not the whole file re-read as something else.
+    """
+    sha = hashlib.sha256()
+    size = 0
+    encoding = declared
+    decoder = None
+    offset = 0
+    invisible = False
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            if encoding is None:
+                encoding = _sniff_bom(chunk)
+                if encoding == "utf-8" and chunk.count(0) * 4 > len(chunk):
+                    # Text is not a quarter NUL bytes; UTF-16 with no byte-order mark is.
+                    raise InputError(
+                        f"{path}: looks like UTF-16 text without a byte-order mark; pass --encoding utf-16-le (or utf-16-be)"
+                    )
+            if decoder is None:
+                decoder = _decoder(path, encoding)
+            sha.update(chunk)
+            size += len(chunk)
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeError as exc:
+                at = offset + getattr(exc, "start", 0)
+                if offset and encoding in _DUCKDB_READS:
+                    # Past the first megabyte: DuckDB sets the bad lines aside; keep hashing.
+                    decoder = _decoder(path, encoding, errors="replace")
+                    text = decoder.decode(chunk)
+                elif declared or encoding != "utf-8":
+                    raise InputError(f"{path}: byte {at}: not valid {encoding} text; pass --encoding") from None
+                else:
+                    encoding = "cp1252"
+                    decoder = None
+                    sha, size, offset, invisible = hashlib.sha256(), 0, 0, False
+                    handle.seek(0)
+                    continue
+            invisible = invisible or "\x00" in text or "\ufeff" in text
+            offset += len(chunk)
+        if decoder is not None:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeError:
+                if encoding not in _DUCKDB_READS:
+                    raise InputError(f"{path}: ends part-way through a character: not valid {encoding} text") from None
+    if size == 0:
+        raise InputError(f"{path}: empty file: expected a header row naming the columns")
+    assert encoding is not None
+    return _Scan(sha.hexdigest(), size, encoding, invisible)
+
+
+def _sniff_bom(chunk: bytes) -> str:
+    if chunk.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
+def _decoder(path: Path, encoding: str, errors: str = "strict") -> codecs.IncrementalDecoder:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors=errors)
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {encoding!r}") from None
+
+
+def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    target = scratch_dir / f"{path.stem}.utf8.csv"
+    with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+        while text := src.read(_CHUNK):
+            dst.write(text)
+    return target

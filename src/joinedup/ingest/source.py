@@ -1,0 +1,110 @@
+"""What every reader hands on: a :class:`Source`, its rejected rows, and the checks they share."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from joinedup.errors import InputError
+
+_CHUNK = 1 << 20
+#: Characters removed from every value and header, in every format: NUL and the
+#: byte-order mark (U+FEFF) are invisible, never part of a name or identifier, and
+#: arrive from fixed-width padding and exports glued together.
+INVISIBLE = "\x00\ufeff"
+
+
+@dataclass
+class Reject:
+    """A row that could not be split into columns."""
+
+    source_row: int
+    problem: str
+    text: str
+    #: ``columns`` (wrong number of fields), ``json`` (a line that is not a usable
+    #: JSON object) or ``encoding`` (a line that is not UTF-8).
+    rule: str = "columns"
+
+
+@dataclass
+class Source:
+    path: Path
+    format: str
+    columns: list[str]
+    sha256: str
+    size: int
+    encoding: str | None
+    #: SQL table expression with ``_source_row`` and ``c0..cN`` as VARCHAR.
+    relation: str
+    rejects: list[Reject] = field(default_factory=list)
+    #: Temporary files to delete when the ingest ends (transcoded copies).
+    scratch: list[Path] = field(default_factory=list)
+    #: The 1-based row holding the header (CSV and Excel); the rows above it are not data.
+    header_row: int = 1
+    #: Columns that held nested JSON values (objects or arrays) in a JSON Lines file.
+    nested: set[str] = field(default_factory=set)
+
+    @property
+    def rows_above_header(self) -> int:
+        return self.header_row - 1
+
+    def cleanup(self) -> None:
+        for path in self.scratch:
+            path.unlink(missing_ok=True)
+
+
+def checked_header(path: Path, header: list[str], row: int = 1) -> list[str]:
+    """The header's names without invisible characters, refused when one is blank or repeated."""
+    header = [without_invisible(name).strip() for name in header]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise InputError(f"{path}: row {row}: column {position} has no name in the header{_hint(row)}")
+        if name in seen:
+            raise InputError(f"{path}: row {row}: columns {seen[name]} and {position} are both called {name!r}")
+        seen[name] = position
+    return header
+
+
+def _hint(row: int) -> str:
+    # A title or notes above the header is the usual cause on row 1.
+    return "; if the header is lower down, pass --header-row N" if row == 1 else ""
+
+
+def without_invisible(text: str) -> str:
+    if "\x00" in text or "\ufeff" in text:
+        return text.replace("\x00", "").replace("\ufeff", "")
+    return text
+
+
+def visible_sql(expression: str) -> str:
+    """SQL removing :data:`INVISIBLE` characters from a VARCHAR ``expression``."""
+    return f"translate({expression}, chr(0) || chr(65279), '')"
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), size
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_header_row(path: Path, fmt: str, header_row: int | None) -> None:
+    if header_row is None:
+        return
+    if header_row < 1:
+        raise InputError(f"{path}: --header-row must be 1 or more, not {header_row}")
+    if fmt in ("parquet", "jsonl") and header_row != 1:
+        raise InputError(
+            f"{path}: a {fmt} file has no header row, but row {header_row} was given as one "
+            "(--header-row or the schema's headerRow apply to CSV and Excel)"
+        )
