@@ -14,28 +14,32 @@ versions the catalogue names, so a half-finished ingest is never visible.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake.exceptions import DeltaError
 
 import joinedup
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import EstateError, SchemaError
-from joinedup.estate import Catalogue, Estate, check_dataset_name
+from joinedup.errors import EstateError, InputError, JoinedupError, SchemaError
+from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
-from joinedup.ingest.validate import build_query, macros_needed, preparation
+from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, size_in_bytes
@@ -46,30 +50,72 @@ _BATCH_ROWS = 122_880
 ERROR_TYPE = pa.list_(
     pa.struct([("column", pa.string()), ("rule", pa.string()), ("value", pa.string()), ("message", pa.string())])
 )
+_PIPELINE = f"joinedup {joinedup.__version__} ingest"
 
 
-@dataclass
-class IngestResult:
+@dataclass(frozen=True)
+class IngestResult(Lineage):
+    """The summary of one ingest: the new version's lineage, and what the run noticed on the way."""
+
     dataset: str
     version: int
     schema_version: int
-    source: str
-    source_sha256: str
-    source_format: str
-    encoding: str | None
-    rows_read: int
-    rows_loaded: int
-    rows_quarantined: int
-    #: ``{rule: count}`` over all columns.
-    counts_by_rule: dict[str, int]
-    #: ``{column: {rule: count}}``; rows that could not be split into columns count under ``"(row)"``.
-    rule_counts: dict[str, dict[str, int]]
     columns_ignored: list[str] = field(default_factory=list)
     recovered: bool = False
     seconds: float = 0.0
 
+    @property
+    def source(self) -> str:
+        return self.source_name
+
+    @property
+    def encoding(self) -> str | None:
+        return self.source_encoding
+
+    @property
+    def counts_by_rule(self) -> dict[str, int]:
+        """``{rule: count}`` over all columns."""
+        return _by_rule(self.rule_counts)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**super().to_dict(), "source": self.source, "encoding": self.encoding, "counts_by_rule": self.counts_by_rule}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What an ingest is about to do, settled before any data is read."""
+
+    dataset: str
+    path: Path
+    schema: Schema
+    mode: str
+    current: VersionInfo | None
+    schema_changed: bool
+
+    @property
+    def number(self) -> int:
+        return (self.current.number if self.current else 0) + 1
+
+    @property
+    def stored(self) -> bool:
+        """The dataset has rows an append or upsert is checked against."""
+        return self.current is not None and self.mode != "replace"
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The Delta commits of one ingest, and what went where."""
+
+    table_version: int
+    quarantine_version: int | None
+    inserted: int
+    updated: int
+    deleted: int
+    quarantined: int
+    split_rows: int
+    source: Source
+    rule_counts: dict[str, dict[str, int]]
+    columns_ignored: list[str]
 
 
 def ingest(
@@ -79,6 +125,7 @@ def ingest(
     dataset: str,
     principal: str,
     schema: Schema | None = None,
+    mode: str = "replace",
     fmt: str | None = None,
     encoding: str | None = None,
     delimiter: str = ",",
@@ -87,151 +134,273 @@ def ingest(
 ) -> IngestResult:
     """Ingest ``path`` as a new version of ``dataset``, acting as ``principal``.
 
+    ``mode`` says how the file's valid rows combine with the current version:
+    ``replace`` it, ``append`` to it, or ``upsert`` into it by primary key.
     The principal needs the right to load the dataset, and to change its schema
     when ``schema`` differs from the stored one. The audit entry commits in the
     same transaction as the version.
     """
     started = time.perf_counter()
-    catalogue = Catalogue(estate)
-    notify = progress or (lambda stage, fraction: None)
+    notify = progress or _silent
     check_dataset_name(dataset)
+    if mode not in MODES:
+        raise InputError(f"ingest mode {mode!r}: expected one of {', '.join(MODES)}")
     authorize(estate, principal, "dataset.ingest", dataset=dataset)
     with estate.lock(dataset):
-        info = catalogue.find(dataset)
-        if schema is None:
-            if info is None or info.schema is None:
-                raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
-            schema = Schema.from_dict(info.schema, f"stored schema of {dataset!r}")
-        schema_changed = info is not None and info.schema is not None and Schema.from_dict(info.schema).digest() != schema.digest()
-        if schema_changed:
+        plan = _plan(estate, path, dataset, schema, mode)
+        if plan.schema_changed:
             authorize(estate, principal, "dataset.schema", dataset=dataset)
-        current = info.current if info else None
-        remove_stale_scratch(estate.tmp_dir)
-        scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        scratch.mkdir(parents=True)
+        recovered = _roll_back(estate, plan)
         try:
+            written = _write_version(estate, plan, notify, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet)
+        except BaseException:
+            # Nothing is visible before the catalogue commit, but the next reader should not find the debris either.
+            _roll_back(estate, plan)
+            raise
+        lineage = _lineage(plan, written)
+        notify("committing", None)
+        result = _commit(estate, plan, lineage, principal, columns_ignored=written.columns_ignored, recovered=recovered)
+    notify("done", 1.0)
+    return replace(result, seconds=round(time.perf_counter() - started, 3))
+
+
+def _silent(stage: str, fraction: float | None) -> None:
+    return None
+
+
+def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode: str) -> _Plan:
+    """The schema to validate with and the version to build on; refuses a mode the schema cannot serve."""
+    info = Catalogue(estate).find(dataset)
+    stored = Schema.from_dict(info.schema, f"stored schema of {dataset!r}") if info and info.schema else None
+    if schema is None:
+        if stored is None:
+            raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
+        schema = stored
+    if mode != "replace":
+        if not schema.primary_key:
+            raise SchemaError(f"--mode {mode} into {dataset!r} needs a primaryKey in the schema: rows are matched by it")
+        if stored is not None:
+            _check_compatible(dataset, mode, stored, schema)
+    changed = stored is not None and stored.digest() != schema.digest()
+    return _Plan(dataset, path, schema, mode, info.current if info else None, changed)
+
+
+def _check_compatible(dataset: str, mode: str, stored: Schema, schema: Schema) -> None:
+    """Append and upsert add to stored rows: the columns and key must stay as they are."""
+    before = {f.name: f.type for f in stored.fields}
+    after = {f.name: f.type for f in schema.fields}
+    problems = [f"adds {name!r}" for name in after if name not in before]
+    problems += [f"drops {name!r}" for name in before if name not in after]
+    problems += [f"changes {name!r} from {before[name]} to {after[name]}" for name in after if before.get(name, after[name]) != after[name]]
+    if stored.primary_key != schema.primary_key:
+        problems.append(f"changes the primary key from {list(stored.primary_key)} to {list(schema.primary_key)}")
+    if problems:
+        raise SchemaError(
+            f"--mode {mode} into {dataset!r}: the schema {'; '.join(problems)}; "
+            "only --mode replace changes a dataset's columns, types or key"
+        )
+
+
+def _roll_back(estate: Estate, plan: _Plan) -> bool:
+    """Undo Delta commits the catalogue does not name (left by a killed or failed ingest)."""
+    current = plan.current
+    recovered = delta.discard_uncatalogued(estate.table_path(plan.dataset), current.table_version if current else None)
+    recovered |= delta.discard_uncatalogued(
+        estate.quarantine_path(plan.dataset), current.quarantine_version if current else None
+    )
+    return recovered
+
+
+def _write_version(estate: Estate, plan: _Plan, notify: Progress, **reading: Any) -> _Written:
+    """Validate the file and commit its rows and its quarantine to Delta (not yet to the catalogue)."""
+    remove_stale_scratch(estate.tmp_dir)
+    scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
+    try:
+        with _one_line_errors(estate, plan):
             with connect(
                 memory_limit=estate.config.memory_limit,
                 threads=estate.config.threads,
                 temp_dir=scratch / "spill",
-                database=_staging_database(path, estate.config.memory_limit, scratch),
-                macros=macros_needed(schema),
+                database=_staging_database(plan.path, estate.config.memory_limit, scratch),
+                macros=macros_needed(plan.schema),
             ) as con:
                 con.execute("SET TimeZone = 'UTC'")
                 notify("reading", None)
-                source = open_source(
-                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet
-                )
+                source = open_source(con, plan.path, scratch_dir=scratch, **reading)
                 try:
-                    positions, ignored = match_columns(schema, source.columns, path)
+                    positions, ignored = match_columns(plan.schema, source.columns, plan.path)
                     mapping = {name: f"c{i}" for name, i in positions.items()}
-                    recovered = delta.discard_uncatalogued(
-                        estate.table_path(dataset), current.table_version if current else None
-                    )
-                    recovered |= delta.discard_uncatalogued(
-                        estate.quarantine_path(dataset), current.quarantine_version if current else None
-                    )
-                    number = (current.number if current else 0) + 1
-                    run = _Run(schema, number, source)
-                    query = build_query(schema, mapping, source.relation)
-                    with _Poll(con, progress):
-                        for statement in preparation(schema, mapping, source.relation):
-                            con.execute(statement)
-                        [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
+                    run = _Run(plan.schema, plan.number, source)
+                    with _Poll(con, notify if notify is not _silent else None):
+                        split_rows = _prepare(con, estate, plan, mapping, source)
+                        query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
                         reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
-                        table_version = delta.write(
-                            estate.table_path(dataset),
-                            pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader)),
-                            mode="overwrite",
-                            personal_columns=[f.name for f in schema.personal_fields],
-                            all_columns=[*delta.SYSTEM_COLUMNS, *schema.names],
-                            description=f"joinedup ingest of {path.name} as version {number}",
-                        )
+                        valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
+                        table_version, inserted, updated, deleted = _store(estate, plan, run, valid)
                 finally:
                     source.cleanup()
             notify("quarantine", None)
             quarantined = run.quarantine_table()
-            quarantine_version = current.quarantine_version if current else None
-            if quarantined.num_rows:
-                quarantine_version = delta.write(
-                    estate.quarantine_path(dataset),
-                    quarantined,
-                    mode="append",
-                    personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
-                    all_columns=quarantined.column_names,
-                )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            quarantine_version = _store_quarantine(estate, plan, quarantined)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return _Written(
+        table_version, quarantine_version, inserted, updated, deleted, quarantined.num_rows,
+        split_rows, source, run.rule_counts(), ignored,
+    )
 
-        # Nothing lost: every row the reader found is either loaded or in quarantine.
-        rows_read = split_rows + len(source.rejects)
-        if run.loaded + quarantined.num_rows != rows_read:
-            raise EstateError(
-                f"ingest of {path}: read {rows_read} rows but loaded {run.loaded} and quarantined "
-                f"{quarantined.num_rows}; nothing was recorded"
-            )
-        rule_counts = run.rule_counts()
-        result = IngestResult(
-            dataset=dataset,
-            version=number,
-            schema_version=0,
-            source=path.name,
-            source_sha256=source.sha256,
-            source_format=source.format,
-            encoding=source.encoding,
-            rows_read=rows_read,
-            rows_loaded=run.loaded,
-            rows_quarantined=quarantined.num_rows,
-            counts_by_rule=_by_rule(rule_counts),
-            rule_counts=rule_counts,
-            columns_ignored=ignored,
-            recovered=recovered,
+
+def _prepare(con: Any, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source) -> int:
+    """Run the statements the validation query joins against; returns the rows the reader split into columns."""
+    if plan.stored:
+        assert plan.current is not None
+        con.register(STORED_ROWS, delta.snapshot(estate.table_path(plan.dataset), plan.current.table_version))
+    for statement in preparation(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored):
+        con.execute(statement)
+    [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
+    return int(split_rows)
+
+
+def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) -> tuple[int, int, int, int]:
+    """Write the valid rows as the mode says: (Delta version, inserted, updated, deleted)."""
+    schema = plan.schema
+    target = estate.table_path(plan.dataset)
+    personal = [f.name for f in schema.personal_fields]
+    columns = [*delta.SYSTEM_COLUMNS, *schema.names]
+    if plan.mode == "upsert" and plan.current is not None:
+        merged = delta.merge(
+            target, valid, keys=schema.primary_key, deletion_flag=schema.deletion_flag,
+            personal_columns=personal, all_columns=columns,
         )
-        notify("committing", None)
-        with estate.session() as session:
-            version = Catalogue.record_version(
-                session,
-                dataset=dataset,
-                schema=schema.to_dict(),
-                schema_digest=schema.digest(),
-                principal=principal,
-                mode="replace",
-                table_version=table_version,
-                quarantine_version=quarantine_version,
-                source_name=path.name,
-                source_sha256=source.sha256,
-                source_bytes=source.size,
-                source_format=source.format,
-                source_encoding=source.encoding,
-                pipeline=f"joinedup {joinedup.__version__} ingest",
-                rows_read=result.rows_read,
-                rows_loaded=result.rows_loaded,
-                rows_quarantined=result.rows_quarantined,
-                rule_counts=rule_counts,
-            )
-            assert version.number == number, "the dataset lock should make version numbers predictable"
-            result.schema_version = version.schema_number
-            record(
-                session,
-                estate,
-                principal=principal,
-                action="dataset.ingest",
-                dataset=dataset,
-                dataset_version=number,
-                columns=schema.names,
-                row_count=result.rows_loaded,
-                detail={
-                    "source_sha256": source.sha256,
-                    "source_format": source.format,
-                    "rows_read": result.rows_read,
-                    "rows_quarantined": result.rows_quarantined,
-                    "schema_version": version.schema_number,
-                    "schema_changed": schema_changed,
-                },
-            )
-    result.seconds = round(time.perf_counter() - started, 3)
-    notify("done", 1.0)
-    return result
+        return merged.version, merged.inserted, merged.updated, merged.deleted
+    version = delta.write(
+        target,
+        valid,
+        mode="append" if plan.mode == "append" and plan.current is not None else "overwrite",
+        personal_columns=personal,
+        all_columns=columns,
+        description=f"joinedup ingest ({plan.mode}) of {plan.path.name} as version {plan.number}",
+    )
+    return version, run.loaded, 0, 0
+
+
+def _store_quarantine(estate: Estate, plan: _Plan, quarantined: pa.Table) -> int | None:
+    """Append the rejected rows to the quarantine; the quarantine's Delta version afterwards."""
+    current = plan.current.quarantine_version if plan.current else None
+    if not quarantined.num_rows:
+        return current
+    return delta.write(
+        estate.quarantine_path(plan.dataset),
+        quarantined,
+        mode="append",
+        personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
+        all_columns=quarantined.column_names,
+    )
+
+
+def _lineage(plan: _Plan, written: _Written) -> Lineage:
+    """The version's lineage, refused unless every row read is accounted for (nothing lost)."""
+    before = plan.current.rows_total if plan.current and plan.mode != "replace" else 0
+    source = written.source
+    lineage = Lineage(
+        mode=plan.mode,
+        source_name=plan.path.name,
+        source_sha256=source.sha256,
+        source_bytes=source.size,
+        source_format=source.format,
+        source_encoding=source.encoding,
+        pipeline=_PIPELINE,
+        table_version=written.table_version,
+        quarantine_version=written.quarantine_version,
+        rows_read=written.split_rows + len(source.rejects),
+        rows_inserted=written.inserted,
+        rows_updated=written.updated,
+        rows_deleted=written.deleted,
+        rows_quarantined=written.quarantined,
+        rows_total=before + written.inserted - written.deleted,
+        rule_counts=written.rule_counts,
+    )
+    if not lineage.accounts_for_every_row():
+        raise EstateError(
+            f"ingest of {plan.path}: read {lineage.rows_read} rows but inserted {lineage.rows_inserted}, updated "
+            f"{lineage.rows_updated}, deleted {lineage.rows_deleted} and quarantined {lineage.rows_quarantined}; "
+            "nothing was recorded"
+        )
+    return lineage
+
+
+def _commit(
+    estate: Estate, plan: _Plan, lineage: Lineage, principal: str, *, columns_ignored: list[str], recovered: bool
+) -> IngestResult:
+    """Record the version and its audit entry in one transaction: the commit point of the ingest."""
+    schema = plan.schema
+    with estate.session() as session:
+        version = Catalogue.record_version(
+            session, dataset=plan.dataset, schema=schema.to_dict(), schema_digest=schema.digest(),
+            principal=principal, lineage=lineage,
+        )
+        assert version.number == plan.number, "the dataset lock should make version numbers predictable"
+        record(
+            session,
+            estate,
+            principal=principal,
+            action="dataset.ingest",
+            dataset=plan.dataset,
+            dataset_version=version.number,
+            columns=schema.names,
+            row_count=lineage.rows_loaded,
+            detail={**lineage.audit_detail(), "schema_version": version.schema_number, "schema_changed": plan.schema_changed},
+        )
+    return IngestResult(
+        **{f.name: getattr(lineage, f.name) for f in fields(Lineage)},
+        dataset=plan.dataset,
+        version=version.number,
+        schema_version=version.schema_number,
+        columns_ignored=columns_ignored,
+        recovered=recovered,
+    )
+
+
+@contextlib.contextmanager
+def _one_line_errors(estate: Estate, plan: _Plan) -> Iterator[None]:
+    """Turn a failure of DuckDB, Arrow or Delta while validating or writing into one line naming the file.
+
+    Their messages can quote values from the file, so only the kind of failure
+    and the column (when the message names one) are shown.
+    """
+    what = f"{plan.path}: ingest into {plan.dataset!r} failed"
+    try:
+        yield
+    except JoinedupError:
+        raise
+    except (duckdb.OutOfMemoryException, MemoryError):
+        raise EstateError(
+            f"{what}: out of memory (memory_limit {estate.config.memory_limit}); raise memory_limit in "
+            f"joinedup.toml or split the file; nothing was recorded"
+        ) from None
+    except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
+        column = _column_named(str(exc), plan.schema)
+        where = f" in column {column!r}" if column else ""
+        raise EstateError(f"{what}{where} ({_kind(exc)}); nothing was recorded") from None
+
+
+# The raw (c3), trimmed (_v3), standardised (_s3) and kept (_raw_3) forms of field 3 in the validation query.
+_COLUMN_ALIAS = re.compile(r"\b(?:c|_v|_s|_raw_)(\d+)\b")
+
+
+def _column_named(message: str, schema: Schema) -> str | None:
+    found = _COLUMN_ALIAS.search(message)
+    if found and int(found.group(1)) < len(schema.fields):
+        return schema.fields[int(found.group(1))].name
+    return None
+
+
+def _kind(exc: BaseException) -> str:
+    """DuckDB's name for the kind of error ("Conversion Error"), else the exception's class, never its message."""
+    first = str(exc).strip().split("\n", 1)[0]
+    kind = first.split(":", 1)[0] if ":" in first else ""
+    return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:

@@ -46,7 +46,7 @@ _FIELD_KEYS = {
     "personal", "category", "trueValues", "falseValues", "decimalChar", "groupChar", "bareNumber",
 }  # fmt: skip
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
-_SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "name", "title", "description", "$schema"}
+_SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "deletionFlag", "name", "title", "description", "$schema"}
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
 
 
@@ -142,6 +142,8 @@ class Schema:
     missing_values: tuple[str, ...] = ("",)
     title: str | None = None
     description: str | None = None
+    #: A boolean field whose true value, in an upsert, deletes the row with that primary key.
+    deletion_flag: str | None = None
 
     def field(self, name: str) -> Field:
         for item in self.fields:
@@ -167,6 +169,8 @@ class Schema:
         if self.primary_key:
             data["primaryKey"] = list(self.primary_key)
         data["missingValues"] = list(self.missing_values)
+        if self.deletion_flag:
+            data["deletionFlag"] = self.deletion_flag
         return data
 
     def digest(self) -> str:
@@ -277,7 +281,21 @@ class _SchemaReader:
             missing_values=tuple(missing),
             title=self.optional_str(data, "title", ""),
             description=self.optional_str(data, "description", ""),
+            deletion_flag=self.deletion_flag(data, fields, primary_key),
         )
+
+    def deletion_flag(self, data: Mapping[str, Any], fields: list[Field], primary_key: list[str]) -> str | None:
+        flag = self.optional_str(data, "deletionFlag", "")
+        if flag is None:
+            return None
+        found = next((f for f in fields if f.name == flag), None)
+        if found is None:
+            raise self.fail("deletionFlag", f"{flag!r} is not a field{self.suggest(flag, [f.name for f in fields])}")
+        if found.type != "boolean":
+            raise self.fail("deletionFlag", f"{flag!r} must be a boolean field, not {found.type!r}")
+        if not primary_key or flag in primary_key:
+            raise self.fail("deletionFlag", "needs a primaryKey that does not include the flag: deletions are by key")
+        return flag
 
     def field(self, data: Any, where: str) -> Field:
         if not isinstance(data, Mapping):
