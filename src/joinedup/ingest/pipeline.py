@@ -186,18 +186,20 @@ def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode:
 
 
 def _check_compatible(dataset: str, mode: str, stored: Schema, schema: Schema) -> None:
-    """Append and upsert add to stored rows: the columns and key must stay as they are."""
+    """Append and upsert add to stored rows: the columns, key and personal columns must stay as they are."""
     before = {f.name: f.type for f in stored.fields}
     after = {f.name: f.type for f in schema.fields}
     problems = [f"adds {name!r}" for name in after if name not in before]
     problems += [f"drops {name!r}" for name in before if name not in after]
     problems += [f"changes {name!r} from {before[name]} to {after[name]}" for name in after if before.get(name, after[name]) != after[name]]
+    # Files carried over keep the statistics they were written with: only a replace rewrites them all.
+    problems += [f"marks {f.name!r} personal" for f in schema.personal_fields if f.name in before and not stored.field(f.name).personal]
     if stored.primary_key != schema.primary_key:
         problems.append(f"changes the primary key from {list(stored.primary_key)} to {list(schema.primary_key)}")
     if problems:
         raise SchemaError(
             f"--mode {mode} into {dataset!r}: the schema {'; '.join(problems)}; "
-            "only --mode replace changes a dataset's columns, types or key"
+            "only --mode replace changes a dataset's columns, types, key or personal columns"
         )
 
 

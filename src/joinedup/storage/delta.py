@@ -69,8 +69,6 @@ def write(
     the Parquet footers, so no person's values sit in table metadata.
     """
     stats_columns = _stats_columns(personal_columns, all_columns)
-    if mode == "append":
-        _keep_log_statistics_to(path, stats_columns)
     write_deltalake(
         str(path),
         data,
@@ -111,7 +109,6 @@ def merge(
     too. Rewritten files get the same statistics rules as :func:`write`.
     """
     stats_columns = _stats_columns(personal_columns, all_columns)
-    _keep_log_statistics_to(path, stats_columns)
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
     merger = DeltaTable(str(path)).merge(
         data, on, source_alias="s", target_alias="t", writer_properties=_writer_properties(stats_columns)
@@ -148,21 +145,6 @@ def _writer_properties(stats_columns: list[str]) -> WriterProperties:
         default_column_properties=ColumnProperties(statistics_enabled="NONE"),
         column_properties={name: with_stats for name in stats_columns},
     )
-
-
-def _keep_log_statistics_to(path: Path, stats_columns: list[str]) -> None:
-    """Point the table's log statistics at ``stats_columns`` before adding to it.
-
-    Appends and merges keep a table's configuration, so a column marked personal
-    since the table was made would otherwise still get statistics in the log.
-    """
-    try:
-        table = DeltaTable(str(path))
-    except TableNotFoundError:
-        return
-    wanted = ",".join(stats_columns)
-    if table.metadata().configuration.get(_STATS_COLUMNS) != wanted:
-        table.alter.set_table_properties({_STATS_COLUMNS: wanted})
 
 
 def snapshot(path: Path, version: int) -> pads.Dataset:
