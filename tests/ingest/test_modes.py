@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from joinedup.audit import log
 from joinedup.errors import InputError, SchemaError
@@ -94,8 +96,8 @@ def test_upsert_deletes_flagged_keys_and_quarantines_deletions_of_keys_it_does_n
     assert [(r["id"], r["balance"]) for r in table(estate)] == [(1, 10.0), (3, 31.0)]
     [absent] = read_quarantine(estate, "accounts").rows
     assert absent["_source_row"] == 3
-    assert [(e["column"], e["rule"], e["message"]) for e in absent["_errors"]] == [
-        ("gone", "deletionFlag", "deletes a primary key the dataset does not hold")
+    assert [(e["column"], e["rule"], e["value"], e["message"]) for e in absent["_errors"]] == [
+        ("id", "deletionFlag", "9", "deletes a primary key the dataset does not hold")
     ]
 
 
@@ -104,8 +106,9 @@ def test_a_deletion_outside_an_upsert_is_quarantined_not_stored(estate: Estate, 
     result = load(estate, write_csv(tmp_path / "a.csv", "id,name,balance,gone\n1,Ann,10,\n2,Bob,20,yes\n"), mode, CHANGES)
     assert (result.rows_inserted, result.rows_quarantined) == (1, 1)
     [flagged] = read_quarantine(estate, "accounts").rows
-    assert flagged["_errors"][0]["rule"] == "deletionFlag"
-    assert "--mode upsert" in flagged["_errors"][0]["message"]
+    [reason] = flagged["_errors"]
+    assert (reason["column"], reason["rule"], reason["value"]) == ("gone", "deletionFlag", "yes")
+    assert "--mode upsert" in reason["message"]
 
 
 def test_repeated_keys_within_an_upsert_file_keep_the_first_and_quarantine_the_rest(estate: Estate, tmp_path: Path) -> None:
@@ -214,3 +217,57 @@ def test_schema_changes_that_append_and_upsert_allow_become_a_new_schema_version
     result = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n7,Gil,5\n8,Hal,50\n"), "append", stricter)
     assert (result.schema_version, result.rows_inserted, result.rows_quarantined) == (2, 1, 1)
     assert Schema.from_dict(Catalogue(estate).get("accounts").schema).field("balance").constraints.minimum == 15
+
+
+def test_the_command_takes_a_mode_and_its_summary_accounts_for_every_row(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    schema = tmp_path / "accounts.yaml"
+    schema.write_text(ACCOUNTS)
+    assert cli("ingest", write_csv(tmp_path / "a.csv", FIRST), "--dataset", "accounts", "--schema", schema).exit_code == 0
+    changes = write_csv(tmp_path / "b.csv", "id,name,balance\n2,Bob,21\n4,Dan,40\n5,Eve,-1\n")
+    summary = cli("ingest", changes, "--dataset", "accounts", "--mode", "upsert", "--json").json()
+    assert {k: summary[k] for k in ("mode", "rows_read", "rows_inserted", "rows_updated", "rows_deleted", "rows_quarantined", "rows_total")} == {
+        "mode": "upsert", "rows_read": 3, "rows_inserted": 1, "rows_updated": 1, "rows_deleted": 0, "rows_quarantined": 1, "rows_total": 4,
+    }
+    shown = cli("ingest", changes, "--dataset", "accounts", "--mode", "append")
+    assert "version 3 (append): read 3 rows" in shown.stdout and "inserted 0, updated 0, deleted 0, quarantined 3; 4 rows" in shown.stdout
+    refused = cli("ingest", changes, "--dataset", "accounts", "--mode", "merge")
+    assert refused.exit_code != 0
+    assert refused.stderr.strip().count("\n") == 0 and "ingest mode 'merge'" in refused.stderr
+
+
+_change = st.tuples(st.integers(1, 6), st.integers(0, 99), st.booleans())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(_change, max_size=6), min_size=1, max_size=3))
+def test_upserts_agree_with_a_reference_and_lose_nothing(tmp_path_factory: pytest.TempPathFactory, files: list[list[tuple[int, int, bool]]]) -> None:
+    from joinedup.access import bootstrap_admin
+
+    folder = tmp_path_factory.mktemp("upserts")
+    estate = Estate.create(folder / "estate")
+    bootstrap_admin(estate, "tester")
+    state: dict[int, tuple[int, int]] = {}  # key -> (balance, version that wrote it)
+    try:
+        for number, rows in enumerate(files, start=1):
+            expected = {"inserted": 0, "updated": 0, "deleted": 0, "quarantined": 0}
+            seen: set[int] = set()
+            for key, balance, gone in rows:
+                if key in seen or (gone and key not in state):
+                    expected["quarantined"] += 1
+                elif gone:
+                    expected["deleted"] += 1
+                    del state[key]
+                else:
+                    expected["updated" if key in state else "inserted"] += 1
+                    state[key] = (balance, number)
+                seen.add(key)
+            text = "id,name,balance,gone\n" + "".join(f"{k},N{k},{b},{'yes' if g else 'no'}\n" for k, b, g in rows)
+            result = load(estate, write_csv(folder / f"{number}.csv", text), "upsert", CHANGES if number == 1 else None)
+            assert nothing_lost(result)
+            got = {k: getattr(result, f"rows_{k}") for k in expected}
+            assert got == expected
+            assert result.rows_total == len(state)
+            stored = {r["id"]: (r["balance"], r["_ingest"]) for r in table(estate)}
+            assert stored == {k: (float(b), v) for k, (b, v) in state.items()}
+    finally:
+        estate.close()

@@ -42,6 +42,10 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).")],
     schema: Annotated[Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")] = None,
+    mode: Annotated[
+        str,
+        typer.Option(help="replace: the file is the whole dataset; append: add its rows; upsert: insert or update (or delete) by primary key."),
+    ] = "replace",
     format_: Annotated[str | None, typer.Option("--format", help="csv, excel, parquet or jsonl (default: from the extension).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
@@ -66,6 +70,7 @@ def ingest(
             dataset=dataset,
             principal=principal,
             schema=parsed,
+            mode=mode,
             fmt=format_,
             encoding=encoding,
             delimiter=delimiter,
@@ -76,11 +81,16 @@ def ingest(
 
 
 def _render_ingest(result: IngestResult) -> None:
+    changes = (
+        f"loaded [green]{result.rows_loaded:,}[/green]"
+        if result.mode == "replace"
+        else f"inserted [green]{result.rows_inserted:,}[/green], updated {result.rows_updated:,}, deleted {result.rows_deleted:,}"
+    )
     out.print(
-        f"[bold]{result.dataset}[/bold] version {result.version}: read {result.rows_read:,} rows from "
-        f"{result.source}, loaded [green]{result.rows_loaded:,}[/green], quarantined "
-        f"[{'red' if result.rows_quarantined else 'green'}]{result.rows_quarantined:,}[/] "
-        f"({result.seconds:.1f} s)"
+        f"[bold]{result.dataset}[/bold] version {result.version} ({result.mode}): read {result.rows_read:,} rows from "
+        f"{result.source}, {changes}, quarantined "
+        f"[{'red' if result.rows_quarantined else 'green'}]{result.rows_quarantined:,}[/]; "
+        f"{result.rows_total:,} rows in the dataset ({result.seconds:.1f} s)"
     )
     if result.rule_counts:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]

@@ -208,10 +208,7 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str, *, mode: s
         for i, (rule, names) in enumerate(groups)
     ]
     against_stored = stored and mode in ("append", "upsert")
-    failures += [
-        (column, _key_text(schema.primary_key, raw), check)
-        for column, check in _stored_checks(schema, stds, mode, against_stored)
-    ]
+    failures += _stored_checks(schema, raw, stds, mode, against_stored)
     if failures:
         any_failed = " OR ".join(check.failed for *_, check in failures)
         items = ", ".join(
@@ -272,23 +269,26 @@ def _mode_checks(schema: Schema, field: Field, found: list[Check], v: str, stds:
     return found
 
 
-def _stored_checks(schema: Schema, stds: dict[str, str], mode: str, against_stored: bool) -> list[tuple[str, Check]]:
-    """Rules that compare a row with the rows the dataset already holds."""
-    found: list[tuple[str, Check]] = []
-    key = ", ".join(schema.primary_key)
+def _stored_checks(
+    schema: Schema, raw: dict[str, str], stds: dict[str, str], mode: str, against_stored: bool
+) -> list[tuple[str, str, Check]]:
+    """Rules about a row's place among the rows the dataset already holds, as (column, value, check)."""
+    found: list[tuple[str, str, Check]] = []
     if mode == "append" and against_stored:
         message = (
             f"{lit('duplicates the primary key of row ')} || CAST({ident('_stored_row')} AS VARCHAR) || "
             f"{lit(' loaded by version ')} || CAST({ident('_stored_ingest')} AS VARCHAR)"
         )
-        found.append((key, Check("primaryKey", f"({ident('_stored_ingest')} IS NOT NULL)", message)))
+        check = Check("primaryKey", f"({ident('_stored_ingest')} IS NOT NULL)", message)
+        found.append((", ".join(schema.primary_key), _key_text(schema.primary_key, raw), check))
     flag = schema.deletion_flag
     if flag and mode == "upsert":
         absent = f"{ident('_stored_ingest')} IS NULL" if against_stored else "true"
-        message = lit("deletes a primary key the dataset does not hold")
-        found.append((flag, Check("deletionFlag", f"({stds[flag]} IS TRUE AND {absent})", message)))
+        check = Check("deletionFlag", f"({stds[flag]} IS TRUE AND {absent})", lit("deletes a primary key the dataset does not hold"))
+        found.append((", ".join(schema.primary_key), _key_text(schema.primary_key, raw), check))
     elif flag:
-        found.append((flag, Check("deletionFlag", f"({stds[flag]} IS TRUE)", lit("marks a deletion, which only --mode upsert makes"))))
+        check = Check("deletionFlag", f"({stds[flag]} IS TRUE)", lit("marks a deletion, which only --mode upsert makes"))
+        found.append((flag, raw[flag], check))
     return found
 
 
