@@ -2,14 +2,19 @@
 
 The steps, and why the estate stays consistent if the process dies at any point:
 
-1. take the dataset's lock; roll back any Delta commits a killed ingest left;
+1. take the dataset's lock; settle the schema and mode (:func:`_plan`); roll
+   back any Delta commits a killed ingest left (:func:`_roll_back`);
 2. read the file through DuckDB and run the validation query (see validate.py);
-3. stream valid rows into a new Delta commit of ``table/`` and rejected rows,
-   with every reason, into a new commit of ``quarantine/``;
-4. record the version in the catalogue in one transaction.
+   append and upsert also check keys against the current version's rows;
+3. stream valid rows into a new Delta commit of ``table/`` (an overwrite, an
+   append or a merge, by mode) and rejected rows, with every reason, into a new
+   commit of ``quarantine/`` (:func:`_write_version`);
+4. record the version's :class:`Lineage` and its audit entry in the catalogue in
+   one transaction (:func:`_commit`).
 
 Step 4 is the commit point. Until it happens, readers keep opening the Delta
-versions the catalogue names, so a half-finished ingest is never visible.
+versions the catalogue names, so a half-finished ingest is never visible. A
+failure in steps 2-3 rolls its Delta commits back at once.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_sc
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, size_in_bytes
+from joinedup.storage.duck import connect, error_kind, size_in_bytes
 
 #: Called with (stage, fraction done or None when unknown).
 Progress = Callable[[str, float | None], None]
@@ -104,18 +109,12 @@ class _Plan:
 
 @dataclass(frozen=True)
 class _Written:
-    """The Delta commits of one ingest, and what went where."""
+    """The Delta commits of one ingest, and the run that made them."""
 
-    table_version: int
+    table: delta.Committed
     quarantine_version: int | None
-    inserted: int
-    updated: int
-    deleted: int
     quarantined: int
-    split_rows: int
-    source: Source
-    rule_counts: dict[str, dict[str, int]]
-    columns_ignored: list[str]
+    run: _Run
 
 
 def ingest(
@@ -159,7 +158,7 @@ def ingest(
             raise
         lineage = _lineage(plan, written)
         notify("committing", None)
-        result = _commit(estate, plan, lineage, principal, columns_ignored=written.columns_ignored, recovered=recovered)
+        result = _commit(estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered)
     notify("done", 1.0)
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -220,37 +219,41 @@ def _write_version(estate: Estate, plan: _Plan, notify: Progress, **reading: Any
     scratch.mkdir(parents=True)
     try:
         with _one_line_errors(estate, plan):
-            with connect(
-                memory_limit=estate.config.memory_limit,
-                threads=estate.config.threads,
-                temp_dir=scratch / "spill",
-                database=_staging_database(plan.path, estate.config.memory_limit, scratch),
-                macros=macros_needed(plan.schema),
-            ) as con:
-                con.execute("SET TimeZone = 'UTC'")
-                notify("reading", None)
-                source = open_source(con, plan.path, scratch_dir=scratch, **reading)
-                try:
-                    positions, ignored = match_columns(plan.schema, source.columns, plan.path)
-                    mapping = {name: f"c{i}" for name, i in positions.items()}
-                    run = _Run(plan.schema, plan.number, source)
-                    with _Poll(con, notify if notify is not _silent else None):
-                        split_rows = _prepare(con, estate, plan, mapping, source)
-                        query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
-                        reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
-                        valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
-                        table_version, inserted, updated, deleted = _store(estate, plan, run, valid)
-                finally:
-                    source.cleanup()
+            table, run = _validate_and_store(estate, plan, scratch, notify, reading)
             notify("quarantine", None)
             quarantined = run.quarantine_table()
             quarantine_version = _store_quarantine(estate, plan, quarantined)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _Written(
-        table_version, quarantine_version, inserted, updated, deleted, quarantined.num_rows,
-        split_rows, source, run.rule_counts(), ignored,
-    )
+    return _Written(table, quarantine_version, quarantined.num_rows, run)
+
+
+def _validate_and_store(
+    estate: Estate, plan: _Plan, scratch: Path, notify: Progress, reading: dict[str, Any]
+) -> tuple[delta.Committed, _Run]:
+    """Read the file, run the validation query and stream its valid rows into the table."""
+    with connect(
+        memory_limit=estate.config.memory_limit,
+        threads=estate.config.threads,
+        temp_dir=scratch / "spill",
+        database=_staging_database(plan.path, estate.config.memory_limit, scratch),
+        macros=macros_needed(plan.schema),
+    ) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        notify("reading", None)
+        source = open_source(con, plan.path, scratch_dir=scratch, **reading)
+        try:
+            positions, ignored = match_columns(plan.schema, source.columns, plan.path)
+            mapping = {name: f"c{i}" for name, i in positions.items()}
+            run = _Run(plan.schema, plan.number, source, ignored)
+            with _Poll(con, notify if notify is not _silent else None):
+                run.split_rows = _prepare(con, estate, plan, mapping, source)
+                query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
+                reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
+                valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
+                return _store(estate, plan, run, valid), run
+        finally:
+            source.cleanup()
 
 
 def _prepare(con: Any, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source) -> int:
@@ -264,18 +267,17 @@ def _prepare(con: Any, estate: Estate, plan: _Plan, mapping: dict[str, str], sou
     return int(split_rows)
 
 
-def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) -> tuple[int, int, int, int]:
-    """Write the valid rows as the mode says: (Delta version, inserted, updated, deleted)."""
+def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) -> delta.Committed:
+    """Write the valid rows as the mode says."""
     schema = plan.schema
     target = estate.table_path(plan.dataset)
     personal = [f.name for f in schema.personal_fields]
     columns = [*delta.SYSTEM_COLUMNS, *schema.names]
     if plan.mode == "upsert" and plan.current is not None:
-        merged = delta.merge(
+        return delta.merge(
             target, valid, keys=schema.primary_key, deletion_flag=schema.deletion_flag,
             personal_columns=personal, all_columns=columns,
         )
-        return merged.version, merged.inserted, merged.updated, merged.deleted
     version = delta.write(
         target,
         valid,
@@ -284,7 +286,7 @@ def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) 
         all_columns=columns,
         description=f"joinedup ingest ({plan.mode}) of {plan.path.name} as version {plan.number}",
     )
-    return version, run.loaded, 0, 0
+    return delta.Committed(version, inserted=run.loaded, updated=0, deleted=0)
 
 
 def _store_quarantine(estate: Estate, plan: _Plan, quarantined: pa.Table) -> int | None:
@@ -304,7 +306,7 @@ def _store_quarantine(estate: Estate, plan: _Plan, quarantined: pa.Table) -> int
 def _lineage(plan: _Plan, written: _Written) -> Lineage:
     """The version's lineage, refused unless every row read is accounted for (nothing lost)."""
     before = plan.current.rows_total if plan.current and plan.mode != "replace" else 0
-    source = written.source
+    source, table = written.run.source, written.table
     lineage = Lineage(
         mode=plan.mode,
         source_name=plan.path.name,
@@ -313,15 +315,15 @@ def _lineage(plan: _Plan, written: _Written) -> Lineage:
         source_format=source.format,
         source_encoding=source.encoding,
         pipeline=_PIPELINE,
-        table_version=written.table_version,
+        table_version=table.version,
         quarantine_version=written.quarantine_version,
-        rows_read=written.split_rows + len(source.rejects),
-        rows_inserted=written.inserted,
-        rows_updated=written.updated,
-        rows_deleted=written.deleted,
+        rows_read=written.run.split_rows + len(source.rejects),
+        rows_inserted=table.inserted,
+        rows_updated=table.updated,
+        rows_deleted=table.deleted,
         rows_quarantined=written.quarantined,
-        rows_total=before + written.inserted - written.deleted,
-        rule_counts=written.rule_counts,
+        rows_total=before + table.inserted - table.deleted,
+        rule_counts=written.run.rule_counts(),
     )
     if not lineage.accounts_for_every_row():
         raise EstateError(
@@ -384,7 +386,7 @@ def _one_line_errors(estate: Estate, plan: _Plan) -> Iterator[None]:
     except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
         column = _column_named(str(exc), plan.schema)
         where = f" in column {column!r}" if column else ""
-        raise EstateError(f"{what}{where} ({_kind(exc)}); nothing was recorded") from None
+        raise EstateError(f"{what}{where} ({error_kind(exc)}); nothing was recorded") from None
 
 
 # The raw (c3), trimmed (_v3), standardised (_s3) and kept (_raw_3) forms of field 3 in the validation query.
@@ -396,13 +398,6 @@ def _column_named(message: str, schema: Schema) -> str | None:
     if found and int(found.group(1)) < len(schema.fields):
         return schema.fields[int(found.group(1))].name
     return None
-
-
-def _kind(exc: BaseException) -> str:
-    """DuckDB's name for the kind of error ("Conversion Error"), else the exception's class, never its message."""
-    first = str(exc).strip().split("\n", 1)[0]
-    kind = first.split(":", 1)[0] if ":" in first else ""
-    return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
@@ -419,10 +414,13 @@ def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | No
 class _Run:
     """Splits the validation output: valid rows stream on to Delta, rejected rows are kept for quarantine."""
 
-    def __init__(self, schema: Schema, number: int, source: Source) -> None:
+    def __init__(self, schema: Schema, number: int, source: Source, columns_ignored: list[str]) -> None:
         self.schema = schema
         self.number = number
         self.source = source
+        self.columns_ignored = columns_ignored
+        #: Rows the reader split into columns (the validation query's input).
+        self.split_rows = 0
         self.loaded = 0
         self.rejected: list[pa.RecordBatch] = []
 

@@ -84,8 +84,8 @@ def write(
 
 
 @dataclass(frozen=True)
-class Merged:
-    """What a merge did: the Delta version it left and the rows it inserted, updated and deleted."""
+class Committed:
+    """What a write or merge did: the Delta version it left and the rows it inserted, updated and deleted."""
 
     version: int
     inserted: int
@@ -101,7 +101,7 @@ def merge(
     deletion_flag: str | None,
     personal_columns: Iterable[str],
     all_columns: Iterable[str],
-) -> Merged:
+) -> Committed:
     """Merge ``data`` into the table by ``keys``: update rows whose key matches, insert the others.
 
     A row whose ``deletion_flag`` column is true deletes the row with its key
@@ -122,7 +122,7 @@ def merge(
     metrics = merger.execute()
     version = latest_version(path)
     assert version is not None
-    return Merged(
+    return Committed(
         version, metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"], metrics["num_target_rows_deleted"]
     )
 
