@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from joinedup.ingest.quarantine import read_quarantine
 from joinedup.schema import Schema, parse_schema
 from joinedup.storage import delta
 from joinedup.storage.query import run_query
-from tests.conftest import write_csv
+from tests.conftest import CliResult, write_csv
 from tests.ingest.stats import assert_no_statistics_of
 
 ACCOUNTS = """
@@ -219,7 +220,7 @@ def test_schema_changes_that_append_and_upsert_allow_become_a_new_schema_version
     assert Schema.from_dict(Catalogue(estate).get("accounts").schema).field("balance").constraints.minimum == 15
 
 
-def test_the_command_takes_a_mode_and_its_summary_accounts_for_every_row(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_takes_a_mode_and_its_summary_accounts_for_every_row(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     schema = tmp_path / "accounts.yaml"
     schema.write_text(ACCOUNTS)
     assert cli("ingest", write_csv(tmp_path / "a.csv", FIRST), "--dataset", "accounts", "--schema", schema).exit_code == 0
