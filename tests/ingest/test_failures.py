@@ -83,3 +83,14 @@ def test_a_failed_write_after_the_table_commit_rolls_the_table_back(loaded: Esta
         ingest(loaded, path, dataset="people", principal="tester")
     assert written, "the table commit should have happened before the failure"
     assert_still_version_1(loaded)
+
+
+def test_fields_whose_names_differ_only_in_case_are_refused_before_anything_is_written(estate: Estate, tmp_path: Path) -> None:
+    # Delta Lake and DuckDB ignore case in column names: this once failed deep inside the Delta writer.
+    from joinedup.errors import SchemaError
+    from joinedup.schema import parse_schema
+
+    with pytest.raises(SchemaError, match=r"fields\[1\]\.name: 'name' differs from 'Name' only in case"):
+        schema = parse_schema("fields: [{name: Name}, {name: name}]")
+        ingest(estate, write_csv(tmp_path / "a.csv", "Name,name\na,b\n"), dataset="cased", principal="tester", schema=schema)
+    assert Catalogue(estate).find("cased") is None and not estate.table_path("cased").exists()

@@ -264,6 +264,10 @@ class _SchemaReader:
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise self.fail(f"fields[{i}].name", f"{name!r} is used by more than one field")
+            # SQL (DuckDB) and Delta Lake column names ignore case: two such fields cannot both be stored.
+            same = [other for other in names[:i] if other.lower() == name.lower()]
+            if same:
+                raise self.fail(f"fields[{i}].name", f"{name!r} differs from {same[0]!r} only in case; column names ignore case")
         primary_key = data.get("primaryKey", [])
         if isinstance(primary_key, str):
             primary_key = [primary_key]
