@@ -272,3 +272,18 @@ def test_upserts_agree_with_a_reference_and_lose_nothing(tmp_path_factory: pytes
             assert stored == {k: (float(b), v) for k, (b, v) in state.items()}
     finally:
         estate.close()
+
+
+def test_keys_and_flags_named_like_sql_keywords_or_with_quotes_work_in_every_mode(estate: Estate, tmp_path: Path) -> None:
+    # The merge predicate and the stored-key join quote each name, as the validation query does.
+    schema = (
+        "fields: [{name: 'Order \"No\"', type: integer}, {name: select, type: string}, {name: From Date, type: boolean}]\n"
+        "primaryKey: ['Order \"No\"', select]\ndeletionFlag: From Date\n"
+    )
+    header = '"Order ""No""",select,From Date\n'
+    load(estate, write_csv(tmp_path / "a.csv", header + "1,a,no\n2,b,no\n"), "replace", schema, dataset="odd")
+    changes = write_csv(tmp_path / "b.csv", header + "1,a,yes\n2,b,no\n3,c,\n")
+    upserted = load(estate, changes, "upsert", dataset="odd")
+    assert (upserted.rows_inserted, upserted.rows_updated, upserted.rows_deleted, upserted.rows_total) == (1, 1, 1, 2)
+    appended = load(estate, changes, "append", dataset="odd")
+    assert (appended.rows_inserted, appended.rows_quarantined) == (0, 3)
