@@ -35,6 +35,9 @@ from typing import Any
 
 import yaml
 
+from joinedup.storage.duck import quote_identifier as ident
+from joinedup.storage.duck import quote_literal as literal
+
 TARGET_RATIO = 2.5
 TARGET_PEAK_MB = 1536  # 1.5 GiB for a million rows
 TARGET_PEAK_MB_LARGE = 3072  # 3 GiB from ten million rows
@@ -322,14 +325,6 @@ def rules(field: dict[str, Any], t: str, v: str) -> list[tuple[str, str]]:
             bound = constraints[rule]
             found.append((rule, f"{v} {op} {f'DATE {literal(str(bound))}' if field['type'] == 'date' else bound}"))
     return found
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def say(message: str) -> None:

@@ -103,8 +103,13 @@ class _Plan:
 
     @property
     def stored(self) -> bool:
-        """The dataset has rows an append or upsert is checked against."""
-        return self.current is not None and self.mode != "replace"
+        """The file's keys are checked against the dataset's rows: an append's duplicates, an upsert's deletions.
+
+        An upsert without deletions needs no such check: the merge itself tells inserts from updates.
+        """
+        if self.current is None:
+            return False
+        return self.mode == "append" or (self.mode == "upsert" and self.schema.deletion_flag is not None)
 
 
 @dataclass(frozen=True)
