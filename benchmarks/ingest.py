@@ -12,6 +12,10 @@ wall time and peak memory compare like for like:
 * ingest: ``joinedup ingest FILE --dataset people --schema SCHEMA --json`` in a
   fresh estate (``joinedup init`` runs first and is not timed).
 
+Then, in the estate the last ingest left, it times ``joinedup ingest CHANGES
+--mode upsert`` of ``--upsert-rows`` (default 10,000) rows taken from the stored
+table with their amount changed: the merge of a daily delta into the table.
+
 Prints one JSON object on stdout (progress goes to stderr).
 """
 
@@ -31,9 +35,13 @@ from typing import Any
 
 import yaml
 
+from joinedup.storage.duck import quote_identifier as ident
+from joinedup.storage.duck import quote_literal as literal
+
 TARGET_RATIO = 2.5
 TARGET_PEAK_MB = 1536  # 1.5 GiB for a million rows
 TARGET_PEAK_MB_LARGE = 3072  # 3 GiB from ten million rows
+TARGET_UPSERT_SECONDS = 3.0  # 10,000 changed rows into a million
 LARGE = 10_000_000
 ERROR_RATE = 0.02
 #: One ragged row per this many rows: enough to exercise the reject path of both readers.
@@ -46,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="scratch folder for the file and estate (default: a temporary one, removed after)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating (default 3); medians are compared")
+    parser.add_argument("--upsert-rows", type=int, default=10_000, help="changed rows merged into the table afterwards (default 10,000)")
     parser.add_argument("--baseline", nargs=2, metavar=("CSV", "SCHEMA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline:
@@ -53,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     scratch = args.out or Path(tempfile.mkdtemp(prefix="joinedup-bench-"))
     try:
-        print(json.dumps(run(scratch, args.rows, args.seed, max(1, args.repeat)), indent=2))
+        print(json.dumps(run(scratch, args.rows, args.seed, max(1, args.repeat), args.upsert_rows), indent=2))
     finally:
         if args.out is None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
-def run(scratch: Path, rows: int, seed: int, repeat: int = 3) -> dict[str, Any]:
+def run(scratch: Path, rows: int, seed: int, repeat: int = 3, upsert_rows: int = 10_000) -> dict[str, Any]:
     scratch.mkdir(parents=True, exist_ok=True)
     data, schema, planted, generation = prepare(scratch, rows, seed)
     cli = joinedup_command()
@@ -97,6 +106,7 @@ def run(scratch: Path, rows: int, seed: int, repeat: int = 3) -> dict[str, Any]:
     ratio = ingest_seconds / base_seconds if base_seconds else None
     ingest_peak = max(i["peak_rss_mb"] for i in ingests)
     by_rule = compare(planted, base_counts["rule_counts"], summary["rule_counts"] if summary else {})
+    upsert = measure_upsert(cli, estate, scratch, upsert_rows, repeat) if summary else None
     return {
         "rows": rows,
         "columns": len(yaml.safe_load(schema.read_text(encoding="utf-8"))["fields"]),
@@ -114,10 +124,56 @@ def run(scratch: Path, rows: int, seed: int, repeat: int = 3) -> dict[str, Any]:
             "ingest_peak_mb_max": peak_target,
             "ratio_met": summary is not None and ratio is not None and ratio <= TARGET_RATIO,
             "memory_met": summary is not None and ingest_peak < peak_target,
+            "upsert_seconds_max": TARGET_UPSERT_SECONDS,
+            "upsert_met": upsert is not None and upsert["exit_code"] == 0 and upsert["seconds"] <= TARGET_UPSERT_SECONDS,
         },
+        "upsert": upsert,
         "counts_agree": all(r["planted"] == r["baseline"] == r["ingest"] for r in by_rule),
         "counts_by_rule": by_rule,
     }
+
+
+def measure_upsert(cli: list[str], estate: Path, scratch: Path, changed: int, repeat: int) -> dict[str, Any]:
+    """Time ``--mode upsert`` of ``changed`` stored rows with a new amount, ``repeat`` times (each a new version)."""
+    changes = scratch / "changes.csv"
+    changed = write_changes(estate, changes, changed)
+    command = [*cli, "ingest", str(changes), "--dataset", "people", "--mode", "upsert", "--json", "--estate", str(estate)]
+    runs = []
+    for attempt in range(1, repeat + 1):
+        say(f"[{attempt}/{repeat}] upsert: joinedup ingest --mode upsert of {changed:,} changed rows ...")
+        runs.append(measure(command, scratch / "upsert"))
+        if runs[-1]["exit_code"] != 0:
+            break
+    last = runs[-1]
+    summary = json.loads(last["stdout"]) if last["exit_code"] == 0 else None
+    return {**_summarised(runs), "rows_changed": changed, "summary": summary}
+
+
+def write_changes(estate: Path, path: Path, changed: int) -> int:
+    """Write a CSV of ``changed`` rows of the stored table (fewer if it is smaller), spread through it, each with
+    its amount raised by a penny; returns how many it wrote."""
+    import duckdb
+
+    from joinedup.estate import Catalogue, Estate
+    from joinedup.storage import delta
+
+    opened = Estate.open(estate)
+    try:
+        info = Catalogue(opened).get("people")
+        stored = delta.snapshot(opened.table_path("people"), info.version(None).table_version)
+        fields = [f["name"] for f in (info.schema or {})["fields"]]
+    finally:
+        opened.close()
+    con = duckdb.connect()
+    con.register("stored", stored)
+    columns = ", ".join("round(coalesce(amount, 0) + 0.01, 2) AS amount" if name == "amount" else ident(name) for name in fields)
+    # Evenly spread keys touch most of the table's files, as a real daily delta does.
+    [(written,)] = con.execute(
+        f"COPY (SELECT {columns} FROM (SELECT *, row_number() OVER (ORDER BY person_id) AS n, count(*) OVER () AS total FROM stored) "
+        f"WHERE n % greatest(total // {int(changed)}, 1) = 0 ORDER BY person_id LIMIT {int(changed)}) TO {literal(str(path))} (HEADER)"
+    ).fetchall()
+    con.close()
+    return int(written)
 
 
 def _summarised(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -269,14 +325,6 @@ def rules(field: dict[str, Any], t: str, v: str) -> list[tuple[str, str]]:
             bound = constraints[rule]
             found.append((rule, f"{v} {op} {f'DATE {literal(str(bound))}' if field['type'] == 'date' else bound}"))
     return found
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def say(message: str) -> None:

@@ -34,6 +34,11 @@ def test_the_ingest_benchmark_runs_and_its_three_counts_agree(tmp_path: Path) ->
         {"column", "rule", "planted", "baseline", "ingest"} <= set(row) for row in report["counts_by_rule"]
     )
     assert report["counts_agree"], report["counts_by_rule"]
+    upsert = report["upsert"]
+    assert upsert["exit_code"] == 0, upsert.get("stderr")
+    changed = upsert["rows_changed"]
+    assert 0 < changed <= report["ingest"]["summary"]["rows_loaded"]
+    assert (upsert["summary"]["mode"], upsert["summary"]["rows_updated"], upsert["summary"]["rows_read"]) == ("upsert", changed, changed)
 
 
 def test_the_audit_benchmark_runs(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from joinedup.errors import BusyError, EstateError
-from joinedup.estate import Catalogue, Estate
+from joinedup.estate import Catalogue, Estate, Lineage
 from joinedup.estate.db import current_revision
 
 
@@ -86,11 +86,13 @@ def test_dataset_names_must_be_sql_identifiers(estate: Estate) -> None:
 
 
 def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
-    common = dict(
-        principal="tester", mode="replace", table_version=0, quarantine_version=None, source_name="a.csv",
-        source_sha256="0" * 64, source_bytes=10, source_format="csv", source_encoding="utf-8",
-        pipeline="test", rows_read=3, rows_loaded=2, rows_quarantined=1, rule_counts={"x": {"required": 1}},
+    lineage = Lineage(
+        mode="replace", table_version=0, quarantine_version=None, source_name="a.csv",
+        source_sha256="0" * 64, source_bytes=10, source_format="csv", source_encoding="utf-8", pipeline="test",
+        rows_read=3, rows_inserted=2, rows_updated=0, rows_deleted=0, rows_quarantined=1, rows_total=2, rows_above_header=0,
+        rule_counts={"x": {"required": 1}},
     )
+    common = dict(principal="tester", lineage=lineage)
     with estate.session() as session:
         first = Catalogue.record_version(session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common)
     with estate.session() as session:
@@ -108,10 +110,13 @@ def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
 def test_a_failed_transaction_records_nothing(estate: Estate) -> None:
     with pytest.raises(RuntimeError), estate.session() as session:
         Catalogue.record_version(
-            session, dataset="people", schema={}, schema_digest="a", principal="tester", mode="replace",
-            table_version=0, quarantine_version=None, source_name="a", source_sha256="0", source_bytes=0,
-            source_format="csv", source_encoding=None, pipeline="t", rows_read=0, rows_loaded=0,
-            rows_quarantined=0, rule_counts={},
+            session, dataset="people", schema={}, schema_digest="a", principal="tester",
+            lineage=Lineage(
+                mode="replace", table_version=0, quarantine_version=None, source_name="a", source_sha256="0",
+                source_bytes=0, source_format="csv", source_encoding=None, pipeline="t", rows_read=0,
+                rows_inserted=0, rows_updated=0, rows_deleted=0, rows_quarantined=0, rows_total=0, rows_above_header=0,
+                rule_counts={},
+            ),
         )
         raise RuntimeError("boom")
     assert Catalogue(estate).find("people") is None

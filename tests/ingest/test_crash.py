@@ -65,31 +65,40 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 Catalogue.record_version = staticmethod(die)
-ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", principal="tester")
+mode = sys.argv[3] if len(sys.argv) > 3 else "replace"
+ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", principal="tester", mode=mode)
 """
 
 
-def test_killed_just_before_the_catalogue_commit(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "inserted", "updated", "quarantined"),
+    # Rows 1 and 2 are in version 1: an append quarantines them, an upsert updates them.
+    [("replace", 4_900, 0, 100), ("append", 4_898, 0, 102), ("upsert", 4_898, 2, 100)],
+)
+def test_killed_just_before_the_catalogue_commit(
+    estate: Estate, tmp_path: Path, people_schema: Path, mode: str, inserted: int, updated: int, quarantined: int
+) -> None:
     ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
     v2 = big_csv(tmp_path / "v2.csv", 5_000)
-    done = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2)], capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2), mode], capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     # The Delta table and quarantine did get new commits; nothing reads them.
     assert delta.latest_version(estate.table_path("people")) > Catalogue(estate).get("people").current.table_version
     assert_only_version_1(estate)
 
-    again = ingest(estate, v2, dataset="people", principal="tester")
+    again = ingest(estate, v2, dataset="people", principal="tester", mode=mode)
     assert again.version == 2 and again.recovered
-    assert again.rows_loaded == 4_900 and again.rows_quarantined == 100
-    assert count_rows(estate) == 4_900
+    assert (again.rows_inserted, again.rows_updated, again.rows_quarantined) == (inserted, updated, quarantined)
+    assert again.rows_total == count_rows(estate) == 4_900
     assert run_query(estate, "SELECT count(*) FROM people", datasets={"people": 1}).rows == [(2,)]
 
 
 @pytest.mark.slow
-def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+@pytest.mark.parametrize("mode", ["replace", "append", "upsert"])
+def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Path, mode: str) -> None:
     ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
     big = big_csv(tmp_path / "big.csv", 300_000)
-    joinedup = [sys.executable, "-m", "joinedup.cli.main", "ingest", str(big), "--dataset", "people", "--estate", str(estate.root)]
+    joinedup = [sys.executable, "-m", "joinedup.cli.main", "ingest", str(big), "--dataset", "people", "--mode", mode, "--estate", str(estate.root)]
     killed = 0
     for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.0):
         process = subprocess.Popen(joinedup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JOINEDUP_USER": "tester"})
@@ -106,8 +115,9 @@ def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Pat
             assert count_rows(estate) == 294_000
             break
     assert killed, "the machine finished every ingest before the first kill; nothing was tested"
-    result = ingest(estate, big, dataset="people", principal="tester")
-    assert result.rows_read == 300_000 and result.rows_loaded == 294_000
+    result = ingest(estate, big, dataset="people", principal="tester", mode=mode)
+    # Whichever the mode, rows 1 and 2 of version 1 end up among the 294,000 (replaced, kept or updated).
+    assert result.rows_read == 300_000 and result.rows_total == 294_000
     assert count_rows(estate) == 294_000
     assert not list(estate.tmp_dir.glob("ingest-*"))
 
@@ -130,7 +140,7 @@ def test_killed_during_the_first_ingest_leaves_no_dataset_and_no_stray_rows(esta
     schema = tmp_path / "s.yaml"
     schema.write_text(PEOPLE_SCHEMA_WITH_KEY)
     first = big_csv(tmp_path / "first.csv", 1_000)
-    script = KILL_AT_COMMIT.replace('principal="tester")', f'principal="tester", schema=load_schema(Path({str(schema)!r})))')
+    script = KILL_AT_COMMIT.replace('mode=mode)', f'mode=mode, schema=load_schema(Path({str(schema)!r})))')
     script = script.replace("from joinedup.ingest import ingest", "from joinedup.ingest import ingest\nfrom joinedup.schema import load_schema")
     done = subprocess.run([sys.executable, "-c", script, str(estate.root), str(first)], capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()

@@ -81,12 +81,12 @@ def test_schema_infer_finds_the_header_and_ingest_counts_the_rows_above_it(estat
     assert schema.to_dict()["headerRow"] == 4
     result = ingest(estate, path, dataset="residents", principal="tester", schema=schema)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 3, 1)
-    assert result.rows_skipped_above_header == 3
+    assert result.rows_above_header == 3
     # Row numbers are the file's own: the header is line 4, the first data row line 5.
     assert source_rows(estate, "residents") == [5, 6, 8]
     assert [r["_source_row"] for r in read_quarantine(estate, "residents").rows] == [7]
     version = Catalogue(estate).get("residents").current
-    assert "header on row 4; 3 rows above it not loaded" in version.pipeline
+    assert version.rows_above_header == 3  # kept in the catalogue's lineage, not only in the summary
 
 
 def test_header_row_option_overrides_the_schema(estate: Estate, tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_header_row_option_overrides_the_schema(estate: Estate, tmp_path: Path) 
     with pytest.raises(InputError, match=r"row 2: column 2 has no name in the header"):
         ingest(estate, path, dataset="r", principal="tester", schema=schema)
     result = ingest(estate, path, dataset="r", principal="tester", schema=schema, header_row=4)
-    assert (result.rows_loaded, result.rows_skipped_above_header) == (3, 3)
+    assert (result.rows_loaded, result.rows_above_header) == (3, 3)
 
 
 def test_a_title_above_the_header_without_a_header_row_says_how_to_fix_it(estate: Estate, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_an_excel_header_below_a_title_is_found_and_loaded(estate: Estate, tmp_p
     schema = infer_file_schema(tmp_path / "r.xlsx")
     assert schema.header_row == 3
     result = ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema)
-    assert (result.rows_loaded, result.rows_skipped_above_header) == (2, 2)
+    assert (result.rows_loaded, result.rows_above_header) == (2, 2)
     assert source_rows(estate, "r") == [4, 5]
     with pytest.raises(InputError, match=r"row 2 of sheet 'Sheet' is empty: expected the header row naming the columns"):
         ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema, header_row=2)
@@ -145,4 +145,4 @@ def test_the_cli_takes_header_row_for_infer_and_ingest(cli, tmp_path: Path) -> N
     assert "headerRow: 4" in schema.read_text()
     loaded = cli("ingest", path, "--dataset", "residents", "--schema", schema, "--header-row", "4", "--json")
     assert loaded.exit_code == 0, loaded.stderr
-    assert loaded.json()["rows_skipped_above_header"] == 3
+    assert loaded.json()["rows_above_header"] == 3

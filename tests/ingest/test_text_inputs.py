@@ -117,22 +117,3 @@ def test_a_byte_order_mark_in_a_header_name_is_removed(estate: Estate, tmp_path:
     path.write_text('{"\\ufeffid": 1, "name": "Sam"}\n', encoding="utf-8")
     assert load(estate, path).rows_loaded == 1
     assert names(estate) == {1: "Sam"}
-
-
-def test_a_duckdb_failure_while_checking_rows_is_one_line_and_keeps_the_previous_version(
-    estate: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import joinedup.ingest.pipeline as pipeline
-
-    first = _csv(tmp_path / "a.csv", [(1, "Sam")])
-    load(estate, first)
-    real = pipeline.build_query
-    # DuckDB raising part-way through the stream, as it does when memory runs out.
-    failing = "SELECT CASE WHEN _source_row > 2000 THEN error('Out of Memory Error: failed to allocate 8 MiB') END AS _x,"
-    monkeypatch.setattr(pipeline, "build_query", lambda *a: real(*a).replace("SELECT", failing, 1))
-    with pytest.raises(InputError) as caught:
-        load(estate, _csv(tmp_path / "b.csv", [(i, f"n{i}") for i in range(1, 5000)]))
-    message = str(caught.value)
-    assert message.startswith(f"{tmp_path / 'b.csv'}: cannot check its rows: ") and "\n" not in message
-    assert [v.number for v in Catalogue(estate).get("names").versions] == [1]
-    assert names(estate) == {1: "Sam"}

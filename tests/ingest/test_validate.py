@@ -34,3 +34,37 @@ def test_the_connection_defines_every_macro_the_query_calls() -> None:
     for statement in preparation(schema, mapping, "src"):
         con.execute(statement)
     assert con.execute(build_query(schema, mapping, "src")).fetchall()
+
+
+def _unquoted_identifiers(sql: str) -> list[str]:
+    """Names in ``sql`` that are neither quoted, nor a function called, nor a type (written upper case: ``AS DATE``)."""
+    tokens = duckdb.tokenize(sql)
+    text = sql.encode()  # the tokenizer's positions count bytes
+    found = []
+    for (start, kind), following in zip(tokens, [*tokens[1:], (len(text), None)], strict=True):
+        if kind != duckdb.token_type.identifier or text[start:].startswith(b'"'):
+            continue
+        name = text[start : following[0]].decode().strip()
+        if not (text[following[0] :].startswith(b"(") or name.isupper()):
+            found.append(name)
+    return found
+
+
+def test_every_identifier_in_the_generated_sql_is_quoted() -> None:
+    schema = Schema.from_dict(
+        {
+            "fields": [
+                {"name": "order", "type": "integer"},
+                {"name": 'odd "name"', "type": "string", "format": "person_name", "constraints": {"unique": True}},
+                {"name": "gone", "type": "boolean"},
+                {"name": "seen", "type": "date", "constraints": {"minimum": "2000-01-01"}},
+            ],
+            "primaryKey": ["order"],
+            "deletionFlag": "gone",
+        }
+    )
+    mapping = {f.name: f"c{i}" for i, f in enumerate(schema.fields)}
+    for mode in ("replace", "append", "upsert"):
+        statements = [*preparation(schema, mapping, '"src"', mode=mode, stored=True), build_query(schema, mapping, '"src"', mode=mode, stored=True)]
+        for sql in statements:
+            assert _unquoted_identifiers(sql) == [], sql

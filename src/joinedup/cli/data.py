@@ -17,6 +17,7 @@ from joinedup.cli.common import (
     EstateOption,
     FormatOption,
     JsonOption,
+    choices,
     chosen,
     emit,
     err,
@@ -24,14 +25,17 @@ from joinedup.cli.common import (
     open_estate,
     out,
     say,
+    styled,
     table,
 )
+from joinedup.estate import MODES
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
 from joinedup.ingest.quarantine import read_quarantine_as
 from joinedup.schema import load_schema
 from joinedup.storage.csv_export import write_csv
 
+IngestMode = choices("IngestMode", MODES)
 PurposeOption = Annotated[
     str | None,
     typer.Option(help="Why you need this personal data (analysts must say; it goes in the audit log). Write a reason, not a name."),
@@ -48,6 +52,10 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)],
     schema: Annotated[Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")] = None,
+    mode: Annotated[
+        IngestMode,  # type: ignore[valid-type]
+        typer.Option(help="replace: the file is the whole dataset; append: add its rows; upsert: insert or update (or delete) by primary key."),
+    ] = IngestMode("replace"),  # type: ignore[assignment]
     format_: FormatOption = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
@@ -77,6 +85,7 @@ def ingest(
             dataset=dataset,
             principal=principal,
             schema=parsed,
+            mode=chosen(mode) or "replace",
             fmt=chosen(format_),
             encoding=encoding,
             delimiter=delimiter,
@@ -88,18 +97,27 @@ def ingest(
 
 
 def _render_ingest(result: IngestResult) -> None:
-    say(
-        "[bold]{}[/bold] version {}: read {:,} rows from {}, loaded [green]{:,}[/green], quarantined "
-        + ("[red]{:,}[/red]" if result.rows_quarantined else "[green]{:,}[/green]") + " ({:.1f} s)",
-        result.dataset, result.version, result.rows_read, result.source, result.rows_loaded,
-        result.rows_quarantined, result.seconds,
+    if result.mode == "replace":
+        changes = styled("loaded [green]{:,}[/green]", result.rows_loaded)
+    else:
+        changes = styled(
+            "inserted [green]{:,}[/green], updated {:,}, deleted {:,}",
+            result.rows_inserted, result.rows_updated, result.rows_deleted,
+        )  # fmt: skip
+    quarantined = "[red]{:,}[/red]" if result.rows_quarantined else "[green]{:,}[/green]"
+    out.print(
+        styled("[bold]{}[/bold] version {} ({}): read {:,} rows from {}, ", result.dataset, result.version,
+               result.mode, result.rows_read, result.source)
+        + changes
+        + styled(", quarantined " + quarantined + "; {:,} rows in the dataset ({:.1f} s)",
+                 result.rows_quarantined, result.rows_total, result.seconds)
     )  # fmt: skip
     if result.rule_counts:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]
         out.print(table(["column", "rule", "rows failing"], rows, title="quarantine reasons"))
         say("See them with: joinedup quarantine --dataset {} --version {}", result.dataset, result.version)
-    if result.rows_skipped_above_header:
-        say("Rows above the header, not loaded: {:,}", result.rows_skipped_above_header)
+    if result.rows_above_header:
+        say("Rows above the header, not loaded: {:,}", result.rows_above_header)
     if result.columns_ignored:
         say("Columns not in the schema, not loaded: {}", ", ".join(result.columns_ignored))
     if result.recovered:

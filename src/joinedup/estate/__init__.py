@@ -1,7 +1,7 @@
 """The estate: folder, settings, secret and catalogue database."""
 
-from joinedup.estate.catalogue import Catalogue, DatasetInfo, VersionInfo
+from joinedup.estate.catalogue import MODES, Catalogue, DatasetInfo, Lineage, VersionInfo
 from joinedup.estate.config import CONFIG_FILE
 from joinedup.estate.estate import Estate, check_dataset_name
 
-__all__ = ["CONFIG_FILE", "Catalogue", "DatasetInfo", "Estate", "VersionInfo", "check_dataset_name"]
+__all__ = ["CONFIG_FILE", "MODES", "Catalogue", "DatasetInfo", "Estate", "Lineage", "VersionInfo", "check_dataset_name"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -14,29 +14,75 @@ from joinedup.estate.db import now
 from joinedup.estate.estate import Estate, check_dataset_name
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 
+#: How an ingest combines its rows with the dataset's current version.
+MODES = ("replace", "append", "upsert")
+
 
 @dataclass(frozen=True)
-class VersionInfo:
-    number: int
+class Lineage:
+    """Where one version's rows came from and what the ingest did with them.
+
+    One record feeds the catalogue row, the ingest's summary and its audit
+    entry. Nothing lost: ``rows_read`` = inserted + updated + deleted + quarantined.
+    """
+
     mode: str
-    schema_number: int
-    table_version: int
-    quarantine_version: int | None
     source_name: str
     source_sha256: str
     source_bytes: int
     source_format: str
     source_encoding: str | None
     pipeline: str
-    created_at: datetime
-    created_by: str
+    #: Delta versions of the table and the quarantine that hold this version.
+    table_version: int
+    quarantine_version: int | None
     rows_read: int
-    rows_loaded: int
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
     rows_quarantined: int
+    #: Rows the dataset holds at this version, carried-over ones included.
+    rows_total: int
+    #: Rows above a CSV's or sheet's header row (a title, notes): not data, not in rows_read, but counted.
+    rows_above_header: int
+    #: ``{column: {rule: count}}``; rows that could not be split into columns count under ``"(row)"``.
     rule_counts: dict[str, dict[str, int]]
 
+    @property
+    def rows_loaded(self) -> int:
+        """Rows of the file now in the dataset: inserted or updated."""
+        return self.rows_inserted + self.rows_updated
+
+    def accounts_for_every_row(self) -> bool:
+        return self.rows_read == self.rows_inserted + self.rows_updated + self.rows_deleted + self.rows_quarantined
+
+    def audit_detail(self) -> dict[str, Any]:
+        """What the audit entry keeps: counts and the source's hash, never a file's values."""
+        return {
+            "mode": self.mode,
+            "source_sha256": self.source_sha256,
+            "source_format": self.source_format,
+            **{name: getattr(self, name) for name in _COUNTS},
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        return {**asdict(self), "rows_loaded": self.rows_loaded}
+
+
+_COUNTS = ("rows_read", "rows_inserted", "rows_updated", "rows_deleted", "rows_quarantined", "rows_total", "rows_above_header")
+
+
+@dataclass(frozen=True)
+class VersionInfo(Lineage):
+    """A recorded version: its lineage and where it sits in the dataset's history."""
+
+    number: int
+    schema_number: int
+    created_at: datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
         data["created_at"] = self.created_at.isoformat().replace("+00:00", "Z")
         return data
 
@@ -77,7 +123,7 @@ class DatasetInfo:
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
             "created_by": self.created_by,
             "current_version": current.number if current else None,
-            "rows": current.rows_loaded if current else 0,
+            "rows": current.rows_total if current else 0,
             "versions": [v.to_dict() for v in self.versions],
         }
         if with_schema:
@@ -117,9 +163,9 @@ class Catalogue:
         schema: dict[str, Any],
         schema_digest: str,
         principal: str,
+        lineage: Lineage,
         title: str | None = None,
         description: str | None = None,
-        **version: Any,
     ) -> VersionInfo:
         """Add a version (and the dataset and schema version if new) in ``session``.
 
@@ -166,7 +212,7 @@ class Catalogue:
             schema_version_id=latest_schema.id,
             created_at=stamp,
             created_by=principal,
-            **version,
+            **lineage.to_dict(),
         )
         session.add(entry)
         session.flush()
@@ -181,24 +227,14 @@ def _dataset_query() -> sa.Select[tuple[Dataset]]:
 
 
 def _version_info(row: DatasetVersion, schema_number: int) -> VersionInfo:
+    lineage = {f.name: getattr(row, f.name) for f in fields(Lineage)}
+    lineage["rule_counts"] = dict(row.rule_counts)
     return VersionInfo(
+        **lineage,
         number=row.number,
-        mode=row.mode,
         schema_number=schema_number,
-        table_version=row.table_version,
-        quarantine_version=row.quarantine_version,
-        source_name=row.source_name,
-        source_sha256=row.source_sha256,
-        source_bytes=row.source_bytes,
-        source_format=row.source_format,
-        source_encoding=row.source_encoding,
-        pipeline=row.pipeline,
         created_at=row.created_at,
         created_by=row.created_by,
-        rows_read=row.rows_read,
-        rows_loaded=row.rows_loaded,
-        rows_quarantined=row.rows_quarantined,
-        rule_counts=dict(row.rule_counts),
     )
 
 

@@ -65,6 +65,7 @@ class DatasetVersion(Base):
     dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("datasets.id"))
     number: Mapped[int]
     schema_version_id: Mapped[int] = mapped_column(sa.ForeignKey("schema_versions.id"))
+    #: ``replace``, ``append`` or ``upsert``.
     mode: Mapped[str] = mapped_column(sa.String(16))
     table_version: Mapped[int]
     quarantine_version: Mapped[int | None]
@@ -77,8 +78,15 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(sa.String(255))
     rows_read: Mapped[int] = mapped_column(sa.BigInteger)
+    #: ``rows_inserted + rows_updated``, kept for readers of the catalogue from before ingest modes.
     rows_loaded: Mapped[int] = mapped_column(sa.BigInteger)
+    rows_inserted: Mapped[int] = mapped_column(sa.BigInteger)
+    rows_updated: Mapped[int] = mapped_column(sa.BigInteger)
+    rows_deleted: Mapped[int] = mapped_column(sa.BigInteger)
     rows_quarantined: Mapped[int] = mapped_column(sa.BigInteger)
+    #: Rows the dataset holds at this version (carried over, inserted and updated).
+    rows_total: Mapped[int] = mapped_column(sa.BigInteger)
+    rows_above_header: Mapped[int] = mapped_column(sa.BigInteger)
     #: ``{"<column>": {"<rule>": count}}``; structural problems under ``"(row)"``.
     rule_counts: Mapped[dict[str, dict[str, int]]] = mapped_column(sa.JSON)
 

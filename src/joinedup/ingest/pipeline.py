@@ -2,50 +2,52 @@
 
 The steps, and why the estate stays consistent if the process dies at any point:
 
-1. take the dataset's lock; roll back any Delta commits a killed ingest left;
+1. take the dataset's lock; settle the schema and mode (:func:`_plan`); roll
+   back any Delta commits a killed ingest left (:func:`_roll_back`);
 2. read the file through DuckDB and run the validation query (see validate.py);
-3. stream valid rows into a new Delta commit of ``table/`` and rejected rows,
-   with every reason, into a new commit of ``quarantine/``;
-4. record the version in the catalogue in one transaction.
+   append and upsert also check keys against the current version's rows;
+3. stream valid rows into a new Delta commit of ``table/`` (an overwrite, an
+   append or a merge, by mode) and rejected rows, with every reason, into a new
+   commit of ``quarantine/`` (:func:`_write_version`);
+4. record the version's :class:`Lineage` and its audit entry in the catalogue in
+   one transaction (:func:`_commit`).
 
 Step 4 is the commit point. Until it happens, readers keep opening the Delta
-versions the catalogue names, so a half-finished ingest is never visible.
+versions the catalogue names, so a half-finished ingest is never visible. A
+failure in steps 2-3 rolls its Delta commits back at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake.exceptions import DeltaError
 
 import joinedup
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import EstateError, SchemaError
-from joinedup.estate import Catalogue, Estate, check_dataset_name
+from joinedup.errors import EstateError, InputError, JoinedupError, SchemaError
+from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, check_dataset_name
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.readers import (
-    Reject,
-    Source,
-    open_source,
-    remove_stale_scratch,
-    validation_failed,
-)
-from joinedup.ingest.validate import build_query, macros_needed, preparation
+from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
+from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, size_in_bytes
+from joinedup.storage.duck import connect, error_kind, size_in_bytes
 
 #: Called with (stage, fraction done or None when unknown).
 Progress = Callable[[str, float | None], None]
@@ -53,32 +55,71 @@ _BATCH_ROWS = 122_880
 ERROR_TYPE = pa.list_(
     pa.struct([("column", pa.string()), ("rule", pa.string()), ("value", pa.string()), ("message", pa.string())])
 )
+_PIPELINE = f"joinedup {joinedup.__version__} ingest"
 
 
-@dataclass
-class IngestResult:
+@dataclass(frozen=True)
+class IngestResult(Lineage):
+    """The summary of one ingest: the new version's lineage, and what the run noticed on the way."""
+
     dataset: str
     version: int
     schema_version: int
-    source: str
-    source_sha256: str
-    source_format: str
-    encoding: str | None
-    rows_read: int
-    rows_loaded: int
-    rows_quarantined: int
-    #: ``{rule: count}`` over all columns.
-    counts_by_rule: dict[str, int]
-    #: ``{column: {rule: count}}``; rows that could not be split into columns count under ``"(row)"``.
-    rule_counts: dict[str, dict[str, int]]
     columns_ignored: list[str] = field(default_factory=list)
-    #: Rows above a CSV's or sheet's header (a title, notes, blank rows): not data, but counted.
-    rows_skipped_above_header: int = 0
     recovered: bool = False
     seconds: float = 0.0
 
+    @property
+    def source(self) -> str:
+        return self.source_name
+
+    @property
+    def encoding(self) -> str | None:
+        return self.source_encoding
+
+    @property
+    def counts_by_rule(self) -> dict[str, int]:
+        """``{rule: count}`` over all columns."""
+        return _by_rule(self.rule_counts)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**super().to_dict(), "source": self.source, "encoding": self.encoding, "counts_by_rule": self.counts_by_rule}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What an ingest is about to do, settled before any data is read."""
+
+    dataset: str
+    path: Path
+    schema: Schema
+    mode: str
+    current: VersionInfo | None
+    schema_changed: bool
+
+    @property
+    def number(self) -> int:
+        return (self.current.number if self.current else 0) + 1
+
+    @property
+    def stored(self) -> bool:
+        """The file's keys are checked against the dataset's rows: an append's duplicates, an upsert's deletions.
+
+        An upsert without deletions needs no such check: the merge itself tells inserts from updates.
+        """
+        if self.current is None:
+            return False
+        return self.mode == "append" or (self.mode == "upsert" and self.schema.deletion_flag is not None)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The Delta commits of one ingest, and the run that made them."""
+
+    table: delta.Committed
+    quarantine_version: int | None
+    quarantined: int
+    run: _Run
 
 
 def ingest(
@@ -88,6 +129,7 @@ def ingest(
     dataset: str,
     principal: str,
     schema: Schema | None = None,
+    mode: str = "replace",
     fmt: str | None = None,
     encoding: str | None = None,
     delimiter: str = ",",
@@ -97,164 +139,274 @@ def ingest(
 ) -> IngestResult:
     """Ingest ``path`` as a new version of ``dataset``, acting as ``principal``.
 
+    ``mode`` says how the file's valid rows combine with the current version:
+    ``replace`` it, ``append`` to it, or ``upsert`` into it by primary key.
     The principal needs the right to load the dataset, and to change its schema
     when ``schema`` differs from the stored one. The audit entry commits in the
     same transaction as the version.
     """
     started = time.perf_counter()
-    catalogue = Catalogue(estate)
-    notify = progress or (lambda stage, fraction: None)
+    notify = progress or _silent
     check_dataset_name(dataset)
+    if mode not in MODES:
+        raise InputError(f"ingest mode {mode!r}: expected one of {', '.join(MODES)}")
     authorize(estate, principal, "dataset.ingest", dataset=dataset)
     with estate.lock(dataset):
-        info = catalogue.find(dataset)
-        if schema is None:
-            if info is None or info.schema is None:
-                raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
-            schema = Schema.from_dict(info.schema, f"stored schema of {dataset!r}")
-        schema_changed = info is not None and info.schema is not None and Schema.from_dict(info.schema).digest() != schema.digest()
-        if schema_changed:
+        plan = _plan(estate, path, dataset, schema, mode)
+        if plan.schema_changed:
             authorize(estate, principal, "dataset.schema", dataset=dataset)
-        current = info.current if info else None
-        remove_stale_scratch(estate.tmp_dir)
-        scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        scratch.mkdir(parents=True)
+        recovered = _roll_back(estate, plan)
         try:
-            with connect(
-                memory_limit=estate.config.memory_limit,
-                threads=estate.config.threads,
-                temp_dir=scratch / "spill",
-                database=_staging_database(path, estate.config.memory_limit, scratch),
-                macros=macros_needed(schema),
-            ) as con:
-                con.execute("SET TimeZone = 'UTC'")
-                notify("reading", None)
-                source = open_source(
-                    con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet,
-                    header_row=header_row, schema=schema,
-                )
-                try:
-                    positions, ignored = match_columns(schema, source.columns, path)
-                    mapping = {name: f"c{i}" for name, i in positions.items()}
-                    recovered = delta.discard_uncatalogued(
-                        estate.table_path(dataset), current.table_version if current else None
-                    )
-                    recovered |= delta.discard_uncatalogued(
-                        estate.quarantine_path(dataset), current.quarantine_version if current else None
-                    )
-                    number = (current.number if current else 0) + 1
-                    run = _Run(schema, number, source)
-                    query = build_query(schema, mapping, source.relation)
-                    with _Poll(con, progress):
-                        for statement in preparation(schema, mapping, source.relation):
-                            con.execute(statement)
-                        [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
-                        reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
-                        table_version = delta.write(
-                            estate.table_path(dataset),
-                            pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader)),
-                            mode="overwrite",
-                            personal_columns=[f.name for f in schema.personal_fields],
-                            all_columns=[*delta.SYSTEM_COLUMNS, *schema.names],
-                            description=f"joinedup ingest of {path.name} as version {number}",
-                        )
-                finally:
-                    source.cleanup()
+            written = _write_version(
+                estate, plan, notify, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row
+            )
+        except BaseException:
+            # Nothing is visible before the catalogue commit, but the next reader should not find the debris either.
+            _roll_back(estate, plan)
+            raise
+        lineage = _lineage(plan, written)
+        notify("committing", None)
+        result = _commit(estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered)
+    notify("done", 1.0)
+    return replace(result, seconds=round(time.perf_counter() - started, 3))
+
+
+def _silent(stage: str, fraction: float | None) -> None:
+    return None
+
+
+def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode: str) -> _Plan:
+    """The schema to validate with and the version to build on; refuses a mode the schema cannot serve."""
+    info = Catalogue(estate).find(dataset)
+    stored = Schema.from_dict(info.schema, f"stored schema of {dataset!r}") if info and info.schema else None
+    if schema is None:
+        if stored is None:
+            raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
+        schema = stored
+    if mode != "replace":
+        if not schema.primary_key:
+            raise SchemaError(f"--mode {mode} into {dataset!r} needs a primaryKey in the schema: rows are matched by it")
+        if stored is not None:
+            _check_compatible(dataset, mode, stored, schema)
+    changed = stored is not None and stored.digest() != schema.digest()
+    return _Plan(dataset, path, schema, mode, info.current if info else None, changed)
+
+
+def _check_compatible(dataset: str, mode: str, stored: Schema, schema: Schema) -> None:
+    """Append and upsert add to stored rows: the columns, key and personal columns must stay as they are."""
+    before = {f.name: f.type for f in stored.fields}
+    after = {f.name: f.type for f in schema.fields}
+    problems = [f"adds {name!r}" for name in after if name not in before]
+    problems += [f"drops {name!r}" for name in before if name not in after]
+    problems += [f"changes {name!r} from {before[name]} to {after[name]}" for name in after if before.get(name, after[name]) != after[name]]
+    # Files carried over keep the statistics they were written with: only a replace rewrites them all.
+    problems += [f"marks {f.name!r} personal" for f in schema.personal_fields if f.name in before and not stored.field(f.name).personal]
+    if stored.primary_key != schema.primary_key:
+        problems.append(f"changes the primary key from {list(stored.primary_key)} to {list(schema.primary_key)}")
+    if problems:
+        raise SchemaError(
+            f"--mode {mode} into {dataset!r}: the schema {'; '.join(problems)}; "
+            "only --mode replace changes a dataset's columns, types, key or personal columns"
+        )
+
+
+def _roll_back(estate: Estate, plan: _Plan) -> bool:
+    """Undo Delta commits the catalogue does not name (left by a killed or failed ingest)."""
+    current = plan.current
+    recovered = delta.discard_uncatalogued(estate.table_path(plan.dataset), current.table_version if current else None)
+    recovered |= delta.discard_uncatalogued(
+        estate.quarantine_path(plan.dataset), current.quarantine_version if current else None
+    )
+    return recovered
+
+
+def _write_version(estate: Estate, plan: _Plan, notify: Progress, **reading: Any) -> _Written:
+    """Validate the file and commit its rows and its quarantine to Delta (not yet to the catalogue)."""
+    remove_stale_scratch(estate.tmp_dir)
+    scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
+    try:
+        with _one_line_errors(estate, plan):
+            table, run = _validate_and_store(estate, plan, scratch, notify, reading)
             notify("quarantine", None)
             quarantined = run.quarantine_table()
-            quarantine_version = current.quarantine_version if current else None
-            if quarantined.num_rows:
-                quarantine_version = delta.write(
-                    estate.quarantine_path(dataset),
-                    quarantined,
-                    mode="append",
-                    personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
-                    all_columns=quarantined.column_names,
-                )
-        except duckdb.Error as exc:
-            # Nothing is catalogued yet: the previous version stays the current one.
-            raise validation_failed(path, exc) from None
+            quarantine_version = _store_quarantine(estate, plan, quarantined)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return _Written(table, quarantine_version, quarantined.num_rows, run)
+
+
+def _validate_and_store(
+    estate: Estate, plan: _Plan, scratch: Path, notify: Progress, reading: dict[str, Any]
+) -> tuple[delta.Committed, _Run]:
+    """Read the file, run the validation query and stream its valid rows into the table."""
+    with connect(
+        memory_limit=estate.config.memory_limit,
+        threads=estate.config.threads,
+        temp_dir=scratch / "spill",
+        database=_staging_database(plan.path, estate.config.memory_limit, scratch),
+        macros=macros_needed(plan.schema),
+    ) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        notify("reading", None)
+        source = open_source(con, plan.path, scratch_dir=scratch, schema=plan.schema, **reading)
+        try:
+            positions, ignored = match_columns(plan.schema, source.columns, plan.path)
+            mapping = {name: f"c{i}" for name, i in positions.items()}
+            run = _Run(plan.schema, plan.number, source, ignored)
+            with _Poll(con, notify if notify is not _silent else None):
+                run.split_rows = _prepare(con, estate, plan, mapping, source)
+                query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
+                reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
+                valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
+                return _store(estate, plan, run, valid), run
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            source.cleanup()
 
-        # Nothing lost: every row the reader found is either loaded or in quarantine.
-        rows_read = split_rows + len(source.rejects)
-        if run.loaded + quarantined.num_rows != rows_read:
-            raise EstateError(
-                f"ingest of {path}: read {rows_read} rows but loaded {run.loaded} and quarantined "
-                f"{quarantined.num_rows}; nothing was recorded"
-            )
-        rule_counts = run.rule_counts()
-        result = IngestResult(
-            dataset=dataset,
-            version=number,
-            schema_version=0,
-            source=path.name,
-            source_sha256=source.sha256,
-            source_format=source.format,
-            encoding=source.encoding,
-            rows_read=rows_read,
-            rows_loaded=run.loaded,
-            rows_quarantined=quarantined.num_rows,
-            counts_by_rule=_by_rule(rule_counts),
-            rule_counts=rule_counts,
-            columns_ignored=ignored,
-            rows_skipped_above_header=source.rows_above_header,
-            recovered=recovered,
+
+def _prepare(con: Any, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source) -> int:
+    """Run the statements the validation query joins against; returns the rows the reader split into columns."""
+    if plan.stored:
+        assert plan.current is not None
+        con.register(STORED_ROWS, delta.snapshot(estate.table_path(plan.dataset), plan.current.table_version))
+    for statement in preparation(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored):
+        con.execute(statement)
+    [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
+    return int(split_rows)
+
+
+def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) -> delta.Committed:
+    """Write the valid rows as the mode says."""
+    schema = plan.schema
+    target = estate.table_path(plan.dataset)
+    personal = [f.name for f in schema.personal_fields]
+    columns = [*delta.SYSTEM_COLUMNS, *schema.names]
+    if plan.mode == "upsert" and plan.current is not None:
+        return delta.merge(
+            target, valid, keys=schema.primary_key, deletion_flag=schema.deletion_flag,
+            personal_columns=personal, all_columns=columns,
         )
-        notify("committing", None)
-        with estate.session() as session:
-            version = Catalogue.record_version(
-                session,
-                dataset=dataset,
-                schema=schema.to_dict(),
-                schema_digest=schema.digest(),
-                principal=principal,
-                mode="replace",
-                table_version=table_version,
-                quarantine_version=quarantine_version,
-                source_name=path.name,
-                source_sha256=source.sha256,
-                source_bytes=source.size,
-                source_format=source.format,
-                source_encoding=source.encoding,
-                pipeline=_pipeline(source),
-                rows_read=result.rows_read,
-                rows_loaded=result.rows_loaded,
-                rows_quarantined=result.rows_quarantined,
-                rule_counts=rule_counts,
-            )
-            assert version.number == number, "the dataset lock should make version numbers predictable"
-            result.schema_version = version.schema_number
-            record(
-                session,
-                estate,
-                principal=principal,
-                action="dataset.ingest",
-                dataset=dataset,
-                dataset_version=number,
-                columns=schema.names,
-                row_count=result.rows_loaded,
-                detail={
-                    "source_sha256": source.sha256,
-                    "source_format": source.format,
-                    "rows_read": result.rows_read,
-                    "rows_quarantined": result.rows_quarantined,
-                    "schema_version": version.schema_number,
-                    "schema_changed": schema_changed,
-                },
-            )
-    result.seconds = round(time.perf_counter() - started, 3)
-    notify("done", 1.0)
-    return result
+    version = delta.write(
+        target,
+        valid,
+        mode="append" if plan.mode == "append" and plan.current is not None else "overwrite",
+        personal_columns=personal,
+        all_columns=columns,
+        description=f"joinedup ingest ({plan.mode}) of {plan.path.name} as version {plan.number}",
+    )
+    return delta.Committed(version, inserted=run.loaded, updated=0, deleted=0)
 
 
-def _pipeline(source: Source) -> str:
-    """The version's lineage line; it says when rows above the header were not loaded."""
-    described = f"joinedup {joinedup.__version__} ingest"
-    if source.rows_above_header:
-        described += f" (header on row {source.header_row}; {source.rows_above_header} rows above it not loaded)"
-    return described
+def _store_quarantine(estate: Estate, plan: _Plan, quarantined: pa.Table) -> int | None:
+    """Append the rejected rows to the quarantine; the quarantine's Delta version afterwards."""
+    current = plan.current.quarantine_version if plan.current else None
+    if not quarantined.num_rows:
+        return current
+    return delta.write(
+        estate.quarantine_path(plan.dataset),
+        quarantined,
+        mode="append",
+        personal_columns=[c for c in quarantined.column_names if c not in delta.SYSTEM_COLUMNS],
+        all_columns=quarantined.column_names,
+    )
+
+
+def _lineage(plan: _Plan, written: _Written) -> Lineage:
+    """The version's lineage, refused unless every row read is accounted for (nothing lost)."""
+    before = plan.current.rows_total if plan.current and plan.mode != "replace" else 0
+    source, table = written.run.source, written.table
+    lineage = Lineage(
+        mode=plan.mode,
+        source_name=plan.path.name,
+        source_sha256=source.sha256,
+        source_bytes=source.size,
+        source_format=source.format,
+        source_encoding=source.encoding,
+        pipeline=_PIPELINE,
+        rows_above_header=source.rows_above_header,
+        table_version=table.version,
+        quarantine_version=written.quarantine_version,
+        rows_read=written.run.split_rows + len(source.rejects),
+        rows_inserted=table.inserted,
+        rows_updated=table.updated,
+        rows_deleted=table.deleted,
+        rows_quarantined=written.quarantined,
+        rows_total=before + table.inserted - table.deleted,
+        rule_counts=written.run.rule_counts(),
+    )
+    if not lineage.accounts_for_every_row():
+        raise EstateError(
+            f"ingest of {plan.path}: read {lineage.rows_read} rows but inserted {lineage.rows_inserted}, updated "
+            f"{lineage.rows_updated}, deleted {lineage.rows_deleted} and quarantined {lineage.rows_quarantined}; "
+            "nothing was recorded"
+        )
+    return lineage
+
+
+def _commit(
+    estate: Estate, plan: _Plan, lineage: Lineage, principal: str, *, columns_ignored: list[str], recovered: bool
+) -> IngestResult:
+    """Record the version and its audit entry in one transaction: the commit point of the ingest."""
+    schema = plan.schema
+    with estate.session() as session:
+        version = Catalogue.record_version(
+            session, dataset=plan.dataset, schema=schema.to_dict(), schema_digest=schema.digest(),
+            principal=principal, lineage=lineage,
+        )
+        assert version.number == plan.number, "the dataset lock should make version numbers predictable"
+        record(
+            session,
+            estate,
+            principal=principal,
+            action="dataset.ingest",
+            dataset=plan.dataset,
+            dataset_version=version.number,
+            columns=schema.names,
+            row_count=lineage.rows_loaded,
+            detail={**lineage.audit_detail(), "schema_version": version.schema_number, "schema_changed": plan.schema_changed},
+        )
+    return IngestResult(
+        **{f.name: getattr(lineage, f.name) for f in fields(Lineage)},
+        dataset=plan.dataset,
+        version=version.number,
+        schema_version=version.schema_number,
+        columns_ignored=columns_ignored,
+        recovered=recovered,
+    )
+
+
+@contextlib.contextmanager
+def _one_line_errors(estate: Estate, plan: _Plan) -> Iterator[None]:
+    """Turn a failure of DuckDB, Arrow or Delta while validating or writing into one line naming the file.
+
+    Their messages can quote values from the file, so only the kind of failure
+    and the column (when the message names one) are shown.
+    """
+    what = f"{plan.path}: ingest into {plan.dataset!r} failed"
+    try:
+        yield
+    except JoinedupError:
+        raise
+    except (duckdb.OutOfMemoryException, MemoryError):
+        raise EstateError(
+            f"{what}: out of memory (memory_limit {estate.config.memory_limit}); raise memory_limit in "
+            f"joinedup.toml or split the file; nothing was recorded"
+        ) from None
+    except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
+        column = _column_named(str(exc), plan.schema)
+        where = f" in column {column!r}" if column else ""
+        raise EstateError(f"{what}{where} ({error_kind(exc)}); nothing was recorded") from None
+
+
+# The raw (c3), trimmed (_v3), standardised (_s3) and kept (_raw_3) forms of field 3 in the validation query.
+_COLUMN_ALIAS = re.compile(r"\b(?:c|_v|_s|_raw_)(\d+)\b")
+
+
+def _column_named(message: str, schema: Schema) -> str | None:
+    found = _COLUMN_ALIAS.search(message)
+    if found and int(found.group(1)) < len(schema.fields):
+        return schema.fields[int(found.group(1))].name
+    return None
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
@@ -271,10 +423,13 @@ def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | No
 class _Run:
     """Splits the validation output: valid rows stream on to Delta, rejected rows are kept for quarantine."""
 
-    def __init__(self, schema: Schema, number: int, source: Source) -> None:
+    def __init__(self, schema: Schema, number: int, source: Source, columns_ignored: list[str]) -> None:
         self.schema = schema
         self.number = number
         self.source = source
+        self.columns_ignored = columns_ignored
+        #: Rows the reader split into columns (the validation query's input).
+        self.split_rows = 0
         self.loaded = 0
         self.rejected: list[pa.RecordBatch] = []
 

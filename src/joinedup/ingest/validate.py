@@ -9,7 +9,7 @@ go to quarantine with every reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from joinedup.schema import Field, Schema
 from joinedup.standards import STANDARD_TYPES, trimmed_macro
@@ -174,30 +174,41 @@ def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
     return f"CASE WHEN {trimmed} IN ({options}) THEN NULL ELSE {trimmed} END"
 
 
-def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
+#: Name under which the pipeline registers the dataset's current rows (append and upsert check keys against them).
+STORED_ROWS = "jd_stored"
+
+
+def build_query(schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False) -> str:
     """The whole validation query over ``source`` (run :func:`preparation` first).
 
     ``mapping`` maps each schema field to its raw column in ``source``. Output
     columns: ``_source_row``; ``_errors`` (NULL for a valid row); the
     standardised value of each field under the field's name; and, only for
-    rows with errors, each field's original text as ``_raw_<i>``.
+    rows with errors, each field's original text as ``_raw_<i>``. ``stored``
+    says the dataset has rows (registered as :data:`STORED_ROWS`) that an
+    append or upsert is checked against.
     """
     fields = list(schema.fields)
     raw = {f.name: ident(mapping[f.name]) for f in fields}
-    vs = {f.name: f"_v{i}" for i, f in enumerate(fields)}
-    stds = {f.name: f"_s{i}" for i, f in enumerate(fields)}
+    vs = {f.name: ident(f"_v{i}") for i, f in enumerate(fields)}
+    stds = {f.name: ident(f"_s{i}") for i, f in enumerate(fields)}
+    row, errors_column = ident("_source_row"), ident("_errors")
 
     trimmed = ", ".join(f"{normalise_missing(raw[f.name], schema.missing_values)} AS {vs[f.name]}" for f in fields)
     looked_up = _looked_up(schema)
     standardised = ", ".join(f"{standardise(f, vs[f.name])} AS {stds[f.name]}" for f in fields if f not in looked_up)
     failures = [
-        (f.name, raw[f.name], check) for f in fields for check in checks(f, vs[f.name], stds[f.name])
+        (f.name, raw[f.name], check)
+        for f in fields
+        for check in _mode_checks(schema, f, checks(f, vs[f.name], stds[f.name]), vs[f.name], stds, mode)
     ]
     groups = _unique_groups(schema)
     failures += [
         (", ".join(names), _key_text(names, raw), _duplicate_check(i, rule))
         for i, (rule, names) in enumerate(groups)
     ]
+    against_stored = stored and mode in ("append", "upsert")
+    failures += _stored_checks(schema, raw, stds, mode, against_stored)
     if failures:
         any_failed = " OR ".join(check.failed for *_, check in failures)
         items = ", ".join(
@@ -211,20 +222,74 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str) -> str:
         fields_sql = ", ".join(f"{ident(name)} VARCHAR" for name in ("column", "rule", "value", "message"))
         errors = f"CAST(NULL AS STRUCT({fields_sql})[])"
 
+    q = ident("q")
     raws = ", ".join(raw[f.name] for f in fields)
-    query = f"SELECT _source_row, {raws}, {trimmed} FROM {source}"
+    query = f"SELECT {row}, {raws}, {trimmed} FROM {source}"
     for i, f in enumerate(looked_up):
-        query = f"SELECT q.*, n{i}.s AS {stds[f.name]} FROM ({query}) q LEFT JOIN {lookup_table(i)} n{i} ON q.{vs[f.name]} = n{i}.v"
+        n = ident(f"n{i}")
+        query = (
+            f"SELECT {q}.*, {n}.{ident('s')} AS {stds[f.name]} FROM ({query}) {q} "
+            f"LEFT JOIN {ident(lookup_table(i))} {n} ON {q}.{vs[f.name]} = {n}.{ident('v')}"
+        )
     if standardised:
         query = f"SELECT *, {standardised} FROM ({query})"
     for i, (_, names) in enumerate(groups):
-        on = " AND ".join(f"q.{stds[n]} = d{i}.k{j}" for j, n in enumerate(names))
-        query = f"SELECT q.*, d{i}.first AS _first{i} FROM ({query}) q LEFT JOIN {duplicates_table(i)} d{i} ON {on}"
+        d = ident(f"d{i}")
+        on = " AND ".join(f"{q}.{stds[n]} = {d}.{ident(f'k{j}')}" for j, n in enumerate(names))
+        query = (
+            f"SELECT {q}.*, {d}.{ident('first')} AS {ident(f'_first{i}')} FROM ({query}) {q} "
+            f"LEFT JOIN {ident(duplicates_table(i))} {d} ON {on}"
+        )
+    if against_stored:
+        e = ident("e")
+        on = " AND ".join(f"{q}.{stds[n]} = {e}.{ident(f'k{j}')}" for j, n in enumerate(schema.primary_key))
+        query = (
+            f"SELECT {q}.*, {e}.{ident('_ingest')} AS {ident('_stored_ingest')}, {e}.{row} AS {ident('_stored_row')} "
+            f"FROM ({query}) {q} LEFT JOIN {ident(STORED_KEYS)} {e} ON {on}"
+        )
     outputs = ", ".join(f"{stds[f.name]} AS {ident(f.name)}" for f in fields)
     kept_raw = ", ".join(
-        f"CASE WHEN _errors IS NOT NULL THEN {raw[f.name]} END AS _raw_{i}" for i, f in enumerate(fields)
+        f"CASE WHEN {errors_column} IS NOT NULL THEN {raw[f.name]} END AS {ident(f'_raw_{i}')}" for i, f in enumerate(fields)
     )
-    return f"SELECT _source_row, _errors, {outputs}, {kept_raw} FROM (SELECT *, {errors} AS _errors FROM ({query}))"
+    return f"SELECT {row}, {errors_column}, {outputs}, {kept_raw} FROM (SELECT *, {errors} AS {errors_column} FROM ({query}))"
+
+
+def _mode_checks(schema: Schema, field: Field, found: list[Check], v: str, stds: dict[str, str], mode: str) -> list[Check]:
+    """A field's checks as the mode needs them.
+
+    Append and upsert find rows by primary key, so every part of it is required.
+    An upsert row flagged for deletion needs only a valid key and flag: its other
+    values are never stored.
+    """
+    if mode in ("append", "upsert") and field.name in schema.primary_key and not field.constraints.required:
+        found = [Check("required", f"{v} IS NULL", lit("a value is required: it is part of the primary key")), *found]
+    flag = schema.deletion_flag
+    if mode == "upsert" and flag and field.name != flag and field.name not in schema.primary_key:
+        found = [replace(c, failed=f"({c.failed} AND {stds[flag]} IS NOT TRUE)") for c in found]
+    return found
+
+
+def _stored_checks(
+    schema: Schema, raw: dict[str, str], stds: dict[str, str], mode: str, against_stored: bool
+) -> list[tuple[str, str, Check]]:
+    """Rules about a row's place among the rows the dataset already holds, as (column, value, check)."""
+    found: list[tuple[str, str, Check]] = []
+    if mode == "append" and against_stored:
+        message = (
+            f"{lit('duplicates the primary key of row ')} || CAST({ident('_stored_row')} AS VARCHAR) || "
+            f"{lit(' loaded by version ')} || CAST({ident('_stored_ingest')} AS VARCHAR)"
+        )
+        check = Check("primaryKey", f"({ident('_stored_ingest')} IS NOT NULL)", message)
+        found.append((", ".join(schema.primary_key), _key_text(schema.primary_key, raw), check))
+    flag = schema.deletion_flag
+    if flag and mode == "upsert":
+        absent = f"{ident('_stored_ingest')} IS NULL" if against_stored else "true"
+        check = Check("deletionFlag", f"({stds[flag]} IS TRUE AND {absent})", lit("deletes a primary key the dataset does not hold"))
+        found.append((", ".join(schema.primary_key), _key_text(schema.primary_key, raw), check))
+    elif flag:
+        check = Check("deletionFlag", f"({stds[flag]} IS TRUE)", lit("marks a deletion, which only --mode upsert makes"))
+        found.append((flag, raw[flag], check))
+    return found
 
 
 def macros_needed(schema: Schema) -> set[str]:
@@ -254,14 +319,18 @@ def lookup_table(i: int) -> str:
     return f"jd_lookup_{i}"
 
 
+#: The stored rows' primary keys (as ``k0``, ``k1`` ...) and surrogate row keys.
+STORED_KEYS = "jd_stored_keys"
+
+
 def _looked_up(schema: Schema) -> list[Field]:
     # Names repeat (a million people share a few thousand given names) and casing
     # them is the dearest rule, so each distinct name is cased once and joined back.
     return [f for f in schema.fields if f.type == "string" and f.format == "person_name"]
 
 
-def preparation(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
-    """Statements to run before :func:`build_query`: lookup tables and repeated keys.
+def preparation(schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False) -> list[str]:
+    """Statements to run before :func:`build_query`: lookup tables, repeated keys and stored keys.
 
     A lookup keeps the NULL it may hold (the join never matches it) for the same
     reason the key tables keep keys with missing parts.
@@ -270,10 +339,17 @@ def preparation(schema: Schema, mapping: dict[str, str], source: str) -> list[st
     for i, f in enumerate(_looked_up(schema)):
         v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
         statements.append(
-            f"CREATE OR REPLACE TABLE {lookup_table(i)} AS "
-            f"SELECT v, {standardise(f, 'v')} AS s FROM (SELECT DISTINCT {v} AS v FROM {source})"
+            f"CREATE OR REPLACE TABLE {ident(lookup_table(i))} AS "
+            f"SELECT {ident('v')}, {standardise(f, ident('v'))} AS {ident('s')} FROM (SELECT DISTINCT {v} AS {ident('v')} FROM {source})"
         )
-    return statements + duplicate_queries(schema, mapping, source)
+    statements += duplicate_queries(schema, mapping, source)
+    if stored and mode in ("append", "upsert"):
+        keys = ", ".join(f"{ident(name)} AS {ident(f'k{j}')}" for j, name in enumerate(schema.primary_key))
+        statements.append(
+            f"CREATE OR REPLACE TABLE {ident(STORED_KEYS)} AS "
+            f"SELECT {keys}, {ident('_ingest')}, {ident('_source_row')} FROM {ident(STORED_ROWS)}"
+        )
+    return statements
 
 
 def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> list[str]:
@@ -289,13 +365,14 @@ def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> l
     for i, (_, names) in enumerate(_unique_groups(schema)):
         fields = [schema.field(n) for n in names]
         keys = ", ".join(
-            f"{standardise(f, normalise_missing(ident(mapping[f.name]), schema.missing_values))} AS k{j}"
+            f"{standardise(f, normalise_missing(ident(mapping[f.name]), schema.missing_values))} AS {ident(f'k{j}')}"
             for j, f in enumerate(fields)
         )
-        group = ", ".join(f"k{j}" for j in range(len(fields)))
+        group = ", ".join(ident(f"k{j}") for j in range(len(fields)))
+        row = ident("_source_row")
         statements.append(
-            f"CREATE OR REPLACE TABLE {duplicates_table(i)} AS "
-            f"SELECT {group}, min(_source_row) AS first FROM (SELECT _source_row, {keys} FROM {source}) "
+            f"CREATE OR REPLACE TABLE {ident(duplicates_table(i))} AS "
+            f"SELECT {group}, min({row}) AS {ident('first')} FROM (SELECT {row}, {keys} FROM {source}) "
             f"GROUP BY {group} HAVING count(*) > 1"
         )
     return statements
@@ -303,7 +380,12 @@ def duplicate_queries(schema: Schema, mapping: dict[str, str], source: str) -> l
 
 def _duplicate_check(i: int, rule: str) -> Check:
     label = "primary key" if rule == "primaryKey" else "value, which must be unique,"
-    return Check(rule, f"(_first{i} < _source_row)", f"{lit(f'duplicates the {label} of row ')} || CAST(_first{i} AS VARCHAR)")
+    first = ident(f"_first{i}")
+    return Check(
+        rule,
+        f"({first} < {ident('_source_row')})",
+        f"{lit(f'duplicates the {label} of row ')} || CAST({first} AS VARCHAR)",
+    )
 
 
 def _key_text(names: tuple[str, ...], raw: dict[str, str]) -> str:

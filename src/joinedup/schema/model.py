@@ -46,7 +46,9 @@ _FIELD_KEYS = {
     "personal", "category", "trueValues", "falseValues", "decimalChar", "groupChar", "bareNumber",
 }  # fmt: skip
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
-_SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "headerRow", "name", "title", "description", "$schema"}
+_SCHEMA_KEYS = {
+    "fields", "primaryKey", "missingValues", "headerRow", "deletionFlag", "name", "title", "description", "$schema",
+}  # fmt: skip
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
 
 
@@ -145,6 +147,8 @@ class Schema:
     #: The 1-based row of a CSV or Excel file that names the columns (exports often
     #: carry a title or notes above it).
     header_row: int = 1
+    #: A boolean field whose true value, in an upsert, deletes the row with that primary key.
+    deletion_flag: str | None = None
 
     def field(self, name: str) -> Field:
         for item in self.fields:
@@ -172,6 +176,8 @@ class Schema:
         data["missingValues"] = list(self.missing_values)
         if self.header_row != 1:
             data["headerRow"] = self.header_row
+        if self.deletion_flag:
+            data["deletionFlag"] = self.deletion_flag
         return data
 
     def digest(self) -> str:
@@ -265,6 +271,10 @@ class _SchemaReader:
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise self.fail(f"fields[{i}].name", f"{name!r} is used by more than one field")
+            # SQL (DuckDB) and Delta Lake column names ignore case: two such fields cannot both be stored.
+            same = [other for other in names[:i] if other.lower() == name.lower()]
+            if same:
+                raise self.fail(f"fields[{i}].name", f"{name!r} differs from {same[0]!r} only in case; column names ignore case")
         primary_key = data.get("primaryKey", [])
         if isinstance(primary_key, str):
             primary_key = [primary_key]
@@ -286,7 +296,21 @@ class _SchemaReader:
             header_row=header_row,
             title=self.optional_str(data, "title", ""),
             description=self.optional_str(data, "description", ""),
+            deletion_flag=self.deletion_flag(data, fields, primary_key),
         )
+
+    def deletion_flag(self, data: Mapping[str, Any], fields: list[Field], primary_key: list[str]) -> str | None:
+        flag = self.optional_str(data, "deletionFlag", "")
+        if flag is None:
+            return None
+        found = next((f for f in fields if f.name == flag), None)
+        if found is None:
+            raise self.fail("deletionFlag", f"{flag!r} is not a field{self.suggest(flag, [f.name for f in fields])}")
+        if found.type != "boolean":
+            raise self.fail("deletionFlag", f"{flag!r} must be a boolean field, not {found.type!r}")
+        if not primary_key or flag in primary_key:
+            raise self.fail("deletionFlag", "needs a primaryKey that does not include the flag: deletions are by key")
+        return flag
 
     def field(self, data: Any, where: str) -> Field:
         if not isinstance(data, Mapping):

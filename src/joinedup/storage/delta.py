@@ -9,7 +9,8 @@ and :func:`discard_uncatalogued` rolls such commits back before the next write.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+
+from joinedup.storage.duck import quote_identifier as quote
 
 #: Columns every data table carries: which ingest wrote the row and its row in the
 #: source file. Together they are the surrogate row key used to delete rows
@@ -65,29 +68,83 @@ def write(
     Personal columns get no min/max statistics, neither in the Delta log nor in
     the Parquet footers, so no person's values sit in table metadata.
     """
-    personal = set(personal_columns)
-    stats_columns = [c for c in all_columns if c not in personal]
-    # Statistics are off unless a column is known not to be personal: nested
-    # columns (quarantine reasons) and new columns are covered too.
-    with_stats = ColumnProperties(statistics_enabled="PAGE")
-    properties = WriterProperties(
-        compression="ZSTD",
-        compression_level=1,
-        default_column_properties=ColumnProperties(statistics_enabled="NONE"),
-        column_properties={name: with_stats for name in stats_columns},
-    )
+    stats_columns = _stats_columns(personal_columns, all_columns)
     write_deltalake(
         str(path),
         data,
         mode=mode,
         schema_mode="overwrite" if mode == "overwrite" else "merge",
-        configuration={"delta.dataSkippingStatsColumns": ",".join(stats_columns)},
-        writer_properties=properties,
+        configuration={_STATS_COLUMNS: ",".join(stats_columns)},
+        writer_properties=_writer_properties(stats_columns),
         description=description,
     )
     version = latest_version(path)
     assert version is not None
     return version
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a write or merge did: the Delta version it left and the rows it inserted, updated and deleted."""
+
+    version: int
+    inserted: int
+    updated: int
+    deleted: int
+
+
+def merge(
+    path: Path,
+    data: pa.RecordBatchReader,
+    *,
+    keys: Sequence[str],
+    deletion_flag: str | None,
+    personal_columns: Iterable[str],
+    all_columns: Iterable[str],
+) -> Committed:
+    """Merge ``data`` into the table by ``keys``: update rows whose key matches, insert the others.
+
+    A row whose ``deletion_flag`` column is true deletes the row with its key
+    instead. Every column of a matched row is replaced, the surrogate row key
+    too. Rewritten files get the same statistics rules as :func:`write`.
+    """
+    stats_columns = _stats_columns(personal_columns, all_columns)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    merger = DeltaTable(str(path)).merge(
+        data, on, source_alias="s", target_alias="t", writer_properties=_writer_properties(stats_columns)
+    )
+    if deletion_flag:
+        flagged = f"s.{quote(deletion_flag)}"
+        merger = merger.when_matched_delete(f"{flagged} IS TRUE")
+        merger = merger.when_matched_update_all(f"{flagged} IS NOT TRUE").when_not_matched_insert_all(f"{flagged} IS NOT TRUE")
+    else:
+        merger = merger.when_matched_update_all().when_not_matched_insert_all()
+    metrics = merger.execute()
+    version = latest_version(path)
+    assert version is not None
+    return Committed(
+        version, metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"], metrics["num_target_rows_deleted"]
+    )
+
+
+_STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+
+
+def _stats_columns(personal_columns: Iterable[str], all_columns: Iterable[str]) -> list[str]:
+    personal = set(personal_columns)
+    return [c for c in all_columns if c not in personal]
+
+
+def _writer_properties(stats_columns: list[str]) -> WriterProperties:
+    # Statistics are off unless a column is known not to be personal: nested
+    # columns (quarantine reasons) and new columns are covered too.
+    with_stats = ColumnProperties(statistics_enabled="PAGE")
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=1,
+        default_column_properties=ColumnProperties(statistics_enabled="NONE"),
+        column_properties={name: with_stats for name in stats_columns},
+    )
 
 
 def snapshot(path: Path, version: int) -> pads.Dataset:

@@ -65,6 +65,16 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET lock_configuration = true")
 
 
+def error_kind(exc: BaseException) -> str:
+    """DuckDB's name for the kind of an error ("Conversion Error"), else the exception's class; never its message.
+
+    DuckDB's messages can quote values from the data, so they are not shown to users or logged.
+    """
+    first = str(exc).strip().split("\n", 1)[0]
+    kind = first.split(":", 1)[0] if ":" in first else ""
+    return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 from joinedup.errors import QueryError
 from joinedup.estate import Catalogue, Estate
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, lock_down
+from joinedup.storage.duck import connect, error_kind, lock_down
 
 
 @dataclass
@@ -93,7 +93,7 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
         except duckdb.Error as exc:
             # A message from running can quote values from the data (a failed cast,
             # error(...) over a column): say what kind of failure, not the message.
-            raise QueryRunError(f"query: failed while running ({_kind(exc)}); DuckDB's message is not shown, as it can quote values from the data") from None
+            raise QueryRunError(f"query: failed while running ({error_kind(exc)}); DuckDB's message is not shown, as it can quote values from the data") from None
     table = pa.Table.from_batches(batches, schema=reader.schema)
     truncated = limit is not None and table.num_rows > limit
     if truncated:
@@ -104,13 +104,6 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
 
 class QueryRunError(QueryError):
     """The query was valid SQL but failed while running over the data."""
-
-
-def _kind(exc: Exception) -> str:
-    """DuckDB's name for the kind of error ("Conversion Error"), never its message."""
-    first = _first_line(exc)
-    kind = first.split(":", 1)[0] if ":" in first else ""
-    return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
 
 
 def _first_line(exc: Exception) -> str:
