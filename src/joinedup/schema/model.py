@@ -395,6 +395,9 @@ class _SchemaReader:
         if fld.type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.fail(where, f"expected a number, got {value!r}")
+            if not math.isfinite(value):
+                # Ingest writes the bound into SQL, where inf and nan are not numbers but unknown names.
+                raise self.fail(where, f"expected a finite number, got {value!r}")
             return value
         # date / datetime bounds are ISO 8601 whatever the field's input format.
         text = value.isoformat() if isinstance(value, date | datetime) else value
