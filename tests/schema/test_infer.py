@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from joinedup.ingest.columns import match_columns
 from joinedup.ingest.inference import infer_file_schema
+from joinedup.schema import dump_schema, parse_schema
 from joinedup.standards import generate
-from tests.conftest import write_csv
+from tests.conftest import CliResult, write_csv
+
+Cli = Callable[..., CliResult]
 
 
 def test_uk_identifiers_are_recognised(tmp_path: Path) -> None:
@@ -82,3 +90,28 @@ def test_headers_about_places_or_organisations_are_not_taken_for_personal_identi
     text = "nhs_trust,ni_region,postcode_district\n" + "".join(f"Trust {i},Belfast,SW{i}\n" for i in range(4))
     fields = infer_file_schema(write_csv(tmp_path / "orgs.csv", text)).fields
     assert [f.personal for f in fields] == [False, False, False]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(st.sampled_from(["Name", "name", "NAME", "name_2", "Name 2", "Post Code", "post_code", "postcode", "Post-code", "1", "c_1", "column", "?"]), min_size=1, max_size=6, unique=True))
+def test_whatever_infer_names_check_accepts_and_ingest_matches_to_its_own_column(tmp_path: Path, headers: list[str]) -> None:
+    data = write_csv(tmp_path / "h.csv", ",".join(headers) + "\n" + ",".join("x" for _ in headers))
+    inferred = infer_file_schema(data)
+    checked = parse_schema(dump_schema(inferred), source="inferred.yaml")
+    positions, ignored = match_columns(checked, headers, data)
+    assert [positions[f.name] for f in checked.fields] == list(range(len(headers))) and not ignored
+
+
+def test_repeated_and_case_variant_headers_infer_a_schema_that_loads(cli: Cli, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", "Name,name,name_2,Post Code,post_code\n" + "a,b,c,d,e\n" * 3)
+    schema = tmp_path / "d.yaml"
+    assert cli("schema", "infer", data, "--out", schema).exit_code == 0
+    assert cli("schema", "check", schema).exit_code == 0
+    loaded = cli("ingest", data, "--dataset", "d", "--schema", schema, "--json")
+    assert loaded.exit_code == 0, loaded.stderr
+    assert loaded.json()["rows_loaded"] == 3
+    titles = {f["title"] if "title" in f else f["name"]: f["name"] for f in cli("schema", "check", schema, "--json").json()["fields"]}
+    [row] = cli("query", f"SELECT {', '.join(titles.values())} FROM d LIMIT 1", "--json").json()
+    # Each header's values land under the field inferred for that header (names are title-cased).
+    by_header = {header: str(row[name]).lower() for header, name in titles.items()}
+    assert by_header == {"Name": "a", "name": "b", "name_2": "c", "Post Code": "d", "post_code": "e"}

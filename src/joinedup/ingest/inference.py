@@ -11,6 +11,7 @@ from joinedup.ingest.readers import open_source
 from joinedup.schema import Schema
 from joinedup.schema.infer import infer_schema
 from joinedup.storage.duck import connect
+from joinedup.storage.query import unique_names
 
 
 def infer_file_schema(
@@ -26,7 +27,7 @@ def infer_file_schema(
         with connect(temp_dir=scratch / "spill", database=scratch / "stage.duckdb") as con:
             source = open_source(con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet)
             try:
-                names = _unique([normalise_header(h) for h in source.columns])
+                names = field_names(source.columns)
                 return infer_schema(con, source.relation, source.columns, names)
             finally:
                 source.cleanup()
@@ -34,11 +35,17 @@ def infer_file_schema(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    result = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        result.append(name if count == 0 else f"{name}_{count + 1}")
-    return result
+def field_names(headers: list[str]) -> list[str]:
+    """A distinct field name per column, each one ingest matches back to its own column.
+
+    A header already written as a field name (``name``) keeps it, so that ``Name``
+    beside it becomes ``name_2`` titled ``Name`` rather than taking ``name`` and
+    leaving ingest to match the field ``name`` to the wrong column.
+    """
+    normalised = [normalise_header(h) for h in headers]
+    order = sorted(range(len(headers)), key=lambda i: (headers[i] != normalised[i], i))
+    distinct = unique_names([normalised[i] for i in order])
+    names = [""] * len(headers)
+    for i, name in zip(order, distinct, strict=True):
+        names[i] = name
+    return names
