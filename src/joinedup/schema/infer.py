@@ -19,15 +19,24 @@ from joinedup.standards import STANDARD_TYPES
 #: the rest are what ingest will quarantine.
 THRESHOLD = 0.95
 ENUM_MAX = 12
+#: Longer values than this are free text, never a list of codes.
+ENUM_VALUE_MAX_LENGTH = 40
+
+_NUMBER = r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')"
+_SLASHED_DATE = r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')"
+_DAY_FIRST, _MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
 
 _CHECKS: dict[str, str] = {
     # Shape checks for Table Schema types, over trimmed text v.
     "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,18}')",
-    "number": r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')",
+    "number": _NUMBER,
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
-    "uk_date": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')",
-    "day_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 1) AS INTEGER) > 12",
-    "month_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 2) AS INTEGER) > 12",
+    "uk_date": _SLASHED_DATE,
+    # The two orders, read as ingest will read them: the one more values fit is proposed.
+    "day_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_DAY_FIRST}') IS NOT NULL",
+    "month_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_MONTH_FIRST}') IS NOT NULL",
+    # Street numbers such as 12A: digits with letters that are not a number's exponent.
+    "digits_and_letters": f"regexp_matches(v, '[0-9]') AND regexp_matches(v, '[A-Za-z]') AND NOT {_NUMBER}",
 }
 #: Types a column's shape alone can confuse with plain numbers or words: proposed only when the header says so.
 _NEEDS_HINT = {"uprn", "usrn", "country_code", "utr", "vat_number", "company_number"}
@@ -60,12 +69,18 @@ _PERSONAL: list[tuple[str, str]] = [
     (r"health|diagnos|condition|disabilit|medical|medication", "health"),
     (r"offen[cs]e|convict|criminal", "criminal_offence"),
     (r"(^|_)(first|given|fore|middle|last|family|sur|full|maiden)?_?names?($|_)|forename|surname", "name"),
+    # Columns naming the member of staff who handled a record hold people's names too.
+    (r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$", "name"),
     (r"dob|birth", "date_of_birth"),
     (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
     (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
     (r"(^|_)(sex|gender)($|_)|(^|_)age($|_)|marital", "demographic"),
     (r"salary|income|bank|account_?(no|number)|sort_?code|benefit", "financial"),
 ]
+
+
+#: "Jane Smith", "Smith, Jane", "J. O'Brien": two or more capitalised words.
+_PEOPLES_NAME = re.compile(r"[A-Z][A-Za-z'’.-]*,?( [A-Z][A-Za-z'’.-]*)+")
 
 
 @dataclass
@@ -138,10 +153,7 @@ def propose_field(p: ColumnProfile) -> Field:
     required = p.present == p.rows and p.rows > 0
     # Only identifiers are unique by nature: ten different postcodes or dates are a coincidence.
     unique = p.present >= 10 and p.distinct == p.present and type_ in _IDENTIFYING_TYPES
-    enum = None
-    # One value seen is not a list of allowed values (a later export may well hold others).
-    if type_ == "string" and fmt == "default" and category != "name" and 2 <= p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
-        enum = tuple(sorted(p.sample_values))
+    enum = _enum(p, type_, fmt, category, notes)
     description = "; ".join(notes) or None
     return Field(
         name=p.name,
@@ -153,6 +165,23 @@ def propose_field(p: ColumnProfile) -> Field:
         personal=category is not None,
         category=category,
     )
+
+
+def _enum(p: ColumnProfile, type_: str, fmt: str, category: str | None, notes: list[str]) -> tuple[str, ...] | None:
+    """A short list of codes seen often, or None.
+
+    Never from a personal column or one whose values look like people's names: a
+    schema is shown to anyone who may see the dataset's metadata.
+    """
+    # One value seen is not a list of allowed values (a later export may well hold others).
+    if type_ != "string" or fmt != "default" or not 2 <= p.distinct <= ENUM_MAX or p.present < 20 * p.distinct:
+        return None
+    if category is not None or p.max_length > ENUM_VALUE_MAX_LENGTH:
+        return None
+    if any(_PEOPLES_NAME.fullmatch(value) for value in p.sample_values):
+        notes.append("no enum proposed: the values look like people's names")
+        return None
+    return tuple(sorted(p.sample_values))
 
 
 def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
@@ -174,14 +203,12 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("iso_datetime") >= THRESHOLD:
         return "datetime", "default"
     if share("uk_date") >= THRESHOLD:
-        if p.passes["month_first"] and not p.passes["day_first"]:
-            notes.append("dates read month first (a second part above 12 was seen)")
-            return "date", "%m/%d/%Y"
-        if not p.passes["day_first"]:
-            notes.append("day/month order assumed UK (day first): no value proved it; check before ingesting")
-        return "date", "%d/%m/%Y"
+        return "date", _date_order(p, notes)
     if share("boolean") >= THRESHOLD and p.distinct <= 4:
         return "boolean", "default"
+    if p.passes["digits_and_letters"] and share("number") >= THRESHOLD:
+        notes.append(f"kept as text: {_values(p.passes['digits_and_letters'])} mix digits and letters, as house numbers like 12A do")
+        return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
         if any(s.startswith("0") and len(s) > 1 for s in p.sample_values):
@@ -191,6 +218,27 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("number") >= THRESHOLD:
         return "number", "default"
     return "string", "default"
+
+
+def _date_order(p: ColumnProfile, notes: list[str]) -> str:
+    """Day first unless more values fit month first; the notes say how many fit neither way chosen."""
+    day, month = p.passes["day_first"], p.passes["month_first"]
+    if month > day:
+        notes.append(f"dates read month first ({_MONTH_FIRST}): more values fit that order")
+        chosen, fitting = _MONTH_FIRST, month
+    else:
+        if day == month:
+            notes.append("day/month order assumed UK (day first): no value proved it; check before ingesting")
+        else:
+            notes.append(f"dates read day first ({_DAY_FIRST}): more values fit that order")
+        chosen, fitting = _DAY_FIRST, day
+    if fitting < p.present:
+        notes.append(f"{_values(p.present - fitting)} of {p.present:,} do not fit {chosen} and would be quarantined")
+    return chosen
+
+
+def _values(count: int) -> str:
+    return f"{count:,} value" + ("" if count == 1 else "s")
 
 
 def _category(name: str, type_: str) -> str | None:
