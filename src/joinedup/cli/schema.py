@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
-from joinedup.cli.common import JsonOption, emit, out
-from joinedup.ingest.inference import infer_file_schema
+from joinedup.cli.common import JsonOption, emit, err, out, table
+from joinedup.ingest.inference import Proposal, propose_file_schema
 from joinedup.schema import dump_schema, load_schema
 
 app = typer.Typer(help="Propose a schema from a file, or check one.", no_args_is_help=True)
@@ -28,14 +29,36 @@ def infer(
 
     Review it before ingesting: it is a proposal from the data, not a fact about it.
     """
-    schema = infer_file_schema(file, fmt=format_, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    proposal = propose_file_schema(file, fmt=format_, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    schema = proposal.schema
     if out_ is not None:
         fmt = "json" if out_.suffix.lower() == ".json" else "yaml"
         out_.write_text(dump_schema(schema, fmt), encoding="utf-8")
-        emit({"schema": str(out_), "fields": len(schema.fields)}, json_,
-             lambda r: out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}; review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`"))
+        result = {"schema": str(out_), "fields": len(schema.fields), **proposal.report()}
+
+        def render(r: dict[str, Any]) -> None:
+            out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False)
+            _render_report(proposal, out)
+            out.print(f"Review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`", highlight=False, markup=False)
+
+        emit(result, json_, render)
         return
+    # The schema alone goes to standard output, so it can be redirected to a file and used as it is.
     emit(schema.to_dict(), json_, lambda _: out.print(dump_schema(schema), highlight=False, markup=False))
+    _render_report(proposal, err)
+
+
+def _render_report(proposal: Proposal, console: Console) -> None:
+    """What an ingest with the proposed schema would do, rule by rule."""
+    console.print(
+        f"With this schema, ingest would load {proposal.rows_loaded:,} of {proposal.rows_read:,} rows "
+        f"and quarantine {proposal.rows_quarantined:,}",
+        highlight=False,
+        markup=False,
+    )
+    rows = [[column, rule, count] for column, rules in proposal.rule_counts.items() for rule, count in rules.items()]
+    if rows:
+        console.print(table(["column", "rule", "rows"], rows, title="would be quarantined"))
 
 
 @app.command("check")

@@ -83,6 +83,16 @@ _PERSONAL: list[tuple[str, str]] = [
 _PEOPLES_NAME = re.compile(r"[A-Z][A-Za-z'’.-]*,?( [A-Z][A-Za-z'’.-]*)+")
 
 
+#: Values no header is: a header cell holding one is the first row of data.
+_DATA_HEADERS = (
+    ("nhs_number", "is an NHS number"),
+    ("ni_number", "is a National Insurance number"),
+    ("postcode", "is a postcode"),
+    ("iso_date", "is a date"),
+    ("iso_datetime", "is a date-time"),
+)
+
+
 @dataclass
 class ColumnProfile:
     header: str
@@ -93,6 +103,10 @@ class ColumnProfile:
     max_length: int
     passes: dict[str, int]
     sample_values: list[str]
+    #: Rows below the header whose value in this column is the header's own text.
+    header_repeats: int = 0
+    #: Rows that repeat the whole header (a second export pasted below the first).
+    header_rows: int = 0
 
 
 def infer_schema(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> Schema:
@@ -100,7 +114,11 @@ def infer_schema(con: duckdb.DuckDBPyConnection, relation: str, headers: list[st
 
     ``headers`` are the file's column titles and ``names`` the field names to use.
     """
-    profiles = profile_columns(con, relation, headers, names)
+    return propose_schema(profile_columns(con, relation, headers, names))
+
+
+def propose_schema(profiles: list[ColumnProfile]) -> Schema:
+    """The schema the column profiles suggest."""
     fields = [propose_field(p) for p in profiles]
     primary = next(
         (f.name for f in fields if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)),
@@ -122,21 +140,58 @@ def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list
             f"count(DISTINCT {v})",
             f"coalesce(max(length({v})), 0)",
             *(f"count(*) FILTER (WHERE {_bind(sql, v)})" for sql in checks.values()),
+            f"count(*) FILTER (WHERE {v} = $h{i})",
             f"list(DISTINCT {v}) FILTER (WHERE {v} IS NOT NULL)[1:{ENUM_MAX + 1}]",
         ]
         selects.append(", ".join(parts))
-    row = con.execute(f"SELECT count(*), {', '.join(selects)} FROM {relation}").fetchone()
+    # Headers are parameters: they are the file's text, never SQL.
+    whole_header = " AND ".join(f"trim(c{i}) = $h{i}" for i in range(len(headers)))
+    sql = f"SELECT count(*), count(*) FILTER (WHERE {whole_header}), {', '.join(selects)} FROM {relation}"
+    row = con.execute(sql, {f"h{i}": h for i, h in enumerate(headers)}).fetchone()
     assert row is not None
-    total = int(row[0])
-    width = 3 + len(checks) + 1
+    total, header_rows = int(row[0]), int(row[1])
+    width = 3 + len(checks) + 2
     profiles = []
     for i, header in enumerate(headers):
-        values = row[1 + i * width : 1 + (i + 1) * width]
+        values = row[2 + i * width : 2 + (i + 1) * width]
         present, distinct, max_length = int(values[0]), int(values[1]), int(values[2])
         passes = dict(zip(checks, (int(x) for x in values[3 : 3 + len(checks)]), strict=True))
         sample = [str(x) for x in (values[-1] or [])]
-        profiles.append(ColumnProfile(header, names[i], total, present, distinct, max_length, passes, sample))
+        profiles.append(
+            ColumnProfile(header, names[i], total, present, distinct, max_length, passes, sample, int(values[-2]), header_rows)
+        )
     return profiles
+
+
+def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
+    """Header cells that look like values rather than names, as (1-based column, what it looks like).
+
+    A file without a header row would otherwise give its first person's details as
+    field names, which then travel into schemas, the catalogue and the audit log.
+    """
+    found = []
+    for position, p in enumerate(profiles, start=1):
+        kind = _data_like(p.header)
+        if kind is None and p.header_repeats > p.header_rows:
+            kind = "is a value found again below it"
+        if kind is not None:
+            found.append((position, kind))
+    return found
+
+
+def _data_like(header: str) -> str | None:
+    text = header.strip()
+    for type_, kind in _DATA_HEADERS:
+        if STANDARD_TYPES[type_].reference(text) is not None:
+            return kind
+    if re.fullmatch(r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}", text):
+        return "is a date"
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return "is an email address"
+    # Wide tables have a column per year; other bare numbers are data.
+    if re.fullmatch(r"[+-]?[0-9]+([.,][0-9]+)?", text) and not re.fullmatch(r"(18|19|20|21)[0-9]{2}", text):
+        return "is a number"
+    return None
 
 
 def _bind(sql: str, v: str) -> str:
@@ -207,7 +262,7 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("boolean") >= THRESHOLD and p.distinct <= 4:
         return "boolean", "default"
     if p.passes["digits_and_letters"] and share("number") >= THRESHOLD:
-        notes.append(f"kept as text: {_values(p.passes['digits_and_letters'])} mix digits and letters, as house numbers like 12A do")
+        notes.append(f"kept as text: {_of(p.passes['digits_and_letters'], p)} mix digits and letters, as house numbers like 12A do")
         return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
@@ -233,12 +288,12 @@ def _date_order(p: ColumnProfile, notes: list[str]) -> str:
             notes.append(f"dates read day first ({_DAY_FIRST}): more values fit that order")
         chosen, fitting = _DAY_FIRST, day
     if fitting < p.present:
-        notes.append(f"{_values(p.present - fitting)} of {p.present:,} do not fit {chosen} and would be quarantined")
+        notes.append(f"{_of(p.present - fitting, p)} do not fit {chosen} and would be quarantined")
     return chosen
 
 
-def _values(count: int) -> str:
-    return f"{count:,} value" + ("" if count == 1 else "s")
+def _of(count: int, p: ColumnProfile) -> str:
+    return f"{count:,} of {p.present:,} values"
 
 
 def _category(name: str, type_: str) -> str | None:
