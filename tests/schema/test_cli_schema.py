@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+from joinedup.schema import Schema
 from joinedup.standards import generate
 from tests.conftest import CliResult, write_csv
 
@@ -69,3 +71,50 @@ def test_ordinary_headers_and_year_columns_are_accepted(cli: Cli, tmp_path: Path
     result = cli("schema", "infer", write_csv(tmp_path / "wide.csv", text), "--json")
     assert result.exit_code == 0, result.stderr
     assert [f["name"] for f in result.json()["fields"]] == ["area", "c_2019", "c_2020"]
+
+
+MESSY_PEOPLE = """person_id,name,nhs_number,postcode,date_of_birth,sex
+1,ann lee,943 476 5919,sw1a 1aa,1980-03-12,F
+2,Omar Khan,401 023 2137,LS1 4AP,1990-01-01,M"""
+
+
+def test_export_table_schema_is_accepted_by_frictionless_and_round_trips(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    import frictionless
+
+    data = write_csv(tmp_path / "people.csv", MESSY_PEOPLE)
+    assert cli("ingest", data, "--dataset", "people", "--schema", people_schema).exit_code == 0
+    exported = cli("schema", "export", "people", "--table-schema", "--json")
+    assert exported.exit_code == 0, exported.stderr
+    descriptor = exported.json()
+    assert frictionless.Schema.validate_descriptor(descriptor).valid
+    target = tmp_path / "people.table.json"
+    written = cli("schema", "export", "people", "--table-schema", "--out", target, "--json").json()
+    assert frictionless.Schema.validate_descriptor(json.loads(target.read_text())).valid
+    checked = cli("schema", "check", target, "--json")
+    assert checked.exit_code == 0, checked.stderr
+    native = cli("schema", "export", "people", "--json").json()
+    assert checked.json() == native
+    assert written["digest"] == Schema.from_dict(native).digest()
+    # Ingest reads the exported form back with the stored schema's digest: a new version, no new schema version.
+    again = cli("ingest", data, "--dataset", "people", "--schema", target, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["schema_version"] == 1
+
+
+def test_export_converts_a_schema_file_without_an_estate(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    result = cli("schema", "export", people_schema, "--table-schema", estate_path=tmp_path / "no-estate-here")
+    assert result.exit_code == 0, result.stderr
+    assert "joinedup:type: nhs_number" in result.stdout and "type: nhs_number" not in result.stdout.replace("joinedup:type: nhs_number", "")
+
+
+def test_export_of_a_dataset_needs_a_principal_who_may_read_it(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+    data = write_csv(tmp_path / "people.csv", MESSY_PEOPLE)
+    assert cli("ingest", data, "--dataset", "people", "--schema", people_schema).exit_code == 0
+    assert cli("principal", "add", "alice", "--role", "analyst", "--dataset", "people").exit_code == 0
+    assert cli("principal", "add", "bob", "--role", "analyst", "--dataset", "visits").exit_code == 0
+    assert cli("schema", "export", "people", "--as", "alice").exit_code == 0
+    refused = cli("schema", "export", "people", "--as", "bob")
+    assert refused.exit_code == 3 and "may not read the schema of 'people'" in refused.stderr
+    unknown = cli("schema", "export", "people", "--as", "mallory")
+    assert unknown.exit_code == 3 and "not a registered principal" in unknown.stderr
+    assert "unknown dataset 'nobody'" in cli("schema", "export", "nobody").stderr

@@ -8,11 +8,25 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from joinedup.cli.common import JsonOption, emit, err, out, table
+from joinedup.access import authorize, resolve_principal
+from joinedup.cli.common import (
+    DEFAULT_ESTATE,
+    AsOption,
+    EstateOption,
+    JsonOption,
+    emit,
+    err,
+    open_estate,
+    out,
+    table,
+)
+from joinedup.errors import SchemaError
+from joinedup.estate import Catalogue
 from joinedup.ingest.inference import Proposal, propose_file_schema
-from joinedup.schema import dump_schema, load_schema
+from joinedup.schema import Schema, dump_descriptor, dump_schema, load_schema, to_table_schema
 
-app = typer.Typer(help="Propose a schema from a file, or check one.", no_args_is_help=True)
+app = typer.Typer(help="Propose a schema from a file, check one, or export one for other tools.", no_args_is_help=True)
+_SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 @app.command("infer")
@@ -69,3 +83,40 @@ def check(
     """Check a schema file is valid; print its fields."""
     schema = load_schema(file)
     emit(schema.to_dict(), json_, lambda d: out.print(f"{file}: valid, {len(d['fields'])} fields" + (f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "")))
+
+
+@app.command("export")
+def export(
+    source: Annotated[str, typer.Argument(help="A dataset (its current schema), or a schema file (.yaml, .yml, .json) to convert.", show_default=False, metavar="DATASET")],
+    table_schema: Annotated[bool, typer.Option("--table-schema", help="Plain Frictionless Table Schema: UK types as strings with a pattern, joinedup's additions as joinedup:… properties.")] = False,
+    out_: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here (.yaml or .json) instead of printing it.")] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Print or write a dataset's schema (or convert a schema file), as joinedup's own form or, with --table-schema, one other tools accept.
+
+    `schema check` and `ingest --schema` read either form back unchanged.
+    """
+    schema = _schema_to_export(source, estate, as_)
+    descriptor = to_table_schema(schema) if table_schema else schema.to_dict()
+    if out_ is not None:
+        fmt = "json" if out_.suffix.lower() == ".json" else "yaml"
+        out_.write_text(dump_descriptor(descriptor, fmt), encoding="utf-8")
+        result = {"schema": str(out_), "fields": len(schema.fields), "digest": schema.digest(), "table_schema": table_schema}
+        emit(result, json_, lambda r: out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False))
+        return
+    emit(descriptor, json_, lambda d: out.print(dump_descriptor(d), highlight=False, markup=False, end=""))
+
+
+def _schema_to_export(source: str, estate: Path, as_: str | None) -> Schema:
+    if Path(source).suffix.lower() in _SCHEMA_FILE_SUFFIXES:
+        # The caller's own file: no estate involved, nothing to authorise.
+        return load_schema(Path(source))
+    target = open_estate(estate)
+    authorize(target, resolve_principal(target, as_).name, "schema.read", dataset=source)
+    info = Catalogue(target).get(source)
+    if info.schema is None:
+        raise SchemaError(f"dataset {source!r} has no schema yet: ingest a file with --schema first")
+    return Schema.from_dict(info.schema, f"stored schema of {source!r}")
+

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from joinedup.errors import SchemaError
+from joinedup.schema.table_schema import native_field, parse_formatted
 from joinedup.standards import UK_TYPES
 
 #: Table Schema types joinedup validates (others, e.g. geopoint, are refused clearly).
@@ -211,7 +212,11 @@ def parse_schema(text: str, *, source: str = "schema", json_only: bool = False) 
 
 
 def dump_schema(schema: Schema, fmt: str = "yaml") -> str:
-    data = schema.to_dict()
+    return dump_descriptor(schema.to_dict(), fmt)
+
+
+def dump_descriptor(data: dict[str, Any], fmt: str = "yaml") -> str:
+    """A schema descriptor (joinedup's form or plain Table Schema) as YAML or JSON text."""
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
@@ -282,6 +287,7 @@ class _SchemaReader:
     def field(self, data: Any, where: str) -> Field:
         if not isinstance(data, Mapping):
             raise self.fail(where, "expected a mapping with 'name' and 'type'")
+        data = native_field(data)
         self.known_keys(data, _FIELD_KEYS, where)
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -406,7 +412,11 @@ class _SchemaReader:
         try:
             parsed = date.fromisoformat(text) if fld.type == "date" else datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
+            # Table Schema writes a bound in the field's own format (see table_schema.py).
+            formatted = parse_formatted(text, fld.type, fld.format) if fld.format != "default" else None
+            if formatted is None:
+                raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
+            return formatted
         return parsed.isoformat()
 
     def known_keys(self, data: Mapping[str, Any], allowed: set[str], where: str) -> None:
