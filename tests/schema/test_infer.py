@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.inference import infer_file_schema
-from joinedup.schema import dump_schema, parse_schema
+from joinedup.ingest.inference import infer_file_schema, propose_file_schema
+from joinedup.schema import Schema, dump_schema, parse_schema, to_table_schema
 from joinedup.standards import generate
 from tests.conftest import CliResult, write_csv
 
@@ -149,3 +149,20 @@ def test_repeated_and_case_variant_headers_infer_a_schema_that_loads(cli: Cli, t
     # Each header's values land under the field inferred for that header (names are title-cased).
     by_header = {header: str(row[name]).lower() for header, name in titles.items()}
     assert by_header == {"Name": "a", "name": "b", "name_2": "c", "Post Code": "d", "post_code": "e"}
+
+
+_CELLS = ["", "12", "12A", "007", "1.5", "1e5", "02/20/1945", "20/02/1945", "03/04/2001", "2020-01-31", "943 476 5919",
+          "SW1A 1AA", "Jane Smith", "yes", "no", "M", "F", "x", "N/A", "-3"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(columns=st.lists(st.lists(st.sampled_from(_CELLS), min_size=25, max_size=25), min_size=1, max_size=4))
+def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_row(tmp_path: Path, columns: list[list[str]]) -> None:
+    # A row number first: a line of nothing but empty cells is a blank line, which CSV readers skip.
+    header = ",".join(["row", *(f"col_{i}" for i in range(len(columns)))])
+    lines = [",".join([str(r), *(column[r] for column in columns)]) for r in range(25)]
+    proposal = propose_file_schema(write_csv(tmp_path / "any.csv", header + "\n" + "\n".join(lines)))
+    assert parse_schema(dump_schema(proposal.schema)) == proposal.schema
+    assert Schema.from_dict(to_table_schema(proposal.schema)).digest() == proposal.schema.digest()
+    assert proposal.rows_read == 25 == proposal.rows_loaded + proposal.rows_quarantined
+    assert sum(sum(rules.values()) for rules in proposal.rule_counts.values()) >= proposal.rows_quarantined
