@@ -109,16 +109,8 @@ class ColumnProfile:
     header_rows: int = 0
 
 
-def infer_schema(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> Schema:
-    """Propose a schema for ``relation`` (raw text columns ``c0..cN``).
-
-    ``headers`` are the file's column titles and ``names`` the field names to use.
-    """
-    return propose_schema(profile_columns(con, relation, headers, names))
-
-
 def propose_schema(profiles: list[ColumnProfile]) -> Schema:
-    """The schema the column profiles suggest."""
+    """The schema the column profiles (from :func:`profile_columns`) suggest."""
     fields = [propose_field(p) for p in profiles]
     primary = next(
         (f.name for f in fields if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)),
@@ -131,6 +123,10 @@ def propose_schema(profiles: list[ColumnProfile]) -> Schema:
 
 
 def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> list[ColumnProfile]:
+    """Count what fits each type in ``relation`` (raw text columns ``c0..cN``), in one pass.
+
+    ``headers`` are the file's column titles and ``names`` the field names to use.
+    """
     checks = {**{t: f"{STANDARD_TYPES[t].macro}(v) IS NOT NULL" for t in STANDARD_TYPES if t != "person_name"}, **_CHECKS}
     selects = []
     for i in range(len(headers)):
@@ -283,7 +279,7 @@ def _date_order(p: ColumnProfile, notes: list[str]) -> str:
         chosen, fitting = _MONTH_FIRST, month
     else:
         if day == month:
-            notes.append("day/month order assumed UK (day first): no value proved it; check before ingesting")
+            notes.append("day/month order assumed UK (day first): as many values fit either order; check before ingesting")
         else:
             notes.append(f"dates read day first ({_DAY_FIRST}): more values fit that order")
         chosen, fitting = _DAY_FIRST, day
