@@ -86,8 +86,10 @@ def test_any_text_joinedup_accepts_matches_its_types_pattern(type_: str, text: s
 @pytest.mark.parametrize(
     "field, message",
     [
-        ({"name": "a", "type": "integer", "joinedup:type": "nhs_number"}, "fields[0].joinedup:type: unknown key"),
-        ({"name": "a", "type": "string", "joinedup:type": "shoe_size"}, "fields[0].joinedup:type: unknown key"),
+        ({"name": "a", "type": "integer", "joinedup:type": "nhs_number"}, "fields[0].joinedup:type: does not fit here"),
+        ({"name": "a", "type": "string", "joinedup:type": "shoe_size"}, "fields[0].joinedup:type: does not fit here"),
+        ({"name": "a", "type": "string", "joinedup:colour": "red"}, "fields[0].joinedup:colour: does not fit here"),
+        ({"name": "a", "personal": False, "joinedup:personal": True}, "fields[0].joinedup:personal: does not fit here"),
         ({"name": "a", "type": "string", "joinedup:category": "shoe_size"}, "fields[0].category: 'shoe_size' is not a category"),
     ],
 )

@@ -21,7 +21,7 @@ from joinedup.ingest.columns import normalise_header
 from joinedup.ingest.readers import Source, open_source
 from joinedup.ingest.validate import build_query, preparation
 from joinedup.schema import Schema
-from joinedup.schema.infer import data_like_headers, profile_columns, propose_schema
+from joinedup.schema.infer import ColumnProfile, data_like_headers, profile_columns, propose_schema
 from joinedup.storage.duck import connect
 from joinedup.storage.query import unique_names
 
@@ -79,7 +79,7 @@ def propose_file_schema(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _refuse_data_as_header(path: Path, profiles: Any) -> None:
+def _refuse_data_as_header(path: Path, profiles: list[ColumnProfile]) -> None:
     found = data_like_headers(profiles)
     if found:
         # Positions and kinds only: the cells may be a person's details.

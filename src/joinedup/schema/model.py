@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from joinedup.errors import SchemaError
-from joinedup.schema.table_schema import native_field, parse_formatted
+from joinedup.schema.table_schema import NAMESPACE, native_field, parse_formatted
 from joinedup.standards import UK_TYPES
 
 #: Table Schema types joinedup validates (others, e.g. geopoint, are refused clearly).
@@ -49,6 +49,10 @@ _FIELD_KEYS = {
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
 _SCHEMA_KEYS = {"fields", "primaryKey", "missingValues", "name", "title", "description", "$schema"}
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
+_UNFIT_EXTENSION = (
+    "does not fit here: joinedup:type names a UK type on a string field, joinedup:format "
+    "is person_name on a string field, and personal or category are given once"
+)
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,9 @@ class _SchemaReader:
         if not isinstance(data, Mapping):
             raise self.fail(where, "expected a mapping with 'name' and 'type'")
         data = native_field(data)
+        for key in data:
+            if isinstance(key, str) and key.startswith(NAMESPACE):
+                raise self.fail(f"{where}.{key}", _UNFIT_EXTENSION)
         self.known_keys(data, _FIELD_KEYS, where)
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
