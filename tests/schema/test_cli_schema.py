@@ -118,3 +118,16 @@ def test_export_of_a_dataset_needs_a_principal_who_may_read_it(cli: Cli, tmp_pat
     unknown = cli("schema", "export", "people", "--as", "mallory")
     assert unknown.exit_code == 3 and "not a registered principal" in unknown.stderr
     assert "unknown dataset 'nobody'" in cli("schema", "export", "nobody").stderr
+
+
+def test_an_excel_sheet_without_a_header_row_is_refused(cli: Cli, tmp_path: Path) -> None:
+    from datetime import date
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append([1, "Sam", "Jackson", date(1980, 3, 12)])
+    book.active.append([2, "Ann", "Lee", date(1981, 4, 1)])
+    book.save(tmp_path / "people.xlsx")
+    result = cli("schema", "infer", tmp_path / "people.xlsx")
+    assert result.exit_code != 0 and "column 4 is a date" in result.stderr and "Sam" not in result.stderr
