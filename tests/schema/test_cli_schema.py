@@ -131,3 +131,19 @@ def test_an_excel_sheet_without_a_header_row_is_refused(cli: Cli, tmp_path: Path
     book.save(tmp_path / "people.xlsx")
     result = cli("schema", "infer", tmp_path / "people.xlsx")
     assert result.exit_code != 0 and "column 4 is a date" in result.stderr and "Sam" not in result.stderr
+
+
+def test_a_persons_name_over_a_column_of_names_is_refused_but_a_title_is_not(cli: Cli, tmp_path: Path) -> None:
+    people = ["Ann Lee", "Omar Khan", "Siobhan Kelly", "Dai Jones", "Bill Smith"]
+    rows = "\n".join(f"{people[i % 5]},{i}" for i in range(10))
+    refused = cli("schema", "infer", write_csv(tmp_path / "a.csv", "Sam Jackson,1\n" + rows))
+    assert refused.exit_code != 0 and "column 1 is a person's name above more of them" in refused.stderr
+    accepted = cli("schema", "infer", write_csv(tmp_path / "b.csv", "Full Name,Case Ref\n" + rows), "--json")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert accepted.json()["fields"][0]["category"] == "name"
+
+
+def test_a_header_naming_a_role_over_names_is_accepted_beside_other_headers(cli: Cli, tmp_path: Path) -> None:
+    rows = "\n".join(f"{['Ann Lee', 'Omar Khan'][i % 2]},Mother" for i in range(10))
+    result = cli("schema", "infer", write_csv(tmp_path / "c.csv", "Main Carer,Relationship\n" + rows))
+    assert result.exit_code == 0, result.stderr

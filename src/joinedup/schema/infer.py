@@ -83,6 +83,10 @@ _PERSONAL: list[tuple[str, str]] = [
 _PEOPLES_NAME = re.compile(r"[A-Z][A-Za-z'’.-]*,?( [A-Z][A-Za-z'’.-]*)+")
 
 
+_HEADER_WORDS = (
+    r"(^|_)(id|ref|reference|no|num|number|code|type|kind|status|date|time|name|title|description|notes?|"
+    r"comments?|category|count|total|amount|value|year|month|day|role|relationship|contact)($|_)"
+)
 #: Values no header is: a header cell holding one is the first row of data.
 _DATA_HEADERS = (
     ("nhs_number", "is an NHS number"),
@@ -166,13 +170,31 @@ def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
     field names, which then travel into schemas, the catalogue and the audit log.
     """
     found = []
+    # "Main Carer" over names is a header when its neighbours are headers too.
+    worded = any(_is_header_word(p.name) for p in profiles)
     for position, p in enumerate(profiles, start=1):
         kind = _data_like(p.header)
         if kind is None and p.header_repeats > p.header_rows:
             kind = "is a value found again below it"
+        if kind is None and not worded and _names_a_person(p):
+            kind = "is a person's name above more of them"
         if kind is not None:
             found.append((position, kind))
     return found
+
+
+def _names_a_person(p: ColumnProfile) -> bool:
+    """A header like "Sam Jackson" over a column of people's names."""
+    if not _PEOPLES_NAME.fullmatch(p.header.strip()) or not p.sample_values:
+        return False
+    names = sum(1 for value in p.sample_values if _PEOPLES_NAME.fullmatch(value))
+    return names >= 0.8 * len(p.sample_values)
+
+
+def _is_header_word(name: str) -> bool:
+    """A field name holding a word headers use: what a column is, not a value in it."""
+    patterns = (_HEADER_WORDS, *(pattern for pattern, _ in (*_PERSONAL, *_HINTS, *_NAMED_IDENTIFIERS)))
+    return any(re.search(pattern, name) for pattern in patterns)
 
 
 def _data_like(header: str) -> str | None:
