@@ -20,6 +20,7 @@ from tests.conftest import PEOPLE_SCHEMA
 
 EVERY_KIND = PEOPLE_SCHEMA + """
   - {name: seen, type: date, format: "%d/%m/%Y", constraints: {minimum: "2000-01-31", maximum: "2026-11-23"}}
+  - {name: at, type: datetime, format: "%d/%m/%Y %H:%M", constraints: {minimum: "2020-01-01T09:30:00"}}
   - {name: email, type: string, format: email}
   - {name: ok, type: boolean, trueValues: ["Y"], falseValues: ["N"]}
   - {name: amount, type: number, groupChar: ",", bareNumber: false, constraints: {minimum: 0}}
@@ -49,6 +50,7 @@ def test_the_export_reads_back_to_the_same_schema_and_digest() -> None:
     assert exported["name"]["joinedup:personal"] is True and exported["name"]["joinedup:category"] == "name"
     assert exported["ward"]["constraints"]["pattern"] == "E05[0-9]{6}"  # the field's own pattern is kept
     assert exported["seen"]["constraints"] == {"minimum": "31/01/2000", "maximum": "23/11/2026"}
+    assert exported["at"]["constraints"] == {"minimum": "01/01/2020 09:30"}
 
 
 def test_frictionless_validates_data_with_the_export_as_joinedup_would(tmp_path: Path) -> None:
@@ -96,3 +98,10 @@ def test_any_text_joinedup_accepts_matches_its_types_pattern(type_: str, text: s
 def test_extension_properties_that_do_not_fit_are_refused(field: dict[str, object], message: str) -> None:
     with pytest.raises(SchemaError, match=re.escape(message)):
         Schema.from_dict({"fields": [field]}, "s.json")
+
+
+def test_frictionless_reads_date_bounds_in_the_fields_format(tmp_path: Path) -> None:
+    schema = parse_schema('fields: [{name: seen, type: date, format: "%d/%m/%Y", constraints: {maximum: "2026-11-23"}}]')
+    (tmp_path / "seen.csv").write_text("seen\n01/02/2020\n24/11/2026\n", encoding="utf-8")
+    resource = frictionless.Resource(path="seen.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema)))
+    assert resource.validate().flatten(["rowNumber", "type", "note"]) == [[3, "constraint-error", 'constraint "maximum" is "23/11/2026"']]
