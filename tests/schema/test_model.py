@@ -81,6 +81,7 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, constraints: {pattern: '[unclosed'}}]", "not a valid regular expression"),
         ("fields: [{name: a, type: string, constraints: {minimum: 1}}]", "only applies to"),
         ("fields: [{name: a, type: date, constraints: {maximum: 'soon'}}]", "expected an ISO 8601 date"),
+        ("fields: [{name: a, type: date, format: '%d/%m/%Y', constraints: {maximum: '2026/11/23'}}]", "expected an ISO 8601 date or one in the form %d/%m/%Y, got '2026/11/23'"),
         ("fields: [{name: _ingest}]", "kept for joinedup's own columns"),
         ("fields: [{name: a, type: integer, format: email}]", "takes no format"),
         ("fields: [{name: a\n", "line 2: not valid YAML"),

@@ -412,7 +412,7 @@ class _SchemaReader:
                 # Ingest writes the bound into SQL, where inf and nan are not numbers but unknown names.
                 raise self.fail(where, f"expected a finite number, got {value!r}")
             return value
-        # date / datetime bounds are ISO 8601 whatever the field's input format.
+        # date / datetime bounds are kept ISO 8601 whatever the field's input format.
         text = value.isoformat() if isinstance(value, date | datetime) else value
         if not isinstance(text, str):
             raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {value!r}")
@@ -420,9 +420,11 @@ class _SchemaReader:
             parsed = date.fromisoformat(text) if fld.type == "date" else datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             # Table Schema writes a bound in the field's own format (see table_schema.py).
-            formatted = parse_formatted(text, fld.type, fld.format) if fld.format != "default" else None
-            if formatted is None:
+            if fld.format == "default":
                 raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
+            formatted = parse_formatted(text, fld.type, fld.format)
+            if formatted is None:
+                raise self.fail(where, f"expected an ISO 8601 {fld.type} or one in the form {fld.format}, got {text!r}") from None
             return formatted
         return parsed.isoformat()
 
