@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from joinedup.ingest.inference import infer_file_schema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from joinedup.ingest.columns import match_columns
+from joinedup.ingest.inference import infer_file_schema, propose_file_schema
+from joinedup.schema import Schema, dump_schema, parse_schema, to_table_schema
 from joinedup.standards import generate
-from tests.conftest import write_csv
+from tests.conftest import CliResult, write_csv
+
+Cli = Callable[..., CliResult]
 
 
 def test_uk_identifiers_are_recognised(tmp_path: Path) -> None:
@@ -42,13 +50,47 @@ def test_uk_identifiers_are_recognised(tmp_path: Path) -> None:
 
 
 def test_ambiguous_day_month_is_flagged_and_leading_zeros_stay_text(tmp_path: Path) -> None:
-    text = "when,code,sex\n" + "\n".join(f"0{i % 9 + 1}/0{i % 9 + 1}/2020,00{i},{'MF'[i % 2]}" for i in range(40))
+    text = "when,code,sex,status\n" + "\n".join(f"0{i % 9 + 1}/0{i % 9 + 1}/2020,00{i},{'MF'[i % 2]},{'AB'[i % 2]}" for i in range(40))
     schema = infer_file_schema(write_csv(tmp_path / "d.csv", text))
     when = schema.field("when")
     assert when.format == "%d/%m/%Y" and "check before ingesting" in (when.description or "")
     assert schema.field("code").type == "string"
-    assert schema.field("sex").constraints.enum == ("F", "M")
-    assert schema.field("sex").category == "demographic"
+    assert schema.field("status").constraints.enum == ("A", "B")
+    # A personal column never lists its values in the schema, however few there are.
+    assert schema.field("sex").category == "demographic" and schema.field("sex").constraints.enum is None
+
+
+def test_month_first_dates_with_typos_are_read_in_the_order_most_values_fit(tmp_path: Path) -> None:
+    # An American export: month first, and three typos whose first part is above 12.
+    dates = [f"{i % 12 + 1:02d}/{i % 15 + 13}/19{40 + i % 50}" for i in range(97)] + ["14/02/1945", "13/03/1950", "25/12/1960"]
+    schema = infer_file_schema(write_csv(tmp_path / "us.csv", "born\n" + "\n".join(dates)))
+    born = schema.field("born")
+    assert (born.type, born.format) == ("date", "%m/%d/%Y")
+    assert "3 of 100 values do not fit %m/%d/%Y" in (born.description or "")
+
+
+def test_day_first_dates_say_how_many_do_not_fit(tmp_path: Path) -> None:
+    dates = [f"{i % 15 + 13}/{i % 12 + 1:02d}/2001" for i in range(99)] + ["31/02/2001"]
+    born = infer_file_schema(write_csv(tmp_path / "uk.csv", "seen\n" + "\n".join(dates))).field("seen")
+    assert born.format == "%d/%m/%Y" and "1 of 100 values do not fit" in (born.description or "")
+
+
+def test_street_numbers_like_12a_stay_text(tmp_path: Path) -> None:
+    numbers = [str(i + 1) for i in range(98)] + ["12A", "7 b"]
+    schema = infer_file_schema(write_csv(tmp_path / "a.csv", "street_number,count\n" + "\n".join(f"{n},{i}" for i, n in enumerate(numbers))))
+    assert schema.field("street_number").type == "string"
+    assert "mix digits and letters" in (schema.field("street_number").description or "")
+    assert schema.field("count").type == "integer"  # exponents are numbers, not letters: 1e5 stays a number
+
+
+def test_no_enum_lists_peoples_names(tmp_path: Path) -> None:
+    staff = ["Jane Smith", "Omar Khan", "\"Smith, Ann\""]
+    rows = [f"{staff[i % 3]},{staff[i % 3]},{'ABC'[i % 3]}" for i in range(90)]
+    schema = infer_file_schema(write_csv(tmp_path / "c.csv", "caseworker,handled,team\n" + "\n".join(rows)))
+    assert schema.field("caseworker").constraints.enum is None and schema.field("caseworker").category == "name"
+    assert schema.field("handled").constraints.enum is None and not schema.field("handled").personal
+    assert "people's names" in (schema.field("handled").description or "")
+    assert schema.field("team").constraints.enum == ("A", "B", "C")
 
 
 def test_a_number_column_is_not_taken_for_a_uprn_without_the_header_saying_so(tmp_path: Path) -> None:
@@ -82,3 +124,45 @@ def test_headers_about_places_or_organisations_are_not_taken_for_personal_identi
     text = "nhs_trust,ni_region,postcode_district\n" + "".join(f"Trust {i},Belfast,SW{i}\n" for i in range(4))
     fields = infer_file_schema(write_csv(tmp_path / "orgs.csv", text)).fields
     assert [f.personal for f in fields] == [False, False, False]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(st.sampled_from(["Name", "name", "NAME", "name_2", "Name 2", "Post Code", "post_code", "postcode", "Post-code", "1st", "c_1st", "column", "?"]), min_size=1, max_size=6, unique=True))
+def test_whatever_infer_names_check_accepts_and_ingest_matches_to_its_own_column(tmp_path: Path, headers: list[str]) -> None:
+    data = write_csv(tmp_path / "h.csv", ",".join(headers) + "\n" + ",".join("x" for _ in headers))
+    inferred = infer_file_schema(data)
+    checked = parse_schema(dump_schema(inferred), source="inferred.yaml")
+    positions, ignored = match_columns(checked, headers, data)
+    assert [positions[f.name] for f in checked.fields] == list(range(len(headers))) and not ignored
+
+
+def test_repeated_and_case_variant_headers_infer_a_schema_that_loads(cli: Cli, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", "Name,name,name_2,Post Code,post_code\n" + "a,b,c,d,e\n" * 3)
+    schema = tmp_path / "d.yaml"
+    assert cli("schema", "infer", data, "--out", schema).exit_code == 0
+    assert cli("schema", "check", schema).exit_code == 0
+    loaded = cli("ingest", data, "--dataset", "d", "--schema", schema, "--json")
+    assert loaded.exit_code == 0, loaded.stderr
+    assert loaded.json()["rows_loaded"] == 3
+    titles = {f["title"] if "title" in f else f["name"]: f["name"] for f in cli("schema", "check", schema, "--json").json()["fields"]}
+    [row] = cli("query", f"SELECT {', '.join(titles.values())} FROM d LIMIT 1", "--json").json()
+    # Each header's values land under the field inferred for that header (names are title-cased).
+    by_header = {header: str(row[name]).lower() for header, name in titles.items()}
+    assert by_header == {"Name": "a", "name": "b", "name_2": "c", "Post Code": "d", "post_code": "e"}
+
+
+_CELLS = ["", "12", "12A", "007", "1.5", "1e5", "02/20/1945", "20/02/1945", "03/04/2001", "2020-01-31", "943 476 5919",
+          "SW1A 1AA", "Jane Smith", "yes", "no", "M", "F", "x", "N/A", "-3"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(columns=st.lists(st.lists(st.sampled_from(_CELLS), min_size=25, max_size=25), min_size=1, max_size=4))
+def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_row(tmp_path: Path, columns: list[list[str]]) -> None:
+    # A row number first: a line of nothing but empty cells is a blank line, which CSV readers skip.
+    header = ",".join(["row", *(f"col_{i}" for i in range(len(columns)))])
+    lines = [",".join([str(r), *(column[r] for column in columns)]) for r in range(25)]
+    proposal = propose_file_schema(write_csv(tmp_path / "any.csv", header + "\n" + "\n".join(lines)))
+    assert parse_schema(dump_schema(proposal.schema)) == proposal.schema
+    assert Schema.from_dict(to_table_schema(proposal.schema)).digest() == proposal.schema.digest()
+    assert proposal.rows_read == 25 == proposal.rows_loaded + proposal.rows_quarantined
+    assert sum(sum(rules.values()) for rules in proposal.rule_counts.values()) >= proposal.rows_quarantined

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from joinedup.errors import SchemaError
+from joinedup.ingest.validate import build_query
 from joinedup.schema import Schema, dump_schema, load_schema, parse_schema
 
 FRICTIONLESS = """
@@ -76,6 +81,7 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, constraints: {pattern: '[unclosed'}}]", "not a valid regular expression"),
         ("fields: [{name: a, type: string, constraints: {minimum: 1}}]", "only applies to"),
         ("fields: [{name: a, type: date, constraints: {maximum: 'soon'}}]", "expected an ISO 8601 date"),
+        ("fields: [{name: a, type: date, format: '%d/%m/%Y', constraints: {maximum: '2026/11/23'}}]", "expected an ISO 8601 date or one in the form %d/%m/%Y, got '2026/11/23'"),
         ("fields: [{name: _ingest}]", "kept for joinedup's own columns"),
         ("fields: [{name: a, type: integer, format: email}]", "takes no format"),
         ("fields: [{name: a\n", "line 2: not valid YAML"),
@@ -85,6 +91,10 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, constraints: {pattern: '(?<=x)a'}}]", "not a valid regular expression"),
         ("fields: [{name: a, type: integer, constraints: {enum: [1, 'a']}}]", "fields[0].constraints.enum[1]: 'a' is not a whole number"),
         ("fields: [{name: a, type: number, constraints: {enum: [1.5, '1) OR (1=1']}}]", "is not a number"),
+        ("fields: [{name: a, type: number, constraints: {maximum: .inf}}]", "fields[0].constraints.maximum: expected a finite number, got inf"),
+        ("fields: [{name: a, type: number, constraints: {minimum: -.inf}}]", "fields[0].constraints.minimum: expected a finite number"),
+        ("fields: [{name: a, type: number, constraints: {minimum: .nan}}]", "fields[0].constraints.minimum: expected a finite number, got nan"),
+        ("fields: [{name: a, type: integer, constraints: {maximum: .inf}}]", "fields[0].constraints.maximum: expected an integer"),
     ],
 )
 def test_each_mistake_is_one_line_naming_where(text: str, message: str) -> None:
@@ -98,3 +108,22 @@ def test_each_mistake_is_one_line_naming_where(text: str, message: str) -> None:
 def test_missing_schema_file(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="schema file not found"):
         load_schema(tmp_path / "none.yaml")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(["number", "integer", "year"]),
+    bound=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(10**40), max_value=10**40)),
+)
+@example(kind="number", bound=float("inf"))
+@example(kind="number", bound=float("nan"))
+def test_any_bound_check_accepts_makes_a_query_ingest_can_run(kind: str, bound: float) -> None:
+    text = json.dumps({"fields": [{"name": "a", "type": kind, "constraints": {"minimum": bound, "maximum": bound}}]})
+    try:
+        schema = parse_schema(text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf"), source="s.yaml")
+    except SchemaError as refused:
+        assert str(refused).startswith("s.yaml: fields[0].constraints.minimum: ")
+        return
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src AS SELECT 2 AS _source_row, '5' AS c0")
+    assert len(con.execute(build_query(schema, {"a": "c0"}, "src")).fetchall()) == 1

@@ -53,6 +53,8 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("principal.manage", "manage principals and roles", "", (ADMIN,)),
         Permission("dataset.ingest", "load data", "into", (ADMIN,), scoped=(STEWARD,)),
         Permission("dataset.schema", "change the schema", "of", (ADMIN,), scoped=(STEWARD,)),
+        # A schema holds no personal data (inference proposes no enums from personal columns).
+        Permission("schema.read", "read the schema", "of", (ADMIN, DPO, AUDITOR), scoped=(STEWARD, ANALYST)),
         _read("data.query", "query", ""),
         _read("data.export", "export data", "from"),
         _read("quarantine.read", "read the quarantine", "of"),

@@ -7,10 +7,12 @@ from joinedup.schema.model import (
     Constraints,
     Field,
     Schema,
+    dump_descriptor,
     dump_schema,
     load_schema,
     parse_schema,
 )
+from joinedup.schema.table_schema import to_table_schema
 
 __all__ = [
     "CATEGORIES",
@@ -19,7 +21,9 @@ __all__ = [
     "Constraints",
     "Field",
     "Schema",
+    "dump_descriptor",
     "dump_schema",
     "load_schema",
     "parse_schema",
+    "to_table_schema",
 ]

@@ -19,15 +19,24 @@ from joinedup.standards import STANDARD_TYPES
 #: the rest are what ingest will quarantine.
 THRESHOLD = 0.95
 ENUM_MAX = 12
+#: Longer values than this are free text, never a list of codes.
+ENUM_VALUE_MAX_LENGTH = 40
+
+_NUMBER = r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')"
+_SLASHED_DATE = r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')"
+_DAY_FIRST, _MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
 
 _CHECKS: dict[str, str] = {
     # Shape checks for Table Schema types, over trimmed text v.
     "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,18}')",
-    "number": r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')",
+    "number": _NUMBER,
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
-    "uk_date": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')",
-    "day_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 1) AS INTEGER) > 12",
-    "month_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 2) AS INTEGER) > 12",
+    "uk_date": _SLASHED_DATE,
+    # The two orders, read as ingest will read them: the one more values fit is proposed.
+    "day_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_DAY_FIRST}') IS NOT NULL",
+    "month_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_MONTH_FIRST}') IS NOT NULL",
+    # Street numbers such as 12A: digits with letters that are not a number's exponent.
+    "digits_and_letters": f"regexp_matches(v, '[0-9]') AND regexp_matches(v, '[A-Za-z]') AND NOT {_NUMBER}",
 }
 #: Types a column's shape alone can confuse with plain numbers or words: proposed only when the header says so.
 _NEEDS_HINT = {"uprn", "usrn", "country_code", "utr", "vat_number", "company_number"}
@@ -60,12 +69,32 @@ _PERSONAL: list[tuple[str, str]] = [
     (r"health|diagnos|condition|disabilit|medical|medication", "health"),
     (r"offen[cs]e|convict|criminal", "criminal_offence"),
     (r"(^|_)(first|given|fore|middle|last|family|sur|full|maiden)?_?names?($|_)|forename|surname", "name"),
+    # Columns naming the member of staff who handled a record hold people's names too.
+    (r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$", "name"),
     (r"dob|birth", "date_of_birth"),
     (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
     (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
     (r"(^|_)(sex|gender)($|_)|(^|_)age($|_)|marital", "demographic"),
     (r"salary|income|bank|account_?(no|number)|sort_?code|benefit", "financial"),
 ]
+
+
+#: "Jane Smith", "Smith, Jane", "J. O'Brien": two or more capitalised words.
+_PEOPLES_NAME = re.compile(r"[A-Z][A-Za-z'’.-]*,?( [A-Z][A-Za-z'’.-]*)+")
+
+
+_HEADER_WORDS = (
+    r"(^|_)(id|ref|reference|no|num|number|code|type|kind|status|date|time|name|title|description|notes?|"
+    r"comments?|category|count|total|amount|value|year|month|day|role|relationship|contact)($|_)"
+)
+#: Values no header is: a header cell holding one is the first row of data.
+_DATA_HEADERS = (
+    ("nhs_number", "is an NHS number"),
+    ("ni_number", "is a National Insurance number"),
+    ("postcode", "is a postcode"),
+    ("iso_date", "is a date"),
+    ("iso_datetime", "is a date-time"),
+)
 
 
 @dataclass
@@ -78,14 +107,14 @@ class ColumnProfile:
     max_length: int
     passes: dict[str, int]
     sample_values: list[str]
+    #: Rows below the header whose value in this column is the header's own text.
+    header_repeats: int = 0
+    #: Rows that repeat the whole header (a second export pasted below the first).
+    header_rows: int = 0
 
 
-def infer_schema(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> Schema:
-    """Propose a schema for ``relation`` (raw text columns ``c0..cN``).
-
-    ``headers`` are the file's column titles and ``names`` the field names to use.
-    """
-    profiles = profile_columns(con, relation, headers, names)
+def propose_schema(profiles: list[ColumnProfile]) -> Schema:
+    """The schema the column profiles (from :func:`profile_columns`) suggest."""
     fields = [propose_field(p) for p in profiles]
     primary = next(
         (f.name for f in fields if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)),
@@ -98,6 +127,10 @@ def infer_schema(con: duckdb.DuckDBPyConnection, relation: str, headers: list[st
 
 
 def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> list[ColumnProfile]:
+    """Count what fits each type in ``relation`` (raw text columns ``c0..cN``), in one pass.
+
+    ``headers`` are the file's column titles and ``names`` the field names to use.
+    """
     checks = {**{t: f"{STANDARD_TYPES[t].macro}(v) IS NOT NULL" for t in STANDARD_TYPES if t != "person_name"}, **_CHECKS}
     selects = []
     for i in range(len(headers)):
@@ -107,21 +140,76 @@ def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list
             f"count(DISTINCT {v})",
             f"coalesce(max(length({v})), 0)",
             *(f"count(*) FILTER (WHERE {_bind(sql, v)})" for sql in checks.values()),
+            f"count(*) FILTER (WHERE {v} = $h{i})",
             f"list(DISTINCT {v}) FILTER (WHERE {v} IS NOT NULL)[1:{ENUM_MAX + 1}]",
         ]
         selects.append(", ".join(parts))
-    row = con.execute(f"SELECT count(*), {', '.join(selects)} FROM {relation}").fetchone()
+    # Headers are parameters: they are the file's text, never SQL.
+    whole_header = " AND ".join(f"trim(c{i}) = $h{i}" for i in range(len(headers)))
+    sql = f"SELECT count(*), count(*) FILTER (WHERE {whole_header}), {', '.join(selects)} FROM {relation}"
+    row = con.execute(sql, {f"h{i}": h for i, h in enumerate(headers)}).fetchone()
     assert row is not None
-    total = int(row[0])
-    width = 3 + len(checks) + 1
+    total, header_rows = int(row[0]), int(row[1])
+    width = 3 + len(checks) + 2
     profiles = []
     for i, header in enumerate(headers):
-        values = row[1 + i * width : 1 + (i + 1) * width]
+        values = row[2 + i * width : 2 + (i + 1) * width]
         present, distinct, max_length = int(values[0]), int(values[1]), int(values[2])
         passes = dict(zip(checks, (int(x) for x in values[3 : 3 + len(checks)]), strict=True))
         sample = [str(x) for x in (values[-1] or [])]
-        profiles.append(ColumnProfile(header, names[i], total, present, distinct, max_length, passes, sample))
+        profiles.append(
+            ColumnProfile(header, names[i], total, present, distinct, max_length, passes, sample, int(values[-2]), header_rows)
+        )
     return profiles
+
+
+def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
+    """Header cells that look like values rather than names, as (1-based column, what it looks like).
+
+    A file without a header row would otherwise give its first person's details as
+    field names, which then travel into schemas, the catalogue and the audit log.
+    """
+    found = []
+    # "Main Carer" over names is a header when its neighbours are headers too.
+    worded = any(_is_header_word(p.name) for p in profiles)
+    for position, p in enumerate(profiles, start=1):
+        kind = _data_like(p.header)
+        if kind is None and p.header_repeats > p.header_rows:
+            kind = "is a value found again below it"
+        if kind is None and not worded and _names_a_person(p):
+            kind = "is a person's name above more of them"
+        if kind is not None:
+            found.append((position, kind))
+    return found
+
+
+def _names_a_person(p: ColumnProfile) -> bool:
+    """A header like "Sam Jackson" over a column of people's names."""
+    if not _PEOPLES_NAME.fullmatch(p.header.strip()) or not p.sample_values:
+        return False
+    names = sum(1 for value in p.sample_values if _PEOPLES_NAME.fullmatch(value))
+    return names >= 0.8 * len(p.sample_values)
+
+
+def _is_header_word(name: str) -> bool:
+    """A field name holding a word headers use: what a column is, not a value in it."""
+    patterns = (_HEADER_WORDS, *(pattern for pattern, _ in (*_PERSONAL, *_HINTS, *_NAMED_IDENTIFIERS)))
+    return any(re.search(pattern, name) for pattern in patterns)
+
+
+def _data_like(header: str) -> str | None:
+    text = header.strip()
+    for type_, kind in _DATA_HEADERS:
+        if STANDARD_TYPES[type_].reference(text) is not None:
+            return kind
+    if re.fullmatch(r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}", text):
+        return "is a date"
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return "is an email address"
+    # Wide tables have a column per year; other bare numbers are data.
+    if re.fullmatch(r"[+-]?[0-9]+([.,][0-9]+)?", text) and not re.fullmatch(r"(18|19|20|21)[0-9]{2}", text):
+        return "is a number"
+    return None
 
 
 def _bind(sql: str, v: str) -> str:
@@ -138,10 +226,7 @@ def propose_field(p: ColumnProfile) -> Field:
     required = p.present == p.rows and p.rows > 0
     # Only identifiers are unique by nature: ten different postcodes or dates are a coincidence.
     unique = p.present >= 10 and p.distinct == p.present and type_ in _IDENTIFYING_TYPES
-    enum = None
-    # One value seen is not a list of allowed values (a later export may well hold others).
-    if type_ == "string" and fmt == "default" and category != "name" and 2 <= p.distinct <= ENUM_MAX and p.present >= 20 * p.distinct:
-        enum = tuple(sorted(p.sample_values))
+    enum = _enum(p, type_, fmt, category, notes)
     description = "; ".join(notes) or None
     return Field(
         name=p.name,
@@ -153,6 +238,23 @@ def propose_field(p: ColumnProfile) -> Field:
         personal=category is not None,
         category=category,
     )
+
+
+def _enum(p: ColumnProfile, type_: str, fmt: str, category: str | None, notes: list[str]) -> tuple[str, ...] | None:
+    """A short list of codes seen often, or None.
+
+    Never from a personal column or one whose values look like people's names: a
+    schema is shown to anyone who may see the dataset's metadata.
+    """
+    # One value seen is not a list of allowed values (a later export may well hold others).
+    if type_ != "string" or fmt != "default" or not 2 <= p.distinct <= ENUM_MAX or p.present < 20 * p.distinct:
+        return None
+    if category is not None or p.max_length > ENUM_VALUE_MAX_LENGTH:
+        return None
+    if any(_PEOPLES_NAME.fullmatch(value) for value in p.sample_values):
+        notes.append("no enum proposed: the values look like people's names")
+        return None
+    return tuple(sorted(p.sample_values))
 
 
 def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
@@ -174,14 +276,12 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("iso_datetime") >= THRESHOLD:
         return "datetime", "default"
     if share("uk_date") >= THRESHOLD:
-        if p.passes["month_first"] and not p.passes["day_first"]:
-            notes.append("dates read month first (a second part above 12 was seen)")
-            return "date", "%m/%d/%Y"
-        if not p.passes["day_first"]:
-            notes.append("day/month order assumed UK (day first): no value proved it; check before ingesting")
-        return "date", "%d/%m/%Y"
+        return "date", _date_order(p, notes)
     if share("boolean") >= THRESHOLD and p.distinct <= 4:
         return "boolean", "default"
+    if p.passes["digits_and_letters"] and share("number") >= THRESHOLD:
+        notes.append(f"kept as text: {_of(p.passes['digits_and_letters'], p)} mix digits and letters, as house numbers like 12A do")
+        return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
         if any(s.startswith("0") and len(s) > 1 for s in p.sample_values):
@@ -191,6 +291,27 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("number") >= THRESHOLD:
         return "number", "default"
     return "string", "default"
+
+
+def _date_order(p: ColumnProfile, notes: list[str]) -> str:
+    """Day first unless more values fit month first; the notes say how many fit neither way chosen."""
+    day, month = p.passes["day_first"], p.passes["month_first"]
+    if month > day:
+        notes.append(f"dates read month first ({_MONTH_FIRST}): more values fit that order")
+        chosen, fitting = _MONTH_FIRST, month
+    else:
+        if day == month:
+            notes.append("day/month order assumed UK (day first): as many values fit either order; check before ingesting")
+        else:
+            notes.append(f"dates read day first ({_DAY_FIRST}): more values fit that order")
+        chosen, fitting = _DAY_FIRST, day
+    if fitting < p.present:
+        notes.append(f"{_of(p.present - fitting, p)} do not fit {chosen} and would be quarantined")
+    return chosen
+
+
+def _of(count: int, p: ColumnProfile) -> str:
+    return f"{count:,} of {p.present:,} values"
 
 
 def _category(name: str, type_: str) -> str | None:

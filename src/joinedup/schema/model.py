@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from joinedup.errors import SchemaError
+from joinedup.schema.table_schema import NAMESPACE, native_field, parse_formatted
 from joinedup.standards import UK_TYPES
 
 #: Table Schema types joinedup validates (others, e.g. geopoint, are refused clearly).
@@ -50,6 +51,10 @@ _SCHEMA_KEYS = {
     "fields", "primaryKey", "missingValues", "headerRow", "deletionFlag", "name", "title", "description", "$schema",
 }  # fmt: skip
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
+_UNFIT_EXTENSION = (
+    "does not fit here: joinedup:type names a UK type on a string field, joinedup:format "
+    "is person_name on a string field, and personal or category are given once"
+)
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,11 @@ def parse_schema(text: str, *, source: str = "schema", json_only: bool = False) 
 
 
 def dump_schema(schema: Schema, fmt: str = "yaml") -> str:
-    data = schema.to_dict()
+    return dump_descriptor(schema.to_dict(), fmt)
+
+
+def dump_descriptor(data: dict[str, Any], fmt: str = "yaml") -> str:
+    """A schema descriptor (joinedup's form or plain Table Schema) as YAML or JSON text."""
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
@@ -315,6 +324,10 @@ class _SchemaReader:
     def field(self, data: Any, where: str) -> Field:
         if not isinstance(data, Mapping):
             raise self.fail(where, "expected a mapping with 'name' and 'type'")
+        data = native_field(data)
+        for key in data:
+            if isinstance(key, str) and key.startswith(NAMESPACE):
+                raise self.fail(f"{where}.{key}", _UNFIT_EXTENSION)
         self.known_keys(data, _FIELD_KEYS, where)
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -428,15 +441,24 @@ class _SchemaReader:
         if fld.type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.fail(where, f"expected a number, got {value!r}")
+            if not math.isfinite(value):
+                # Ingest writes the bound into SQL, where inf and nan are not numbers but unknown names.
+                raise self.fail(where, f"expected a finite number, got {value!r}")
             return value
-        # date / datetime bounds are ISO 8601 whatever the field's input format.
+        # date / datetime bounds are kept ISO 8601 whatever the field's input format.
         text = value.isoformat() if isinstance(value, date | datetime) else value
         if not isinstance(text, str):
             raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {value!r}")
         try:
             parsed = date.fromisoformat(text) if fld.type == "date" else datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
+            # Table Schema writes a bound in the field's own format (see table_schema.py).
+            if fld.format == "default":
+                raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
+            formatted = parse_formatted(text, fld.type, fld.format)
+            if formatted is None:
+                raise self.fail(where, f"expected an ISO 8601 {fld.type} or one in the form {fld.format}, got {text!r}") from None
+            return formatted
         return parsed.isoformat()
 
     def known_keys(self, data: Mapping[str, Any], allowed: set[str], where: str) -> None:
