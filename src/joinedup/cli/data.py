@@ -22,9 +22,8 @@ from joinedup.cli.common import (
 )
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
-from joinedup.ingest.quarantine import read_quarantine_as
+from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
 from joinedup.schema import load_schema
-from joinedup.storage.csv_export import write_csv
 
 PurposeOption = Annotated[
     str | None,
@@ -131,13 +130,12 @@ def quarantine(
     """
     target = open_estate(estate)
     me = resolve_principal(target, as_).name
-    found = read_quarantine_as(target, me, name, version, purpose=purpose, export=csv is not None)
     if csv is not None:
-        columns, lines = found.flat()
-        written = write_csv(csv, columns, lines)
+        found, written = export_quarantine_as(target, me, name, csv, version, purpose=purpose)
         emit({"dataset": name, "version": found.version, "rows": written, "csv": str(csv)}, json_,
              lambda r: out.print(f"Wrote {r['rows']:,} quarantined rows of {name} version {r['version']} to {csv}"))
         return
+    found = read_quarantine_as(target, me, name, version, purpose=purpose)
     shown = found.rows[:limit]
     data = {"dataset": name, "version": found.version, "rows_total": len(found.rows), "rows": shown}
 
@@ -156,6 +154,8 @@ def quarantine(
         out.print(table(["row", "column", "rule", "value", "message"], lines, title=title))
         more = f"... {len(found.rows) - limit:,} more rows; use --limit. " if len(found.rows) > limit else ""
         out.print(f"{more}Whole original rows: --csv FILE or --json.")
+        if any(row.get("_line_withheld") for row in found.rows):
+            out.print(f"Rows that did not split into columns: {found.lines_withheld}.", markup=False)
 
     emit(data, json_, render)
 
