@@ -125,7 +125,7 @@ def _fetch(estate: Estate, who: Principal, dataset: str, version: int | None) ->
 def _withheld_note(dataset: str) -> str:
     return (
         f"line withheld: a row that did not split can hold columns outside the schema; "
-        f"an admin, DPO or steward of {dataset!r} can read it"
+        f"an admin or a steward of {dataset!r} can read it"
     )
 
 

@@ -52,7 +52,7 @@ def unique_names(names: list[str]) -> list[str]:
 def time_limit(estate: Estate) -> float:
     """Seconds a query may take: ``[query] time_limit_seconds`` in joinedup.toml, else :data:`DEFAULT_TIME_LIMIT`."""
     value = estate.config.extra.get("query", {}).get("time_limit_seconds", DEFAULT_TIME_LIMIT)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86_400:
         raise EstateError(f"joinedup.toml: [query] time_limit_seconds must be a number of seconds from 1 to 86400, not {value!r}")
     return float(value)
 
