@@ -118,7 +118,7 @@ def test_names_with_accents_are_redacted_whole(loaded: Estate) -> None:
     assert log(loaded)[-1].detail["sql"] == "SELECT name AS ?, jd_nhs_number(nhs_number) FROM residents"
 
 
-@pytest.mark.parametrize("sql", ["", "  ", "SELECT name FROM residents WHERE name = 'Zo\udceb'"])
+@pytest.mark.parametrize("sql", ["", "  ", "SELECT name FROM residents WHERE name = 'Zo\udceb'", "SELECT '\ud800'"])
 def test_an_empty_or_undecodable_query_is_one_line_and_audited(loaded: Estate, sql: str) -> None:
     with pytest.raises(QueryError) as raised:
         query_as(loaded, "sam", sql)

@@ -9,7 +9,7 @@ import pytest
 
 from joinedup.access import add_principal
 from joinedup.audit import log, verify
-from joinedup.errors import AccessDenied
+from joinedup.errors import AccessDenied, NotFoundError
 from joinedup.estate import Estate
 from joinedup.ingest import ingest
 from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
@@ -73,7 +73,7 @@ def test_an_analysts_csv_export_withholds_the_line_too(loaded: Estate, tmp_path:
     out = tmp_path / "q.csv"
     export_quarantine_as(loaded, "alice", "people", out, purpose="fix rejected rows")
     text = out.read_text(encoding="utf-8")
-    assert "diabetes" not in text and "[line withheld:" in text
+    assert "diabetes" not in text and "[line withheld, as" in text
     assert "(row): columns:" in text and "(withheld)" in text
 
 
@@ -129,3 +129,13 @@ def test_an_export_refused_writes_nothing(loaded: Estate, tmp_path: Path) -> Non
     with pytest.raises(AccessDenied):
         export_quarantine_as(loaded, "vic", "people", tmp_path / "q.csv")
     assert list(tmp_path.glob("*q.csv*")) == []
+
+
+def test_a_read_of_a_version_that_does_not_exist_is_one_line_and_recorded(loaded: Estate) -> None:
+    with pytest.raises(NotFoundError) as raised:
+        read_quarantine_as(loaded, "sam", "people", 7)
+    assert "\n" not in str(raised.value)
+    entry = log(loaded)[-1]
+    assert (entry.principal, entry.action, entry.dataset, entry.detail) == (
+        "sam", "quarantine.read.failed", "people", {"stage": "fetching", "error": "NotFoundError"},
+    )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from joinedup.access.authorize import authorize
 from joinedup.access.identity import Principal
@@ -59,6 +59,24 @@ class Fetched(Generic[T]):
         }
 
 
+Failure = Callable[[JoinedupError | OSError], Mapping[str, Any]]
+
+
+@overload
+def read_as(
+    estate: Estate, principal: str, action: str, *, datasets: Iterable[str | None],
+    fetch: Callable[[Principal], Fetched[T]], purpose: str | None = None, failure: Failure | None = None,
+) -> T: ...
+
+
+@overload
+def read_as(
+    estate: Estate, principal: str, action: str, *, datasets: Iterable[str | None],
+    fetch: Callable[[Principal], Fetched[T]], purpose: str | None = None, failure: Failure | None = None,
+    deliver: Callable[[T], R],
+) -> R: ...
+
+
 def read_as(
     estate: Estate,
     principal: str,
@@ -67,7 +85,7 @@ def read_as(
     datasets: Iterable[str | None],
     fetch: Callable[[Principal], Fetched[T]],
     purpose: str | None = None,
-    failure: Callable[[JoinedupError | OSError], Mapping[str, Any]] | None = None,
+    failure: Failure | None = None,
     deliver: Callable[[T], R] | None = None,
 ) -> T | R:
     """Authorise ``action`` on every one of ``datasets``, fetch, commit the audit entry, then hand over.
@@ -108,7 +126,7 @@ def record_failed(
     purpose: str | None,
     exc: JoinedupError | OSError,
     stage: str,
-    failure: Callable[[JoinedupError | OSError], Mapping[str, Any]] | None = None,
+    failure: Failure | None = None,
 ) -> None:
     """Commit ``<action>.failed`` for a read that stopped at ``stage``; the error's kind is kept, not its text."""
     fields: dict[str, Any] = {"detail": {}}
@@ -154,9 +172,7 @@ def query_as(
     )  # fmt: skip
 
 
-def _query_failure(
-    estate: Estate, sql: str, datasets: dict[str, int], stage: str
-) -> Callable[[JoinedupError | OSError], dict[str, Any]]:
+def _query_failure(estate: Estate, sql: str, datasets: dict[str, int], stage: str) -> Failure:
     """The failed entry's fields for a query; ``stage`` unless it ran out of time or failed over the data."""
 
     def fields(exc: JoinedupError | OSError) -> dict[str, Any]:
@@ -182,18 +198,10 @@ def _stage_of(exc: JoinedupError | OSError, stage: str) -> str:
 
 
 def _loggable(sql: str) -> str | None:
-    """The query as the log can hold it: blank is nothing; bytes that are not text become U+FFFD."""
+    """The query as the log can hold it: blank is nothing; a lone surrogate (bytes that were not UTF-8) becomes U+FFFD."""
     if not sql.strip():
         return None
-    return sql.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _has_surrogates(sql) else sql
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return sql.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _single(datasets: dict[str, int]) -> tuple[str | None, int | None]:

@@ -155,7 +155,7 @@ def quarantine(
         more = f"... {len(found.rows) - limit:,} more rows; use --limit. " if len(found.rows) > limit else ""
         out.print(f"{more}Whole original rows: --csv FILE or --json.")
         if any(row.get("_line_withheld") for row in found.rows):
-            out.print(f"Rows that did not split into columns: {found.lines_withheld}.", markup=False)
+            out.print(f"The (row) lines are {found.lines_withheld}.", markup=False)
 
     emit(data, json_, render)
 

@@ -42,7 +42,7 @@ class QuarantineRows:
                 row["_source_row"],
                 "; ".join(_reason(e) for e in row["_errors"]),
                 *(row.get(f) for f in self.fields),
-                row.get("_line") if row.get("_line_withheld") is None else f"[{row['_line_withheld']}]",
+                row.get("_line") if row.get("_line_withheld") is None else f"[line {row['_line_withheld']}]",
             ]
             for row in self.rows
         ]
@@ -85,7 +85,7 @@ def read_quarantine_as(
     """
     return read_as(
         estate, principal, "quarantine.read", datasets=[dataset], purpose=purpose,
-        fetch=lambda who: _fetch(estate, who, dataset, version),
+        fetch=lambda who: _fetch(estate, who, dataset, version), failure=lambda _: {"dataset": dataset},
     )  # fmt: skip
 
 
@@ -124,8 +124,8 @@ def _fetch(estate: Estate, who: Principal, dataset: str, version: int | None) ->
 
 def _withheld_note(dataset: str) -> str:
     return (
-        f"line withheld: a row that did not split can hold columns outside the schema; "
-        f"an admin or a steward of {dataset!r} can read it"
+        "withheld, as a line that did not split into columns can hold columns outside the schema; "
+        f"an admin or a steward of {dataset!r} can see it"
     )
 
 
