@@ -70,7 +70,7 @@ def read_quarantine(estate: Estate, dataset: str, version: int | None = None, *,
     return QuarantineRows(dataset, chosen.number, present, table.to_pylist(), withheld)
 
 
-def sees_raw_lines(principal: Principal, dataset: str) -> bool:
+def _sees_raw_lines(principal: Principal, dataset: str) -> bool:
     """Whether ``principal`` may see quarantined lines whole, columns outside the schema included."""
     return bool(principal.roles_on(dataset) & RAW_LINE_ROLES)
 
@@ -110,7 +110,7 @@ def export_quarantine_as(
 
 
 def _fetch(estate: Estate, who: Principal, dataset: str, version: int | None) -> Fetched[QuarantineRows]:
-    found = read_quarantine(estate, dataset, version, raw_lines=sees_raw_lines(who, dataset))
+    found = read_quarantine(estate, dataset, version, raw_lines=_sees_raw_lines(who, dataset))
     shown = found.fields if found.lines_withheld else [*found.fields, "_line"]
     return Fetched(
         found,
