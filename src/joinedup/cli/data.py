@@ -31,9 +31,8 @@ from joinedup.cli.common import (
 from joinedup.estate import MODES
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
-from joinedup.ingest.quarantine import read_quarantine_as
+from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
 from joinedup.schema import load_schema
-from joinedup.storage.csv_export import write_csv
 
 IngestMode = choices("IngestMode", MODES)
 PurposeOption = Annotated[
@@ -170,13 +169,12 @@ def quarantine(
     name = one_dataset(dataset, ctx)
     target = open_estate(estate)
     me = resolve_principal(target, as_).name
-    found = read_quarantine_as(target, me, name, version, purpose=purpose, export=csv is not None)
     if csv is not None:
-        columns, lines = found.flat()
-        written = write_csv(csv, columns, lines)
+        found, written = export_quarantine_as(target, me, name, csv, version, purpose=purpose)
         emit({"dataset": name, "version": found.version, "rows": written, "csv": str(csv)}, json_,
              lambda r: say("Wrote {:,} quarantined rows of {} version {} to {}", r["rows"], name, r["version"], csv))
         return
+    found = read_quarantine_as(target, me, name, version, purpose=purpose)
     shown = found.rows[:limit]
     data = {"dataset": name, "version": found.version, "rows_total": len(found.rows), "rows": shown}
 
@@ -195,6 +193,8 @@ def quarantine(
         out.print(table(["row", "column", "rule", "value", "message"], lines, title=title))
         more = f"... {len(found.rows) - limit:,} more rows; use --limit. " if len(found.rows) > limit else ""
         say("{}Whole original rows: --csv FILE or --json.", more)
+        if any(row.get("_line_withheld") for row in found.rows):
+            say("The (row) lines are {}.", found.lines_withheld)
 
     emit(data, json_, render)
 

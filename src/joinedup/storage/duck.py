@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -58,9 +61,17 @@ def size_in_bytes(text: str) -> int:
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     """From here on the connection reads only what is already registered.
 
-    File reads and writes, ATTACH and INSTALL are refused, and settings cannot
-    be changed back.
+    File reads and writes, ATTACH, INSTALL and LOAD are refused, and settings
+    cannot be changed back. DuckDB still lets a locked connection use its temp
+    folder (``./.tmp`` under the working directory unless set): give the
+    connection a private ``temp_dir`` first (see :func:`sealed`).
     """
+    # An unknown function such as delta_scan would otherwise download and load an
+    # extension, writing under the home folder, even while the SQL is only bound.
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET allowed_directories = []")
+    con.execute("SET allowed_paths = []")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
@@ -73,6 +84,29 @@ def error_kind(exc: BaseException) -> str:
     first = str(exc).strip().split("\n", 1)[0]
     kind = first.split(":", 1)[0] if ":" in first else ""
     return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
+
+
+@contextlib.contextmanager
+def sealed(
+    scratch: Path, *, views: Mapping[str, Any] | None = None, memory_limit: str = "1GB", threads: int = 0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A locked connection that sees only ``views`` (name → Arrow data) and joinedup's macros.
+
+    It spills into a folder of its own under ``scratch``, removed afterwards:
+    DuckDB lets a locked connection read its temp folder, so that folder must
+    hold nothing but this connection's own spill files.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="query-", dir=scratch))
+    try:
+        with connect(memory_limit=memory_limit, threads=threads, temp_dir=private) as con:
+            for name, data in (views or {}).items():
+                con.register(name, data)
+            con.execute("SET TimeZone = 'UTC'")
+            lock_down(con)
+            yield con
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def quote_identifier(name: str) -> str:

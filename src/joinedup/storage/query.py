@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from joinedup.errors import QueryError
+from joinedup.errors import EstateError, QueryError
 from joinedup.estate import Catalogue, Estate
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, error_kind, lock_down
+from joinedup.storage.duck import error_kind, sealed
+
+#: Seconds a query may take, checks and planning included, unless joinedup.toml says otherwise.
+DEFAULT_TIME_LIMIT = 300.0
 
 
 @dataclass
@@ -42,8 +49,22 @@ def unique_names(names: list[str]) -> list[str]:
     return result
 
 
-def referenced_datasets(estate: Estate, sql: str) -> dict[str, int]:
+def time_limit(estate: Estate) -> float:
+    """Seconds a query may take: ``[query] time_limit_seconds`` in joinedup.toml, else :data:`DEFAULT_TIME_LIMIT`."""
+    value = estate.config.extra.get("query", {}).get("time_limit_seconds", DEFAULT_TIME_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86_400:
+        raise EstateError(f"joinedup.toml: [query] time_limit_seconds must be a number of seconds from 1 to 86400, not {value!r}")
+    return float(value)
+
+
+def query_deadline(estate: Estate) -> float:
+    """The moment (on :func:`time.monotonic`'s clock) by which a query starting now must be done."""
+    return time.monotonic() + time_limit(estate)
+
+
+def referenced_datasets(estate: Estate, sql: str, *, deadline: float | None = None) -> dict[str, int]:
     """Check ``sql`` is one read-only query and name the datasets it reads (at their current versions)."""
+    _check_text(sql)
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -53,11 +74,14 @@ def referenced_datasets(estate: Estate, sql: str) -> dict[str, int]:
     if statements[0].type != duckdb.StatementType.SELECT:
         kind = statements[0].type.name
         raise QueryError(f"query: only SELECT queries are allowed (this is {kind}); the estate is read-only here")
-    try:
-        with connect() as probe:
+    # Naming the tables binds the query, and binding a table function reads files:
+    # it runs on a connection that can reach none.
+    with sealed(estate.tmp_dir) as probe, _time_limit(estate, probe, deadline) as clock:
+        try:
             names = probe.get_table_names(sql, qualified=False)
-    except duckdb.Error as exc:
-        raise QueryError(f"query: {_first_line(exc)}") from None
+        except duckdb.Error as exc:
+            clock.raise_if_expired()
+            raise QueryError(f"query: {_first_line(exc)}") from None
     catalogue = {info.name: info for info in Catalogue(estate).datasets()}
     used: dict[str, int] = {}
     # SQL names are case-insensitive; dataset names are lower case.
@@ -68,18 +92,24 @@ def referenced_datasets(estate: Estate, sql: str) -> dict[str, int]:
     return used
 
 
-def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int | None = None) -> QueryResult:
-    """Run a query already checked by :func:`referenced_datasets` over exactly those dataset versions."""
+def run_query(
+    estate: Estate, sql: str, *, datasets: dict[str, int], limit: int | None = None, deadline: float | None = None
+) -> QueryResult:
+    """Run a query already checked by :func:`referenced_datasets` over exactly those dataset versions.
+
+    ``deadline`` (from :func:`query_deadline`) defaults to the estate's time limit from now.
+    """
     catalogue = Catalogue(estate)
-    with connect(memory_limit=estate.config.memory_limit, threads=estate.config.threads) as con:
-        for name, number in datasets.items():
-            version = catalogue.get(name).version(number)
-            con.register(name, delta.snapshot(estate.table_path(name), version.table_version))
-        con.execute("SET TimeZone = 'UTC'")
-        lock_down(con)
+    views = {
+        name: delta.snapshot(estate.table_path(name), catalogue.get(name).version(number).table_version)
+        for name, number in datasets.items()
+    }
+    settings = {"memory_limit": estate.config.memory_limit, "threads": estate.config.threads}
+    with sealed(estate.tmp_dir, views=views, **settings) as con, _time_limit(estate, con, deadline) as clock:
         try:
             relation = con.sql(sql)  # parsed and bound: errors here are about the SQL, not the data
         except duckdb.Error as exc:
+            clock.raise_if_expired()
             raise QueryError(f"query: {_first_line(exc)}") from None
         try:
             reader = relation.to_arrow_reader(10_000)
@@ -91,6 +121,7 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
                 if limit is not None and count > limit:
                     break
         except duckdb.Error as exc:
+            clock.raise_if_expired()
             # A message from running can quote values from the data (a failed cast,
             # error(...) over a column): say what kind of failure, not the message.
             raise QueryRunError(f"query: failed while running ({error_kind(exc)}); DuckDB's message is not shown, as it can quote values from the data") from None
@@ -104,6 +135,67 @@ def run_query(estate: Estate, sql: str, *, datasets: dict[str, int], limit: int 
 
 class QueryRunError(QueryError):
     """The query was valid SQL but failed while running over the data."""
+
+
+class QueryTimeout(QueryError):
+    """The query was stopped at the estate's time limit."""
+
+
+class _Clock:
+    """Interrupts a connection at a deadline, unless stopped first."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float, limit: float) -> None:
+        self.limit = limit
+        self.expired = False
+        self._con = con
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._interrupt)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _interrupt(self) -> None:
+        # Under the lock, so a connection is never interrupted after the query is over.
+        with self._lock:
+            if not self._stopped:
+                self.expired = True
+                self._con.interrupt()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._timer.cancel()
+
+    def raise_if_expired(self) -> None:
+        if self.expired:
+            raise QueryTimeout(
+                f"query: stopped after {self.limit:g} seconds, the estate's time limit for a query; "
+                "narrow it, or ask an admin to raise [query] time_limit_seconds in joinedup.toml"
+            )
+
+
+@contextlib.contextmanager
+def _time_limit(estate: Estate, con: duckdb.DuckDBPyConnection, deadline: float | None) -> Iterator[_Clock]:
+    """Interrupt ``con`` at ``deadline`` (default: the estate's time limit from now)."""
+    limit = time_limit(estate)
+    if deadline is None:
+        deadline = time.monotonic() + limit
+    clock = _Clock(con, deadline - time.monotonic(), limit)
+    try:
+        yield clock
+    finally:
+        clock.stop()
+
+
+def _check_text(sql: str) -> None:
+    if not sql.strip():
+        raise QueryError("query: the query is empty; expected one SELECT statement")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError(
+            f"query: character {exc.start + 1} is not text (a byte that is not UTF-8?); expected a UTF-8 query"
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:
