@@ -43,7 +43,7 @@ def canonical_nhs_number(value: str | None) -> str | None:
     check = 11 - total % 11
     if check == 11:
         check = 0
-    if check == 10:
+    if check == 10 or digits in facts.NHS_PLACEHOLDERS:
         return None
     return digits if int(digits[9]) == check else None
 
@@ -60,7 +60,7 @@ def canonical_ni_number(value: str | None) -> str | None:
     if value is None:
         return None
     number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
-    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_UNALLOCATED_PREFIXES:
+    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_REFUSED_PREFIXES:
         return None
     return number
 
@@ -112,7 +112,14 @@ def canonical_company_number(value: str | None) -> str | None:
     if _matches("[0-9]{1,8}", number):
         # Leading zeros are often lost when numbers pass through a spreadsheet.
         return number.zfill(8) if int(number) > 0 else None
-    if _matches("[A-Z0-9]{2}[0-9]{6}", number) and number[:2] in facts.COMPANY_PREFIXES:
+    if number is None:
+        return None
+    prefix, serial = number[:2], number[2:]
+    if prefix in facts.COMPANY_PREFIXES and _matches("[0-9]{6}", serial):
+        return number
+    if prefix in facts.COMPANY_SOCIETY_PREFIXES and _matches("[0-9]{5}[A-Z]", serial):
+        return number
+    if number[:1] == facts.COMPANY_PRE_PARTITION_PREFIX and _matches("[0-9]{7}", number[1:]):
         return number
     return None
 

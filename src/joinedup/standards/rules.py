@@ -47,7 +47,7 @@ def _type(
 
 
 _ALL = (
-    _type("nhs_number", "NHS number", "10 digits with a valid mod 11 check digit", "9434765919", "identifier"),
+    _type("nhs_number", "NHS number", "10 digits with a valid mod 11 check digit, not ten of one digit", "9434765919", "identifier"),
     _type(
         "ni_number",
         "National Insurance number",
@@ -67,7 +67,7 @@ _ALL = (
     _type(
         "company_number",
         "Companies House number",
-        "8 digits, or a Companies House prefix such as SC, NI or OC and 6 digits",
+        "8 digits, a Companies House prefix such as SC, NI or OC and 6 digits, or a society's such as IP00525R",
         "SC123456",
         None,
     ),

@@ -78,7 +78,7 @@ def _nhs_number() -> str:
     check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11) % 11"
     return (
         f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
-        f"CASE WHEN {check} = {_digit(digits, 10)} THEN {digits} END END"
+        f"CASE WHEN {check} = {_digit(digits, 10)} AND NOT {_in(digits, facts.NHS_PLACEHOLDERS)} THEN {digits} END END"
     )
 
 
@@ -89,7 +89,7 @@ def _ni_number() -> str:
     return (
         f"CASE WHEN regexp_full_match({number}, {_lit(pattern)}) THEN "
         f"CASE WHEN {_is_ascii(compact)} "
-        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_UNALLOCATED_PREFIXES)} THEN {number} END END"
+        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_REFUSED_PREFIXES)} THEN {number} END END"
     )
 
 
@@ -123,13 +123,19 @@ def _positive_integer(max_digits: int, text: str) -> str:
 def _company_number() -> str:
     compact = _without(_TEXT, facts.BLANKS)
     number = f"upper({compact})"
-    prefixes = tuple(facts.COMPANY_PREFIXES)
+    prefixed = "|".join(
+        (
+            f"({'|'.join(facts.COMPANY_PREFIXES)})[0-9]{{6}}",
+            f"({'|'.join(facts.COMPANY_SOCIETY_PREFIXES)})[0-9]{{5}}[A-Z]",
+            f"{facts.COMPANY_PRE_PARTITION_PREFIX}[0-9]{{7}}",
+        )
+    )
     return (
-        f"CASE WHEN regexp_full_match({number}, '[0-9]{{1,8}}|[A-Z0-9]{{2}}[0-9]{{6}}') THEN "
+        f"CASE WHEN regexp_full_match({number}, '[0-9]{{1,8}}|[A-Z][A-Z0-9][0-9]{{5}}[A-Z0-9]') THEN "
         f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
         f"WHEN regexp_full_match({number}, '[0-9]{{1,8}}') "
         f"THEN CASE WHEN ltrim({number}, '0') <> '' THEN lpad({number}, 8, '0') END "
-        f"WHEN {_in(f'substr({number}, 1, 2)', prefixes)} THEN {number} END END"
+        f"WHEN regexp_full_match({number}, {_lit(prefixed)}) THEN {number} END END"
     )
 
 
