@@ -15,7 +15,7 @@ from datetime import date
 
 from hypothesis import strategies as st
 
-from joinedup.standards import generate
+from joinedup.standards import facts, generate
 
 #: Characters the rules treat specially, plus look-alikes that must not be mistaken for them.
 TRICKY = (
@@ -75,11 +75,14 @@ def _iso_datetimes() -> st.SearchStrategy[str]:
 
 
 def _names() -> st.SearchStrategy[str]:
-    part = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØ"), min_size=1, max_size=8)
-    separator = st.sampled_from([" ", "  ", "-", "'", "’", "\t", " - "])
-    return st.lists(st.tuples(part, separator), min_size=1, max_size=4).map(
-        lambda pairs: "".join(p + s for p, s in pairs)
-    )
+    """Names built from letters and the pieces the casing rules look for, in any case."""
+    letters = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØáÓ"), min_size=1, max_size=8)
+    pieces = st.sampled_from(["mc", "Mac", "MAC", "donald", "leod", "kie", "van", "DER", "de", "la", "ap", "iii", "IV", "o", "j", "st"])
+    part = st.one_of(letters, pieces, st.builds(str.__add__, pieces, letters), st.just(""))
+    separator = st.sampled_from([" ", "  ", "\t", " - ", ".", ". ", *facts.NAME_HYPHENS, *facts.NAME_APOSTROPHES])
+    name = st.lists(st.tuples(part, separator), min_size=1, max_size=5).map(lambda pairs: "".join(p + s for p, s in pairs))
+    # Mostly the one-case input the rules act on; the rest is kept as typed.
+    return st.builds(lambda text, case: case(text), name, st.sampled_from([str.upper, str.lower, str.upper, lambda t: t]))
 
 
 _VALID: dict[str, st.SearchStrategy[str]] = {

@@ -135,12 +135,16 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("2017-01-01T00:15:00+01:00", "2016-12-31T23:15:00Z"),
     ],
     "person_name": [
-        ("  o'BRIEN-smith ", "O'Brien-Smith"),
-        ("MCDONALD", "Mcdonald"),  # no special rule for Mc and Mac: kept simple
+        ("  O'BRIEN-SMITH ", "O'Brien-Smith"),
+        ("MCDONALD", "McDonald"),
+        ("McDonald", "McDonald"),  # mixed case is kept as typed
+        ("Mcdonald", "Mcdonald"),
+        ("o'BRIEN-smith", "o'BRIEN-smith"),  # even when it looks odd: a person typed it
         ("mary  ann\tjones", "Mary Ann Jones"),
         ("d’arcy", "D’Arcy"),
         ("ÉLODIE", "Élodie"),
-        ("ŁUKASZ nowak", "Łukasz Nowak"),
+        ("ŁUKASZ NOWAK", "Łukasz Nowak"),
+        ("ŁUKASZ nowak", "ŁUKASZ nowak"),  # mixed across the whole value: kept
         ("x", "X"),
         ("--", "--"),  # odd, but not blank: only a blank name is invalid
     ],

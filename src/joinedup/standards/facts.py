@@ -112,5 +112,26 @@ GSS_COUNTRY_LETTERS = "EWSNKLM"
 UPRN_MAX_DIGITS = 12
 USRN_MAX_DIGITS = 8
 
-#: Characters after which a person's name starts a new capitalised part.
-NAME_PART_SEPARATORS = " -'\u2019"
+# Person names. Words are separated by spaces; within a word these characters end one
+# part and start the next, capitalised: hyphens of every kind (the typed one, the
+# Unicode hyphen and non-breaking hyphen, figure, en and em dashes), full stops
+# (initials: J.R.R.) and apostrophes (typed, curly, acute, grave, modifier letter).
+NAME_HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
+NAME_APOSTROPHES = "'\u2019\u2018\u00b4`\u02bc"
+NAME_PART_SEPARATORS = NAME_HYPHENS + NAME_APOSTROPHES + "."
+#: Lower case when another word follows (van der Berg, de la Mare, ap Rhys, ferch Gruffydd).
+#: Left out because they are also given names or are capitalised in British use: Del, Di, Le, Van alone.
+NAME_PARTICLES = ("ab", "ap", "da", "das", "de", "den", "der", "dos", "du", "ferch", "la", "van", "verch", "von")
+#: Upper case as the last word of a name of two words or more (Windsor III, Henry VIII);
+#: V and X are single letters and come out capitalised anyway.
+NAME_ROMAN_NUMERALS = ("ii", "iii", "iv", "vi", "vii", "viii", "ix")
+#: Mac is a prefix only before these (MacDonald, MacLeod): stems where the capital is the
+#: usual British spelling. Elsewhere Mac is part of a one-word name (Mack, Macey, Machin,
+#: Mackie, Mackintosh, Mackay, Macaulay) or both spellings are common and the one-word
+#: form is chosen (Mackenzie, Macmillan, Maclean, Macrae).
+NAME_MAC_STEMS = (
+    "alister", "allister", "arthur", "bride", "callum", "cormack", "diarmid", "donald",
+    "dougall", "dowell", "ewan", "ewen", "fadyen", "gillivray", "gowan", "gregor", "innes",
+    "iver", "kinlay", "kinnon", "lachlan", "laren", "leod", "mahon", "manus", "naughton",
+    "neil", "quarrie", "taggart", "tavish",
+)  # fmt: skip

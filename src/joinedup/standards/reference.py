@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeGuard
 
 from joinedup.standards import facts
-from joinedup.standards.casing import lower, upper_char
+from joinedup.standards.casing import lower, upper, upper_char
 from joinedup.standards.countries import COUNTRY_ALIASES, COUNTRY_CODES
 
 
@@ -236,9 +236,35 @@ def canonical_person_name(value: str | None) -> str | None:
     collapsed = re.sub(f"[{facts.BLANKS}]+", " ", value).strip(" ")
     if not collapsed:
         return None
-    lowered = lower(collapsed)
-    # Simple rule, documented: O'BRIEN-SMITH -> O'Brien-Smith, but MCDONALD -> Mcdonald.
-    return "".join(
-        upper_char(ch) if i == 0 or lowered[i - 1] in facts.NAME_PART_SEPARATORS else ch
-        for i, ch in enumerate(lowered)
-    )
+    if collapsed not in (lower(collapsed), upper(collapsed)):
+        # Mixed case means a person chose the capitals (McDonald, Windsor III): keep them.
+        return collapsed
+    words = lower(collapsed).split(" ")
+    return " ".join(_cased_word(word, position, len(words)) for position, word in enumerate(words))
+
+
+_NAME_SEPARATOR = re.compile(f"([{re.escape(facts.NAME_PART_SEPARATORS)}])")
+
+
+def _cased_word(word: str, position: int, count: int) -> str:
+    last = position == count - 1
+    if word in facts.NAME_PARTICLES and not last:
+        return word
+    if word in facts.NAME_ROMAN_NUMERALS and last and position > 0:
+        return upper(word)
+    pieces = _NAME_SEPARATOR.split(word)  # part, separator, part, ..., part
+    parts, separators = pieces[::2], pieces[1::2]
+    cased = []
+    for i, part in enumerate(parts):
+        # O'Brien and D'Arcy, but not a capital after a longer part (Ka'iulani).
+        after_long_part = i > 0 and separators[i - 1] in facts.NAME_APOSTROPHES and len(parts[i - 1]) > 1
+        cased.append(part if after_long_part else _capitalised(part))
+    return "".join(part + separator for part, separator in zip(cased, [*separators, ""], strict=True))
+
+
+def _capitalised(part: str) -> str:
+    if part.startswith("mc") and len(part) > 3:
+        return "Mc" + upper_char(part[2]) + part[3:]
+    if part.startswith("mac") and part[3:] in facts.NAME_MAC_STEMS:
+        return "Mac" + upper_char(part[3]) + part[4:]
+    return upper_char(part[0]) + part[1:] if part else part

@@ -226,16 +226,45 @@ def _iso_datetime(text: str) -> str:
 
 def _person_name() -> str:
     collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
-    separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
-    parts = f"string_split_regex(lower({collapsed}), {separator})"
-    # Each part is paired with the separator that ended it ('' after the last part).
-    separators = f"list_append(regexp_extract_all({collapsed}, {separator}), '')"
-    titled = (
-        f"array_to_string(list_transform(list_zip({parts}, {separators}), "
-        f"lambda p: upper(left(p[1], 1)) || substr(p[1], 2) || p[2]), '')"
+    # Mixed case means a person chose the capitals: kept. Only a blank name gives ''.
+    return (
+        f"nullif(CASE WHEN {collapsed} <> lower({collapsed}) AND {collapsed} <> upper({collapsed}) "
+        f"THEN {collapsed} ELSE {_cased_name(f'lower({collapsed})')} END, '')"
     )
-    # Only a blank name gives '' (no CASE, so the collapsed text is computed once).
-    return f"nullif({titled}, '')"
+
+
+def _cased_name(lowered: str) -> str:
+    words = f"string_split({lowered}, ' ')"
+    word = (
+        f"CASE WHEN name_word_at < len({words}) AND {_in('name_word', facts.NAME_PARTICLES)} THEN name_word "
+        f"WHEN name_word_at > 1 AND name_word_at = len({words}) AND {_in('name_word', facts.NAME_ROMAN_NUMERALS)} "
+        f"THEN upper(name_word) ELSE {_cased_word('name_word')} END"
+    )
+    return f"array_to_string(list_transform({words}, lambda name_word, name_word_at: {word}), ' ')"
+
+
+def _cased_word(word: str) -> str:
+    separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
+    parts = f"string_split_regex({word}, {separator})"
+    # Each part is paired with the separator that ended it ('' after the last part).
+    separators = f"list_append(regexp_extract_all({word}, {separator}), '')"
+    after_long_part = (
+        f"name_part_at > 1 AND {_in(f'{separators}[name_part_at - 1]', tuple(facts.NAME_APOSTROPHES))} "
+        f"AND length({parts}[name_part_at - 1]) > 1"
+    )
+    mac_stem = "substr(name_part, 4)"
+    part = (
+        f"CASE WHEN {after_long_part} THEN name_part "
+        "WHEN starts_with(name_part, 'mc') AND length(name_part) > 3 "
+        "THEN 'Mc' || upper(substr(name_part, 3, 1)) || substr(name_part, 4) "
+        f"WHEN starts_with(name_part, 'mac') AND {_in(mac_stem, facts.NAME_MAC_STEMS)} "
+        "THEN 'Mac' || upper(substr(name_part, 4, 1)) || substr(name_part, 5) "
+        "ELSE upper(left(name_part, 1)) || substr(name_part, 2) END"
+    )
+    return (
+        f"array_to_string(list_transform({parts}, "
+        f"lambda name_part, name_part_at: ({part}) || {separators}[name_part_at]), '')"
+    )
 
 
 # Rules that start by trimming blanks from both ends, as a body over the trimmed text.
