@@ -82,3 +82,12 @@ def test_headers_about_places_or_organisations_are_not_taken_for_personal_identi
     text = "nhs_trust,ni_region,postcode_district\n" + "".join(f"Trust {i},Belfast,SW{i}\n" for i in range(4))
     fields = infer_file_schema(write_csv(tmp_path / "orgs.csv", text)).fields
     assert [f.personal for f in fields] == [False, False, False]
+
+
+def test_date_times_without_an_offset_are_proposed_as_uk_local_time(tmp_path: Path) -> None:
+    text = "local,utc\n" + "\n".join(f"2024-07-{i % 28 + 1:02d} 12:00:00,2024-07-{i % 28 + 1:02d}T12:00:00Z" for i in range(30))
+    schema = infer_file_schema(write_csv(tmp_path / "d.csv", text))
+    local, utc = schema.field("local"), schema.field("utc")
+    assert (local.type, local.timezone) == ("datetime", "Europe/London")
+    assert "UK local time" in (local.description or "")
+    assert (utc.type, utc.timezone) == ("datetime", None)

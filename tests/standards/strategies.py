@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from hypothesis import strategies as st
 
@@ -53,25 +53,28 @@ def _damaged(draw: st.DrawFn, valid: st.SearchStrategy[str]) -> str:
     return value
 
 
+def local_datetimes(start_year: int = 1, end_year: int = 9999) -> st.SearchStrategy[str]:
+    """ISO 8601 date-times without an offset, in the forms we accept."""
+    fractions = st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True))
+    return st.builds(
+        lambda moment, separator, fraction: (
+            moment.date().isoformat() + separator + moment.time().isoformat("seconds") + fraction
+        ),
+        st.datetimes(datetime(start_year, 1, 1), datetime(end_year, 12, 31, 23, 59, 59)),
+        st.sampled_from(["T", "t", " "]),
+        fractions,
+    )
+
+
 def _iso_datetimes() -> st.SearchStrategy[str]:
-    """Valid ISO 8601 date-times in the forms we accept, with and without offsets."""
+    """Valid ISO 8601 date-times in the forms we accept: with an offset."""
     offsets = st.one_of(
-        st.just(""),
         st.sampled_from(["Z", "z", "+00:00", "-00:00"]),
         st.tuples(st.sampled_from("+-"), st.integers(0, 23), st.integers(0, 59)).map(
             lambda t: f"{t[0]}{t[1]:02d}:{t[2]:02d}"
         ),
     )
-    fractions = st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True))
-    return st.builds(
-        lambda moment, separator, fraction, offset: (
-            moment.date().isoformat() + separator + moment.time().isoformat("seconds") + fraction + offset
-        ),
-        st.datetimes(),
-        st.sampled_from(["T", "t", " "]),
-        fractions,
-        offsets,
-    )
+    return st.builds(str.__add__, local_datetimes(), offsets)
 
 
 def _names() -> st.SearchStrategy[str]:

@@ -26,6 +26,8 @@ _CHECKS: dict[str, str] = {
     "number": r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')",
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
     "uk_date": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')",
+    # ISO 8601 date-times with or without an offset (read in UTC only to check the shape).
+    "local_datetime": "jd_iso_datetime_in(v, 'UTC') IS NOT NULL",
     "day_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 1) AS INTEGER) > 12",
     "month_first": r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') AND TRY_CAST(split_part(v, '/', 2) AS INTEGER) > 12",
 }
@@ -132,6 +134,11 @@ def _bind(sql: str, v: str) -> str:
 def propose_field(p: ColumnProfile) -> Field:
     notes: list[str] = []
     type_, fmt = _choose_type(p, notes)
+    timezone = None
+    if type_ == "datetime" and p.passes["iso_datetime"] < p.passes["local_datetime"]:
+        # UK bodies' systems mostly write wall-clock time; without a zone these values would be refused.
+        timezone = "Europe/London"
+        notes.append("values without a UTC offset read as UK local time (Europe/London); check")
     category = _category(p.name, type_)
     if type_ == "string" and category == "name":
         fmt = "person_name"
@@ -152,6 +159,7 @@ def propose_field(p: ColumnProfile) -> Field:
         constraints=Constraints(required=required, unique=unique, enum=enum),
         personal=category is not None,
         category=category,
+        timezone=timezone,
     )
 
 
@@ -171,7 +179,7 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             return uk, "default"
     if share("iso_date") >= THRESHOLD:
         return "date", "default"
-    if share("iso_datetime") >= THRESHOLD:
+    if share("local_datetime") >= THRESHOLD:
         return "datetime", "default"
     if share("uk_date") >= THRESHOLD:
         if p.passes["month_first"] and not p.passes["day_first"]:

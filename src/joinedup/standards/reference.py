@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from typing import TypeGuard
+from zoneinfo import ZoneInfo
 
 from joinedup.standards import facts
 from joinedup.standards.casing import lower, upper, upper_char
@@ -207,6 +208,15 @@ _DATETIME = re.compile(
 
 
 def canonical_iso_datetime(value: str | None) -> str | None:
+    """The UTC form of a date-time written with its offset; a value without one is refused."""
+    return canonical_iso_datetime_in(value, None)
+
+
+def canonical_iso_datetime_in(value: str | None, zone: str | None) -> str | None:
+    """Like ``canonical_iso_datetime``, but a value without an offset is a local time in ``zone``.
+
+    A local time the clocks skip or repeat there is refused: it is not one moment.
+    """
     if value is None:
         return None
     match = _DATETIME.fullmatch(value.strip(facts.BLANKS))
@@ -224,10 +234,25 @@ def canonical_iso_datetime(value: str | None) -> str | None:
             offset = -offset
     try:
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
+        if match.group(8) is None and sign is None:
+            if zone is None:
+                return None
+            zone_offset = _offset_in_zone(local, zone)
+            if zone_offset is None:
+                return None
+            offset = zone_offset
         utc = local - offset
     except (ValueError, OverflowError):  # not a real time, or outside years 1-9999 once in UTC
         return None
     return utc.isoformat() + "Z"
+
+
+def _offset_in_zone(local: datetime, zone: str) -> timedelta | None:
+    """The zone's offset at this local time; None when the clocks skip it or pass it twice."""
+    # Python marks the two readings of a repeated (or skipped) local time with fold 0 and 1;
+    # they have different offsets exactly when the local time is not one moment.
+    earlier, later = (local.replace(tzinfo=ZoneInfo(zone), fold=fold).utcoffset() for fold in (0, 1))
+    return earlier if earlier == later else None
 
 
 def canonical_person_name(value: str | None) -> str | None:

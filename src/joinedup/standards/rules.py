@@ -97,7 +97,7 @@ _ALL = (
     _type(
         "iso_datetime",
         "ISO 8601 date-time",
-        "YYYY-MM-DDThh:mm:ss with optional fractional seconds and Z or +hh:mm",
+        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z or +hh:mm",
         "2017-08-09T13:58:07Z",
         None,
     ),

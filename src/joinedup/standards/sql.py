@@ -68,8 +68,8 @@ def _in(sql: str, values: tuple[str, ...] | list[str]) -> str:
     return f"{sql} IN ({', '.join(_lit(v) for v in values)})"
 
 
-def _macro(name: str, body: str) -> str:
-    return f"CREATE OR REPLACE MACRO jd_{name}(x) AS ({body})"
+def _macro(name: str, body: str, parameters: str = "x") -> str:
+    return f"CREATE OR REPLACE MACRO jd_{name}({parameters}) AS ({body})"
 
 
 def _nhs_number() -> str:
@@ -198,22 +198,22 @@ def _iso_date(text: str) -> str:
     )
 
 
-def _iso_datetime(text: str) -> str:
-    # Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
-    shape = (
-        "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-        "(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
-    )
-    local = f"TRY_CAST(substr({text}, 1, 10) || ' ' || substr({text}, 12, 8) AS TIMESTAMP)"
+# Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
+_LOCAL_DATETIME_SHAPE = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
+)
+_OFFSET_SHAPE = "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+def _local_datetime(text: str) -> str:
+    """The date and time as written, as a TIMESTAMP; any offset is left out."""
+    seconds = f"TRY_CAST(substr({text}, 1, 10) || ' ' || substr({text}, 12, 8) AS TIMESTAMP)"
     # Digits past microseconds are dropped, not rounded, as in the reference.
     micros = f"TRY_CAST(rpad(substr(regexp_extract({text}, '\\.([0-9]+)', 1), 1, 6), 6, '0') AS BIGINT)"
-    offset = f"regexp_extract({text}, '[+-][0-9]{{2}}:[0-9]{{2}}$')"
-    sign = f"TRY_CAST(substr({offset}, 1, 1) || '1' AS INTEGER)"
-    offset_minutes = (
-        f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
-        f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
-    )
-    utc = f"({local} + to_microseconds({micros}) - to_minutes({offset_minutes}))"
+    return f"({seconds} + to_microseconds({micros}))"
+
+
+def _utc_text(utc: str, text: str, shape: str) -> str:
     canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000000Z', 'Z')"
     # Every part of the UTC time is a TRY_ or NULL-safe function, so it can be worked
     # out for any text, and testing it first lets DuckDB compute it once.
@@ -221,6 +221,45 @@ def _iso_datetime(text: str) -> str:
         f"CASE WHEN year({utc}) BETWEEN 1 AND 9999 THEN "
         f"CASE WHEN regexp_full_match({text}, {_lit(shape)}) AND substr({text}, 1, 4) <> '0000' "
         f"THEN {canonical} END END"
+    )
+
+
+def _iso_datetime(text: str) -> str:
+    offset = f"regexp_extract({text}, '[+-][0-9]{{2}}:[0-9]{{2}}$')"
+    sign = f"TRY_CAST(substr({offset}, 1, 1) || '1' AS INTEGER)"
+    offset_minutes = (
+        f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
+        f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
+    )
+    utc = f"({_local_datetime(text)} - to_minutes({offset_minutes}))"
+    # The offset is required: a time without one is only a moment once its zone is known.
+    return _utc_text(utc, text, _LOCAL_DATETIME_SHAPE + _OFFSET_SHAPE)
+
+
+def _iso_datetime_in_zone(text: str) -> str:
+    """Like ``_iso_datetime``, but a value without an offset is a local time in ``zone``."""
+    naive = _utc_text(f"jd_local_to_utc({_local_datetime(text)}, zone)", text, _LOCAL_DATETIME_SHAPE)
+    return f"CASE WHEN regexp_full_match({text}, {_lit(_LOCAL_DATETIME_SHAPE)}) THEN {naive} ELSE jd_trimmed_iso_datetime({text}) END"
+
+
+def _offset_at(utc: str) -> str:
+    """The zone's offset from UTC at the moment ``utc`` (a TIMESTAMP read as UTC), as an INTERVAL."""
+    return f"(timezone(zone, timezone('UTC', {utc})) - {utc})"
+
+
+def _local_to_utc() -> str:
+    # A zone changes its offset at most once in two days (true of every UK rule), so the
+    # offsets a day before and a day after are the only two a local time can be read with.
+    # A reading is right when the zone has that offset at the moment it gives: both right
+    # and different means the local time happens twice (clocks going back), neither means
+    # it never happens (clocks going forward). Both are refused rather than guessed.
+    before = _offset_at("(t - INTERVAL 1 DAY)")
+    after = _offset_at("(t + INTERVAL 1 DAY)")
+    first, second = f"(t - {before})", f"(t - {after})"
+    first_right, second_right = f"{_offset_at(first)} = {before}", f"{_offset_at(second)} = {after}"
+    return (
+        f"CASE WHEN {first_right} AND {second_right} AND {first} <> {second} THEN NULL "
+        f"WHEN {first_right} THEN {first} WHEN {second_right} THEN {second} END"
     )
 
 
@@ -295,6 +334,13 @@ _TRIMMED_STATEMENTS: dict[str, str] = {
     name: _macro(f"trimmed_{name}", body(_TEXT)) for name, body in _ON_TRIMMED.items()
 }
 
+# Date-times whose values without an offset are local times in a zone the schema names.
+_ZONED_STATEMENTS: list[str] = [
+    _macro("local_to_utc", _local_to_utc(), "t, zone"),
+    _macro("trimmed_iso_datetime_in", _iso_datetime_in_zone(_TEXT), "x, zone"),
+    _macro("iso_datetime_in", f"jd_trimmed_iso_datetime_in({_trimmed(_TEXT)}, zone)", "x, zone"),
+]
+
 #: ``CREATE OR REPLACE MACRO`` statements, one per standard type, named ``jd_<type>``.
 MACRO_SQL: list[str] = list(_STATEMENTS.values())
 
@@ -317,3 +363,19 @@ def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = 
         con.execute(_STATEMENTS[name])
         if name in _TRIMMED_STATEMENTS:
             con.execute(_TRIMMED_STATEMENTS[name])
+        if name == "iso_datetime":
+            for statement in _ZONED_STATEMENTS:
+                con.execute(statement)
+
+
+def iso_datetime_in_zone(text: str, zone: str) -> str:
+    """SQL for the UTC date-time of trimmed ISO 8601 text ``text``, a value without an offset
+    being a local time in ``zone``; NULL when invalid, or when that local time is skipped or
+    repeated as the clocks change. Needs the ``iso_datetime`` macros installed."""
+    return f"jd_trimmed_iso_datetime_in({text}, {_lit(zone)})"
+
+
+def local_to_utc(timestamp: str, zone: str) -> str:
+    """SQL for the UTC TIMESTAMP of the local TIMESTAMP ``timestamp`` in ``zone``; NULL when
+    that local time is skipped or repeated as the clocks change."""
+    return f"jd_local_to_utc({timestamp}, {_lit(zone)})"
