@@ -266,43 +266,44 @@ def _local_to_utc() -> str:
 def _person_name() -> str:
     collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
     # Mixed case means a person chose the capitals: kept. Only a blank name gives ''.
+    typed_with_care = f"{collapsed} <> lower({collapsed}) AND {collapsed} <> upper({collapsed})"
+    return f"nullif({_cased_name(collapsed, typed_with_care)}, '')"
+
+
+def _cased_name(collapsed: str, typed_with_care: str) -> str:
+    # One split at spaces and part separators alike, and one lambda over the parts: DuckDB
+    # runs nested lambdas, or a lambda under a CASE, several times slower. Each part comes
+    # with the separators either side of it and the part before it, so the word rules can
+    # be read from it: a part between spaces (or the ends of the name) is a whole word.
+    text = f"CASE WHEN {typed_with_care} THEN {collapsed} ELSE lower({collapsed}) END"
+    separator = _lit(_any_of(" " + facts.NAME_PART_SEPARATORS))
+    parts = f"string_split_regex({text}, {separator})"
+    separators = f"regexp_extract_all({text}, {separator})"
+    # A lambda recomputes anything it reads from outside for every part, so the one
+    # answer per name is repeated into a list of its own.
+    kept = f"list_resize([{typed_with_care}], len({parts}), {typed_with_care})"
+    pieces = (
+        f"list_zip({parts}, list_append({separators}, ''), list_prepend('', {parts}), "
+        f"list_prepend('', {separators}), {kept}, true)"
+    )
+    part, ended_by, before, started_by, as_typed = (f"name_part[{i}]" for i in range(1, 6))
+    particle = f"{ended_by} = ' ' AND {started_by} IN ('', ' ') AND {_in(part, facts.NAME_PARTICLES)}"
+    numeral = f"{ended_by} = '' AND {started_by} = ' ' AND {_in(part, facts.NAME_ROMAN_NUMERALS)}"
+    after_long_part = f"{_in(started_by, tuple(facts.NAME_APOSTROPHES))} AND length({before}) > 1"
+    cased = (
+        f"CASE WHEN {as_typed} OR ({particle}) OR ({after_long_part}) THEN {part} "
+        f"WHEN {numeral} THEN upper({part}) ELSE {_capitalised(part)} END"
+    )
+    return f"array_to_string(list_transform({pieces}, lambda name_part: ({cased}) || {ended_by}), '')"
+
+
+def _capitalised(part: str) -> str:
     return (
-        f"nullif(CASE WHEN {collapsed} <> lower({collapsed}) AND {collapsed} <> upper({collapsed}) "
-        f"THEN {collapsed} ELSE {_cased_name(f'lower({collapsed})')} END, '')"
-    )
-
-
-def _cased_name(lowered: str) -> str:
-    words = f"string_split({lowered}, ' ')"
-    word = (
-        f"CASE WHEN name_word_at < len({words}) AND {_in('name_word', facts.NAME_PARTICLES)} THEN name_word "
-        f"WHEN name_word_at > 1 AND name_word_at = len({words}) AND {_in('name_word', facts.NAME_ROMAN_NUMERALS)} "
-        f"THEN upper(name_word) ELSE {_cased_word('name_word')} END"
-    )
-    return f"array_to_string(list_transform({words}, lambda name_word, name_word_at: {word}), ' ')"
-
-
-def _cased_word(word: str) -> str:
-    separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
-    parts = f"string_split_regex({word}, {separator})"
-    # Each part is paired with the separator that ended it ('' after the last part).
-    separators = f"list_append(regexp_extract_all({word}, {separator}), '')"
-    after_long_part = (
-        f"name_part_at > 1 AND {_in(f'{separators}[name_part_at - 1]', tuple(facts.NAME_APOSTROPHES))} "
-        f"AND length({parts}[name_part_at - 1]) > 1"
-    )
-    mac_stem = "substr(name_part, 4)"
-    part = (
-        f"CASE WHEN {after_long_part} THEN name_part "
-        "WHEN starts_with(name_part, 'mc') AND length(name_part) > 3 "
-        "THEN 'Mc' || upper(substr(name_part, 3, 1)) || substr(name_part, 4) "
-        f"WHEN starts_with(name_part, 'mac') AND {_in(mac_stem, facts.NAME_MAC_STEMS)} "
-        "THEN 'Mac' || upper(substr(name_part, 4, 1)) || substr(name_part, 5) "
-        "ELSE upper(left(name_part, 1)) || substr(name_part, 2) END"
-    )
-    return (
-        f"array_to_string(list_transform({parts}, "
-        f"lambda name_part, name_part_at: ({part}) || {separators}[name_part_at]), '')"
+        f"CASE WHEN starts_with({part}, 'mc') AND length({part}) > 3 "
+        f"THEN 'Mc' || upper(substr({part}, 3, 1)) || substr({part}, 4) "
+        f"WHEN starts_with({part}, 'mac') AND {_in(f'substr({part}, 4)', facts.NAME_MAC_STEMS)} "
+        f"THEN 'Mac' || upper(substr({part}, 4, 1)) || substr({part}, 5) "
+        f"ELSE upper(left({part}, 1)) || substr({part}, 2) END"
     )
 
 
