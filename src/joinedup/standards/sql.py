@@ -238,7 +238,9 @@ def _iso_datetime(text: str) -> str:
 
 def _iso_datetime_in_zone(text: str) -> str:
     """Like ``_iso_datetime``, but a value without an offset is a local time in ``zone``."""
-    naive = _utc_text(f"jd_local_to_utc({_local_datetime(text)}, zone)", text, _LOCAL_DATETIME_SHAPE)
+    naive = _utc_text("utc", text, _LOCAL_DATETIME_SHAPE)
+    # The UTC time is used twice; a one-element lambda computes it once.
+    naive = f"list_transform([jd_local_to_utc({_local_datetime(text)}, zone)], lambda utc: {naive})[1]"
     return f"CASE WHEN regexp_full_match({text}, {_lit(_LOCAL_DATETIME_SHAPE)}) THEN {naive} ELSE jd_trimmed_iso_datetime({text}) END"
 
 
@@ -251,16 +253,20 @@ def _local_to_utc() -> str:
     # A zone changes its offset at most once in two days (true of every UK rule), so the
     # offsets a day before and a day after are the only two a local time can be read with.
     # A reading is right when the zone has that offset at the moment it gives: both right
-    # and different means the local time happens twice (clocks going back), neither means
-    # it never happens (clocks going forward). Both are refused rather than guessed.
-    before = _offset_at("(t - INTERVAL 1 DAY)")
-    after = _offset_at("(t + INTERVAL 1 DAY)")
-    first, second = f"(t - {before})", f"(t - {after})"
+    # (and so different) means the local time happens twice (clocks going back), neither
+    # means it never happens (clocks going forward). Both are refused rather than guessed.
+    before = _offset_at("(local - INTERVAL 1 DAY)")
+    after = _offset_at("(local + INTERVAL 1 DAY)")
+    first, second = f"(local - {before})", f"(local - {after})"
     first_right, second_right = f"{_offset_at(first)} = {before}", f"{_offset_at(second)} = {after}"
-    return (
-        f"CASE WHEN {first_right} AND {second_right} AND {first} <> {second} THEN NULL "
+    reading = (
+        f"CASE WHEN {before} = {after} THEN {first} "
+        f"WHEN {first_right} AND {second_right} THEN NULL "
         f"WHEN {first_right} THEN {first} WHEN {second_right} THEN {second} END"
     )
+    # The argument is a whole expression (parsing the text, in ingest) that a macro would
+    # copy into every use above; a one-element lambda computes it once.
+    return f"list_transform([t], lambda local: {reading})[1]"
 
 
 def _person_name() -> str:
