@@ -222,10 +222,10 @@ def canonical_iso_datetime_in(value: str | None, zone: str | None) -> str | None
     match = _DATETIME.fullmatch(value.strip(facts.BLANKS))
     if match is None:
         return None
-    year, month, day, hour, minute, second, fraction, _, sign, offset_h, offset_m = match.groups()
+    year, month, day, hour, minute, second, fraction, zulu, sign, offset_h, offset_m = match.groups()
     # Digits past microseconds (.NET writes seven) are dropped, not rounded, so no carry.
     microsecond = int((fraction or "").ljust(6, "0")[:6])
-    offset = timedelta(0)
+    offset: timedelta | None = timedelta(0)
     if sign is not None:
         if int(offset_h) > 23 or int(offset_m) > 59:
             return None
@@ -234,13 +234,10 @@ def canonical_iso_datetime_in(value: str | None, zone: str | None) -> str | None
             offset = -offset
     try:
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
-        if match.group(8) is None and sign is None:
-            if zone is None:
-                return None
-            zone_offset = _offset_in_zone(local, zone)
-            if zone_offset is None:
-                return None
-            offset = zone_offset
+        if zulu is None and sign is None:
+            offset = _offset_in_zone(local, zone) if zone is not None else None
+        if offset is None:
+            return None
         utc = local - offset
     except (ValueError, OverflowError):  # not a real time, or outside years 1-9999 once in UTC
         return None
