@@ -67,7 +67,7 @@ _ALL = (
     _type(
         "company_number",
         "Companies House number",
-        "8 digits, a Companies House prefix such as SC, NI or OC and 6 digits, or a society's such as IP00525R",
+        "8 digits; a Companies House prefix such as SC, NI or OC and 6 digits; or a society number such as IP00525R",
         "SC123456",
         None,
     ),
@@ -97,7 +97,7 @@ _ALL = (
     _type(
         "iso_datetime",
         "ISO 8601 date-time",
-        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z or +hh:mm",
+        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z or +hh:mm (a schema can declare the zone of times without one)",
         "2017-08-09T13:58:07Z",
         None,
     ),
