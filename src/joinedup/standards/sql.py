@@ -341,8 +341,9 @@ _TRIMMED_STATEMENTS: dict[str, str] = {
     name: _macro(f"trimmed_{name}", body(_TEXT)) for name, body in _ON_TRIMMED.items()
 }
 
-# Date-times whose values without an offset are local times in a zone the schema names.
-_ZONED_STATEMENTS: list[str] = [
+#: Date-times whose values without an offset are local times in a zone the schema names;
+#: installed with ``iso_datetime``.
+ZONED_MACRO_SQL: list[str] = [
     _macro("local_to_utc", _local_to_utc(), "t, zone"),
     _macro("trimmed_iso_datetime_in", _iso_datetime_in_zone(_TEXT), "x, zone"),
     _macro("iso_datetime_in", f"jd_trimmed_iso_datetime_in({_trimmed(_TEXT)}, zone)", "x, zone"),
@@ -371,7 +372,7 @@ def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = 
         if name in _TRIMMED_STATEMENTS:
             con.execute(_TRIMMED_STATEMENTS[name])
         if name == "iso_datetime":
-            for statement in _ZONED_STATEMENTS:
+            for statement in ZONED_MACRO_SQL:
                 con.execute(statement)
 
 
