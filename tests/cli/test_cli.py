@@ -15,7 +15,7 @@ from tests.conftest import CliResult, write_csv
 Cli = Callable[..., CliResult]
 MESSY = """
 Person ID,Name,NHS Number,Postcode,Date of birth,Sex
-1,  sam JACKSON ,943 476 5919,sw1a1aa,1980-02-29,F
+1,  SAM JACKSON ,943 476 5919,sw1a1aa,1980-02-29,F
 2,Bill Smith,4010232137,E1 6AN,1975-08-09,M
 3,=HYPERLINK("http://x"),4010232138,E1 6AN,1975-08-09,M
 """

@@ -19,7 +19,7 @@ from tests.ingest.stats import assert_no_statistics_of, columns_with_statistics
 
 GOOD = """
 person_id,name,nhs_number,postcode,date_of_birth,sex
-1,  sam JACKSON ,943 476 5919,sw1a1aa,1980-02-29,F
+1,  SAM JACKSON ,943 476 5919,sw1a1aa,1980-02-29,F
 2,Bill Smith,4010232137,E1 6AN,1975-08-09,M
 """
 

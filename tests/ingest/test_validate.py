@@ -17,6 +17,8 @@ def test_the_connection_defines_every_macro_the_query_calls() -> None:
         {"name": "given", "type": "string", "format": "person_name"},
         {"name": "born", "type": "date"},
         {"name": "seen", "type": "datetime"},
+        {"name": "local", "type": "datetime", "timezone": "Europe/London"},
+        {"name": "local_uk", "type": "datetime", "format": "%d/%m/%Y %H:%M", "timezone": "Europe/London"},
         {"name": "uk_date", "type": "date", "format": "%d/%m/%Y"},
         {"name": "n", "type": "integer"},
     ]

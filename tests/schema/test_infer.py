@@ -166,3 +166,12 @@ def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_ro
     assert Schema.from_dict(to_table_schema(proposal.schema)).digest() == proposal.schema.digest()
     assert proposal.rows_read == 25 == proposal.rows_loaded + proposal.rows_quarantined
     assert sum(sum(rules.values()) for rules in proposal.rule_counts.values()) >= proposal.rows_quarantined
+
+
+def test_date_times_without_an_offset_are_proposed_as_uk_local_time(tmp_path: Path) -> None:
+    text = "local,utc\n" + "\n".join(f"2024-07-{i % 28 + 1:02d} 12:00:00,2024-07-{i % 28 + 1:02d}T12:00:00Z" for i in range(30))
+    schema = infer_file_schema(write_csv(tmp_path / "d.csv", text))
+    local, utc = schema.field("local"), schema.field("utc")
+    assert (local.type, local.timezone) == ("datetime", "Europe/London")
+    assert "UK local time" in (local.description or "")
+    assert (utc.type, utc.timezone) == ("datetime", None)

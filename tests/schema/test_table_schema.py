@@ -20,7 +20,7 @@ from tests.conftest import PEOPLE_SCHEMA
 
 EVERY_KIND = PEOPLE_SCHEMA + """
   - {name: seen, type: date, format: "%d/%m/%Y", constraints: {minimum: "2000-01-31", maximum: "2026-11-23"}}
-  - {name: at, type: datetime, format: "%d/%m/%Y %H:%M", constraints: {minimum: "2020-01-01T09:30:00"}}
+  - {name: at, type: datetime, format: "%d/%m/%Y %H:%M", timezone: Europe/London, constraints: {minimum: "2020-01-01T09:30:00"}}
   - {name: email, type: string, format: email}
   - {name: ok, type: boolean, trueValues: ["Y"], falseValues: ["N"]}
   - {name: amount, type: number, groupChar: ",", bareNumber: false, constraints: {minimum: 0}}

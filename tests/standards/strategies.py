@@ -11,11 +11,11 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from hypothesis import strategies as st
 
-from joinedup.standards import generate
+from joinedup.standards import facts, generate
 
 #: Characters the rules treat specially, plus look-alikes that must not be mistaken for them.
 TRICKY = (
@@ -53,33 +53,39 @@ def _damaged(draw: st.DrawFn, valid: st.SearchStrategy[str]) -> str:
     return value
 
 
+def local_datetimes(start_year: int = 1, end_year: int = 9999) -> st.SearchStrategy[str]:
+    """ISO 8601 date-times without an offset, in the forms we accept."""
+    fractions = st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True))
+    return st.builds(
+        lambda moment, separator, fraction: (
+            moment.date().isoformat() + separator + moment.time().isoformat("seconds") + fraction
+        ),
+        st.datetimes(datetime(start_year, 1, 1), datetime(end_year, 12, 31, 23, 59, 59)),
+        st.sampled_from(["T", "t", " "]),
+        fractions,
+    )
+
+
 def _iso_datetimes() -> st.SearchStrategy[str]:
-    """Valid ISO 8601 date-times in the forms we accept, with and without offsets."""
+    """Valid ISO 8601 date-times in the forms we accept: with an offset."""
     offsets = st.one_of(
-        st.just(""),
         st.sampled_from(["Z", "z", "+00:00", "-00:00"]),
         st.tuples(st.sampled_from("+-"), st.integers(0, 23), st.integers(0, 59)).map(
             lambda t: f"{t[0]}{t[1]:02d}:{t[2]:02d}"
         ),
     )
-    fractions = st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True))
-    return st.builds(
-        lambda moment, separator, fraction, offset: (
-            moment.date().isoformat() + separator + moment.time().isoformat("seconds") + fraction + offset
-        ),
-        st.datetimes(),
-        st.sampled_from(["T", "t", " "]),
-        fractions,
-        offsets,
-    )
+    return st.builds(str.__add__, local_datetimes(), offsets)
 
 
 def _names() -> st.SearchStrategy[str]:
-    part = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØ"), min_size=1, max_size=8)
-    separator = st.sampled_from([" ", "  ", "-", "'", "’", "\t", " - "])
-    return st.lists(st.tuples(part, separator), min_size=1, max_size=4).map(
-        lambda pairs: "".join(p + s for p, s in pairs)
-    )
+    """Names built from letters and the pieces the casing rules look for, in any case."""
+    letters = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØáÓ"), min_size=1, max_size=8)
+    pieces = st.sampled_from(["mc", "Mac", "MAC", "donald", "leod", "kie", "van", "DER", "de", "la", "ap", "iii", "IV", "o", "j", "st"])
+    part = st.one_of(letters, pieces, st.builds(str.__add__, pieces, letters), st.just(""))
+    separator = st.sampled_from([" ", "  ", "\t", " - ", ".", ". ", *facts.NAME_HYPHENS, *facts.NAME_APOSTROPHES])
+    name = st.lists(st.tuples(part, separator), min_size=1, max_size=5).map(lambda pairs: "".join(p + s for p, s in pairs))
+    # Mostly the one-case input the rules act on; the rest is kept as typed.
+    return st.builds(lambda text, case: case(text), name, st.sampled_from([str.upper, str.lower, str.upper, lambda t: t]))
 
 
 _VALID: dict[str, st.SearchStrategy[str]] = {

@@ -31,7 +31,8 @@ def test_bigint_types_answer_as_text() -> None:
 
 
 def test_formats_can_be_checked_too() -> None:
-    assert check("person_name", "  o'BRIEN-smith ").canonical == "O'Brien-Smith"
+    assert check("person_name", "  o'brien-SMITH ").canonical == "o'brien-SMITH"
+    assert check("person_name", "  O'BRIEN-SMITH ").canonical == "O'Brien-Smith"
     assert check("iso_datetime", "2017-08-09 14:58:07+01:00").canonical == "2017-08-09T13:58:07Z"
 
 

@@ -17,6 +17,7 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("943-476-5919", "9434765919"),
         (" 943\u00a0476\u00a05919\t", "9434765919"),
         ("4000000020", "4000000020"),  # 11 - remainder is 11, so the check digit is 0
+        ("0000000019", "0000000019"),  # nearly a placeholder, but a real number shape
     ],
     "ni_number": [
         ("AB123456C", "AB123456C"),
@@ -24,6 +25,9 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("AB-12-34-56-C", "AB123456C"),
         ("OA123456D", "OA123456D"),  # O is allowed first, just not second
         ("ZY000000A", "ZY000000A"),
+        ("CE123456A", "CE123456A"),  # C and the administrative prefixes' letters are fine elsewhere
+        ("PA123456B", "PA123456B"),
+        ("MA123456C", "MA123456C"),
     ],
     "postcode": [
         ("SW1A 1AA", "SW1A 1AA"),
@@ -54,8 +58,19 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("1", "00000001"),
         ("sc123456", "SC123456"),
         ("OC 123456", "OC123456"),
-        ("R0123456", "R0123456"),
+        ("R0123456", "R0123456"),  # Northern Ireland before partition: R and 7 digits
+        ("R1234567", "R1234567"),
         ("NI012345", "NI012345"),
+        ("ip00525r", "IP00525R"),  # registered societies keep the FCA's letter suffix
+        ("RS00592C", "RS00592C"),
+        ("RS007417", "RS007417"),
+        ("SP02345R", "SP02345R"),
+        ("NP00123C", "NP00123C"),
+        ("CE001234", "CE001234"),
+        ("GN000123", "GN000123"),
+        ("SZ000456", "SZ000456"),
+        ("NV000012", "NV000012"),
+        ("OE012345", "OE012345"),
     ],
     "vat_number": [
         ("980780684", "980780684"),
@@ -108,7 +123,7 @@ VALID: dict[str, list[tuple[str, str]]] = {
     ],
     "iso_datetime": [
         ("2017-08-09T13:58:07Z", "2017-08-09T13:58:07Z"),
-        ("2017-08-09 13:58:07", "2017-08-09T13:58:07Z"),  # naive: taken as UTC
+        ("2017-08-09 13:58:07+00:00", "2017-08-09T13:58:07Z"),
         ("2017-08-09t13:58:07z", "2017-08-09T13:58:07Z"),
         ("2017-08-09T13:58:07+01:00", "2017-08-09T12:58:07Z"),
         ("2017-08-09T13:58:07-00:00", "2017-08-09T13:58:07Z"),
@@ -120,12 +135,16 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("2017-01-01T00:15:00+01:00", "2016-12-31T23:15:00Z"),
     ],
     "person_name": [
-        ("  o'BRIEN-smith ", "O'Brien-Smith"),
-        ("MCDONALD", "Mcdonald"),  # no special rule for Mc and Mac: kept simple
+        ("  O'BRIEN-SMITH ", "O'Brien-Smith"),
+        ("MCDONALD", "McDonald"),
+        ("McDonald", "McDonald"),  # mixed case is kept as typed
+        ("Mcdonald", "Mcdonald"),
+        ("o'BRIEN-smith", "o'BRIEN-smith"),  # even when it looks odd: a person typed it
         ("mary  ann\tjones", "Mary Ann Jones"),
         ("d’arcy", "D’Arcy"),
         ("ÉLODIE", "Élodie"),
-        ("ŁUKASZ nowak", "Łukasz Nowak"),
+        ("ŁUKASZ NOWAK", "Łukasz Nowak"),
+        ("ŁUKASZ nowak", "ŁUKASZ nowak"),  # mixed across the whole value: kept
         ("x", "X"),
         ("--", "--"),  # odd, but not blank: only a blank name is invalid
     ],
@@ -141,6 +160,8 @@ INVALID: dict[str, list[tuple[str, str]]] = {
         ("943.476.5919", "dots are not separators"),
         ("９４３４７６５９１９", "fullwidth digits"),
         ("", "empty"),
+        *((digit * 10, "repeated-digit placeholder") for digit in "0123456789"),
+        ("000 000 0000", "placeholder, spaced"),
     ],
     "ni_number": [
         ("DA123456A", "first letter D"),
@@ -151,6 +172,8 @@ INVALID: dict[str, list[tuple[str, str]]] = {
         ("GB123456A", "unallocated prefix GB"),
         ("ZZ123456A", "unallocated prefix ZZ"),
         ("TN123456A", "unallocated prefix TN"),
+        *((f"{prefix}123456A", f"HMRC administrative prefix {prefix}") for prefix in ("CR", "MW", "NC", "PP", "PY", "PZ")),
+        ("pz 12 34 56 a", "administrative prefix, any case"),
         ("AB123456E", "suffix E"),
         ("AB123456", "no suffix"),
         ("AB12345C", "5 digits"),
@@ -196,6 +219,14 @@ INVALID: dict[str, list[tuple[str, str]]] = {
         ("SC1234567", "prefix and 7 digits"),
         ("SC-123456", "hyphen"),
         ("ſC123456", "non-ASCII look-alike"),
+        ("SC12345R", "letter suffix on a company, not a society"),
+        ("IP0052R5", "society letter not at the end"),
+        ("IP005255R", "society: 6 digits and a letter"),
+        ("IP00525", "society: 5 digits, no letter"),
+        ("RS00592Ç", "non-ASCII suffix"),
+        ("R012345", "R and 6 digits"),
+        ("R01234567", "R and 8 digits"),
+        ("RX123456", "unknown prefix starting with R"),
     ],
     "vat_number": [
         ("980780685", "wrong check digits"),
@@ -259,6 +290,8 @@ INVALID: dict[str, list[tuple[str, str]]] = {
         ("0001-01-01T00:30:00+01:00", "before year 1 in UTC"),
         ("2017-08-09", "a date"),
         ("09/08/2017 13:58:07", "UK form"),
+        ("2017-08-09 13:58:07", "no offset: a local time, not a moment, until its zone is known"),
+        ("2017-08-09T13:58:07.5", "no offset, with a fraction"),
     ],
     "person_name": [
         ("", "empty"),

@@ -9,7 +9,7 @@ import pytest
 
 from joinedup.schema import CATEGORIES
 from joinedup.standards import STANDARD_TYPES, UK_TYPES, StandardType, install_macros, reference
-from joinedup.standards.sql import MACRO_SQL
+from joinedup.standards.sql import MACRO_SQL, ZONED_MACRO_SQL
 from tests.standards.conftest import RunMacro
 
 TYPES = list(STANDARD_TYPES.values())
@@ -45,10 +45,11 @@ def test_install_macros_defines_every_macro_and_can_run_twice() -> None:
     finally:
         con.close()
     assert {t.macro for t in TYPES} <= names
+    assert {"jd_local_to_utc", "jd_iso_datetime_in", "jd_trimmed_iso_datetime_in"} <= names
     assert len(MACRO_SQL) == len(TYPES)
 
 
 def test_macros_avoid_sql_that_does_not_translate_to_spark() -> None:
     # sqlglot cannot carry these to Spark; DuckDB 2.0 also rejects the arrow lambda.
-    for statement in MACRO_SQL:
+    for statement in MACRO_SQL + ZONED_MACRO_SQL:
         assert not re.search(r"list_sum|list_reduce|->|\[\s*\d*\s*:\s*\d*\s*\]", statement), statement[:80]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from joinedup.schema import Field, Schema
-from joinedup.standards import STANDARD_TYPES, trimmed_macro
+from joinedup.standards import STANDARD_TYPES, iso_datetime_in_zone, local_to_utc, trimmed_macro
 from joinedup.standards.facts import BLANKS
 from joinedup.storage.duck import quote_identifier as ident
 from joinedup.storage.duck import quote_literal as lit
@@ -113,9 +113,14 @@ def standardise(field: Field, v: str) -> str:
             return f"CAST({trimmed_macro('iso_date')}({v}) AS DATE)"
         return f"CAST(try_strptime({v}, {lit(field.format)}) AS DATE)"
     if t == "datetime":
+        # Values without an offset are local times in the field's declared zone, or refused.
         if field.format == "default":
-            return f"CAST({trimmed_macro('iso_datetime')}({v}) AS TIMESTAMPTZ)"
-        return f"CAST(try_strptime({v}, {lit(field.format)}) AS TIMESTAMPTZ)"
+            text = iso_datetime_in_zone(v, field.timezone) if field.timezone else f"{trimmed_macro('iso_datetime')}({v})"
+            return f"CAST({text} AS TIMESTAMPTZ)"
+        parsed = f"try_strptime({v}, {lit(field.format)})"
+        if field.timezone and field.pattern_without_offset:
+            return f"timezone('UTC', {local_to_utc(parsed, field.timezone)})"
+        return f"CAST({parsed} AS TIMESTAMPTZ)"
     raise AssertionError(f"unhandled type {t}")
 
 
@@ -127,7 +132,7 @@ def checks(field: Field, v: str, std: str) -> list[Check]:
         found.append(Check("required", f"{v} IS NULL", lit("a value is required")))
     if field.type not in ("string", "any") or field.format in ("email", "uri", "uuid"):
         rule = field.type if field.type != "string" else field.format
-        found.append(Check(rule, f"({v} IS NOT NULL AND {std} IS NULL)", lit(f"expected {expected(field)}")))
+        found.append(Check(rule, f"({v} IS NOT NULL AND {std} IS NULL)", _type_message(field, v)))
     if c.enum is not None:
         if field.type in ("integer", "number", "year"):
             options = ", ".join(str(x) for x in c.enum)
@@ -150,6 +155,28 @@ def checks(field: Field, v: str, std: str) -> list[Check]:
     if c.max_length is not None:
         found.append(Check("maxLength", f"(length({v}) > {c.max_length})", lit(f"is longer than {c.max_length} characters")))
     return found
+
+
+def _type_message(field: Field, v: str) -> str:
+    """Why a value failed its type: for date-times, a missing offset or a clock change says more than the shape."""
+    shape = lit(f"expected {expected(field)}")
+    if field.type != "datetime":
+        return shape
+    if field.format == "default":
+        # Read in UTC only to tell a well-formed local time from a malformed value.
+        local_time = f"{iso_datetime_in_zone(v, 'UTC')} IS NOT NULL"
+    elif field.pattern_without_offset:
+        local_time = f"try_strptime({v}, {lit(field.format)}) IS NOT NULL"
+    else:
+        return shape
+    if field.timezone:
+        why = (
+            f"is not one moment in {field.timezone}: the clocks going forward skip that local time "
+            "or going back repeat it; write it with its UTC offset"
+        )
+    else:
+        why = "has no UTC offset (Z or +hh:mm) and the schema declares no timezone for the field, e.g. Europe/London"
+    return f"CASE WHEN {local_time} THEN {lit(why)} ELSE {shape} END"
 
 
 def _bound(field: Field, bound: object) -> str:
@@ -297,6 +324,7 @@ def macros_needed(schema: Schema) -> set[str]:
     needed = {f.type for f in schema.fields if f.type in STANDARD_TYPES}
     needed |= {"person_name" for f in _looked_up(schema)}
     needed |= {f"iso_{f.type}" for f in schema.fields if f.type in ("date", "datetime") and f.format == "default"}
+    needed |= {"iso_datetime" for f in schema.fields if f.timezone}  # its macros convert local times
     return needed
 
 

@@ -32,6 +32,8 @@ _CHECKS: dict[str, str] = {
     "number": _NUMBER,
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
     "uk_date": _SLASHED_DATE,
+    # ISO 8601 date-times with or without an offset (read in UTC only to check the shape).
+    "local_datetime": "jd_iso_datetime_in(v, 'UTC') IS NOT NULL",
     # The two orders, read as ingest will read them: the one more values fit is proposed.
     "day_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_DAY_FIRST}') IS NOT NULL",
     "month_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_MONTH_FIRST}') IS NOT NULL",
@@ -220,6 +222,11 @@ def _bind(sql: str, v: str) -> str:
 def propose_field(p: ColumnProfile) -> Field:
     notes: list[str] = []
     type_, fmt = _choose_type(p, notes)
+    timezone = None
+    if type_ == "datetime" and p.passes["iso_datetime"] < p.passes["local_datetime"]:
+        # UK bodies' systems mostly write wall-clock time; without a zone these values would be refused.
+        timezone = "Europe/London"
+        notes.append("values without a UTC offset read as UK local time (Europe/London); check")
     category = _category(p.name, type_)
     if type_ == "string" and category == "name":
         fmt = "person_name"
@@ -237,6 +244,7 @@ def propose_field(p: ColumnProfile) -> Field:
         constraints=Constraints(required=required, unique=unique, enum=enum),
         personal=category is not None,
         category=category,
+        timezone=timezone,
     )
 
 
@@ -273,7 +281,7 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             return uk, "default"
     if share("iso_date") >= THRESHOLD:
         return "date", "default"
-    if share("iso_datetime") >= THRESHOLD:
+    if share("local_datetime") >= THRESHOLD:
         return "datetime", "default"
     if share("uk_date") >= THRESHOLD:
         return "date", _date_order(p, notes)

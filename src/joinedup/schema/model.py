@@ -45,6 +45,7 @@ CATEGORIES = ORDINARY_CATEGORIES + SPECIAL_CATEGORIES
 _FIELD_KEYS = {
     "name", "type", "format", "title", "description", "example", "rdfType", "constraints",
     "personal", "category", "trueValues", "falseValues", "decimalChar", "groupChar", "bareNumber",
+    "timezone",
 }  # fmt: skip
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
 _SCHEMA_KEYS = {
@@ -102,10 +103,17 @@ class Field:
     decimal_char: str = "."
     group_char: str | None = None
     bare_number: bool = True
+    #: IANA time zone of datetime values written without a UTC offset (e.g. Europe/London).
+    timezone: str | None = None
 
     @property
     def is_uk_type(self) -> bool:
         return self.type in UK_TYPES
+
+    @property
+    def pattern_without_offset(self) -> bool:
+        """A datetime read with a strptime pattern that has no %z or %Z: its values are all local times."""
+        return self.type == "datetime" and self.format != "default" and "%z" not in self.format and "%Z" not in self.format
 
     @property
     def special_category(self) -> bool:
@@ -139,6 +147,8 @@ class Field:
                 data["groupChar"] = self.group_char
             if not self.bare_number:
                 data["bareNumber"] = False
+        if self.timezone:
+            data["timezone"] = self.timezone
         return data
 
 
@@ -360,6 +370,7 @@ class _SchemaReader:
             decimal_char=self.optional_str(data, "decimalChar", where) or ".",
             group_char=self.optional_str(data, "groupChar", where),
             bare_number=bool(data.get("bareNumber", True)),
+            timezone=self.timezone(data.get("timezone"), type_, fmt, f"{where}.timezone"),
         )
         constraints = data.get("constraints", {})
         return replace(result, constraints=self.constraints(constraints, result, f"{where}.constraints"))
@@ -385,6 +396,23 @@ class _SchemaReader:
         if fmt != "default":
             raise self.fail(where, f"type {type_!r} takes no format")
         return fmt
+
+    def timezone(self, zone: Any, type_: str, fmt: str, where: str) -> str | None:
+        if zone is None:
+            if Field(name="", type=type_, format=fmt).pattern_without_offset:
+                raise self.fail(
+                    where,
+                    f"values written {fmt!r} carry no UTC offset: declare their time zone, e.g. 'timezone: Europe/London' or 'timezone: UTC'",
+                )
+            return None
+        if type_ != "datetime":
+            raise self.fail(where, f"only applies to datetime fields, not {type_!r}")
+        if not isinstance(zone, str):
+            raise self.fail(where, "expected an IANA time zone name such as Europe/London")
+        # Abbreviations mislead (BST is Bangladesh to the time zone database, GMT ignores summer time).
+        if (zone != "UTC" and "/" not in zone) or _duckdb_refuses("SELECT timezone(?, TIMESTAMP '2000-01-01')", zone):
+            raise self.fail(where, f"{zone!r} is not a time zone name: expected an IANA name such as Europe/London (GMT in winter, BST in summer) or UTC")
+        return zone
 
     def constraints(self, data: Any, fld: Field, where: str) -> Constraints:
         if not isinstance(data, Mapping):

@@ -33,3 +33,7 @@ def lower_char(ch: str) -> str:
 
 def lower(text: str) -> str:
     return "".join(lower_char(ch) for ch in text)
+
+
+def upper(text: str) -> str:
+    return "".join(upper_char(ch) for ch in text)

@@ -32,7 +32,9 @@ GSS_ENTITIES = (
 )  # fmt: skip
 
 #: Company number prefixes in rough proportion to how often they appear.
-_COMPANY_PREFIX_WEIGHTS = {"SC": 6, "OC": 4, "NI": 2, "SO": 1, "LP": 1, "SL": 1, "FC": 1}
+_COMPANY_PREFIX_WEIGHTS = {"SC": 6, "OC": 4, "NI": 2, "SO": 1, "LP": 1, "SL": 1, "FC": 1, "RS": 1, "IP": 1}
+#: One-letter suffixes of society numbers that came from the FCA's Mutuals Public Register.
+_SOCIETY_SUFFIXES = "CR"
 _COUNTRIES = sorted(COUNTRY_CODES)  # sorted: set order changes between runs
 
 
@@ -49,14 +51,16 @@ def nhs_number(rng: random.Random) -> str:
     while True:
         body = "999" + _digits(rng, 6)
         check = (11 - _weighted(body, facts.NHS_WEIGHTS) % 11) % 11
-        if check != 10:  # no valid number starts with this body
-            return body + str(check)
+        number = body + str(check)
+        # 10: no valid number starts with this body; 9999999999 is a placeholder.
+        if check != 10 and number not in facts.NHS_PLACEHOLDERS:
+            return number
 
 
 def ni_number(rng: random.Random) -> str:
     while True:
         prefix = rng.choice(facts.NI_FIRST_LETTERS) + rng.choice(facts.NI_SECOND_LETTERS)
-        if prefix not in facts.NI_UNALLOCATED_PREFIXES:
+        if prefix not in facts.NI_REFUSED_PREFIXES:
             return prefix + _digits(rng, 6) + rng.choice(facts.NI_SUFFIXES)
 
 
@@ -81,6 +85,8 @@ def company_number(rng: random.Random) -> str:
             return number
     prefixes = list(_COMPANY_PREFIX_WEIGHTS)
     prefix = rng.choices(prefixes, weights=[_COMPANY_PREFIX_WEIGHTS[p] for p in prefixes])[0]
+    if prefix in facts.COMPANY_SOCIETY_PREFIXES and rng.random() < 0.5:
+        return prefix + _digits(rng, 5) + rng.choice(_SOCIETY_SUFFIXES)
     return prefix + _digits(rng, 6)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from typing import TypeGuard
+from zoneinfo import ZoneInfo
 
 from joinedup.standards import facts
-from joinedup.standards.casing import lower, upper_char
+from joinedup.standards.casing import lower, upper, upper_char
 from joinedup.standards.countries import COUNTRY_ALIASES, COUNTRY_CODES
 
 
@@ -43,7 +44,7 @@ def canonical_nhs_number(value: str | None) -> str | None:
     check = 11 - total % 11
     if check == 11:
         check = 0
-    if check == 10:
+    if check == 10 or digits in facts.NHS_PLACEHOLDERS:
         return None
     return digits if int(digits[9]) == check else None
 
@@ -60,7 +61,7 @@ def canonical_ni_number(value: str | None) -> str | None:
     if value is None:
         return None
     number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
-    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_UNALLOCATED_PREFIXES:
+    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_REFUSED_PREFIXES:
         return None
     return number
 
@@ -112,7 +113,14 @@ def canonical_company_number(value: str | None) -> str | None:
     if _matches("[0-9]{1,8}", number):
         # Leading zeros are often lost when numbers pass through a spreadsheet.
         return number.zfill(8) if int(number) > 0 else None
-    if _matches("[A-Z0-9]{2}[0-9]{6}", number) and number[:2] in facts.COMPANY_PREFIXES:
+    if number is None:
+        return None
+    prefix, serial = number[:2], number[2:]
+    if prefix in facts.COMPANY_PREFIXES and _matches("[0-9]{6}", serial):
+        return number
+    if prefix in facts.COMPANY_SOCIETY_PREFIXES and _matches("[0-9]{5}[A-Z]", serial):
+        return number
+    if number[:1] == facts.COMPANY_PRE_PARTITION_PREFIX and _matches("[0-9]{7}", number[1:]):
         return number
     return None
 
@@ -200,15 +208,24 @@ _DATETIME = re.compile(
 
 
 def canonical_iso_datetime(value: str | None) -> str | None:
+    """The UTC form of a date-time written with its offset; a value without one is refused."""
+    return canonical_iso_datetime_in(value, None)
+
+
+def canonical_iso_datetime_in(value: str | None, zone: str | None) -> str | None:
+    """Like ``canonical_iso_datetime``, but a value without an offset is a local time in ``zone``.
+
+    A local time the clocks skip or repeat there is refused: it is not one moment.
+    """
     if value is None:
         return None
     match = _DATETIME.fullmatch(value.strip(facts.BLANKS))
     if match is None:
         return None
-    year, month, day, hour, minute, second, fraction, _, sign, offset_h, offset_m = match.groups()
+    year, month, day, hour, minute, second, fraction, zulu, sign, offset_h, offset_m = match.groups()
     # Digits past microseconds (.NET writes seven) are dropped, not rounded, so no carry.
     microsecond = int((fraction or "").ljust(6, "0")[:6])
-    offset = timedelta(0)
+    offset: timedelta | None = timedelta(0)
     if sign is not None:
         if int(offset_h) > 23 or int(offset_m) > 59:
             return None
@@ -217,10 +234,22 @@ def canonical_iso_datetime(value: str | None) -> str | None:
             offset = -offset
     try:
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
+        if zulu is None and sign is None:
+            offset = _offset_in_zone(local, zone) if zone is not None else None
+        if offset is None:
+            return None
         utc = local - offset
     except (ValueError, OverflowError):  # not a real time, or outside years 1-9999 once in UTC
         return None
     return utc.isoformat() + "Z"
+
+
+def _offset_in_zone(local: datetime, zone: str) -> timedelta | None:
+    """The zone's offset at this local time; None when the clocks skip it or pass it twice."""
+    # Python marks the two readings of a repeated (or skipped) local time with fold 0 and 1;
+    # they have different offsets exactly when the local time is not one moment.
+    earlier, later = (local.replace(tzinfo=ZoneInfo(zone), fold=fold).utcoffset() for fold in (0, 1))
+    return earlier if earlier == later else None
 
 
 def canonical_person_name(value: str | None) -> str | None:
@@ -229,9 +258,35 @@ def canonical_person_name(value: str | None) -> str | None:
     collapsed = re.sub(f"[{facts.BLANKS}]+", " ", value).strip(" ")
     if not collapsed:
         return None
-    lowered = lower(collapsed)
-    # Simple rule, documented: O'BRIEN-SMITH -> O'Brien-Smith, but MCDONALD -> Mcdonald.
-    return "".join(
-        upper_char(ch) if i == 0 or lowered[i - 1] in facts.NAME_PART_SEPARATORS else ch
-        for i, ch in enumerate(lowered)
-    )
+    if collapsed not in (lower(collapsed), upper(collapsed)):
+        # Mixed case means a person chose the capitals (McDonald, Windsor III): keep them.
+        return collapsed
+    words = lower(collapsed).split(" ")
+    return " ".join(_cased_word(word, position, len(words)) for position, word in enumerate(words))
+
+
+_NAME_SEPARATOR = re.compile(f"([{re.escape(facts.NAME_PART_SEPARATORS)}])")
+
+
+def _cased_word(word: str, position: int, count: int) -> str:
+    last = position == count - 1
+    if word in facts.NAME_PARTICLES and not last:
+        return word
+    if word in facts.NAME_ROMAN_NUMERALS and last and position > 0:
+        return upper(word)
+    pieces = _NAME_SEPARATOR.split(word)  # part, separator, part, ..., part
+    parts, separators = pieces[::2], pieces[1::2]
+    cased = []
+    for i, part in enumerate(parts):
+        # O'Brien and D'Arcy, but not a capital after a longer part (Ka'iulani).
+        after_long_part = i > 0 and separators[i - 1] in facts.NAME_APOSTROPHES and len(parts[i - 1]) > 1
+        cased.append(part if after_long_part else _capitalised(part))
+    return "".join(part + separator for part, separator in zip(cased, [*separators, ""], strict=True))
+
+
+def _capitalised(part: str) -> str:
+    if part.startswith("mc") and len(part) > 3:
+        return "Mc" + upper_char(part[2]) + part[3:]
+    if part.startswith("mac") and part[3:] in facts.NAME_MAC_STEMS:
+        return "Mac" + upper_char(part[3]) + part[4:]
+    return upper_char(part[0]) + part[1:] if part else part

@@ -47,7 +47,7 @@ def _type(
 
 
 _ALL = (
-    _type("nhs_number", "NHS number", "10 digits with a valid mod 11 check digit", "9434765919", "identifier"),
+    _type("nhs_number", "NHS number", "10 digits with a valid mod 11 check digit, not ten of one digit", "9434765919", "identifier"),
     _type(
         "ni_number",
         "National Insurance number",
@@ -67,7 +67,7 @@ _ALL = (
     _type(
         "company_number",
         "Companies House number",
-        "8 digits, or a Companies House prefix such as SC, NI or OC and 6 digits",
+        "8 digits; a Companies House prefix such as SC, NI or OC and 6 digits; or a society number such as IP00525R",
         "SC123456",
         None,
     ),
@@ -97,7 +97,7 @@ _ALL = (
     _type(
         "iso_datetime",
         "ISO 8601 date-time",
-        "YYYY-MM-DDThh:mm:ss with optional fractional seconds and Z or +hh:mm",
+        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z or +hh:mm (a schema can declare the zone of times without one)",
         "2017-08-09T13:58:07Z",
         None,
     ),

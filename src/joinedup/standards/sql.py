@@ -68,8 +68,8 @@ def _in(sql: str, values: tuple[str, ...] | list[str]) -> str:
     return f"{sql} IN ({', '.join(_lit(v) for v in values)})"
 
 
-def _macro(name: str, body: str) -> str:
-    return f"CREATE OR REPLACE MACRO jd_{name}(x) AS ({body})"
+def _macro(name: str, body: str, parameters: str = "x") -> str:
+    return f"CREATE OR REPLACE MACRO jd_{name}({parameters}) AS ({body})"
 
 
 def _nhs_number() -> str:
@@ -78,7 +78,7 @@ def _nhs_number() -> str:
     check = f"(11 - ({_weighted_sum(digits, facts.NHS_WEIGHTS)}) % 11) % 11"
     return (
         f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
-        f"CASE WHEN {check} = {_digit(digits, 10)} THEN {digits} END END"
+        f"CASE WHEN {check} = {_digit(digits, 10)} AND NOT {_in(digits, facts.NHS_PLACEHOLDERS)} THEN {digits} END END"
     )
 
 
@@ -89,7 +89,7 @@ def _ni_number() -> str:
     return (
         f"CASE WHEN regexp_full_match({number}, {_lit(pattern)}) THEN "
         f"CASE WHEN {_is_ascii(compact)} "
-        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_UNALLOCATED_PREFIXES)} THEN {number} END END"
+        f"AND NOT {_in(f'substr({number}, 1, 2)', facts.NI_REFUSED_PREFIXES)} THEN {number} END END"
     )
 
 
@@ -123,13 +123,19 @@ def _positive_integer(max_digits: int, text: str) -> str:
 def _company_number() -> str:
     compact = _without(_TEXT, facts.BLANKS)
     number = f"upper({compact})"
-    prefixes = tuple(facts.COMPANY_PREFIXES)
+    prefixed = "|".join(
+        (
+            f"({'|'.join(facts.COMPANY_PREFIXES)})[0-9]{{6}}",
+            f"({'|'.join(facts.COMPANY_SOCIETY_PREFIXES)})[0-9]{{5}}[A-Z]",
+            f"{facts.COMPANY_PRE_PARTITION_PREFIX}[0-9]{{7}}",
+        )
+    )
     return (
-        f"CASE WHEN regexp_full_match({number}, '[0-9]{{1,8}}|[A-Z0-9]{{2}}[0-9]{{6}}') THEN "
+        f"CASE WHEN regexp_full_match({number}, '[0-9]{{1,8}}|[A-Z][A-Z0-9][0-9]{{5}}[A-Z0-9]') THEN "
         f"CASE WHEN NOT {_is_ascii(compact)} THEN NULL "
         f"WHEN regexp_full_match({number}, '[0-9]{{1,8}}') "
         f"THEN CASE WHEN ltrim({number}, '0') <> '' THEN lpad({number}, 8, '0') END "
-        f"WHEN {_in(f'substr({number}, 1, 2)', prefixes)} THEN {number} END END"
+        f"WHEN regexp_full_match({number}, {_lit(prefixed)}) THEN {number} END END"
     )
 
 
@@ -192,22 +198,22 @@ def _iso_date(text: str) -> str:
     )
 
 
-def _iso_datetime(text: str) -> str:
-    # Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
-    shape = (
-        "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-        "(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
-    )
-    local = f"TRY_CAST(substr({text}, 1, 10) || ' ' || substr({text}, 12, 8) AS TIMESTAMP)"
+# Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
+_LOCAL_DATETIME_SHAPE = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
+)
+_OFFSET_SHAPE = "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+def _local_datetime(text: str) -> str:
+    """The date and time as written, as a TIMESTAMP; any offset is left out."""
+    seconds = f"TRY_CAST(substr({text}, 1, 10) || ' ' || substr({text}, 12, 8) AS TIMESTAMP)"
     # Digits past microseconds are dropped, not rounded, as in the reference.
     micros = f"TRY_CAST(rpad(substr(regexp_extract({text}, '\\.([0-9]+)', 1), 1, 6), 6, '0') AS BIGINT)"
-    offset = f"regexp_extract({text}, '[+-][0-9]{{2}}:[0-9]{{2}}$')"
-    sign = f"TRY_CAST(substr({offset}, 1, 1) || '1' AS INTEGER)"
-    offset_minutes = (
-        f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
-        f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
-    )
-    utc = f"({local} + to_microseconds({micros}) - to_minutes({offset_minutes}))"
+    return f"({seconds} + to_microseconds({micros}))"
+
+
+def _utc_text(utc: str, text: str, shape: str) -> str:
     canonical = f"replace(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'), '.000000Z', 'Z')"
     # Every part of the UTC time is a TRY_ or NULL-safe function, so it can be worked
     # out for any text, and testing it first lets DuckDB compute it once.
@@ -218,18 +224,93 @@ def _iso_datetime(text: str) -> str:
     )
 
 
+def _iso_datetime(text: str) -> str:
+    offset = f"regexp_extract({text}, '[+-][0-9]{{2}}:[0-9]{{2}}$')"
+    sign = f"TRY_CAST(substr({offset}, 1, 1) || '1' AS INTEGER)"
+    offset_minutes = (
+        f"coalesce({sign} * (TRY_CAST(substr({offset}, 2, 2) AS INTEGER) * 60 "
+        f"+ TRY_CAST(substr({offset}, 5, 2) AS INTEGER)), 0)"
+    )
+    utc = f"({_local_datetime(text)} - to_minutes({offset_minutes}))"
+    # The offset is required: a time without one is only a moment once its zone is known.
+    return _utc_text(utc, text, _LOCAL_DATETIME_SHAPE + _OFFSET_SHAPE)
+
+
+def _iso_datetime_in_zone(text: str) -> str:
+    """Like ``_iso_datetime``, but a value without an offset is a local time in ``zone``."""
+    naive = _utc_text("utc", text, _LOCAL_DATETIME_SHAPE)
+    # The UTC time is used twice; a one-element lambda computes it once.
+    naive = f"list_transform([jd_local_to_utc({_local_datetime(text)}, zone)], lambda utc: {naive})[1]"
+    return f"CASE WHEN regexp_full_match({text}, {_lit(_LOCAL_DATETIME_SHAPE)}) THEN {naive} ELSE jd_trimmed_iso_datetime({text}) END"
+
+
+def _offset_at(utc: str) -> str:
+    """The zone's offset from UTC at the moment ``utc`` (a TIMESTAMP read as UTC), as an INTERVAL."""
+    return f"(timezone(zone, timezone('UTC', {utc})) - {utc})"
+
+
+def _local_to_utc() -> str:
+    # A zone changes its offset at most once in two days (true of every UK rule), so the
+    # offsets a day before and a day after are the only two a local time can be read with.
+    # A reading is right when the zone has that offset at the moment it gives: both right
+    # (and so different) means the local time happens twice (clocks going back), neither
+    # means it never happens (clocks going forward). Both are refused rather than guessed.
+    before = _offset_at("(local - INTERVAL 1 DAY)")
+    after = _offset_at("(local + INTERVAL 1 DAY)")
+    first, second = f"(local - {before})", f"(local - {after})"
+    first_right, second_right = f"{_offset_at(first)} = {before}", f"{_offset_at(second)} = {after}"
+    reading = (
+        f"CASE WHEN {before} = {after} THEN {first} "
+        f"WHEN {first_right} AND {second_right} THEN NULL "
+        f"WHEN {first_right} THEN {first} WHEN {second_right} THEN {second} END"
+    )
+    # The argument is a whole expression (parsing the text, in ingest) that a macro would
+    # copy into every use above; a one-element lambda computes it once.
+    return f"list_transform([t], lambda local: {reading})[1]"
+
+
 def _person_name() -> str:
     collapsed = f"trim(regexp_replace({_TEXT}, {_lit(_any_of(facts.BLANKS) + '+')}, ' ', 'g'), ' ')"
-    separator = _lit(_any_of(facts.NAME_PART_SEPARATORS))
-    parts = f"string_split_regex(lower({collapsed}), {separator})"
-    # Each part is paired with the separator that ended it ('' after the last part).
-    separators = f"list_append(regexp_extract_all({collapsed}, {separator}), '')"
-    titled = (
-        f"array_to_string(list_transform(list_zip({parts}, {separators}), "
-        f"lambda p: upper(left(p[1], 1)) || substr(p[1], 2) || p[2]), '')"
+    # Mixed case means a person chose the capitals: kept. Only a blank name gives ''.
+    typed_with_care = f"{collapsed} <> lower({collapsed}) AND {collapsed} <> upper({collapsed})"
+    return f"nullif({_cased_name(collapsed, typed_with_care)}, '')"
+
+
+def _cased_name(collapsed: str, typed_with_care: str) -> str:
+    # One split at spaces and part separators alike, and one lambda over the parts: DuckDB
+    # runs nested lambdas, or a lambda under a CASE, several times slower. Each part comes
+    # with the separators either side of it and the part before it, so the word rules can
+    # be read from it: a part between spaces (or the ends of the name) is a whole word.
+    text = f"CASE WHEN {typed_with_care} THEN {collapsed} ELSE lower({collapsed}) END"
+    separator = _lit(_any_of(" " + facts.NAME_PART_SEPARATORS))
+    parts = f"string_split_regex({text}, {separator})"
+    separators = f"regexp_extract_all({text}, {separator})"
+    # A lambda recomputes anything it reads from outside for every part, so the one
+    # answer per name is repeated into a list of its own.
+    kept = f"list_resize([{typed_with_care}], len({parts}), {typed_with_care})"
+    pieces = (
+        f"list_zip({parts}, list_append({separators}, ''), list_prepend('', {parts}), "
+        f"list_prepend('', {separators}), {kept}, true)"
     )
-    # Only a blank name gives '' (no CASE, so the collapsed text is computed once).
-    return f"nullif({titled}, '')"
+    part, ended_by, before, started_by, as_typed = (f"name_part[{i}]" for i in range(1, 6))
+    particle = f"{ended_by} = ' ' AND {started_by} IN ('', ' ') AND {_in(part, facts.NAME_PARTICLES)}"
+    numeral = f"{ended_by} = '' AND {started_by} = ' ' AND {_in(part, facts.NAME_ROMAN_NUMERALS)}"
+    after_long_part = f"{_in(started_by, tuple(facts.NAME_APOSTROPHES))} AND length({before}) > 1"
+    cased = (
+        f"CASE WHEN {as_typed} OR ({particle}) OR ({after_long_part}) THEN {part} "
+        f"WHEN {numeral} THEN upper({part}) ELSE {_capitalised(part)} END"
+    )
+    return f"array_to_string(list_transform({pieces}, lambda name_part: ({cased}) || {ended_by}), '')"
+
+
+def _capitalised(part: str) -> str:
+    return (
+        f"CASE WHEN starts_with({part}, 'mc') AND length({part}) > 3 "
+        f"THEN 'Mc' || upper(substr({part}, 3, 1)) || substr({part}, 4) "
+        f"WHEN starts_with({part}, 'mac') AND {_in(f'substr({part}, 4)', facts.NAME_MAC_STEMS)} "
+        f"THEN 'Mac' || upper(substr({part}, 4, 1)) || substr({part}, 5) "
+        f"ELSE upper(left({part}, 1)) || substr({part}, 2) END"
+    )
 
 
 # Rules that start by trimming blanks from both ends, as a body over the trimmed text.
@@ -260,6 +341,14 @@ _TRIMMED_STATEMENTS: dict[str, str] = {
     name: _macro(f"trimmed_{name}", body(_TEXT)) for name, body in _ON_TRIMMED.items()
 }
 
+#: Date-times whose values without an offset are local times in a zone the schema names;
+#: installed with ``iso_datetime``.
+ZONED_MACRO_SQL: list[str] = [
+    _macro("local_to_utc", _local_to_utc(), "t, zone"),
+    _macro("trimmed_iso_datetime_in", _iso_datetime_in_zone(_TEXT), "x, zone"),
+    _macro("iso_datetime_in", f"jd_trimmed_iso_datetime_in({_trimmed(_TEXT)}, zone)", "x, zone"),
+]
+
 #: ``CREATE OR REPLACE MACRO`` statements, one per standard type, named ``jd_<type>``.
 MACRO_SQL: list[str] = list(_STATEMENTS.values())
 
@@ -282,3 +371,19 @@ def install_macros(con: duckdb.DuckDBPyConnection, only: Iterable[str] | None = 
         con.execute(_STATEMENTS[name])
         if name in _TRIMMED_STATEMENTS:
             con.execute(_TRIMMED_STATEMENTS[name])
+        if name == "iso_datetime":
+            for statement in ZONED_MACRO_SQL:
+                con.execute(statement)
+
+
+def iso_datetime_in_zone(text: str, zone: str) -> str:
+    """SQL for the UTC date-time of trimmed ISO 8601 text ``text``, a value without an offset
+    being a local time in ``zone``; NULL when invalid, or when that local time is skipped or
+    repeated as the clocks change. Needs the ``iso_datetime`` macros installed."""
+    return f"jd_trimmed_iso_datetime_in({text}, {_lit(zone)})"
+
+
+def local_to_utc(timestamp: str, zone: str) -> str:
+    """SQL for the UTC TIMESTAMP of the local TIMESTAMP ``timestamp`` in ``zone``; NULL when
+    that local time is skipped or repeated as the clocks change."""
+    return f"jd_local_to_utc({timestamp}, {_lit(zone)})"
