@@ -62,3 +62,10 @@ class BusyError(JoinedupError):
 
     kind = "busy"
     http_status = 409
+
+
+class TamperingError(JoinedupError):
+    """The audit log was changed outside joinedup; nothing is signed or appended over it."""
+
+    kind = "audit-tampering"
+    exit_code = 4

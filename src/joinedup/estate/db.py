@@ -7,6 +7,7 @@ in ``migrations/versions``, applied by :func:`migrate`.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,10 @@ def alembic_config(connection: sa.Connection) -> Any:
 
 
 def head_revision() -> str:
-    """The newest revision shipped: revisions are numbered, and files are named after them."""
-    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+    """The newest revision shipped: files are numbered in order, and each names its revision id."""
+    newest = max((MIGRATIONS / "versions").glob("[0-9]*_*.py"), key=lambda path: path.name.split("_", 1)[0])
+    found = re.search(r'^revision = "([^"]+)"', newest.read_text(encoding="utf-8"), re.MULTILINE)
+    return found.group(1) if found else newest.name.split("_", 1)[0]
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
