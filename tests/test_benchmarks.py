@@ -34,4 +34,5 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    assert report["verify_ok"] and report["verify_after_appends_ok"], "the timed verify must be of a valid log"
