@@ -7,8 +7,9 @@ tests of the internals import the modules themselves.
 
 from joinedup.audit.entry import AuditEntry
 from joinedup.audit.membership import dataset_membership
-from joinedup.audit.queries import ReadScope, log, who_accessed
+from joinedup.audit.queries import ReadScope, log, principal_key, who_accessed
 from joinedup.audit.record import record, record_now, release
+from joinedup.audit.redact import contains_identifier
 from joinedup.audit.signing import checkpoint, export_checkpoint
 from joinedup.audit.subjects import Subject
 from joinedup.audit.verify import verify
@@ -18,9 +19,11 @@ __all__ = [
     "ReadScope",
     "Subject",
     "checkpoint",
+    "contains_identifier",
     "dataset_membership",
     "export_checkpoint",
     "log",
+    "principal_key",
     "record",
     "record_now",
     "release",

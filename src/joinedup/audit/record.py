@@ -135,9 +135,16 @@ def _prepare(
     if not principal:
         raise ValueError("audit entries need a principal")
     people = list(subjects)
-    secret = estate_secret(estate) if (people or sql is not None or purpose or detail or names is not None) else b""
+    secret = estate_secret(estate)
     facts: dict[str, Any] = {}
     mentions: set[str] = set()
+
+    def clean(text: str) -> str:
+        # Every free-text field goes through the one detector; what it finds is kept as keyed hashes.
+        redacted = redact_text(secret, text)
+        mentions.update(redacted.hashes)
+        return redacted.text
+
     if detail:
         cleaned, found = redact_detail(secret, detail)
         facts.update(cleaned)
@@ -151,10 +158,10 @@ def _prepare(
         column_list, found = redact_names(secret, column_list, names)
         if found:
             facts["literals"] = sorted(set(facts.get("literals", [])).union(found))
-    if purpose:
-        stated = redact_text(secret, purpose)
-        purpose = stated.text
-        mentions.update(stated.hashes)
+    column_list = [clean(c) for c in column_list]
+    principal = clean(principal)
+    purpose = clean(purpose) if purpose else purpose
+    dataset = clean(dataset) if dataset else dataset
     if mentions:
         facts["mentions"] = sorted(mentions)
     hashes = sorted(set(hash_subjects(secret, people)))
