@@ -36,7 +36,7 @@ _LETTER = r"[^\W\d_]"
 #: a longer number is not cut up. The standards' rules decide whether a match is an identifier.
 _IDENTIFIER_SHAPES = (
     ("nhs_number", re.compile(r"(?<!\d)\d(?:" + _SEP + r"\d){9}(?!\d)")),
-    ("ni_number", re.compile(_LETTER + _SEP + _LETTER + "(?:" + _SEP + r"\d\d){3}" + _SEP + _LETTER + r"(?!\d)")),
+    ("ni_number", re.compile(_LETTER + _SEP + _LETTER + "(?:" + _SEP + r"\d){6}" + _SEP + _LETTER + r"(?!\d)")),
 )
 #: Hex digests (file hashes, keyed hashes) are kept whole: a run of digits inside one is not a number someone typed.
 _DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
