@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import stat
@@ -35,9 +37,12 @@ def test_an_empty_log_verifies(estate: Estate) -> None:
 
 def test_the_hash_is_sha256_of_canonical_json_anyone_can_recompute(estate: Estate) -> None:
     [entry] = fill(estate, 1)
-    fields = {k: v for k, v in entry.to_dict().items() if k != "hash"}
+    fields = {k: v for k, v in entry.to_dict().items() if k not in ("hash", "mac")}
     encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert entry_hash(encoded) == entry.hash
+    # The seal only the holder of keys/ can make: HMAC-SHA256 of "entry:" and the hash.
+    key = bytes.fromhex(json.loads((estate.keys_dir / "audit-chain.key").read_text())["key"])
+    assert hmac.new(key, b"entry:" + entry.hash.encode(), hashlib.sha256).hexdigest() == entry.mac
 
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
@@ -84,7 +89,7 @@ def test_an_edited_field_is_caught_at_its_seq(estate: Estate) -> None:
 def test_an_edited_and_rehashed_entry_is_caught_by_the_next_link(estate: Estate) -> None:
     entries = fill(estate, 10)
     forged = entries[3].to_dict() | {"row_count": 0}
-    forged_hash = entry_hash(canonical_json({k: v for k, v in forged.items() if k != "hash"}).encode())
+    forged_hash = entry_hash(canonical_json({k: v for k, v in forged.items() if k not in ("hash", "mac")}).encode())
     with raw_catalogue(estate) as con:
         con.execute("UPDATE audit_entries SET row_count = 0, hash = ? WHERE seq = 4", (forged_hash,))
 

@@ -256,12 +256,13 @@ def _write(connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev
             columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json,
         )
     )  # fmt: skip
-    _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, key.entry_mac(digest)))
+    mac = key.entry_mac(digest)
+    _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
     _run(connection, cursor, _MOVE_HEAD, (digest, key.head_mac(seq, digest, interval), interval))
     return AuditEntry(
         seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
         dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
-        detail=item.detail, prev_hash=prev_hash, hash=digest,
+        detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
     )  # fmt: skip
 
 

@@ -191,7 +191,7 @@ class _Walk:
         secret = key.secret if key else b""
         from_seq = key.from_seq if key else _NO_END
         interval = key.checkpoint_every if key else 0
-        if key is not None and 1 < from_seq <= self.expect_upto + 1 and after < from_seq - 1:
+        if key is not None and 1 < from_seq <= self.expect_upto and after < from_seq - 1:
             due.append(from_seq - 1)  # the checkpoint that vouches for the entries written before the key
         params = {"after": after, "upto": upto}
         # Options for this statement only: the connection may be an append's, which must not stream.
