@@ -2,9 +2,10 @@
 
 A checkpoint vouches for the whole chain up to ``seq``, because that entry's hash
 covers every entry before it. Checkpoints are stored in the catalogue every N
-entries; exported to a file kept somewhere the operator cannot rewrite, one
-also proves that nothing after it was cut off and nothing before it rewritten
-and re-signed with a new key.
+entries, and the newest committed one is kept in ``keys/`` too, out of reach of
+anyone who can only write the catalogue. Exported to a file kept somewhere the
+operator cannot rewrite, one also proves that nothing after it was cut off and
+nothing before it rewritten and re-signed with a new key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy.orm import Session
 
 from joinedup.audit.canonical import canonical_json
 from joinedup.audit.keys import public_key_from_hex
@@ -70,11 +70,6 @@ def checkpoint_interval(estate: Estate) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise EstateError(f"joinedup.toml: [audit] checkpoint_every must be a whole number of at least 1, not {value!r}")
     return value
-
-
-def stored_checkpoints(session: Session) -> list[Checkpoint]:
-    rows = session.scalars(sa.select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq, AuditCheckpointRow.id))
-    return [Checkpoint.from_row(row) for row in rows]
 
 
 def write_checkpoint_file(made: Checkpoint, path: Path) -> None:

@@ -15,6 +15,15 @@ read (and waits for it, up to the busy timeout); on PostgreSQL it takes the row
 lock. Two processes therefore cannot both append after the same entry, and the
 primary key on ``seq`` turns any attempt that bypassed the head into an error
 rather than a fork.
+
+Each entry and the head are sealed with a MAC under the chain key in ``keys/``
+(see :mod:`joinedup.audit.keys`). Holding the head, an append also checks the
+head's own MAC (a head set by hand is recorded as an ``audit.tampering`` entry
+first), notices a changed ``[audit] checkpoint_every`` (an ``audit.settings``
+entry), and signs the checkpoint that falls due. The newest checkpoint reaches
+``keys/`` only after its transaction commits: :func:`record_now` writes it
+itself, and :func:`record` does when given an ORM session (given a bare
+connection it cannot tell when that commits, and leaves it to the next one).
 """
 
 from __future__ import annotations
