@@ -121,6 +121,8 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
     report = VerifyReport(checkpoint_file=external)
     key = chain_key(estate)
     kept = kept_checkpoint(estate)
+    trusted = verifying_key(estate)
+    trusted_hex = public_key_hex(trusted) if trusted is not None else None
     with estate.engine.connect() as conn:
         # Head, checkpoints, head again, then the entries: each can only have grown since
         # the one before was read, so concurrent appends never look like tampering. A
@@ -132,12 +134,20 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
         wanted: dict[int, list[str]] = defaultdict(list)
         for made in [*stored, *(c for c in (external, kept) if c is not None)]:
             wanted[made.seq].append(made.hash)
-        walk = _Walk(report, key, expect_upto=committed.seq if committed is not None else 0, max_problems=max_problems)
+        signed = {c.seq: c.hash for c in (*stored, *([kept] if kept else [])) if c.public_key == trusted_hex and c.signature_valid()}
+        expect_upto = committed.seq if committed is not None else 0
+        walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
+        # A checkpoint is signed only after the MACs since the one before were checked, so
+        # up to the newest one this estate signed the plain chain is proof enough.
+        walk.vouched = max(signed, default=0)
         found = walk.run(conn, set(wanted))
+        if walk.vouched and found.get(walk.vouched) != signed[walk.vouched]:
+            # It no longer matches: walk again checking every MAC, to name the first entry forged.
+            report.entries, report.problems = 0, []
+            walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
+            found = walk.run(conn, set(wanted))
         head_after = conn.execute(_HEAD).one_or_none()
     _check_head(report, head_before, head_after, found)
-    trusted = verifying_key(estate)
-    trusted_hex = public_key_hex(trusted) if trusted is not None else None
     for made in stored:
         report.checkpoints += 1
         _check_checkpoint(report, made, found, trusted_hex, "a stored checkpoint")
@@ -180,6 +190,8 @@ class _Walk:
         self.max_problems = max_problems
         #: Seqs at which a checkpoint must have been signed (entries written with the chain key only).
         self.due: list[int] = []
+        #: The newest seq a checkpoint signed by this estate vouches for: MACs are checked after it.
+        self.vouched = 0
 
     def run(
         self, conn: sa.Connection, wanted: set[int], after: int = 0, after_hash: str = ZERO_HASH, upto: int = _NO_END
@@ -190,6 +202,7 @@ class _Walk:
         last_seq, last_hash = after, after_hash
         secret = key.secret if key else b""
         from_seq = key.from_seq if key else _NO_END
+        mac_from = max(from_seq, self.vouched + 1)
         interval = key.checkpoint_every if key else 0
         if key is not None and 1 < from_seq <= self.expect_upto and after < from_seq - 1:
             due.append(from_seq - 1)  # the checkpoint that vouches for the entries written before the key
@@ -221,7 +234,7 @@ class _Walk:
                     if last_seq
                     else Problem(seq, f"seq {seq} should start the chain with a zero previous hash but does not")
                 )
-            elif seq >= from_seq and (mac is None or not hmac.compare_digest(mac, entry_mac(secret, stored_hash))):
+            elif seq >= mac_from and (mac is None or not hmac.compare_digest(mac, entry_mac(secret, stored_hash))):
                 problems.append(
                     Problem(seq, f"seq {seq} does not carry the chain key's MAC: it was written or re-hashed outside joinedup, without keys/")
                 )
