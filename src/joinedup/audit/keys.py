@@ -9,14 +9,18 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
+
+T = TypeVar("T")
 
 PRIVATE_KEY_FILE = "audit-signing.key"
 PUBLIC_KEY_FILE = "audit-signing.pub"
@@ -117,24 +121,35 @@ def entry_mac(secret: bytes, entry_hash: str) -> str:
 
 def chain_key(estate: Estate) -> ChainKey | None:
     """The estate's chain key, or None when no entry has been written with one yet."""
-    path = estate.keys_dir / CHAIN_KEY_FILE
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    stamp = (info.st_ino, info.st_mtime_ns, info.st_mode)
-    cached = _chain_keys.get(str(path))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    if info.st_mode & 0o077:
+    return read_cached(os.path.join(estate.root, "keys", CHAIN_KEY_FILE), _load_chain_key)
+
+
+def _load_chain_key(path: Path) -> ChainKey:
+    if path.stat().st_mode & 0o077:
         raise EstateError(f"{path}: readable by others; run `chmod 600 {path}`")
     try:
         document = json.loads(path.read_text(encoding="ascii"))
-        key = ChainKey(bytes.fromhex(document["key"]), int(document["from_seq"]), int(document["checkpoint_every"]))
+        return ChainKey(bytes.fromhex(document["key"]), int(document["from_seq"]), int(document["checkpoint_every"]))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise EstateError(f"{path}: not a joinedup audit chain key; restore keys/ from its backup") from None
-    _chain_keys[str(path)] = (stamp, key)
-    return key
+
+
+def read_cached(name: str, load: Callable[[Path], T]) -> T | None:
+    """``load(path)`` of the file ``name``, read again only when the file changes; None when it does not exist.
+
+    Every append needs the estate's keys: a stat of a plain string path is all
+    this costs then (pathlib's joins showed up in profiles).
+    """
+    try:
+        info = os.stat(name)
+    except FileNotFoundError:
+        return None
+    stamp = (info.st_ino, info.st_mtime_ns, info.st_mode)
+    cached = _cache.get(name)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load(Path(name)))
+        _cache[name] = cached
+    return cast(T, cached[1])
 
 
 def make_chain_key(estate: Estate, from_seq: int, checkpoint_every: int) -> ChainKey:
@@ -146,4 +161,4 @@ def make_chain_key(estate: Estate, from_seq: int, checkpoint_every: int) -> Chai
     return made
 
 
-_chain_keys: dict[str, tuple[tuple[int, int, int], ChainKey]] = {}
+_cache: dict[str, tuple[tuple[int, int, int], object]] = {}
