@@ -134,7 +134,8 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
         wanted: dict[int, list[str]] = defaultdict(list)
         for made in [*stored, *(c for c in (external, kept) if c is not None)]:
             wanted[made.seq].append(made.hash)
-        signed = {c.seq: c.hash for c in (*stored, *([kept] if kept else [])) if c.public_key == trusted_hex and c.signature_valid()}
+        signed = {c.seq: c.hash for c in (*([kept] if kept else []), *stored) if c.public_key == trusted_hex and c.signature_valid()}
+        signed_stored = {c.seq for c in stored if c.seq in signed and c.hash == signed[c.seq]}
         expect_upto = committed.seq if committed is not None else 0
         walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
         # A checkpoint is signed only after the MACs since the one before were checked, so
@@ -155,7 +156,7 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
         _check_coverage(report, stored, checkpoint_interval(estate))
     else:
         _check_head_mac(report, key, head_after)
-        _check_due(report, walk.due, {c.seq for c in stored if c.public_key == trusted_hex and c.signature_valid()}, estate)
+        _check_due(report, walk.due, signed_stored, estate)
     if kept is not None:
         _check_checkpoint(report, kept, found, trusted_hex, "the checkpoint kept in keys/")
     if external is not None:
