@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from joinedup.audit import checkpoint, log, record_now, verify
+from joinedup.audit import checkpoint, log, record, record_now, verify
 from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
 from joinedup.errors import EstateError, TamperingError
 from joinedup.estate import Estate
@@ -155,8 +155,6 @@ def test_the_newest_checkpoint_is_kept_in_keys_only_once_committed(estate: Estat
     estate = _every(estate, 2)
     record_now(estate, principal="alice", action="data.query")
     with pytest.raises(RuntimeError), estate.session() as session:
-        from joinedup.audit import record
-
         record(session, estate, principal="alice", action="data.query")
         raise RuntimeError("the change failed")
     assert not (estate.keys_dir / "audit-checkpoint.json").exists()

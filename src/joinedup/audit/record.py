@@ -129,16 +129,17 @@ def _prepare(
     *,
     principal: str,
     action: str,
-    purpose: str | None,
-    dataset: str | None,
-    dataset_version: int | None,
-    columns: Iterable[str],
-    row_count: int | None,
-    subjects: Iterable[Subject],
-    sql: str | None,
-    names: Collection[str] | None,
-    detail: Mapping[str, Any] | None,
+    purpose: str | None = None,
+    dataset: str | None = None,
+    dataset_version: int | None = None,
+    columns: Iterable[str] = (),
+    row_count: int | None = None,
+    subjects: Iterable[Subject] = (),
+    sql: str | None = None,
+    names: Collection[str] | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> _Fields:
+    """The entry's fields as stored: every free-text field through the identifier detector, people as keyed hashes."""
     if not ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r}: expected dotted lower-case words, e.g. 'data.query'")
     if not principal:
@@ -286,7 +287,7 @@ def _keep_after_commit(session: Session, estate: Estate, signed: list[Checkpoint
 
 def record_now(estate: Estate, **entry: Any) -> AuditEntry:
     """Append an entry and commit it before returning (see :func:`record` for the fields)."""
-    fields = _prepare(estate, **{**_NO_EXTRAS, **entry})
+    fields = _prepare(estate, **entry)
     with estate.engine.begin() as connection:
         made, signed = _append(connection, estate, fields)
     # Only now is the checkpoint committed, so only now may keys/ vouch for it.
@@ -305,12 +306,6 @@ def release(estate: Estate, data: T, **entry: Any) -> T:
     """
     record_now(estate, **entry)
     return data
-
-
-_NO_EXTRAS: dict[str, Any] = {
-    "purpose": None, "dataset": None, "dataset_version": None, "columns": (), "row_count": None,
-    "subjects": (), "sql": None, "names": None, "detail": None,
-}  # fmt: skip
 
 
 def _run(connection: sa.Connection, cursor: Any, sql: str, params: tuple[Any, ...] = ()) -> None:
