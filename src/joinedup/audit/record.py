@@ -101,9 +101,9 @@ def record(
     read that gives them must give everyone it returned (who-accessed then
     trusts the list instead of asking about the dataset). ``sql`` is a query's
     text: it is stored with literals replaced by ``?`` and their keyed hashes
-    under ``detail["literals"]``. NHS and NI numbers in ``purpose`` and in
-    ``detail`` strings are replaced the same way, their hashes under
-    ``detail["mentions"]``. A read over several datasets leaves ``dataset``
+    under ``detail["literals"]``. NHS and NI numbers anywhere in the text an
+    entry stores (principal, purpose, dataset, columns, ``detail`` strings) are
+    replaced the same way, their hashes under ``detail["mentions"]``. A read over several datasets leaves ``dataset``
     empty and gives ``detail={"versions": {name: version, ...}}``. ``names`` are
     the dataset and column names a query may use openly: given them, any other
     name in ``sql`` or ``columns`` (an alias, an expression's text) is replaced
@@ -113,33 +113,6 @@ def record(
     commit, so taking other locks after it would serialise (or on PostgreSQL
     risk deadlocking) unrelated work behind the log.
     """
-    fields = _prepare(
-        estate, principal=principal, action=action, purpose=purpose, dataset=dataset, dataset_version=dataset_version,
-        columns=columns, row_count=row_count, subjects=subjects, sql=sql, names=names, detail=detail,
-    )  # fmt: skip
-    connection = session.connection() if isinstance(session, Session) else session
-    entry, signed = _append(connection, estate, fields)
-    if signed and isinstance(session, Session):
-        _keep_after_commit(session, estate, signed)
-    return entry
-
-
-def _prepare(
-    estate: Estate,
-    *,
-    principal: str,
-    action: str,
-    purpose: str | None = None,
-    dataset: str | None = None,
-    dataset_version: int | None = None,
-    columns: Iterable[str] = (),
-    row_count: int | None = None,
-    subjects: Iterable[Subject] = (),
-    sql: str | None = None,
-    names: Collection[str] | None = None,
-    detail: Mapping[str, Any] | None = None,
-) -> _Fields:
-    """The entry's fields as stored: every free-text field through the identifier detector, people as keyed hashes."""
     if not ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r}: expected dotted lower-case words, e.g. 'data.query'")
     if not principal:
@@ -182,9 +155,11 @@ def _prepare(
             (text or "").encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"audit entry for {action}: cannot be encoded ({exc})") from None
-    return _Fields(
-        principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts
-    )
+    fields = _Fields(principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts)
+    connection = session.connection() if isinstance(session, Session) else session
+    entry, signed = _append(connection, estate, fields)
+    _keep_when_committed(session, estate, signed)
+    return entry
 
 
 def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple[AuditEntry, list[Checkpoint]]:
@@ -276,8 +251,14 @@ def _write(connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev
     )  # fmt: skip
 
 
-def _keep_after_commit(session: Session, estate: Estate, signed: list[Checkpoint]) -> None:
-    """Record the newest checkpoint in ``keys/`` once the session has committed it (never one rolled back)."""
+def _keep_when_committed(session: Session | sa.Connection, estate: Estate, signed: list[Checkpoint]) -> None:
+    """Record the newest checkpoint in ``keys/`` once the transaction has committed it (never one rolled back)."""
+    if not signed:
+        return
+    if isinstance(session, sa.Connection):
+        # record_now commits this connection and then keeps these in keys/.
+        session.info.setdefault(_PENDING, []).extend(signed)
+        return
     pending = session.info.setdefault(_PENDING, [])
     if not pending:
         sa.event.listen(session, "after_commit", lambda s: [keep_checkpoint(estate, c) for c in s.info.pop(_PENDING, [])], once=True)
@@ -287,9 +268,11 @@ def _keep_after_commit(session: Session, estate: Estate, signed: list[Checkpoint
 
 def record_now(estate: Estate, **entry: Any) -> AuditEntry:
     """Append an entry and commit it before returning (see :func:`record` for the fields)."""
-    fields = _prepare(estate, **entry)
     with estate.engine.begin() as connection:
-        made, signed = _append(connection, estate, fields)
+        # The info dict outlives this checkout (it is the pooled connection's): start it clean.
+        connection.info.pop(_PENDING, None)
+        made = record(connection, estate, **entry)
+        signed = connection.info.pop(_PENDING, [])
     # Only now is the checkpoint committed, so only now may keys/ vouch for it.
     for checkpoint in signed:
         keep_checkpoint(estate, checkpoint)
