@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from joinedup.audit import checkpoint, log, record, record_now, verify
 from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
@@ -214,3 +218,55 @@ def test_a_lost_chain_key_stops_appends_with_one_line(estate: Estate) -> None:
         record_now(estate, principal="alice", action="data.query")
     with estate.engine.connect() as con:
         assert con.execute(sa.text("SELECT count(*) FROM audit_entries")).scalar() == 2
+
+
+_TAMPERING = st.sampled_from(["edit", "edit_and_rehash", "delete", "delete_and_rehash", "swap", "cut_tail", "drop_checkpoints"])
+
+
+@pytest.fixture(scope="module")
+def _filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One log of 23 entries with checkpoints every 5, copied afresh for each example."""
+    made = _every(Estate.create(tmp_path_factory.mktemp("filled") / "estate"), 5)
+    fill(made, 23)
+    made.close()
+    return made.root
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=_TAMPERING, seq=st.integers(1, 23), other=st.integers(1, 23))
+def test_any_change_made_without_keys_is_caught(_filled: Path, tmp_path: Path, how: str, seq: int, other: int) -> None:
+    root = tmp_path / f"copy-{how}-{seq}-{other}"
+    shutil.copytree(_filled, root)
+    with sqlite3.connect(root / "catalogue.db") as con:
+        if how == "edit":
+            con.execute("UPDATE audit_entries SET row_count = coalesce(row_count, 0) + 1 WHERE seq = ?", (seq,))
+        elif how == "edit_and_rehash":
+            con.execute("UPDATE audit_entries SET principal = principal || 'x' WHERE seq = ?", (seq,))
+            con.execute("UPDATE audit_head SET hash = ?", (_rehash_from(con, seq),))
+        elif how == "delete":
+            con.execute("DELETE FROM audit_entries WHERE seq = ?", (seq,))
+        elif how == "delete_and_rehash":
+            con.execute("DELETE FROM audit_entries WHERE seq = ?", (seq,))
+            con.execute("UPDATE audit_entries SET seq = seq - 1 WHERE seq > ?", (seq,))
+            con.execute("UPDATE audit_head SET seq = seq - 1, hash = ?", (_rehash_from(con, seq),))
+        elif how == "swap" and seq != other:
+            con.execute("UPDATE audit_entries SET seq = -1 WHERE seq = ?", (seq,))
+            con.execute("UPDATE audit_entries SET seq = ? WHERE seq = ?", (seq, other))
+            con.execute("UPDATE audit_entries SET seq = ? WHERE seq = -1", (other,))
+        elif how == "swap":
+            return
+        elif how == "cut_tail":
+            con.execute("DELETE FROM audit_entries WHERE seq >= ?", (seq,))
+            con.execute("DELETE FROM audit_checkpoints WHERE seq >= ?", (seq,))
+            last = con.execute("SELECT hash FROM audit_entries WHERE seq = ?", (seq - 1,)).fetchone()
+            con.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq - 1, last[0] if last else ZERO_HASH))
+        else:
+            con.execute("DELETE FROM audit_checkpoints WHERE seq >= ?", (seq,))
+            if seq > 20:
+                return  # no checkpoint at or after seq 21 to drop
+    estate = Estate.open(root)
+
+    report = verify(estate)
+
+    estate.close()
+    assert not report.ok, (how, seq, other)
