@@ -5,8 +5,12 @@ Prints one JSON object. Run: ``.venv/bin/python benchmarks/audit.py [--entries 1
 Appends are measured as real use makes them (one committed transaction per
 entry, at the estate's own ``synchronous=FULL``), with ``synchronous=NORMAL``
 alongside to show what durability costs, and many entries in one transaction.
-The 1M chain is built directly with executemany (hashes computed by the same
-encoder the log uses), then checked by :func:`joinedup.audit.verify`.
+The 1M chain is built directly with executemany, but as real use leaves it:
+hashes from the log's own encoder, each entry's MAC under the estate's chain
+key, a checkpoint signed every ``checkpoint_every`` entries, the head sealed and
+the newest checkpoint kept in ``keys/``. It is then checked by
+:func:`joinedup.audit.verify`, which must find it valid: timing a failing
+verify would measure nothing, so the script stops if it does not.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import sqlalchemy as sa
 
 from joinedup.audit import Subject, log, record, record_now, verify, who_accessed
 from joinedup.audit.canonical import ZERO_HASH, canonical_json, encode_entry, entry_hash
+from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, keep_checkpoint
+from joinedup.audit.keys import make_chain_key, public_key_hex, signing_key
 from joinedup.estate import Estate
 
 SQL = "SELECT name, date_of_birth FROM people WHERE postcode = 'SW1A 1AA' AND sex = 'F'"
@@ -84,16 +90,21 @@ def fresh(root: Path, name: str, synchronous: str = "FULL") -> Estate:
 
 
 def build_chain(estate: Estate, n: int) -> float:
-    """Write ``n`` valid, chained entries straight into the SQLite catalogue."""
+    """Write ``n`` valid, chained, MAC'd entries straight into the SQLite catalogue, with their checkpoints."""
     started = time.perf_counter()
     path = estate.catalogue_url.removeprefix("sqlite:///")
     columns_json = canonical_json(["name", "date_of_birth"])
     detail_json = canonical_json({"versions": {"people": 3}, "sql": "SELECT name FROM people WHERE postcode = ?"})
     subjects_json = canonical_json([])
+    interval = checkpoint_interval(estate)
+    key = make_chain_key(estate, 1, interval)
+    signer = signing_key(estate)
+    public = public_key_hex(signer.public_key())
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     prev = ZERO_HASH
     batch: list[tuple[Any, ...]] = []
+    signed: list[Checkpoint] = []
     for seq in range(1, n + 1):
         at = f"2026-01-01T00:00:00.{seq % 1_000_000:06d}Z"
         fields = {
@@ -101,18 +112,30 @@ def build_chain(estate: Estate, n: int) -> float:
             "dataset": "people", "dataset_version": 3, "row_count": seq % 500, "prev_hash": prev,
         }  # fmt: skip
         digest = entry_hash(encode_entry(columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json, **fields))
-        batch.append((*fields.values(), columns_json, subjects_json, detail_json, digest))
+        batch.append((*fields.values(), columns_json, subjects_json, detail_json, digest, key.entry_mac(digest)))
         prev = digest
+        if seq % interval == 0:
+            unsigned = Checkpoint(seq, digest, at, estate.config.name, public, "")
+            signed.append(Checkpoint(**{**unsigned.to_dict(), "signature": signer.sign(unsigned.message()).hex()}))
         if len(batch) == 50_000 or seq == n:
             con.executemany(
                 "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
-                " row_count, prev_hash, columns, subjects, detail, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 batch,
             )
             batch.clear()
-    con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (n, prev))
+    con.executemany(
+        "INSERT INTO audit_checkpoints (seq, hash, at, estate, public_key, signature) VALUES (?,?,?,?,?,?)",
+        [(c.seq, c.hash, c.at, c.estate, c.public_key, c.signature) for c in signed],
+    )
+    con.execute(
+        "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1",
+        (n, prev, key.head_mac(n, prev, interval), interval),
+    )
     con.commit()
     con.close()
+    if signed:
+        keep_checkpoint(estate, signed[-1])
     return time.perf_counter() - started
 
 
@@ -136,6 +159,8 @@ def main() -> None:
         results["chain_entries"] = args.entries
         results["chain_build_s"] = round(build_chain(chain, args.entries), 2)
         report = verify(chain)
+        if not report.ok:
+            raise SystemExit(f"the benchmark's own chain failed verification: {report.problem}")
         results["verify_s"] = report.seconds
         results["verify_entries_per_s"] = round(report.entries / report.seconds) if report.seconds else None
         results["verify_ok"] = report.ok

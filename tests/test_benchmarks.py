@@ -54,7 +54,7 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     rates = [key for key in report if key.startswith("appends_per_s_")]
     assert len(rates) == 4 and all(report[key] > 0 for key in rates)
     assert report["verify_after_appends_ok"] is True
-    # The built chain has no signed checkpoints, which verify reports; the figure is the time it took.
-    assert isinstance(report["verify_ok"], bool) and report["verify_entries_per_s"] > 0
+    # The timed verify must be of a valid log, built as real use builds it.
+    assert report["verify_ok"] is True and report["verify_entries_per_s"] > 0
     assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
     assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}

@@ -74,7 +74,7 @@ class BusyError(JoinedupError):
 
 
 class TamperingError(JoinedupError):
-    """The audit log failed verification: an entry was edited, deleted, reordered or cut off."""
+    """The audit log was changed outside joinedup (an entry edited, deleted, reordered or cut off); nothing is signed or appended over it."""
 
     kind = "audit-tampering"
     exit_code = ExitCode.AUDIT_TAMPERING

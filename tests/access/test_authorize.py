@@ -77,7 +77,9 @@ def test_an_unregistered_os_user_is_refused_and_told_how_to_register(staffed: Es
     with pytest.raises(AccessDenied, match=r"mallory is not a registered principal .*joinedup principal add mallory --role ROLE"):
         resolve_principal(staffed, None)
 
-    assert (log(staffed)[-1].principal, log(staffed)[-1].action) == ("mallory", "access.denied")
+    refusal = log(staffed)[-1]
+    assert (refusal.principal, refusal.action) == ("(unregistered)", "access.denied")
+    assert "mallory" not in str(refusal.to_dict())
 
 
 def test_the_acting_principal_is_as_then_env_then_login(staffed: Estate, monkeypatch: pytest.MonkeyPatch) -> None:

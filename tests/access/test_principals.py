@@ -12,6 +12,7 @@ from joinedup.access import (
     get_principal,
     grant_role,
     list_principals,
+    resolve_principal,
     revoke_role,
 )
 from joinedup.audit import log, verify
@@ -81,3 +82,62 @@ def test_the_last_admin_cannot_be_removed(staffed: Estate) -> None:
 def test_unknown_principals_are_named(staffed: Estate) -> None:
     with pytest.raises(NotFoundError, match="no principal called 'zed'"):
         grant_role(staffed, "tester", "zed", "dpo")
+
+
+@pytest.mark.parametrize("twin", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", "alice"])
+def test_names_are_unique_ignoring_case_and_unicode_width(staffed: Estate, twin: str) -> None:
+    with pytest.raises(InputError, match="already exists"):
+        add_principal(staffed, "tester", twin, "dpo")
+    assert [p.name for p in list_principals(staffed)].count("alice") == 1
+
+
+def test_a_name_acts_and_filters_the_log_whatever_its_case(staffed: Estate) -> None:
+    assert resolve_principal(staffed, "ALICE").name == "alice"
+    grant_role(staffed, "TESTER", "Alice", "analyst", datasets=["visits"])
+
+    [grant] = [e for e in log(staffed, principal="Tester") if e.detail.get("principal") == "alice" and e.detail.get("datasets") == ["visits"]]
+    assert grant.principal == "tester"
+    with pytest.raises(JoinedupError, match="without an enabled admin"):
+        revoke_role(staffed, "tester", "TESTER", "admin")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("bob\nsmith", "expected letters"),
+        ("bob\u202esmith", "expected letters"),  # a right-to-left override hides what the name says
+        ("bob\u200bsmith", "expected letters"),
+        ("9434765919", "NHS or National Insurance number"),
+        ("ab123456c", "NHS or National Insurance number"),
+        ("svc-943-476-5919", "NHS or National Insurance number"),
+    ],
+)
+def test_names_that_could_forge_a_line_or_carry_an_identifier_are_refused(staffed: Estate, name: str, why: str) -> None:
+    with pytest.raises(InputError, match=why) as refused:
+        add_principal(staffed, "tester", name, "dpo")
+    assert "\n" not in str(refused.value) and "9434765919" not in str(refused.value)
+
+
+def test_names_in_other_scripts_are_allowed(staffed: Estate) -> None:
+    assert add_principal(staffed, "tester", "siân.ó-briain", "dpo").name == "siân.ó-briain"
+    assert resolve_principal(staffed, "SIÂN.Ó-BRIAIN").name == "siân.ó-briain"
+
+
+def test_names_that_fold_alike_in_an_older_estate_still_open(estate: Estate) -> None:
+    from alembic import command
+
+    from joinedup.estate.db import alembic_config
+
+    bootstrap_admin(estate, "tester")
+    with estate.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002")
+        connection.exec_driver_sql(
+            "INSERT INTO principals (name, kind, created_at, created_by, disabled) VALUES ('Tester', 'person', '2026-01-01', 'x', 0)"
+        )
+    estate.close()
+
+    reopened = Estate.open(estate.root)
+
+    assert {p.name for p in list_principals(reopened)} == {"tester", "Tester"}
+    assert get_principal(reopened, "Tester").name == "Tester"
+    assert get_principal(reopened, "tester").describe() == "tester (admin)"

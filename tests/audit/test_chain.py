@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import stat
@@ -10,16 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from joinedup.audit import (
-    ZERO_HASH,
-    canonical_json,
-    encode_entry,
-    export_checkpoint,
-    log,
-    record_now,
-    verify,
-)
-from joinedup.audit.canonical import entry_hash
+from joinedup.audit import export_checkpoint, log, record_now, verify
+from joinedup.audit.canonical import ZERO_HASH, canonical_json, encode_entry, entry_hash
 from joinedup.estate import Estate
 from tests.audit.conftest import fill, raw_catalogue
 
@@ -43,9 +37,12 @@ def test_an_empty_log_verifies(estate: Estate) -> None:
 
 def test_the_hash_is_sha256_of_canonical_json_anyone_can_recompute(estate: Estate) -> None:
     [entry] = fill(estate, 1)
-    fields = {k: v for k, v in entry.to_dict().items() if k != "hash"}
+    fields = {k: v for k, v in entry.to_dict().items() if k not in ("hash", "mac")}
     encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert entry_hash(encoded) == entry.hash
+    # The seal only the holder of keys/ can make: HMAC-SHA256 of "entry:" and the hash.
+    key = bytes.fromhex(json.loads((estate.keys_dir / "audit-chain.key").read_text())["key"])
+    assert hmac.new(key, b"entry:" + entry.hash.encode(), hashlib.sha256).hexdigest() == entry.mac
 
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
@@ -92,14 +89,16 @@ def test_an_edited_field_is_caught_at_its_seq(estate: Estate) -> None:
 def test_an_edited_and_rehashed_entry_is_caught_by_the_next_link(estate: Estate) -> None:
     entries = fill(estate, 10)
     forged = entries[3].to_dict() | {"row_count": 0}
-    forged_hash = entry_hash(canonical_json({k: v for k, v in forged.items() if k != "hash"}).encode())
+    forged_hash = entry_hash(canonical_json({k: v for k, v in forged.items() if k not in ("hash", "mac")}).encode())
     with raw_catalogue(estate) as con:
         con.execute("UPDATE audit_entries SET row_count = 0, hash = ? WHERE seq = 4", (forged_hash,))
 
     report = verify(estate)
 
     assert report.first_bad_seq == 4
-    assert "seq 4 is not the entry seq 5 was chained to" in report.problem
+    messages = [p.message for p in report.problems]
+    assert any("seq 4 does not carry the chain key's MAC" in m for m in messages)
+    assert any("seq 4 is not the entry seq 5 was chained to" in m for m in messages)
 
 
 def test_a_deleted_entry_is_caught_as_a_gap(estate: Estate) -> None:
@@ -153,11 +152,14 @@ def test_truncation_after_an_exported_checkpoint_is_caught(estate: Estate, tmp_p
         seq7 = con.execute("SELECT hash FROM audit_entries WHERE seq = 7").fetchone()[0]
         con.execute("UPDATE audit_head SET seq = 7, hash = ?", (seq7,))
 
-    assert verify(estate).ok, "without the exported checkpoint the cut is invisible"
+    # The head's MAC and the checkpoint kept in keys/ give the cut away even without the file.
+    alone = verify(estate)
+    assert alone.first_bad_seq == 8
+    assert any("the checkpoint kept in keys/ vouches for seq 10 but the log ends at seq 7" in p.message for p in alone.problems)
     report = verify(estate, kept_elsewhere)
 
     assert report.first_bad_seq == 8
-    assert "vouches for seq 10 but the log ends at seq 7" in report.problem
+    assert any("the checkpoint file vouches for seq 10 but the log ends at seq 7" in p.message for p in report.problems)
 
 
 def test_truncation_is_caught_by_the_head_and_stored_checkpoints_too(estate: Estate) -> None:
@@ -177,13 +179,17 @@ def test_a_rewritten_log_fails_against_the_exported_checkpoint(estate: Estate, t
     fill(estate, 6)
     kept_elsewhere = tmp_path / "cp.json"
     export_checkpoint(estate, kept_elsewhere)
+    # A forger who holds keys/ as well: new keys, an emptied log, a different history of the same length.
+    for made in estate.keys_dir.iterdir():
+        if made.name != "estate.secret":
+            made.unlink()
     with raw_catalogue(estate) as con:
         con.execute("DELETE FROM audit_entries")
         con.execute("DELETE FROM audit_checkpoints")
-        con.execute("UPDATE audit_head SET seq = 0, hash = ?", (ZERO_HASH,))
-    # The forger replays a different history of the same length.
+        con.execute("UPDATE audit_head SET seq = 0, hash = ?, mac = NULL, checkpoint_every = NULL", (ZERO_HASH,))
     estate_again = Estate.open(estate.root)
     fill(estate_again, 6)
+    assert verify(estate_again).ok, "with keys/ in hand the rewrite is invisible from inside the estate"
 
     report = verify(estate_again, kept_elsewhere)
 
@@ -268,5 +274,8 @@ def test_a_chain_rebuilt_after_a_deletion_with_its_checkpoints_removed_is_caught
 
     report = verify(estate)
 
-    assert not report.ok
-    assert "no signed checkpoint covers seqs 1 to 11" in report.problem
+    assert report.first_bad_seq == 1
+    messages = [p.message for p in report.problems]
+    assert "seq 1 does not carry the chain key's MAC" in report.problem
+    assert any("the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5" in m for m in messages)
+    assert any("differs from the checkpoint kept in keys/" in m for m in messages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from joinedup.audit import log
 from joinedup.estate import Estate
 from tests.audit import workload
 from tests.audit.cli_app import as_json, runner_for
@@ -77,3 +78,19 @@ def test_verify_exits_non_zero_naming_the_first_bad_seq(estate: Estate, tmp_path
 
     report = as_json(jd("audit", "verify", "--json", user="dpo1"))
     assert (report["ok"], report["first_bad_seq"]) == (False, 12)
+
+
+def test_checkpoint_refuses_to_sign_a_tampered_log_with_exit_4(estate: Estate, tmp_path: Path) -> None:
+    workload.run(estate, tmp_path)  # ends with a checkpoint
+    jd = runner_for(estate.root)
+    assert jd("audit", "log", user="dpo1").exit_code == 0  # one entry past it
+    newest = log(estate)[-1].seq
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        con.execute("UPDATE audit_entries SET row_count = 0 WHERE seq = ?", (newest,))
+
+    refused = jd("audit", "checkpoint", user="dpo1")
+
+    assert refused.exit_code == 4
+    assert refused.stderr.count("\n") == 1
+    assert f"not signing a checkpoint at seq {newest}: seq {newest} does not match its hash" in refused.stderr

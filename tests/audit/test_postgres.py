@@ -58,9 +58,14 @@ def test_chain_verifies_and_tampering_is_caught_on_postgres(pg_estate: tuple[Est
         con.exec_driver_sql("DELETE FROM audit_entries WHERE seq >= 4")
         con.exec_driver_sql("DELETE FROM audit_checkpoints")
         con.exec_driver_sql("UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_entries WHERE seq = 3)")
-    assert verify(estate).ok
+    # Without keys/ the forger cannot re-seal the head, and keys/ remembers the newest checkpoint.
+    alone = verify(estate)
+    assert alone.first_bad_seq == 4
+    assert any("the log's head (seq 3) does not carry the chain key's MAC" in p.message for p in alone.problems)
+    assert any("the checkpoint kept in keys/ vouches for seq 9" in p.message for p in alone.problems)
     report = verify(estate, kept)
-    assert report.first_bad_seq == 4 and "log ends at seq 3" in report.problem
+    assert report.first_bad_seq == 4
+    assert any("the checkpoint file vouches for seq 9 but the log ends at seq 3" in p.message for p in report.problems)
 
 
 def test_concurrent_appends_on_postgres_stay_one_chain(pg_estate: tuple[Estate, sa.Engine]) -> None:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
+import hmac
 import os
-from typing import NoReturn
+import unicodedata
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
 from joinedup.access.identity import Principal, find_principal
 from joinedup.access.models import PrincipalRow
 from joinedup.access.roles import PERMISSIONS
-from joinedup.audit import record_now
+from joinedup.audit import principal_key, record_now
 from joinedup.errors import AccessDenied
 from joinedup.estate import Estate
 
 #: The audit action of a refusal; its detail names the action that was attempted.
 DENIED = "access.denied"
+#: The principal an entry names when the name given is not registered (only its keyed hash is kept).
+UNREGISTERED = "(unregistered)"
 
 
 def authorize(
@@ -30,6 +35,7 @@ def authorize(
     if permission is None:
         raise ValueError(f"no permission rule for action {action!r}; add it to joinedup.access.roles.PERMISSIONS")
     principal = _registered(estate, principal_name, action, dataset, purpose)
+    principal_name = principal.name
     held = principal.roles_on(dataset)
     allowed = {r for r in permission.anywhere if any(g.role == r for g in principal.grants)}
     allowed |= held.intersection(permission.scoped)
@@ -59,6 +65,9 @@ def resolve_principal(estate: Estate, explicit: str | None) -> Principal:
 
 
 def _registered(estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None) -> Principal:
+    if any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in name) or not name.strip():
+        # Shown nowhere, logged nowhere: a control character could forge a line of either.
+        _deny(estate, UNREGISTERED, action, dataset, purpose, "the principal name given is blank or holds control characters; give a registered name", name)
     principal = find_principal(estate, name)
     if principal is None:
         if _no_principals(estate):
@@ -71,9 +80,9 @@ def _registered(estate: Estate, name: str, action: str | None, dataset: str | No
                 f"{name} is not a registered principal of estate {estate.config.name!r}; "
                 f"an admin can add it with `joinedup principal add {name} --role ROLE`"
             )
-        _deny(estate, name, action, dataset, purpose, message)
+        _deny(estate, UNREGISTERED, action, dataset, purpose, message, name)
     if principal.disabled:
-        _deny(estate, name, action, dataset, purpose, f"{name} is disabled in estate {estate.config.name!r}; an admin can enable it again")
+        _deny(estate, principal.name, action, dataset, purpose, f"{principal.name} is disabled in estate {estate.config.name!r}; an admin can enable it again")
     return principal
 
 
@@ -83,14 +92,18 @@ def _no_principals(estate: Estate) -> bool:
 
 
 def _deny(
-    estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None, message: str
+    estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None, message: str, unregistered: str | None = None
 ) -> NoReturn:
-    record_now(
-        estate,
-        principal=name or "(unknown)",
-        action=DENIED,
-        purpose=purpose,
-        dataset=dataset,
-        detail={"attempted": action, "reason": message},
-    )
+    """Record the refusal, then raise it.
+
+    A name that is not a registered principal is whatever someone typed after
+    ``--as`` (an NHS number, a person's name): the entry names
+    :data:`UNREGISTERED` and keeps only a keyed hash of it, and leaves the reason
+    (which quotes it) out.
+    """
+    detail: dict[str, Any] = {"attempted": action, "reason": message}
+    if unregistered is not None:
+        digest = hmac.new(estate.secret, b"principal:" + principal_key(unregistered).encode(), hashlib.sha256).hexdigest()
+        detail = {"attempted": action, "reason": "not a registered principal", "name_hash": digest}
+    record_now(estate, principal=name, action=DENIED, purpose=purpose, dataset=dataset, detail=detail)
     raise AccessDenied(message)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from joinedup.access.models import PrincipalRow
+from joinedup.audit import principal_key
 from joinedup.errors import NotFoundError
 from joinedup.estate import Estate
 
@@ -86,8 +87,16 @@ def list_principals(estate: Estate) -> list[Principal]:
 
 
 def load_principal(session: Session, name: str) -> PrincipalRow | None:
+    """The principal ``name`` stands for, ignoring case and Unicode width (``ALICE`` is ``alice``).
+
+    An exact match wins: estates made before names were folded may hold two that fold alike.
+    """
     return session.scalars(
-        sa.select(PrincipalRow).options(selectinload(PrincipalRow.grants)).where(PrincipalRow.name == name)
+        sa.select(PrincipalRow)
+        .options(selectinload(PrincipalRow.grants))
+        .where(sa.or_(PrincipalRow.name == name, PrincipalRow.name_key == principal_key(name)))
+        .order_by((PrincipalRow.name == name).desc())
+        .limit(1)
     ).one_or_none()
 
 

@@ -15,6 +15,8 @@ class PrincipalRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    #: The name folded for comparison (NFKC, case-folded): ``Alice`` and ``alice`` are one principal.
+    name_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     #: person, service or client (partner clients arrive with sharing agreements).
     kind: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,13 +14,14 @@ from joinedup.access.authorize import authorize
 from joinedup.access.identity import Principal, load_principal
 from joinedup.access.models import PrincipalRow, RoleGrantRow
 from joinedup.access.roles import ADMIN, ESTATE_WIDE_ROLES, ROLES
-from joinedup.audit import record
+from joinedup.audit import contains_identifier, principal_key, record
 from joinedup.errors import EstateError, InputError, JoinedupError, NotFoundError
 from joinedup.estate import Estate, check_dataset_name
 from joinedup.estate.db import now
 
-#: Login names and service names: what ``getpass.getuser()`` and service accounts look like.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}")
+#: Login names and service names: what ``getpass.getuser()`` and service accounts look like,
+#: in any script; no blanks, control or formatting characters (they forge lines and hide differences).
+NAME = re.compile(r"[^\W_][\w.@+-]{0,254}")
 #: ``client`` is kept for partner organisations, which arrive with sharing agreements.
 KINDS = ("person", "service")
 
@@ -56,10 +58,12 @@ def add_principal(
     if kind not in KINDS:
         raise InputError(f"principal kind {kind!r}: expected {' or '.join(KINDS)} (partner clients come with sharing agreements)")
     scopes = _scopes(role, datasets, all_datasets)
-    authorize(estate, actor, "principal.manage")
+    actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
-        if load_principal(session, name) is not None:
-            raise InputError(f"principal {name!r} already exists; use `joinedup principal grant` to give it another role")
+        existing = load_principal(session, name)
+        if existing is not None:
+            same = "" if existing.name == name else f" as {existing.name!r} (names are compared ignoring case)"
+            raise InputError(f"principal {name!r} already exists{same}; use `joinedup principal grant` to give it another role")
         row = _insert(session, name, kind, actor)
         record(session, estate, principal=actor, action="principal.add", detail={"principal": name, "kind": kind})
         for scope in scopes:
@@ -73,7 +77,7 @@ def grant_role(
     estate: Estate, actor: str, name: str, role: str, *, datasets: Iterable[str] = (), all_datasets: bool = False
 ) -> Principal:
     scopes = _scopes(role, datasets, all_datasets)
-    authorize(estate, actor, "principal.manage")
+    actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
         row = _existing(session, name)
         held = {(g.role, g.dataset) for g in row.grants}
@@ -81,7 +85,7 @@ def grant_role(
         for scope in new:
             _grant(session, row, role, scope, actor)
         if new:
-            record(session, estate, principal=actor, action="principal.grant", detail=_grant_detail(name, role, new))
+            record(session, estate, principal=actor, action="principal.grant", detail=_grant_detail(row.name, role, new))
         session.flush()
         return Principal.from_row(row)
 
@@ -93,17 +97,17 @@ def revoke_role(
     if role not in ROLES:
         raise InputError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     names = {check_dataset_name(d) for d in datasets}
-    authorize(estate, actor, "principal.manage")
+    actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
         row = _existing(session, name)
         going = [g for g in row.grants if g.role == role and (not names or g.dataset in names) and not (all_datasets and g.dataset)]
         if not going:
             raise NotFoundError(f"{name} does not hold {role}{' of ' + ', '.join(sorted(names)) if names else ''}")
         if role == ADMIN:
-            _keep_an_admin(session, excluding=name)
+            _keep_an_admin(session, excluding=row.name)
         for grant in going:
             row.grants.remove(grant)
-        record(session, estate, principal=actor, action="principal.revoke", detail=_grant_detail(name, role, [g.dataset for g in going]))
+        record(session, estate, principal=actor, action="principal.revoke", detail=_grant_detail(row.name, role, [g.dataset for g in going]))
         session.flush()
         return Principal.from_row(row)
 
@@ -118,14 +122,14 @@ def enable_principal(estate: Estate, actor: str, name: str) -> Principal:
 
 
 def _set_disabled(estate: Estate, actor: str, name: str, disabled: bool) -> Principal:
-    authorize(estate, actor, "principal.manage")
+    actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
         row = _existing(session, name)
         if row.disabled != disabled:
             if disabled and any(g.role == ADMIN for g in row.grants):
-                _keep_an_admin(session, excluding=name)
+                _keep_an_admin(session, excluding=row.name)
             row.disabled = disabled
-            record(session, estate, principal=actor, action="principal.disable" if disabled else "principal.enable", detail={"principal": name})
+            record(session, estate, principal=actor, action="principal.disable" if disabled else "principal.enable", detail={"principal": row.name})
         session.flush()
         return Principal.from_row(row)
 
@@ -138,7 +142,7 @@ def _existing(session: Session, name: str) -> PrincipalRow:
 
 
 def _insert(session: Session, name: str, kind: str, actor: str) -> PrincipalRow:
-    row = PrincipalRow(name=name, kind=kind, created_at=now(), created_by=actor, disabled=False, grants=[])
+    row = PrincipalRow(name=name, name_key=principal_key(name), kind=kind, created_at=now(), created_by=actor, disabled=False, grants=[])
     session.add(row)
     return row
 
@@ -179,7 +183,10 @@ def _keep_an_admin(session: Session, *, excluding: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not NAME.fullmatch(name):
+    if not NAME.fullmatch(name) or name != unicodedata.normalize("NFC", name):
         raise InputError(
-            f"principal name {name!r}: expected letters, digits and . _ @ + - (starting with a letter or digit, at most 255)"
+            f"principal name {name!a}: expected letters, digits and . _ @ + - (starting with a letter or digit, at most 255)"
         )
+    if contains_identifier(name):
+        # Principals are named in every entry they make; the log must never hold an identifier.
+        raise InputError("principal name: looks like an NHS or National Insurance number; choose a login or service name")

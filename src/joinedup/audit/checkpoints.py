@@ -2,13 +2,15 @@
 
 A checkpoint vouches for the whole chain up to ``seq``, because that entry's hash
 covers every entry before it. Checkpoints are stored in the catalogue every N
-entries; exported to a file kept somewhere the operator cannot rewrite, one
-also proves that nothing after it was cut off and nothing before it rewritten
-and re-signed with a new key.
+entries, and the newest committed one is kept in ``keys/`` too, out of reach of
+anyone who can only write the catalogue. Exported to a file kept somewhere the
+operator cannot rewrite, one also proves that nothing after it was cut off and
+nothing before it rewritten and re-signed with a new key.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -17,20 +19,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy.orm import Session
 
-from joinedup.audit.canonical import canonical_json, canonical_time
-from joinedup.audit.keys import public_key_from_hex, public_key_hex, signing_key
-from joinedup.audit.models import AuditCheckpointRow, AuditEntryRow
-from joinedup.errors import EstateError, InputError, NotFoundError
+from joinedup.audit.canonical import canonical_json
+from joinedup.audit.keys import public_key_from_hex
+from joinedup.audit.models import AuditCheckpointRow
+from joinedup.errors import EstateError, InputError
 from joinedup.estate import Estate
-from joinedup.estate.db import now
 
 #: Written into exported files so a reader knows what it holds.
 FILE_TYPE = "joinedup-audit-checkpoint"
 FILE_VERSION = 1
 #: Entries between automatic checkpoints unless ``[audit] checkpoint_every`` says otherwise.
 DEFAULT_INTERVAL = 1000
+#: The newest committed checkpoint, kept in ``keys/`` where catalogue writers cannot reach.
+KEPT_FILE = "audit-checkpoint.json"
 
 
 @dataclass(frozen=True)
@@ -70,46 +72,8 @@ def checkpoint_interval(estate: Estate) -> int:
     return value
 
 
-def sign_checkpoint(connection: sa.Connection, estate: Estate, seq: int, entry_hash: str) -> Checkpoint:
-    """Sign and store a checkpoint for entry ``seq`` in ``connection``'s transaction (the caller commits)."""
-    key = signing_key(estate)
-    unsigned = Checkpoint(seq, entry_hash, canonical_time(now()), estate.config.name, public_key_hex(key.public_key()), "")
-    signed = Checkpoint(**{**unsigned.to_dict(), "signature": key.sign(unsigned.message()).hex()})
-    connection.execute(AuditCheckpointRow.__table__.insert(), signed.to_dict())
-    return signed
-
-
-def checkpoint(estate: Estate) -> Checkpoint:
-    """A signed checkpoint at the newest entry (the stored one when it is already there)."""
-    with estate.session() as session:
-        last = session.execute(
-            sa.select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1)
-        ).one_or_none()
-        if last is None:
-            raise NotFoundError("the audit log is empty: there is nothing to checkpoint yet")
-        stored = session.scalars(
-            sa.select(AuditCheckpointRow)
-            .where(AuditCheckpointRow.seq == last.seq, AuditCheckpointRow.hash == last.hash)
-            .limit(1)
-        ).one_or_none()
-        if stored is not None:
-            return Checkpoint.from_row(stored)
-        return sign_checkpoint(session.connection(), estate, last.seq, last.hash)
-
-
-def stored_checkpoints(session: Session) -> list[Checkpoint]:
-    rows = session.scalars(sa.select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq, AuditCheckpointRow.id))
-    return [Checkpoint.from_row(row) for row in rows]
-
-
-def export_checkpoint(estate: Estate, path: Path) -> Checkpoint:
-    """Write a checkpoint at the newest entry to ``path`` (JSON, with the public key) and return it.
-
-    Keep the file where whoever runs the estate cannot change it (another
-    team's share, a write-once bucket, a printed copy); ``joinedup audit verify
-    --checkpoint FILE`` then proves the log still holds everything up to it.
-    """
-    made = checkpoint(estate)
+def write_checkpoint_file(made: Checkpoint, path: Path) -> None:
+    """``made`` as a checkpoint file (JSON, with the public key), replacing ``path`` in one step."""
     document = {"type": FILE_TYPE, "version": FILE_VERSION, "algorithm": "Ed25519", **made.to_dict()}
     staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -118,7 +82,30 @@ def export_checkpoint(estate: Estate, path: Path) -> Checkpoint:
     except OSError as exc:
         staged.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the checkpoint: {exc.strerror}") from None
-    return made
+
+
+def kept_checkpoint(estate: Estate) -> Checkpoint | None:
+    """The newest committed checkpoint as recorded in ``keys/`` (outside the catalogue), if any."""
+    path = estate.keys_dir / KEPT_FILE
+    return load_checkpoint_file(path) if path.exists() else None
+
+
+def keep_checkpoint(estate: Estate, made: Checkpoint) -> None:
+    """Record ``made`` in ``keys/`` when it is newer than the one there; call it only once ``made`` is committed.
+
+    Deleting stored checkpoints and the entries after them then no longer goes
+    unnoticed by someone who cannot write ``keys/``.
+    """
+    path = estate.keys_dir / KEPT_FILE
+    with open(estate.keys_dir / f".{KEPT_FILE}.lock", "a") as lock:
+        # Several processes commit checkpoints; the newest seq must win whatever order they finish in.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            kept = kept_checkpoint(estate) if path.exists() else None
+            if kept is None or kept.seq < made.seq:
+                write_checkpoint_file(made, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def load_checkpoint_file(path: Path) -> Checkpoint:

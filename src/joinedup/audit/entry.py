@@ -36,6 +36,8 @@ class AuditEntry:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    #: HMAC of ``hash`` under the chain key in ``keys/``; None for entries from before that key.
+    mac: str | None = None
 
     @property
     def when(self) -> datetime:
@@ -67,6 +69,7 @@ class AuditEntry:
             "detail": self.detail,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "mac": self.mac,
         }
 
     @classmethod
@@ -85,4 +88,5 @@ class AuditEntry:
             detail=json.loads(row.detail),
             prev_hash=row.prev_hash,
             hash=row.hash,
+            mac=row.mac,
         )

@@ -1,10 +1,18 @@
-"""The estate's Ed25519 key pair for signing audit checkpoints, made on first use in ``keys/``."""
+"""The audit log's keys, made on first use in ``keys/``: the Ed25519 pair that signs
+checkpoints, and the chain key every entry's MAC is made with.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hmac
+import json
 import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -12,8 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
 
+T = TypeVar("T")
+
 PRIVATE_KEY_FILE = "audit-signing.key"
 PUBLIC_KEY_FILE = "audit-signing.pub"
+CHAIN_KEY_FILE = "audit-chain.key"
 
 
 def signing_key(estate: Estate) -> Ed25519PrivateKey:
@@ -55,13 +66,18 @@ def _create(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    # Written aside and linked into place, so two processes signing their first
-    # checkpoint at once agree on one key and nobody reads a half-written file.
+    _write_once(path, pem, 0o600)
+
+
+def _write_once(path: Path, content: bytes, mode: int) -> None:
+    """Write ``path`` unless it exists; the first writer wins and nobody reads a half-written file."""
+    # Written aside and linked into place, so two processes making a key at once
+    # agree on one key.
     staged = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(FileExistsError):
@@ -71,11 +87,78 @@ def _create(path: Path) -> None:
 
 
 def _publish(path: Path, key: Ed25519PublicKey) -> None:
-    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    staged = path.with_name(f".{path.name}.{os.getpid()}")
-    staged.write_bytes(pem)
+    _write_once(path, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
+
+
+@dataclass(frozen=True)
+class ChainKey:
+    """The key every entry's MAC is made with, and where in the log it took over.
+
+    Kept in ``keys/`` with the signing key, never in the catalogue: someone who
+    can write the catalogue but not ``keys/`` cannot make an entry, or a head,
+    that verifies. Entries before ``from_seq`` were written by an older joinedup
+    without a MAC; the checkpoint signed when the key was made vouches for them.
+    """
+
+    secret: bytes = field(repr=False)
+    #: The first seq written with a MAC.
+    from_seq: int
+    #: ``[audit] checkpoint_every`` when the key was made; later changes are entries in the log.
+    checkpoint_every: int
+
+    def entry_mac(self, entry_hash: str) -> str:
+        return entry_mac(self.secret, entry_hash)
+
+    def head_mac(self, seq: int, entry_hash: str, checkpoint_every: int) -> str:
+        return hmac.digest(self.secret, f"head:{seq}:{entry_hash}:{checkpoint_every}".encode(), "sha256").hex()
+
+
+def entry_mac(secret: bytes, entry_hash: str) -> str:
+    """HMAC-SHA256 of an entry's hash; the prefix keeps it from ever equalling a head's MAC."""
+    # hmac.digest is the one-shot C path: verify calls this once per entry.
+    return hmac.digest(secret, b"entry:" + entry_hash.encode(), "sha256").hex()
+
+
+def chain_key(estate: Estate) -> ChainKey | None:
+    """The estate's chain key, or None when no entry has been written with one yet."""
+    return read_cached(os.path.join(estate.root, "keys", CHAIN_KEY_FILE), _load_chain_key)
+
+
+def _load_chain_key(path: Path) -> ChainKey:
+    if path.stat().st_mode & 0o077:
+        raise EstateError(f"{path}: readable by others; run `chmod 600 {path}`")
     try:
-        with contextlib.suppress(FileExistsError):
-            os.link(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
+        document = json.loads(path.read_text(encoding="ascii"))
+        return ChainKey(bytes.fromhex(document["key"]), int(document["from_seq"]), int(document["checkpoint_every"]))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise EstateError(f"{path}: not a joinedup audit chain key; restore keys/ from its backup") from None
+
+
+def read_cached(name: str, load: Callable[[Path], T]) -> T | None:
+    """``load(path)`` of the file ``name``, read again only when the file changes; None when it does not exist.
+
+    Every append needs the estate's keys: a stat of a plain string path is all
+    this costs then (pathlib's joins showed up in profiles).
+    """
+    try:
+        info = os.stat(name)
+    except FileNotFoundError:
+        return None
+    stamp = (info.st_ino, info.st_mtime_ns, info.st_mode)
+    cached = _cache.get(name)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load(Path(name)))
+        _cache[name] = cached
+    return cast(T, cached[1])
+
+
+def make_chain_key(estate: Estate, from_seq: int, checkpoint_every: int) -> ChainKey:
+    """Create the chain key (the caller holds the log's head, so ``from_seq`` cannot move underneath)."""
+    document = {"key": secrets.token_hex(32), "from_seq": from_seq, "checkpoint_every": checkpoint_every}
+    _write_once(estate.keys_dir / CHAIN_KEY_FILE, (json.dumps(document) + "\n").encode(), 0o600)
+    made = chain_key(estate)
+    assert made is not None
+    return made
+
+
+_cache: dict[str, tuple[tuple[int, int, int], object]] = {}

@@ -34,6 +34,8 @@ class AuditEntryRow(Base):
     detail: Mapped[str] = mapped_column(sa.Text)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    #: HMAC of ``hash`` under the chain key in ``keys/``; empty for entries older than that key.
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class AuditHead(Base):
@@ -49,6 +51,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     hash: Mapped[str] = mapped_column(sa.String(64))
+    #: HMAC of (seq, hash, checkpoint_every) under the chain key: a head set by hand does not match it.
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The ``[audit] checkpoint_every`` in force; a change to the setting is itself an entry.
+    checkpoint_every: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class AuditCheckpointRow(Base):

@@ -17,6 +17,7 @@ Who-accessed finds three kinds of evidence, each labelled in the answer:
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +74,14 @@ class WhoAccessed:
         }
 
 
+def principal_key(name: str) -> str:
+    """``name`` folded for comparison: Unicode-normalised (NFKC) and case-folded, so ``Ａlice`` is ``alice``.
+
+    Principals are unique under this key, and ``log(principal=...)`` matches by it.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 def log(
     estate: Estate,
     *,
@@ -85,13 +94,14 @@ def log(
     """Entries matching every filter given, oldest first; the newest ``limit`` of them.
 
     ``action`` matches exactly, or by prefix when it ends in ``.`` or ``*``
-    (``data.`` or ``data.*`` for every data action).
+    (``data.`` or ``data.*`` for every data action). ``principal`` matches
+    ignoring case and Unicode width, as principal names are compared.
     """
     query = sa.select(AuditEntryRow)
     if since is not None:
         query = query.where(AuditEntryRow.at >= canonical_time(since))
     if principal is not None:
-        query = query.where(AuditEntryRow.principal == principal)
+        query = query.where(AuditEntryRow.principal.in_(_spellings(estate, principal)))
     if dataset is not None:
         query = query.where(AuditEntryRow.dataset == dataset)
     if action is not None:
@@ -106,6 +116,14 @@ def log(
     with estate.session() as session:
         rows = session.scalars(query).all()
         return [AuditEntry.from_row(row) for row in reversed(rows)]
+
+
+def _spellings(estate: Estate, principal: str) -> list[str]:
+    """The principal names in the log that fold to the same key as ``principal`` (one scan of a narrow column)."""
+    wanted = principal_key(principal)
+    with estate.engine.connect() as connection:
+        names = connection.execute(sa.select(AuditEntryRow.principal).distinct()).scalars()
+        return [name for name in names if principal_key(name) == wanted]
 
 
 def who_accessed(estate: Estate, kind: str, value: str, membership: Membership | None = None) -> WhoAccessed:

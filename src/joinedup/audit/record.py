@@ -15,22 +15,36 @@ read (and waits for it, up to the busy timeout); on PostgreSQL it takes the row
 lock. Two processes therefore cannot both append after the same entry, and the
 primary key on ``seq`` turns any attempt that bypassed the head into an error
 rather than a fork.
+
+Each entry and the head are sealed with a MAC under the chain key in ``keys/``
+(see :mod:`joinedup.audit.keys`). Holding the head, an append also checks the
+head's own MAC (a head set by hand is recorded as an ``audit.tampering`` entry
+first), notices a changed ``[audit] checkpoint_every`` (an ``audit.settings``
+entry), and signs the checkpoint that falls due. The newest checkpoint reaches
+``keys/`` only after its transaction commits: :func:`record_now` writes it
+itself, and :func:`record` does when given an ORM session (given a bare
+connection it cannot tell when that commits, and leaves it to the next one).
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from joinedup.audit.canonical import canonical_json, canonical_time, encode_entry, entry_hash
-from joinedup.audit.checkpoints import checkpoint_interval, sign_checkpoint
+from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, keep_checkpoint
 from joinedup.audit.entry import AuditEntry
+from joinedup.audit.keys import ChainKey, chain_key, make_chain_key
 from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
+from joinedup.audit.signing import sign_checked
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
+from joinedup.audit.verify import SETTINGS_ACTION, TAMPERING_ACTION
 from joinedup.errors import EstateError, InputError
 from joinedup.estate import Estate
 from joinedup.estate.db import now
@@ -41,12 +55,28 @@ ACTION = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
 # Plain DB-API statements: an append is three of them, and on this hot path
 # SQLAlchemy's per-statement bookkeeping cost more than SQLite's own work.
-_TAKE_HEAD = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-_MOVE_HEAD = "UPDATE audit_head SET hash = ? WHERE id = 1"
+_TAKE_HEAD = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, mac, checkpoint_every"
+_MOVE_HEAD = "UPDATE audit_head SET hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1"
 _INSERT = (
     "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
-    " row_count, prev_hash, columns, subjects, detail, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_PENDING = "joinedup.audit.checkpoints"
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """An entry's fields as they will be stored (redacted, canonical), before it has a place in the chain."""
+
+    principal: str
+    action: str
+    purpose: str | None = None
+    dataset: str | None = None
+    dataset_version: int | None = None
+    row_count: int | None = None
+    columns: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def record(
@@ -71,9 +101,9 @@ def record(
     read that gives them must give everyone it returned (who-accessed then
     trusts the list instead of asking about the dataset). ``sql`` is a query's
     text: it is stored with literals replaced by ``?`` and their keyed hashes
-    under ``detail["literals"]``. NHS and NI numbers in ``purpose`` and in
-    ``detail`` strings are replaced the same way, their hashes under
-    ``detail["mentions"]``. A read over several datasets leaves ``dataset``
+    under ``detail["literals"]``. NHS and NI numbers anywhere in the text an
+    entry stores (principal, purpose, dataset, columns, ``detail`` strings) are
+    replaced the same way, their hashes under ``detail["mentions"]``. A read over several datasets leaves ``dataset``
     empty and gives ``detail={"versions": {name: version, ...}}``. ``names`` are
     the dataset and column names a query may use openly: given them, any other
     name in ``sql`` or ``columns`` (an alias, an expression's text) is replaced
@@ -88,9 +118,16 @@ def record(
     if not principal:
         raise ValueError("audit entries need a principal")
     people = list(subjects)
-    secret = estate_secret(estate) if (people or sql is not None or purpose or detail or names is not None) else b""
+    secret = estate_secret(estate)
     facts: dict[str, Any] = {}
     mentions: set[str] = set()
+
+    def clean(text: str) -> str:
+        # Every free-text field goes through the one detector; what it finds is kept as keyed hashes.
+        redacted = redact_text(secret, text)
+        mentions.update(redacted.hashes)
+        return redacted.text
+
     if detail:
         cleaned, found = redact_detail(secret, detail)
         facts.update(cleaned)
@@ -104,10 +141,10 @@ def record(
         column_list, found = redact_names(secret, column_list, names)
         if found:
             facts["literals"] = sorted(set(facts.get("literals", [])).union(found))
-    if purpose:
-        stated = redact_text(secret, purpose)
-        purpose = stated.text
-        mentions.update(stated.hashes)
+    column_list = [clean(c) for c in column_list]
+    principal = clean(principal)
+    purpose = clean(purpose) if purpose else purpose
+    dataset = clean(dataset) if dataset else dataset
     if mentions:
         facts["mentions"] = sorted(mentions)
     hashes = sorted(set(hash_subjects(secret, people)))
@@ -118,53 +155,128 @@ def record(
             (text or "").encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"audit entry for {action}: cannot be encoded ({exc})") from None
-    subjects_json = canonical_json(hashes)
-
+    fields = _Fields(principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts)
     connection = session.connection() if isinstance(session, Session) else session
+    entry, signed = _append(connection, estate, fields)
+    _keep_when_committed(session, estate, signed)
+    return entry
+
+
+def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple[AuditEntry, list[Checkpoint]]:
+    """Write ``fields`` as the next entry (after any entry the log itself needs first); returns it and what was signed."""
     cursor = connection.connection.cursor()
+    signed: list[Checkpoint] = []
     try:
-        _run(connection, cursor, _TAKE_HEAD)
-        head = cursor.fetchone()
-        if head is None:
-            raise EstateError("the audit log's head row is missing; run `joinedup audit verify` and restore the catalogue")
-        seq, prev_hash = int(head[0]), str(head[1])
-        # Stamped while holding the head, so times never run backwards along the chain.
-        at = canonical_time(now())
-        row = (seq, at, principal, action, purpose, dataset, dataset_version, row_count, prev_hash)
-        digest = entry_hash(
-            encode_entry(
-                seq=seq, at=at, principal=principal, action=action, purpose=purpose, dataset=dataset,
-                dataset_version=dataset_version, row_count=row_count, prev_hash=prev_hash,
-                columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json,
-            )
-        )  # fmt: skip
-        _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest))
-        _run(connection, cursor, _MOVE_HEAD, (digest,))
+        seq, prev_hash, head_mac, head_interval = _take_head(connection, cursor)
+        key, pin = _key_for(connection, estate, seq, prev_hash, head_mac)
+        signed += [pin] if pin else []
+        interval = head_interval if head_interval is not None else key.checkpoint_every
+        wanted = checkpoint_interval(estate)
+        queue = []
+        if _head_tampered(key, seq - 1, prev_hash, head_mac, head_interval):
+            # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
+            queue.append(_Fields(fields.principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
+        if wanted != interval:
+            queue.append(_Fields(fields.principal, SETTINGS_ACTION, detail={"checkpoint_every": wanted, "previous": interval}))
+        queue.append(fields)
+        for position, item in enumerate(queue):
+            if position:
+                seq, prev_hash, *_ = _take_head(connection, cursor)
+            if item.action == SETTINGS_ACTION:
+                interval = wanted
+            entry = _write(connection, cursor, key, seq, prev_hash, interval, item)
+            if seq % interval == 0:
+                made = sign_checked(connection, estate, key, seq, entry.hash)
+                if isinstance(made, Checkpoint):
+                    signed.append(made)
     finally:
         cursor.close()
-    if seq % checkpoint_interval(estate) == 0:
-        sign_checkpoint(connection, estate, seq, digest)
+    return entry, signed
+
+
+def _take_head(connection: sa.Connection, cursor: Any) -> tuple[int, str, str | None, int | None]:
+    _run(connection, cursor, _TAKE_HEAD)
+    rows = cursor.fetchall()
+    if not rows:
+        raise EstateError("the audit log's head row is missing; run `joinedup audit verify` and restore the catalogue")
+    seq, prev_hash, mac, interval = rows[0]
+    return int(seq), str(prev_hash), mac, None if interval is None else int(interval)
+
+
+def _head_tampered(key: ChainKey, seq: int, entry_hash: str, mac: str | None, interval: int | None) -> bool:
+    if mac is None:
+        return seq != key.from_seq - 1  # only a head nothing has been written over with the key yet has no MAC
+    return interval is None or not hmac.compare_digest(mac, key.head_mac(seq, entry_hash, interval))
+
+
+def _key_for(
+    connection: sa.Connection, estate: Estate, seq: int, prev_hash: str, head_mac: str | None
+) -> tuple[ChainKey, Checkpoint | None]:
+    """The chain key, made (and the older, unkeyed entries pinned by a checkpoint) on the first keyed append."""
+    key = chain_key(estate)
+    if key is None:
+        if head_mac is not None:
+            raise EstateError(
+                f"{estate.keys_dir / 'audit-chain.key'}: missing, but the audit log was written with it; restore keys/ from its backup"
+            )
+        key = make_chain_key(estate, seq, checkpoint_interval(estate))
+    if head_mac is None and seq == key.from_seq and seq > 1:
+        # Entries from an older joinedup carry no MAC: a signed checkpoint vouches for them as they are now.
+        pin = sign_checked(connection, estate, None, seq - 1, prev_hash)
+        return key, pin if isinstance(pin, Checkpoint) else None
+    return key, None
+
+
+def _write(connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev_hash: str, interval: int, item: _Fields) -> AuditEntry:
+    columns_json = canonical_json(list(item.columns))
+    subjects_json = canonical_json(list(item.subjects))
+    detail_json = canonical_json(item.detail)
+    # Stamped while holding the head, so times never run backwards along the chain.
+    at = canonical_time(now())
+    row = (seq, at, item.principal, item.action, item.purpose, item.dataset, item.dataset_version, item.row_count, prev_hash)
+    digest = entry_hash(
+        encode_entry(
+            seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
+            dataset_version=item.dataset_version, row_count=item.row_count, prev_hash=prev_hash,
+            columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json,
+        )
+    )  # fmt: skip
+    mac = key.entry_mac(digest)
+    _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+    _run(connection, cursor, _MOVE_HEAD, (digest, key.head_mac(seq, digest, interval), interval))
     return AuditEntry(
-        seq=seq,
-        at=at,
-        principal=principal,
-        action=action,
-        purpose=purpose,
-        dataset=dataset,
-        dataset_version=dataset_version,
-        columns=tuple(column_list),
-        row_count=row_count,
-        subjects=tuple(hashes),
-        detail=facts,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
+        seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
+        dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
+        detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
+    )  # fmt: skip
+
+
+def _keep_when_committed(session: Session | sa.Connection, estate: Estate, signed: list[Checkpoint]) -> None:
+    """Record the newest checkpoint in ``keys/`` once the transaction has committed it (never one rolled back)."""
+    if not signed:
+        return
+    if isinstance(session, sa.Connection):
+        # record_now commits this connection and then keeps these in keys/.
+        session.info.setdefault(_PENDING, []).extend(signed)
+        return
+    pending = session.info.setdefault(_PENDING, [])
+    if not pending:
+        sa.event.listen(session, "after_commit", lambda s: [keep_checkpoint(estate, c) for c in s.info.pop(_PENDING, [])], once=True)
+        sa.event.listen(session, "after_rollback", lambda s: s.info.pop(_PENDING, None), once=True)
+    pending.extend(signed)
 
 
 def record_now(estate: Estate, **entry: Any) -> AuditEntry:
     """Append an entry and commit it before returning (see :func:`record` for the fields)."""
     with estate.engine.begin() as connection:
-        return record(connection, estate, **entry)
+        # The info dict outlives this checkout (it is the pooled connection's): start it clean.
+        connection.info.pop(_PENDING, None)
+        made = record(connection, estate, **entry)
+        signed = connection.info.pop(_PENDING, [])
+    # Only now is the checkpoint committed, so only now may keys/ vouch for it.
+    for checkpoint in signed:
+        keep_checkpoint(estate, checkpoint)
+    return made
 
 
 def release(estate: Estate, data: T, **entry: Any) -> T:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,16 +26,21 @@ from joinedup.standards import install_macros
 #: Shown instead of a query DuckDB cannot split into tokens (so its literals cannot be found).
 UNREADABLE_SQL = "(query text not kept: it could not be split into tokens)"
 
-_BOUNDARY_BEFORE = r"(?<![0-9A-Za-z])"
-_BOUNDARY_AFTER = r"(?![0-9A-Za-z])"
-#: Shapes worth checking; the standards' rules decide whether a match is an identifier.
+#: What people put between the parts of an identifier: any blank, dots, slashes,
+#: underscores and every kind of dash (a run of up to three, e.g. " - ").
+_SEP = r"[\s./_\-\u2010-\u2015\u2212]{0,3}"
+#: A letter in any script or width (``Ａ`` as well as ``A``).
+_LETTER = r"[^\W\d_]"
+#: Shapes worth checking, in any digits (full-width ``９`` too) and glued to the
+#: text around them (``NHS9434765919``); only other digits may not touch them, so
+#: a longer number is not cut up. The standards' rules decide whether a match is an identifier.
 _IDENTIFIER_SHAPES = (
-    ("nhs_number", re.compile(_BOUNDARY_BEFORE + r"\d{3}[ -]?\d{3}[ -]?\d{4}" + _BOUNDARY_AFTER)),
-    (
-        "ni_number",
-        re.compile(_BOUNDARY_BEFORE + r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]" + _BOUNDARY_AFTER),
-    ),
+    ("nhs_number", re.compile(r"(?<!\d)\d(?:" + _SEP + r"\d){9}(?!\d)")),
+    ("ni_number", re.compile(_LETTER + _SEP + _LETTER + "(?:" + _SEP + r"\d){6}" + _SEP + _LETTER + r"(?!\d)")),
 )
+#: Hex digests (file hashes, keyed hashes) are kept whole: a run of digits inside one is not a number someone typed.
+_DIGIT = re.compile(r"\d")
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 
 
 _LITERALS = frozenset({duckdb.token_type.string_const, duckdb.token_type.numeric_const})
@@ -50,18 +56,51 @@ class Redacted:
 
 
 def redact_text(secret: bytes, text: str) -> Redacted:
-    """``text`` with each NHS and NI number replaced by ``[nhs number]`` / ``[ni number]``."""
+    """``text`` with each NHS and NI number replaced by ``[nhs number]`` / ``[ni number]``, however it is written.
+
+    The one identifier detector: every free-text field of an entry goes through it.
+    """
+    if not _DIGIT.search(text):
+        return Redacted(text)  # every identifier has digits; most text an append stores has none
     hashes: set[str] = set()
+    pieces = []
+    kept = 0
+    for digest in _DIGEST.finditer(text):
+        pieces.append(_redact_piece(secret, text[kept : digest.start()], hashes))
+        pieces.append(digest.group())
+        kept = digest.end()
+    pieces.append(_redact_piece(secret, text[kept:], hashes))
+    return Redacted("".join(pieces), sorted(hashes))
+
+
+def _redact_piece(secret: bytes, text: str, hashes: set[str]) -> str:
     for kind, shape in _IDENTIFIER_SHAPES:
 
         def replace(match: re.Match[str], kind: str = kind) -> str:
-            if canonical_identifier(kind, match.group()) is None:
+            compact = _compact(match.group())
+            if canonical_identifier(kind, compact) is None:
                 return match.group()
-            hashes.add(subject_hash(secret, kind, match.group()))
+            hashes.add(subject_hash(secret, kind, compact))
             return f"[{kind.replace('_', ' ')}]"
 
         text = shape.sub(replace, text)
-    return Redacted(text, sorted(hashes))
+    return text
+
+
+def _compact(found: str) -> str:
+    """The letters and digits of ``found`` in plain ASCII (``ＡＢ１２`` → ``AB12``), separators dropped."""
+    out = []
+    for ch in found:
+        if ch.isdecimal():
+            out.append(str(unicodedata.decimal(ch)))
+        elif ch.isalpha():
+            out.append(unicodedata.normalize("NFKC", ch).upper())
+    return "".join(out)
+
+
+def contains_identifier(text: str) -> bool:
+    """True when ``text`` holds an NHS or NI number in any form the detector knows."""
+    return redact_text(b"", text).hashes != []
 
 
 def redact_sql(secret: bytes, sql: str, names: Collection[str] | None = None) -> Redacted:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from joinedup.audit.keys import read_cached
 from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.estate.estate import SECRET_FILE
@@ -24,22 +26,10 @@ from joinedup.standards import STANDARD_TYPES
 SUBJECT_KINDS = ("nhs_number", "ni_number", "person_key")
 
 
-_secrets: dict[str, tuple[tuple[int, int, int], bytes]] = {}
-
-
 def estate_secret(estate: Estate) -> bytes:
     """``estate.secret``, read again only when the file changes (every append needs it)."""
-    path = estate.keys_dir / SECRET_FILE
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return estate.secret  # raises the estate's own error
-    stamp = (info.st_ino, info.st_mtime_ns, info.st_mode)
-    cached = _secrets.get(str(path))
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, estate.secret)
-        _secrets[str(path)] = cached
-    return cached[1]
+    found = read_cached(os.path.join(estate.root, "keys", SECRET_FILE), lambda _: estate.secret)
+    return estate.secret if found is None else found  # a missing file raises the estate's own error
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,22 @@ memory at once). What each tampering looks like:
 - an entry edited and re-hashed: the next entry recorded a different hash for it;
 - an entry deleted: a gap in the sequence numbers;
 - entries swapped or reordered: each moved entry's hash covers its old seq;
-- the tail cut off: the head row, a stored checkpoint or an exported checkpoint
-  vouches for a seq the log no longer reaches.
+- an entry added or re-hashed without ``keys/``: its MAC does not match;
+- the tail cut off: the head row (whose MAC no longer matches), a stored
+  checkpoint, the checkpoint kept in ``keys/`` or an exported checkpoint
+  vouches for a seq the log no longer reaches;
+- stored checkpoints deleted: one is due every ``checkpoint_every`` entries, and
+  that setting is read from the log itself, not from ``joinedup.toml``.
 
-A forger who can rewrite the whole database and re-sign it with a new key is
-caught only by a checkpoint exported to somewhere they cannot reach, which is
-why exporting one regularly matters.
+A forger who also holds ``keys/`` can rewrite and re-sign everything; only a
+checkpoint exported to somewhere they cannot reach catches them, which is why
+exporting one regularly matters.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,16 +32,33 @@ from typing import Any
 import sqlalchemy as sa
 
 from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
-from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, load_checkpoint_file
-from joinedup.audit.keys import public_key_hex, verifying_key
+from joinedup.audit.checkpoints import (
+    Checkpoint,
+    checkpoint_interval,
+    kept_checkpoint,
+    load_checkpoint_file,
+)
+from joinedup.audit.keys import (
+    PRIVATE_KEY_FILE,
+    ChainKey,
+    chain_key,
+    entry_mac,
+    public_key_hex,
+    verifying_key,
+)
 from joinedup.audit.models import AuditCheckpointRow
 from joinedup.estate import Estate
 
 _STREAM = sa.text(
     "SELECT seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count,"
-    " subjects, detail, prev_hash, hash FROM audit_entries ORDER BY seq"
+    " subjects, detail, prev_hash, hash, mac FROM audit_entries WHERE seq > :after AND seq <= :upto ORDER BY seq"
 )
-_HEAD = sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")
+_HEAD = sa.text("SELECT seq, hash, mac, checkpoint_every FROM audit_head WHERE id = 1")
+#: The entry that records a change of ``[audit] checkpoint_every`` (detail: the new and previous values).
+SETTINGS_ACTION = "audit.settings"
+#: The entry an append writes first when it finds the head set outside joinedup (detail: the head's seq).
+TAMPERING_ACTION = "audit.tampering"
+_NO_END = 2**62
 _BATCH = 20_000
 
 
@@ -96,23 +119,46 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
     started = time.perf_counter()
     external = load_checkpoint_file(checkpoint_file) if isinstance(checkpoint_file, Path) else checkpoint_file
     report = VerifyReport(checkpoint_file=external)
+    key = chain_key(estate)
+    kept = kept_checkpoint(estate)
+    trusted = verifying_key(estate)
+    trusted_hex = public_key_hex(trusted) if trusted is not None else None
     with estate.engine.connect() as conn:
-        # Checkpoints, then the head, then the entries: each can only have grown
-        # since the one before was read, so concurrent appends never look like tampering.
+        # Head, checkpoints, head again, then the entries: each can only have grown since
+        # the one before was read, so concurrent appends never look like tampering. A
+        # checkpoint is expected only up to the first head read: entries up to there were
+        # committed, with their checkpoints, before the checkpoints were read.
+        committed = conn.execute(_HEAD).one_or_none()
         stored = [Checkpoint.from_row(row) for row in conn.execute(sa.select(AuditCheckpointRow.__table__))]
         head_before = conn.execute(_HEAD).one_or_none()
         wanted: dict[int, list[str]] = defaultdict(list)
-        for made in [*stored, *([external] if external else [])]:
+        for made in [*stored, *(c for c in (external, kept) if c is not None)]:
             wanted[made.seq].append(made.hash)
-        found = _walk_chain(conn, report, wanted, max_problems)
+        signed = {c.seq: c.hash for c in (*([kept] if kept else []), *stored) if c.public_key == trusted_hex and c.signature_valid()}
+        signed_stored = {c.seq for c in stored if c.seq in signed and c.hash == signed[c.seq]}
+        expect_upto = committed.seq if committed is not None else 0
+        walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
+        # A checkpoint is signed only after the MACs since the one before were checked, so
+        # up to the newest one this estate signed the plain chain is proof enough.
+        walk.vouched = max(signed, default=0)
+        found = walk.run(conn, set(wanted))
+        if walk.vouched and found.get(walk.vouched) != signed[walk.vouched]:
+            # It no longer matches: walk again checking every MAC, to name the first entry forged.
+            report.entries, report.problems = 0, []
+            walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
+            found = walk.run(conn, set(wanted))
         head_after = conn.execute(_HEAD).one_or_none()
     _check_head(report, head_before, head_after, found)
-    trusted = verifying_key(estate)
-    trusted_hex = public_key_hex(trusted) if trusted is not None else None
     for made in stored:
         report.checkpoints += 1
         _check_checkpoint(report, made, found, trusted_hex, "a stored checkpoint")
-    _check_coverage(report, stored, checkpoint_interval(estate))
+    if key is None:
+        _check_coverage(report, stored, checkpoint_interval(estate))
+    else:
+        _check_head_mac(report, key, head_after)
+        _check_due(report, walk.due, signed_stored, estate)
+    if kept is not None:
+        _check_checkpoint(report, kept, found, trusted_hex, "the checkpoint kept in keys/")
     if external is not None:
         if external.estate != estate.config.name:
             report.problems.append(Problem(None, f"the checkpoint file is for estate {external.estate!r}, not {estate.config.name!r}"))
@@ -121,45 +167,103 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
     return report
 
 
-def _walk_chain(conn: sa.Connection, report: VerifyReport, wanted: dict[int, list[str]], max_problems: int) -> dict[int, str]:
-    """Check every entry and link; returns the stored hash at each seq a checkpoint asks about."""
-    problems = report.problems
-    found: dict[int, str] = {}
-    last_seq, last_hash = 0, ZERO_HASH
-    rows = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(_STREAM)
-    for seq, at, principal, action, purpose, dataset, version, columns, row_count, subjects, detail, prev_hash, stored_hash in rows:
-        report.entries += 1
-        gap = seq != last_seq + 1
-        if gap:
-            first_missing = last_seq + 1
-            span = f"seq {first_missing} is" if seq == first_missing + 1 else f"seqs {first_missing} to {seq - 1} are"
-            problems.append(Problem(first_missing, f"{span} missing: the log jumps from {last_seq} to {seq} (entries were deleted)"))
-        try:
-            computed = entry_hash(
-                encode_entry(
-                    seq=seq, at=at, principal=principal, action=action, purpose=purpose, dataset=dataset,
-                    dataset_version=version, columns_json=columns, row_count=row_count,
-                    subjects_json=subjects, detail_json=detail, prev_hash=prev_hash,
+def chain_problem(conn: sa.Connection, key: ChainKey | None, since: Checkpoint | None, upto: int) -> str | None:
+    """The first problem in the entries after ``since`` up to ``upto``, read through ``conn``; None when they verify.
+
+    Checked before a checkpoint is signed, so a checkpoint never vouches for a
+    chain that does not follow on from the one before.
+    """
+    report = VerifyReport()
+    walk = _Walk(report, key, expect_upto=0, max_problems=1)
+    walk.run(conn, set(), since.seq if since else 0, since.hash if since else ZERO_HASH, upto)
+    if report.ok and report.last_seq != upto:
+        report.problems.append(Problem(report.last_seq + 1, f"the log ends at seq {report.last_seq}, not at seq {upto}"))
+    return report.problem
+
+
+class _Walk:
+    """One pass over the entries in seq order: hashes, links, MACs, and the checkpoints falling due."""
+
+    def __init__(self, report: VerifyReport, key: ChainKey | None, *, expect_upto: int, max_problems: int) -> None:
+        self.report = report
+        self.key = key
+        self.expect_upto = expect_upto
+        self.max_problems = max_problems
+        #: Seqs at which a checkpoint must have been signed (entries written with the chain key only).
+        self.due: list[int] = []
+        #: The newest seq a checkpoint signed by this estate vouches for: MACs are checked after it.
+        self.vouched = 0
+
+    def run(
+        self, conn: sa.Connection, wanted: set[int], after: int = 0, after_hash: str = ZERO_HASH, upto: int = _NO_END
+    ) -> dict[int, str]:
+        """Check every entry and link; returns the stored hash at each seq in ``wanted``."""
+        report, key, problems, due = self.report, self.key, self.report.problems, self.due
+        found: dict[int, str] = {}
+        last_seq, last_hash = after, after_hash
+        secret = key.secret if key else b""
+        from_seq = key.from_seq if key else _NO_END
+        mac_from = max(from_seq, self.vouched + 1)
+        interval = key.checkpoint_every if key else 0
+        if key is not None and 1 < from_seq <= self.expect_upto and after < from_seq - 1:
+            due.append(from_seq - 1)  # the checkpoint that vouches for the entries written before the key
+        params = {"after": after, "upto": upto}
+        # Options for this statement only: the connection may be an append's, which must not stream.
+        rows = conn.execute(_STREAM, params, execution_options={"stream_results": True, "yield_per": _BATCH})
+        for seq, at, principal, action, purpose, dataset, version, columns, row_count, subjects, detail, prev_hash, stored_hash, mac in rows:
+            report.entries += 1
+            gap = seq != last_seq + 1
+            if gap:
+                first_missing = last_seq + 1
+                span = f"seq {first_missing} is" if seq == first_missing + 1 else f"seqs {first_missing} to {seq - 1} are"
+                problems.append(Problem(first_missing, f"{span} missing: the log jumps from {last_seq} to {seq} (entries were deleted)"))
+            try:
+                computed = entry_hash(
+                    encode_entry(
+                        seq=seq, at=at, principal=principal, action=action, purpose=purpose, dataset=dataset,
+                        dataset_version=version, columns_json=columns, row_count=row_count,
+                        subjects_json=subjects, detail_json=detail, prev_hash=prev_hash,
+                    )
+                )  # fmt: skip
+            except (TypeError, ValueError, UnicodeEncodeError):
+                computed = None
+            if computed != stored_hash:
+                problems.append(Problem(seq, f"seq {seq} does not match its hash: it was changed after it was written (or moved from another position)"))
+            elif not gap and prev_hash != last_hash:
+                problems.append(
+                    Problem(last_seq, f"seq {last_seq} is not the entry seq {seq} was chained to: it was rewritten, replaced or reordered")
+                    if last_seq
+                    else Problem(seq, f"seq {seq} should start the chain with a zero previous hash but does not")
                 )
-            )
-        except (TypeError, ValueError, UnicodeEncodeError):
-            computed = None
-        if computed != stored_hash:
-            problems.append(Problem(seq, f"seq {seq} does not match its hash: it was changed after it was written (or moved from another position)"))
-        elif not gap and prev_hash != last_hash:
-            problems.append(
-                Problem(last_seq, f"seq {last_seq} is not the entry seq {seq} was chained to: it was rewritten, replaced or reordered")
-                if last_seq
-                else Problem(seq, f"seq {seq} should start the chain with a zero previous hash but does not")
-            )
-        if seq in wanted:
-            found[seq] = stored_hash
-        last_seq, last_hash = seq, stored_hash
-        if len(problems) >= max_problems:
-            problems.append(Problem(None, f"stopped after {max_problems} problems"))
-            break
-    report.last_seq, report.last_hash = last_seq, last_hash
-    return found
+            elif seq >= mac_from and (mac is None or not hmac.compare_digest(mac, entry_mac(secret, stored_hash))):
+                problems.append(
+                    Problem(seq, f"seq {seq} does not carry the chain key's MAC: it was written or re-hashed outside joinedup, without keys/")
+                )
+            if seq >= from_seq:
+                if action == SETTINGS_ACTION:
+                    interval = _interval_set(detail, interval)
+                elif action == TAMPERING_ACTION:
+                    problems.append(
+                        Problem(seq, f"seq {seq} records that the log's head had been set outside joinedup when it was appended to: entries before it may have been removed")
+                    )
+                if seq <= self.expect_upto and seq % interval == 0:
+                    due.append(seq)
+            if seq in wanted:
+                found[seq] = stored_hash
+            last_seq, last_hash = seq, stored_hash
+            if len(problems) >= self.max_problems:
+                problems.append(Problem(None, f"stopped after {self.max_problems} problems"))
+                break
+        report.last_seq, report.last_hash = last_seq, last_hash
+        return found
+
+
+def _interval_set(detail: str, current: int) -> int:
+    try:
+        value = json.loads(detail).get("checkpoint_every")
+    except (ValueError, AttributeError):
+        return current
+    return value if isinstance(value, int) and value >= 1 else current
 
 
 def _check_head(report: VerifyReport, before: Any, after: Any, found: dict[int, str]) -> None:
@@ -195,6 +299,37 @@ def _check_coverage(report: VerifyReport, stored: list[Checkpoint], interval: in
                 "rewritten (if [audit] checkpoint_every was just lowered, run `joinedup audit checkpoint`)",
             )
         )
+
+
+def _check_head_mac(report: VerifyReport, key: ChainKey, head: Any) -> None:
+    if head is None:
+        return
+    if head.mac is None and head.seq == key.from_seq - 1:
+        return  # the chain key was made, and nothing has been written with it yet
+    if head.mac is None or head.checkpoint_every is None or not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.checkpoint_every)):
+        report.problems.append(
+            Problem(
+                head.seq + 1,
+                f"the log's head (seq {head.seq}) does not carry the chain key's MAC: it was set outside joinedup, "
+                f"and entries after seq {head.seq} may have been removed",
+            )
+        )
+
+
+def _check_due(report: VerifyReport, due: list[int], signed: set[int], estate: Estate) -> None:
+    """A checkpoint falls due every ``checkpoint_every`` entries (as the log recorded it); each must be stored."""
+    missing = [seq for seq in due if seq not in signed]
+    if not missing:
+        return
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    if (estate.keys_dir / PRIVATE_KEY_FILE).exists():
+        message = (
+            f"the signing key exists but stored checkpoints are missing or fewer than expected: none at seq {missing[0]}{more}; "
+            "they were deleted from the catalogue (or never signed because the log did not verify)"
+        )
+    else:
+        message = f"checkpoints fell due (at seq {missing[0]}{more}) but the signing key keys/{PRIVATE_KEY_FILE} is missing"
+    report.problems.append(Problem(missing[0], message))
 
 
 def _check_checkpoint(report: VerifyReport, made: Checkpoint, found: dict[int, str], trusted_hex: str | None, what: str) -> None:

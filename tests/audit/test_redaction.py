@@ -1,0 +1,127 @@
+"""One identifier detector over every free-text field an entry stores, however the number is written."""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from joinedup.access import bootstrap_admin
+from joinedup.audit import log, record_now
+from joinedup.audit.redact import redact_text
+from joinedup.audit.subjects import subject_hash
+from joinedup.estate import Estate
+from joinedup.standards import generate
+from tests.audit.cli_app import runner_for
+
+SECRET = b"k" * 32
+SEPARATORS = ["", " ", "  ", ".", "-", " - ", "/", "_", "\u00a0", "\u2013", "\u2212"]
+_FULL_WIDTH = {ord(c): chr(ord(c) - ord("0") + 0xFF10) for c in "0123456789"} | {
+    ord(c): chr(ord(c) - ord("A") + 0xFF21) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+}
+
+
+def _compact(text: str) -> str:
+    """What a reader would recover from ``text``: its letters and digits, in ASCII, upper case."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).upper() if ch.isalnum())
+
+
+@st.composite
+def _written(draw: st.DrawFn, kind: str) -> tuple[str, str]:
+    """(canonical identifier, how someone typed it): any separators, any width, glued to words."""
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    canonical = generate.nhs_number(rng) if kind == "nhs_number" else generate.ni_number(rng)
+    text = canonical[0]
+    for ch in canonical[1:]:
+        text += draw(st.sampled_from(SEPARATORS)) + ch
+    if kind == "ni_number" and draw(st.booleans()):
+        text = text.lower()
+    if draw(st.booleans()):
+        text = text.translate(_FULL_WIDTH)
+    before = draw(st.sampled_from(["", "NHS", "ref ", "no.", "(", "patient-", "NI:"]))
+    after = draw(st.sampled_from(["", ".", ")", " today", "x", "-ok"]))
+    return canonical, before + text + after
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["nhs_number", "ni_number"]).flatmap(lambda kind: st.tuples(st.just(kind), _written(kind))))
+def test_every_way_of_writing_an_identifier_is_replaced_and_hashed(case: tuple[str, tuple[str, str]]) -> None:
+    kind, (canonical, typed) = case
+
+    redacted = redact_text(SECRET, f"about {typed} please")
+
+    assert canonical not in _compact(redacted.text)
+    assert f"[{kind.replace('_', ' ')}]" in redacted.text
+    assert subject_hash(SECRET, kind, canonical) in redacted.hashes
+
+
+def test_digests_and_longer_numbers_are_left_alone() -> None:
+    digest = "e3b0c44298fc1c149afbf4c8996fb9249434765919ae41e4649b934ca495991b7852b855"
+    for text in (digest, "UPRN 100023336956", "19434765919", "2026-01-31 09:15:02"):
+        assert redact_text(SECRET, text).text == text
+
+
+def _stored_text(estate: Estate) -> str:
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        return "\n".join(str(row) for row in con.execute("SELECT * FROM audit_entries"))
+
+
+def test_no_field_of_an_entry_keeps_an_identifier(estate: Estate) -> None:
+    record_now(
+        estate, principal="svc-9434765919", action="data.read", purpose="call about NHS9434765919",
+        dataset="people", columns=["ref 943.476.5919", "ＡＢ１２３４５６Ｃ"], row_count=1,
+        detail={"note": "AB-12-34-56-C", "nested": ["ni ab 12.34.56 c"]},
+    )  # fmt: skip
+
+    stored = _compact(_stored_text(estate))
+
+    assert "9434765919" not in stored and "AB123456C" not in stored
+    [entry] = log(estate)
+    assert entry.principal == "svc-[nhs number]"
+    assert entry.columns == ("ref [nhs number]", "[ni number]")
+    assert set(entry.detail["mentions"]) == {
+        subject_hash(estate.secret, "nhs_number", "9434765919"), subject_hash(estate.secret, "ni_number", "AB123456C")
+    }
+
+
+def test_the_filters_of_audit_log_are_redacted_too(estate: Estate) -> None:
+    bootstrap_admin(estate, "tester")
+    jd = runner_for(estate.root)
+
+    assert jd("audit", "log", "--principal", "943.476.5919", "--action", "data.", user="tester").exit_code == 0
+
+    [read] = log(estate, action="audit.read")
+    assert read.detail["filters"]["principal"] == "[nhs number]"
+    assert "9434765919" not in _compact(_stored_text(estate))
+
+
+def test_an_unregistered_name_is_kept_only_as_a_keyed_hash(estate: Estate) -> None:
+    bootstrap_admin(estate, "tester")
+    jd = runner_for(estate.root)
+
+    refused = jd("audit", "log", user="Siobhan Quigley")
+
+    assert refused.exit_code == 3
+    [denied] = log(estate, action="access.denied")
+    assert denied.principal == "(unregistered)"
+    assert re.fullmatch("[0-9a-f]{64}", denied.detail["name_hash"])
+    assert "QUIGLEY" not in _compact(_stored_text(estate))
+
+
+def test_a_name_with_a_control_character_is_refused_without_forging_a_line(estate: Estate, tmp_path: Path) -> None:
+    bootstrap_admin(estate, "tester")
+    jd = runner_for(estate.root)
+
+    refused = jd("audit", "log", user="mallory\n2026-01-01 00:00  tester  data.erase")
+
+    assert refused.exit_code == 3
+    assert refused.stderr.count("\n") == 1 and "data.erase" not in refused.stderr
+    [denied] = log(estate, action="access.denied")
+    assert denied.principal == "(unregistered)"
+    assert "data.erase" not in _stored_text(estate)
