@@ -257,9 +257,14 @@ class _SchemaReader:
             raise self.fail("fields", "expected a non-empty list of fields")
         fields = [self.field(item, f"fields[{i}]") for i, item in enumerate(fields_data)]
         names = [f.name for f in fields]
+        folded = [name.lower() for name in names]
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise self.fail(f"fields[{i}].name", f"{name!r} is used by more than one field")
+            if folded[i] in folded[:i]:
+                # DuckDB and Delta Lake compare column names ignoring case: both could not be stored.
+                other = names[folded.index(folded[i])]
+                raise self.fail(f"fields[{i}].name", f"{name!r} differs from {other!r} only in case, and column names ignore case: rename one")
         primary_key = data.get("primaryKey", [])
         if isinstance(primary_key, str):
             primary_key = [primary_key]
