@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 test: lint  ## the whole suite (PostgreSQL tests skip with a message when it is absent)
 	$(BIN)/python -m pytest -n 2 -q
+
+fuzz: $(STAMP)  ## the fuzz tests with the large "nightly" example budget (see docs/testing.md)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/python -m pytest tests/fuzz -n 2 -q
 
 bench: $(STAMP)  ## benchmarks print JSON; see benchmarks/README.md
 	$(BIN)/python benchmarks/ingest.py

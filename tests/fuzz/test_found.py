@@ -14,6 +14,7 @@ from joinedup.estate import Catalogue, Estate
 from joinedup.ingest import ingest
 from joinedup.ingest.inference import infer_file_schema
 from joinedup.schema import Schema
+from joinedup.storage import delta
 
 
 def _schema(*names: str) -> Schema:
@@ -45,3 +46,25 @@ def test_a_header_with_a_line_break_stays_on_one_line_in_errors(estate: Estate, 
     with pytest.raises(SchemaError) as caught:
         ingest(estate, path, dataset="nl", principal="tester", schema=_schema("missing"))
     assert "\n" not in str(caught.value) and "columns: new\\r\\nline, b" in str(caught.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="schema infer names case-only and repeated headers so that ingest maps them to other columns "
+    "(schema engineer's scope: repeated and case-only differing headers in infer)",
+)
+@pytest.mark.parametrize("header", ["RULE,rule", "a b,a_b", "Name,name,NAME"])
+def test_what_infer_proposes_for_headers_that_normalise_alike_loads_each_column_into_its_field(
+    estate: Estate, tmp_path: Path, header: str
+) -> None:
+    width = header.count(",") + 1
+    path = tmp_path / "alike.csv"
+    path.write_text(header + "\n" + ",".join(f"v{i}" for i in range(width)) + "\n", encoding="utf-8")
+    proposed = infer_file_schema(path)
+    ingest(estate, path, dataset="alike", principal="tester", schema=proposed)
+    table = delta.snapshot(estate.table_path("alike"), Catalogue(estate).get("alike").current.table_version).to_table()
+    headers = header.split(",")
+    # Each field holds the column it was inferred from: the one its title (or name) is.
+    for field in proposed.fields:
+        column = headers.index(field.title or field.name)
+        assert table.column(field.name).to_pylist() == [f"v{column}"]

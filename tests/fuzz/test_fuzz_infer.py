@@ -13,12 +13,13 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from hypothesis import event, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from joinedup.errors import JoinedupError
 from joinedup.estate import Estate
 from joinedup.ingest import ingest
+from joinedup.ingest.columns import normalise_header
 from joinedup.ingest.inference import infer_file_schema
 from joinedup.schema import dump_schema, load_schema
 from tests.fuzz.conftest import FUZZ
@@ -35,7 +36,9 @@ _datasets = itertools.count()
 def test_infer_then_check_then_ingest_round_trips(estate: Estate, tmp_path: Path, data: st.DataObject) -> None:
     doc = data.draw(schema_documents(), label="columns like")
     fmt = data.draw(st.sampled_from(FORMATS), label="format")
-    table = data.draw(tables(doc), label="table")
+    table = data.draw(tables(doc, case_twins=False), label="table")
+    # Headers that normalise alike are a known fault in infer's naming (see test_found.py).
+    assume(len({normalise_header(h) for h in table.headers}) == len(table.headers))
     with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
         folder = Path(scratch)
         written = write(data.draw, table, folder, fmt)
