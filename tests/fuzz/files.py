@@ -187,7 +187,13 @@ def _jsonl(draw: st.DrawFn, table: Table, folder: Path) -> Written:
 def _parquet_column(draw: st.DrawFn, texts: list[str | None]) -> tuple[pa.Array, bool]:
     """An Arrow column for the texts, and whether the reader's text is predicted (it is for exact types)."""
     present = [t for t in texts if t is not None]
-    kind = draw(st.sampled_from(["string", "large_string", "dictionary", "typed", "typed"]))
+    kind = draw(st.sampled_from(["string", "large_string", "dictionary", "typed", "typed", "binary", "list", "struct"]))
+    if kind == "binary":
+        return pa.array([None if t is None else t.encode("utf-8") for t in texts], pa.binary()), False
+    if kind == "list":
+        return pa.array([None if t is None else [t, t] for t in texts], pa.list_(pa.string())), False
+    if kind == "struct":
+        return pa.array([None if t is None else {"text": t} for t in texts], pa.struct([("text", pa.string())])), False
     if kind == "large_string":
         return pa.array(texts, pa.large_string()), True
     if kind == "dictionary":
@@ -262,6 +268,9 @@ def _excel_cell(draw: st.DrawFn, sheet: Any, row: int, column: int, text: str | 
     if typed and _iso_date(text):
         sheet.cell(row, column, date.fromisoformat(text))
         return UNKNOWN
+    if typed and text.startswith("="):
+        sheet.cell(row, column, text)  # a formula with no value worked out: what the reader sees is its business
+        return UNKNOWN
     if typed and _float(text) is not None and abs(_float(text) or 0) < 1e300:
         sheet.cell(row, column, _float(text))
         return UNKNOWN
@@ -302,5 +311,10 @@ def _excel(draw: st.DrawFn, table: Table, folder: Path) -> Written:
         else:
             padded = cells + [None] * (len(headers) - len(cells))
             written.rows[number] = dict(zip(headers, padded, strict=True))
+    first = written.rows.get(top + 1)
+    if first and len(headers) > 1 and isinstance(first[headers[0]], str) and draw(st.integers(0, 5)) == 0:
+        # A merged cell keeps its first cell's value; the others read as empty.
+        sheet.merge_cells(start_row=top + 1, start_column=1, end_row=top + 1, end_column=2)
+        first[headers[1]] = None
     book.save(written.path)
     return written
