@@ -30,7 +30,7 @@ ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252")
 DELIMITERS = (",", ";", "\t", "|")
 #: Characters the xlsx format cannot hold (openpyxl refuses them).
 _NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]{0,14})")
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]{0,14}")
 
 
 @dataclass
@@ -253,7 +253,10 @@ def _parquet(draw: st.DrawFn, table: Table, folder: Path) -> Written:
 
 
 def _xlsx_text(text: str | None) -> str | None:
-    return None if text is None else _NOT_IN_XLSX.sub("?", text)
+    if text is None:
+        return None
+    # XML reads every line ending in the sheet back as a line feed.
+    return _NOT_IN_XLSX.sub("?", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _excel_cell(draw: st.DrawFn, sheet: Any, row: int, column: int, text: str | None) -> Cell:
