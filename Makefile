@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint docs bench clean
+.PHONY: install demo test lint docs fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: lint  ## the whole suite (PostgreSQL tests skip with a message when it is 
 
 docs: $(STAMP)  ## regenerate docs/cli.md from every command's --help (a test fails when it is stale)
 	$(BIN)/python -m joinedup.cli.reference docs/cli.md
+
+fuzz: $(STAMP)  ## the fuzz tests with the large "nightly" example budget (see docs/testing.md)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/python -m pytest tests/fuzz -n 2 -q
 
 bench: $(STAMP)  ## benchmarks print JSON; see benchmarks/README.md
 	$(BIN)/python benchmarks/ingest.py

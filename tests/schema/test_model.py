@@ -73,6 +73,7 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, typ: string}]", "fields[0].typ: unknown key (did you mean 'type'?)"),
         ("fields: [{name: a, constraints: {requried: true}}]", "fields[0].constraints.requried: unknown key (did you mean 'required'?)"),
         ("fields: [{name: a}, {name: a}]", "fields[1].name: 'a' is used by more than one field"),
+        ("fields: [{name: Name}, {name: NAME}]", "fields[1].name: 'NAME' differs from 'Name' only in case"),
         ("fields: [{name: a}]\nprimaryKey: [b]", "primaryKey: 'b' is not a field"),
         ("fields: [{name: a, type: date, format: any}]", "joinedup never guesses day and month"),
         ("fields: [{name: a, type: date, format: dd/mm/yyyy}]", "expected 'default' (ISO 8601) or a strptime pattern"),

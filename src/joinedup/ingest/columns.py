@@ -50,10 +50,15 @@ def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[s
                 positions[field.name] = free[0]
                 break
         else:
-            shown = ", ".join(header[:12]) + (" ..." if len(header) > 12 else "")
+            shown = ", ".join(_one_line(h) for h in header[:12]) + (" ..." if len(header) > 12 else "")
             raise SchemaError(
                 f"{path}: the schema's field {field.name!r} is not a column of the file (columns: {shown})"
             )
     used = set(positions.values())
     ignored = [h for i, h in enumerate(header) if i not in used]
     return positions, ignored
+
+
+def _one_line(header: str) -> str:
+    # A quoted header may hold a line break; the error message must stay one line.
+    return header if header.isprintable() else repr(header)[1:-1]

@@ -56,7 +56,10 @@ def open_csv(
     head = _first_bytes(path)
     likely = declared or _sniff_bom(head)
     scratch: list[Path] = []
-    if likely not in _DUCKDB_READS or (declared is None and not _utf8_so_far(head)):
+    # DuckDB misreads a quote straight after a byte-order mark (a quoted line break in
+    # the first header then splits it): those files go through a copy without the mark.
+    quoted_after_bom = head.startswith(codecs.BOM_UTF8 + b'"')
+    if likely not in _DUCKDB_READS or quoted_after_bom or (declared is None and not _utf8_so_far(head)):
         # Known, or seen in the first megabyte, not to be UTF-8: find out first, then transcode.
         scan = _hash_and_detect(path, declared)
         row = _header_row(path, head, scan.encoding, delimiter, header_row, find_header)
@@ -207,11 +210,15 @@ def _stage(
     header = _csv_header(path, readable, delimiter, row)
     columns = [f"c{i}" for i in range(len(header))]
     spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+    # DuckDB takes the first line break it meets, even one quoted in the header, as
+    # the file's line ending, and then silently reads no rows: tell it the real one.
+    ending = _header_ending(readable) if any("\n" in h or "\r" in h for h in header) else None
+    new_line = f"new_line = {quote_literal(_ESCAPED_ENDINGS[ending])}, " if ending else ""
     # A buffer of twice the longest line DuckDB accepts: fewer, larger reads
     # parse faster than its default here.
     reader = (
         f"read_csv({quote_literal(str(readable))}, header = true, auto_detect = false, skip = {row - 1}, "
-        f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+        f"columns = {spec}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', {new_line}"
         "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
         f"max_line_size = {_MAX_LINE}, buffer_size = {2 * _MAX_LINE})"
     )
@@ -229,6 +236,22 @@ def _stage(
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
     return header, rejected
+
+
+_ESCAPED_ENDINGS = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}
+
+
+def _header_ending(readable: Path) -> str | None:
+    """The first line break outside quotes (the file's line ending), or None when there is none."""
+    with open(readable, encoding="utf-8-sig", newline="") as handle:
+        text = handle.read(_CHUNK)
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch in "\r\n" and not quoted:
+            return "\r\n" if text[i : i + 2] == "\r\n" else ch
+    return None
 
 
 def _ragged_message(message: str) -> str:

@@ -21,6 +21,8 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: 
         names = pq.read_schema(path).names
     except Exception as exc:
         raise InputError(f"{path}: cannot read as Parquet: {first_line(exc)}") from None
+    if not names:
+        raise InputError(f"{path}: the Parquet file has no columns")
     header = checked_header(path, list(names))
     scan = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
     try:
