@@ -17,9 +17,11 @@ install: $(STAMP)  ## .venv with joinedup and all extras (postgres, demo, dev); 
 demo: $(STAMP)  ## build a demo estate from synthetic UK data and ingest it
 	$(BIN)/joinedup demo --estate demo-estate --fresh
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff (lint and format), the layer contracts, mypy --strict on src/
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint  ## the whole suite (PostgreSQL tests skip with a message when it is absent)
 	$(BIN)/python -m pytest -n 2 -q

@@ -82,9 +82,7 @@ def fresh(root: Path, name: str, synchronous: str = "FULL") -> Estate:
     estate = Estate.create(root / name)
     if synchronous != "FULL":
         # After the estate's own pragmas: a benchmark-only comparison, never the default.
-        sa.event.listen(
-            estate.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA synchronous={synchronous}")
-        )
+        sa.event.listen(estate.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA synchronous={synchronous}"))
         estate.engine.dispose()
     return estate
 
@@ -111,7 +109,9 @@ def build_chain(estate: Estate, n: int) -> float:
             "seq": seq, "at": at, "principal": "analyst1", "action": "data.query", "purpose": "caseload",
             "dataset": "people", "dataset_version": 3, "row_count": seq % 500, "prev_hash": prev,
         }  # fmt: skip
-        digest = entry_hash(encode_entry(columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json, **fields))
+        digest = entry_hash(
+            encode_entry(columns_json=columns_json, subjects_json=subjects_json, detail_json=detail_json, **fields)
+        )
         batch.append((*fields.values(), columns_json, subjects_json, detail_json, digest, key.entry_mac(digest)))
         prev = digest
         if seq % interval == 0:

@@ -51,10 +51,16 @@ RAGGED_EVERY = 100_000
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to generate (default 1,000,000)")
-    parser.add_argument("--out", type=Path, help="scratch folder for the file and estate (default: a temporary one, removed after)")
+    parser.add_argument(
+        "--out", type=Path, help="scratch folder for the file and estate (default: a temporary one, removed after)"
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating (default 3); medians are compared")
-    parser.add_argument("--upsert-rows", type=int, default=10_000, help="changed rows merged into the table afterwards (default 10,000)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each side, alternating (default 3); medians are compared"
+    )
+    parser.add_argument(
+        "--upsert-rows", type=int, default=10_000, help="changed rows merged into the table afterwards (default 10,000)"
+    )
     parser.add_argument("--baseline", nargs=2, metavar=("CSV", "SCHEMA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline:
@@ -75,7 +81,18 @@ def run(scratch: Path, rows: int, seed: int, repeat: int = 3, upsert_rows: int =
     cli = joinedup_command()
     estate = scratch / "estate"
     baseline_command = [sys.executable, str(Path(__file__).resolve()), "--baseline", str(data), str(schema)]
-    ingest_command = [*cli, "ingest", str(data), "--dataset", "people", "--schema", str(schema), "--json", "--estate", str(estate)]
+    ingest_command = [
+        *cli,
+        "ingest",
+        str(data),
+        "--dataset",
+        "people",
+        "--schema",
+        str(schema),
+        "--json",
+        "--estate",
+        str(estate),
+    ]
 
     # The two alternate, so a burst of load from elsewhere on a shared machine
     # falls on both sides; the medians are compared.
@@ -125,7 +142,9 @@ def run(scratch: Path, rows: int, seed: int, repeat: int = 3, upsert_rows: int =
             "ratio_met": summary is not None and ratio is not None and ratio <= TARGET_RATIO,
             "memory_met": summary is not None and ingest_peak < peak_target,
             "upsert_seconds_max": TARGET_UPSERT_SECONDS,
-            "upsert_met": upsert is not None and upsert["exit_code"] == 0 and upsert["seconds"] <= TARGET_UPSERT_SECONDS,
+            "upsert_met": upsert is not None
+            and upsert["exit_code"] == 0
+            and upsert["seconds"] <= TARGET_UPSERT_SECONDS,
         },
         "upsert": upsert,
         "counts_agree": all(r["planted"] == r["baseline"] == r["ingest"] for r in by_rule),
@@ -137,7 +156,18 @@ def measure_upsert(cli: list[str], estate: Path, scratch: Path, changed: int, re
     """Time ``--mode upsert`` of ``changed`` stored rows with a new amount, ``repeat`` times (each a new version)."""
     changes = scratch / "changes.csv"
     changed = write_changes(estate, changes, changed)
-    command = [*cli, "ingest", str(changes), "--dataset", "people", "--mode", "upsert", "--json", "--estate", str(estate)]
+    command = [
+        *cli,
+        "ingest",
+        str(changes),
+        "--dataset",
+        "people",
+        "--mode",
+        "upsert",
+        "--json",
+        "--estate",
+        str(estate),
+    ]
     runs = []
     for attempt in range(1, repeat + 1):
         say(f"[{attempt}/{repeat}] upsert: joinedup ingest --mode upsert of {changed:,} changed rows ...")
@@ -166,11 +196,15 @@ def write_changes(estate: Path, path: Path, changed: int) -> int:
         opened.close()
     con = duckdb.connect()
     con.register("stored", stored)
-    columns = ", ".join("round(coalesce(amount, 0) + 0.01, 2) AS amount" if name == "amount" else ident(name) for name in fields)
+    columns = ", ".join(
+        "round(coalesce(amount, 0) + 0.01, 2) AS amount" if name == "amount" else ident(name) for name in fields
+    )
     # Evenly spread keys touch most of the table's files, as a real daily delta does.
     [(written,)] = con.execute(
-        f"COPY (SELECT {columns} FROM (SELECT *, row_number() OVER (ORDER BY person_id) AS n, count(*) OVER () AS total FROM stored) "
-        f"WHERE n % greatest(total // {int(changed)}, 1) = 0 ORDER BY person_id LIMIT {int(changed)}) TO {literal(str(path))} (HEADER)"
+        f"COPY (SELECT {columns} FROM (SELECT *, row_number() OVER (ORDER BY person_id) AS n, "
+        "count(*) OVER () AS total FROM stored) "
+        f"WHERE n % greatest(total // {int(changed)}, 1) = 0 ORDER BY person_id LIMIT {int(changed)}) "
+        f"TO {literal(str(path))} (HEADER)"
     ).fetchall()
     con.close()
     return int(written)
@@ -205,10 +239,14 @@ def prepare(scratch: Path, rows: int, seed: int) -> tuple[Path, Path, dict[str, 
             return data, schema, known["rule_counts"], None
     say(f"generating {rows:,} rows into {data} ...")
     started = time.perf_counter()
-    truth = write_csv(data, generate_people(rows, seed=seed, error_rate=ERROR_RATE, ragged_rows=settings["ragged_rows"]))
+    truth = write_csv(
+        data, generate_people(rows, seed=seed, error_rate=ERROR_RATE, ragged_rows=settings["ragged_rows"])
+    )
     seconds = round(time.perf_counter() - started, 2)
     counts = truth.rule_counts()
-    manifest.write_text(json.dumps({"settings": settings, "bytes": data.stat().st_size, "rule_counts": counts}), encoding="utf-8")
+    manifest.write_text(
+        json.dumps({"settings": settings, "bytes": data.stat().st_size, "rule_counts": counts}), encoding="utf-8"
+    )
     return data, schema, counts, seconds
 
 
@@ -237,7 +275,9 @@ def joinedup_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "joinedup.cli.main"]
 
 
-def compare(planted: dict[str, dict[str, int]], base: dict[str, dict[str, int]], ingest: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+def compare(
+    planted: dict[str, dict[str, int]], base: dict[str, dict[str, int]], ingest: dict[str, dict[str, int]]
+) -> list[dict[str, Any]]:
     keys = sorted({(c, r) for counts in (planted, base, ingest) for c, rules in counts.items() for r in rules})
     return [
         {
@@ -264,22 +304,35 @@ def baseline_counts(data: Path, schema_path: Path) -> dict[str, Any]:
     fields = schema["fields"]
     con = duckdb.connect()
     install_macros(con, [f["type"] for f in fields if f["type"] in UK_TYPES])
-    source = f"read_csv({literal(str(data))}, header = true, all_varchar = true, store_rejects = true, rejects_table = 'bench_rejects', rejects_scan = 'bench_scans')"
+    source = (
+        f"read_csv({literal(str(data))}, header = true, all_varchar = true, store_rejects = true, "
+        "rejects_table = 'bench_rejects', rejects_scan = 'bench_scans')"
+    )
     texts = ", ".join(f"NULLIF(trim({ident(f['name'])}), '') AS t{i}" for i, f in enumerate(fields))
     values = ", ".join(f"{typed(f, f't{i}')} AS v{i}" for i, f in enumerate(fields))
     checks = [(f["name"], rule, sql) for i, f in enumerate(fields) for rule, sql in rules(f, f"t{i}", f"v{i}")]
     counts = ", ".join(f"count(*) FILTER (WHERE {sql})" for *_, sql in checks)
-    keys = [[k] for k in schema.get("primaryKey", [])[:1]] + [[f["name"]] for f in fields if f.get("constraints", {}).get("unique") and [f["name"]] != schema.get("primaryKey")]
+    keys = [[k] for k in schema.get("primaryKey", [])[:1]] + [
+        [f["name"]]
+        for f in fields
+        if f.get("constraints", {}).get("unique") and [f["name"]] != schema.get("primaryKey")
+    ]
     duplicates = []
     for names in keys:
         i = next(j for j, f in enumerate(fields) if f["name"] == names[0])
         rule = "primaryKey" if names == schema.get("primaryKey") else "unique"
-        duplicates.append((names[0], rule, f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM s WHERE v{i} IS NOT NULL GROUP BY v{i} HAVING n > 1))"))
+        duplicates.append(
+            (
+                names[0],
+                rule,
+                (
+                    "(SELECT coalesce(sum(n - 1), 0) FROM "
+                    f"(SELECT count(*) AS n FROM s WHERE v{i} IS NOT NULL GROUP BY v{i} HAVING n > 1))"
+                ),
+            )
+        )
     tail = "".join(f", {sql}" for *_, sql in duplicates)
-    query = (
-        f"WITH s AS (SELECT *, {values} FROM (SELECT {texts} FROM {source})) "
-        f"SELECT count(*), {counts}{tail} FROM s"
-    )
+    query = f"WITH s AS (SELECT *, {values} FROM (SELECT {texts} FROM {source})) SELECT count(*), {counts}{tail} FROM s"
     # fetchall, not fetchone: DuckDB writes the rejects table only when the result is read to the end.
     [row] = con.execute(query).fetchall()
     [(ragged,)] = con.execute("SELECT count(DISTINCT (file_id, line)) FROM bench_rejects").fetchall()

@@ -38,7 +38,11 @@ def test_the_ingest_benchmark_runs_and_its_three_counts_agree(tmp_path: Path) ->
     assert upsert["exit_code"] == 0, upsert.get("stderr")
     changed = upsert["rows_changed"]
     assert 0 < changed <= report["ingest"]["summary"]["rows_loaded"]
-    assert (upsert["summary"]["mode"], upsert["summary"]["rows_updated"], upsert["summary"]["rows_read"]) == ("upsert", changed, changed)
+    assert (upsert["summary"]["mode"], upsert["summary"]["rows_updated"], upsert["summary"]["rows_read"]) == (
+        "upsert",
+        changed,
+        changed,
+    )
 
 
 def test_the_audit_benchmark_runs(tmp_path: Path) -> None:

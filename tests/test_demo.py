@@ -72,8 +72,16 @@ def test_the_command_exits_5_when_the_quarantine_differs_from_the_planted_errors
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def mismatched(path: Path, **_: object) -> DemoReport:
-        entry = {"dataset": "residents", "source": "residents.csv", "rows_read": 3, "rows_loaded": 3, "rows_quarantined": 0}
-        return DemoReport(str(path), str(path) + "-inputs", ingests=[{**entry, "quarantine_matches_ground_truth": False}])
+        entry = {
+            "dataset": "residents",
+            "source": "residents.csv",
+            "rows_read": 3,
+            "rows_loaded": 3,
+            "rows_quarantined": 0,
+        }
+        return DemoReport(
+            str(path), str(path) + "-inputs", ingests=[{**entry, "quarantine_matches_ground_truth": False}]
+        )
 
     monkeypatch.setattr("joinedup.demo.run_demo", mismatched)
     result = cli("demo", "--estate", tmp_path / "demo", "--json")
@@ -99,11 +107,15 @@ def test_without_faker_the_demo_names_the_extra_and_everything_else_works(tmp_pa
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {"JOINEDUP_USER": "tester", "PATH": ""}
-        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+        )
 
     demo = run("demo", "--estate", "demo")
     assert demo.returncode == 1
-    assert demo.stderr.strip().splitlines() == ["Error: joinedup demo needs Faker, which is not installed: pip install 'joinedup[demo]'"]
+    assert demo.stderr.strip().splitlines() == [
+        "Error: joinedup demo needs Faker, which is not installed: pip install 'joinedup[demo]'"
+    ]
     assert not (tmp_path / "demo").exists()
     assert run("init", "council").returncode == 0
     assert run("standards", "check", "nhs_number", "9434765919").returncode == 0

@@ -74,7 +74,9 @@ def inputs_folder(path: Path) -> Path:
     return path.parent / f"{path.name}-inputs"
 
 
-def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026, fresh: bool = False, say: Say = lambda _: None) -> DemoReport:
+def run_demo(
+    path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026, fresh: bool = False, say: Say = lambda _: None
+) -> DemoReport:
     """Build the demo estate at ``path`` (``fresh`` replaces an earlier demo estate there).
 
     Only an estate and an inputs folder the demo made itself are ever removed;
@@ -91,7 +93,9 @@ def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026,
     estate.config.save(path)
     bootstrap_admin(estate, principal)
     inputs.mkdir(parents=True)
-    (inputs / INPUTS_MARKER).write_text(f"Synthetic exports written by `joinedup demo` for the estate {path}.\n", encoding="utf-8")
+    (inputs / INPUTS_MARKER).write_text(
+        f"Synthetic exports written by `joinedup demo` for the estate {path}.\n", encoding="utf-8"
+    )
     report = DemoReport(str(path), str(inputs))
     say(f"Made the estate at {path}; writing synthetic exports to {inputs}")
 
@@ -99,9 +103,24 @@ def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026,
     gp = generate_people(max(rows // 2, 10), seed=seed + 1, error_rate=0.03)
     businesses = generate_businesses(max(rows // 5, 10), seed=seed + 2)
     files: list[tuple[str, Path, GroundTruth, dict[str, Any]]] = [
-        ("residents", inputs / "residents.csv", write_csv(inputs / "residents.csv", residents, encoding="cp1252"), people_schema(address=True)),
-        ("gp_registrations", inputs / "gp_registrations.xlsx", write_xlsx(inputs / "gp_registrations.xlsx", gp), people_schema()),
-        ("businesses", inputs / "businesses.jsonl", write_jsonl(inputs / "businesses.jsonl", businesses), businesses_schema()),
+        (
+            "residents",
+            inputs / "residents.csv",
+            write_csv(inputs / "residents.csv", residents, encoding="cp1252"),
+            people_schema(address=True),
+        ),
+        (
+            "gp_registrations",
+            inputs / "gp_registrations.xlsx",
+            write_xlsx(inputs / "gp_registrations.xlsx", gp),
+            people_schema(),
+        ),
+        (
+            "businesses",
+            inputs / "businesses.jsonl",
+            write_jsonl(inputs / "businesses.jsonl", businesses),
+            businesses_schema(),
+        ),
     ]
 
     proposed = infer_file_schema(files[0][1])
@@ -122,14 +141,19 @@ def run_demo(path: Path, *, principal: str, rows: int = 5_000, seed: int = 2026,
             entry["planted_but_not_quarantined"] = sorted(planted - quarantined)[:20]
         report.ingests.append(entry)
         say(
-            f"{dataset}: read {result.rows_read:,} rows from {source.name} ({result.encoding or result.source_format}), "
+            f"{dataset}: read {result.rows_read:,} rows from "
+            f"{source.name} ({result.encoding or result.source_format}), "
             f"loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,} "
-            f"({'exactly the planted errors' if entry['quarantine_matches_ground_truth'] else 'differs from the planted errors'})"
+            + ("(exactly the planted errors)" if entry["quarantine_matches_ground_truth"] else "(differs from them)")
         )
 
     questions = {
-        "residents by local authority (top 5)": "SELECT gss_code, count(*) AS residents FROM residents GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
-        "residents also registered with a GP (same NHS number)": "SELECT count(*) AS people FROM residents r JOIN gp_registrations g ON r.nhs_number = g.nhs_number",
+        "residents by local authority (top 5)": (
+            "SELECT gss_code, count(*) AS residents FROM residents GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
+        ),
+        "residents also registered with a GP (same NHS number)": (
+            "SELECT count(*) AS people FROM residents r JOIN gp_registrations g ON r.nhs_number = g.nhs_number"
+        ),
     }
     for title, sql in questions.items():
         report.queries[title] = run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
@@ -145,12 +169,18 @@ def check_demo_target(path: Path, fresh: bool) -> None:
         if not (path / CONFIG_FILE).exists():
             raise EstateError(f"{path}: already exists and is not a joinedup estate; choose another --estate")
         if not _made_by_demo(path):
-            raise EstateError(f"{path}: is an estate `joinedup demo` did not make; it is never replaced (choose another --estate)")
+            raise EstateError(
+                f"{path}: is an estate `joinedup demo` did not make; it is never replaced (choose another --estate)"
+            )
         if not fresh:
-            raise EstateError(f"{path}: already exists (pass --fresh to replace this demo estate); choose another --estate")
+            raise EstateError(
+                f"{path}: already exists (pass --fresh to replace this demo estate); choose another --estate"
+            )
     inputs = inputs_folder(path)
     if inputs.exists() and not (inputs / INPUTS_MARKER).exists():
-        raise EstateError(f"{inputs}: already exists and `joinedup demo` did not make it; move it or choose another --estate")
+        raise EstateError(
+            f"{inputs}: already exists and `joinedup demo` did not make it; move it or choose another --estate"
+        )
 
 
 def _made_by_demo(path: Path) -> bool:

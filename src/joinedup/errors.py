@@ -74,7 +74,10 @@ class BusyError(JoinedupError):
 
 
 class TamperingError(JoinedupError):
-    """The audit log was changed outside joinedup (an entry edited, deleted, reordered or cut off); nothing is signed or appended over it."""
+    """The audit log was changed outside joinedup (an entry edited, deleted, reordered or cut off).
+
+    Nothing is signed or appended over it.
+    """
 
     kind = "audit-tampering"
     exit_code = ExitCode.AUDIT_TAMPERING

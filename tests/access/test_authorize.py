@@ -28,23 +28,73 @@ ALLOWED = [
     ("tester", "audit.verify", None, None),
 ]
 REFUSED = [
-    ("alice", "data.erase", "people", None, "alice (analyst of people) may not erase data in 'people'; needs dpo or admin"),
-    ("sam", "dataset.schema", "visits", None, "sam (steward of people) may not change the schema of 'visits'; needs admin or steward of 'visits'"),
-    ("sam", "dataset.ingest", "visits", None, "sam (steward of people) may not load data into 'visits'; needs admin or steward of 'visits'"),
-    ("alice", "data.query", "visits", "planning", "alice (analyst of people) may not query 'visits'; needs admin or steward or analyst of 'visits'"),
+    (
+        "alice",
+        "data.erase",
+        "people",
+        None,
+        "alice (analyst of people) may not erase data in 'people'; needs dpo or admin",
+    ),
+    (
+        "sam",
+        "dataset.schema",
+        "visits",
+        None,
+        "sam (steward of people) may not change the schema of 'visits'; needs admin or steward of 'visits'",
+    ),
+    (
+        "sam",
+        "dataset.ingest",
+        "visits",
+        None,
+        "sam (steward of people) may not load data into 'visits'; needs admin or steward of 'visits'",
+    ),
+    (
+        "alice",
+        "data.query",
+        "visits",
+        "planning",
+        "alice (analyst of people) may not query 'visits'; needs admin or steward or analyst of 'visits'",
+    ),
     ("alice", "data.query", "people", None, "alice (analyst) must state a purpose to query 'people' (--purpose)"),
     ("alice", "data.query", "people", "   ", "alice (analyst) must state a purpose to query 'people' (--purpose)"),
-    ("alice", "dataset.ingest", "people", None, "alice (analyst of people) may not load data into 'people'; needs admin or steward of 'people'"),
-    ("dora", "data.query", "people", "curious", "dora (dpo) may not query 'people'; needs admin or steward or analyst of 'people'"),
+    (
+        "alice",
+        "dataset.ingest",
+        "people",
+        None,
+        "alice (analyst of people) may not load data into 'people'; needs admin or steward of 'people'",
+    ),
+    (
+        "dora",
+        "data.query",
+        "people",
+        "curious",
+        "dora (dpo) may not query 'people'; needs admin or steward or analyst of 'people'",
+    ),
     ("audrey", "data.erase", "people", None, "audrey (auditor) may not erase data in 'people'; needs dpo or admin"),
     ("audrey", "principal.manage", None, None, "audrey (auditor) may not manage principals and roles; needs admin"),
-    ("sam", "audit.read", None, None, "sam (steward of people) may not read the audit log; needs dpo or auditor or admin"),
-    ("alice", "audit.who_accessed", None, None, "alice (analyst of people) may not ask who accessed a person's data; needs dpo or auditor or admin"),
+    (
+        "sam",
+        "audit.read",
+        None,
+        None,
+        "sam (steward of people) may not read the audit log; needs dpo or auditor or admin",
+    ),
+    (
+        "alice",
+        "audit.who_accessed",
+        None,
+        None,
+        "alice (analyst of people) may not ask who accessed a person's data; needs dpo or auditor or admin",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("who", "action", "dataset", "purpose"), ALLOWED)
-def test_roles_allow_what_they_must(staffed: Estate, who: str, action: str, dataset: str | None, purpose: str | None) -> None:
+def test_roles_allow_what_they_must(
+    staffed: Estate, who: str, action: str, dataset: str | None, purpose: str | None
+) -> None:
     assert authorize(staffed, who, action, dataset=dataset, purpose=purpose).name == who
     assert not [e for e in log(staffed) if e.action == "access.denied"]
 
@@ -65,16 +115,25 @@ def test_a_refusal_is_itself_audited(staffed: Estate) -> None:
         authorize(staffed, "alice", "data.erase", dataset="people", purpose="tidying up")
 
     denied = log(staffed)[-1]
-    assert (denied.principal, denied.action, denied.dataset, denied.purpose) == ("alice", "access.denied", "people", "tidying up")
+    assert (denied.principal, denied.action, denied.dataset, denied.purpose) == (
+        "alice",
+        "access.denied",
+        "people",
+        "tidying up",
+    )
     assert denied.detail["attempted"] == "data.erase"
     assert denied.detail["reason"].startswith("alice (analyst of people) may not erase data")
 
 
-def test_an_unregistered_os_user_is_refused_and_told_how_to_register(staffed: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unregistered_os_user_is_refused_and_told_how_to_register(
+    staffed: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("JOINEDUP_USER")
     monkeypatch.setattr("getpass.getuser", lambda: "mallory")
 
-    with pytest.raises(AccessDenied, match=r"mallory is not a registered principal .*joinedup principal add mallory --role ROLE"):
+    with pytest.raises(
+        AccessDenied, match=r"mallory is not a registered principal .*joinedup principal add mallory --role ROLE"
+    ):
         resolve_principal(staffed, None)
 
     refusal = log(staffed)[-1]
@@ -105,7 +164,15 @@ def test_an_estate_without_principals_points_to_bootstrap(estate: Estate) -> Non
 
 
 def test_every_audited_read_and_change_has_a_rule() -> None:
-    for action in ("dataset.ingest", "dataset.schema", "data.query", "data.export", "quarantine.read", "data.erase", "data.retention"):
+    for action in (
+        "dataset.ingest",
+        "dataset.schema",
+        "data.query",
+        "data.export",
+        "quarantine.read",
+        "data.erase",
+        "data.retention",
+    ):
         assert action in PERMISSIONS
     with pytest.raises(ValueError, match="no permission rule"):
         authorize(None, "x", "data.teleport")  # type: ignore[arg-type]

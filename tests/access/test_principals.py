@@ -23,7 +23,10 @@ from joinedup.estate import Estate
 def test_the_creator_becomes_the_first_admin_once(estate: Estate) -> None:
     admin = bootstrap_admin(estate, "tester")
     assert admin.describe() == "tester (admin)"
-    assert [(e.action, e.principal) for e in log(estate)] == [("principal.add", "tester"), ("principal.grant", "tester")]
+    assert [(e.action, e.principal) for e in log(estate)] == [
+        ("principal.add", "tester"),
+        ("principal.grant", "tester"),
+    ]
     with pytest.raises(EstateError, match="already has principals"):
         bootstrap_admin(estate, "mallory")
 
@@ -44,7 +47,9 @@ def test_grants_are_scoped_and_audited(staffed: Estate) -> None:
 
 
 def test_only_admins_manage_principals_and_refusals_change_nothing(staffed: Estate) -> None:
-    with pytest.raises(AccessDenied, match=r"sam \(steward of people\) may not manage principals and roles; needs admin"):
+    with pytest.raises(
+        AccessDenied, match=r"sam \(steward of people\) may not manage principals and roles; needs admin"
+    ):
         grant_role(staffed, "sam", "sam", "admin")
     assert get_principal(staffed, "sam").describe() == "sam (steward of people)"
     assert log(staffed)[-1].action == "access.denied"
@@ -95,7 +100,11 @@ def test_a_name_acts_and_filters_the_log_whatever_its_case(staffed: Estate) -> N
     assert resolve_principal(staffed, "ALICE").name == "alice"
     grant_role(staffed, "TESTER", "Alice", "analyst", datasets=["visits"])
 
-    [grant] = [e for e in log(staffed, principal="Tester") if e.detail.get("principal") == "alice" and e.detail.get("datasets") == ["visits"]]
+    [grant] = [
+        e
+        for e in log(staffed, principal="Tester")
+        if e.detail.get("principal") == "alice" and e.detail.get("datasets") == ["visits"]
+    ]
     assert grant.principal == "tester"
     with pytest.raises(JoinedupError, match="without an enabled admin"):
         revoke_role(staffed, "tester", "TESTER", "admin")
@@ -132,7 +141,8 @@ def test_names_that_fold_alike_in_an_older_estate_still_open(estate: Estate) -> 
     with estate.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0002")
         connection.exec_driver_sql(
-            "INSERT INTO principals (name, kind, created_at, created_by, disabled) VALUES ('Tester', 'person', '2026-01-01', 'x', 0)"
+            "INSERT INTO principals (name, kind, created_at, created_by, disabled) "
+            "VALUES ('Tester', 'person', '2026-01-01', 'x', 0)"
         )
     estate.close()
 

@@ -25,7 +25,9 @@ def loaded(staffed: Estate, tmp_path: Path) -> Estate:
 
 
 def test_a_query_is_audited_with_its_shape_not_its_values(loaded: Estate) -> None:
-    result = query_as(loaded, "alice", "SELECT name FROM residents WHERE nhs_number = '9434765919'", purpose="complaint 12")
+    result = query_as(
+        loaded, "alice", "SELECT name FROM residents WHERE nhs_number = '9434765919'", purpose="complaint 12"
+    )
 
     assert result.rows == [("Siobhan Quigley",)]
     entry = log(loaded)[-1]
@@ -43,7 +45,10 @@ def test_an_analyst_without_the_dataset_is_refused_before_anything_is_read(loade
 
 def test_a_query_whose_audit_write_fails_returns_nothing(loaded: Estate) -> None:
     with raw_catalogue(loaded) as con:
-        con.execute("CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'data.query' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        con.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'data.query' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
     before = log(loaded, limit=None)
     handed_over = None
 
@@ -100,7 +105,7 @@ def test_a_refused_querys_dataset_names_stay_readable_in_the_log(loaded: Estate)
 
 
 def test_aliases_and_expression_names_do_not_carry_names_or_numbers_into_the_log(loaded: Estate) -> None:
-    sql = 'SELECT nhs_number AS "Siobhan Quigley 9434765919", upper(\'Siobhan\') , name FROM residents r'
+    sql = "SELECT nhs_number AS \"Siobhan Quigley 9434765919\", upper('Siobhan') , name FROM residents r"
     result = query_as(loaded, "sam", sql)
     assert result.columns[0] == "Siobhan Quigley 9434765919"  # the person asking sees what they asked for
     entry = log(loaded)[-1]
@@ -174,10 +179,20 @@ def test_read_as_commits_the_entry_before_delivering(loaded: Estate) -> None:
 
 def test_read_as_delivers_nothing_when_the_entry_cannot_be_written(loaded: Estate) -> None:
     with raw_catalogue(loaded) as con:
-        con.execute("CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'quarantine.export' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        con.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'quarantine.export' "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
     calls: list[str] = []
     with pytest.raises(Exception, match="disk full"):
-        read_as(loaded, "sam", "quarantine.export", datasets=["residents"], fetch=_fetched(loaded, calls), deliver=calls.append)
+        read_as(
+            loaded,
+            "sam",
+            "quarantine.export",
+            datasets=["residents"],
+            fetch=_fetched(loaded, calls),
+            deliver=calls.append,
+        )
     assert calls == ["fetch as sam"]
 
 

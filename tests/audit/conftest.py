@@ -29,7 +29,14 @@ def fill(estate: Estate, count: int) -> list[AuditEntry]:
                 dataset_version=1, columns=["name"], row_count=1, subjects=[Subject("person_key", f"P{i}")],
             )  # fmt: skip
         else:
-            entry = record_now(estate, principal="steward1", action="dataset.ingest", dataset="people", dataset_version=i, row_count=100)
+            entry = record_now(
+                estate,
+                principal="steward1",
+                action="dataset.ingest",
+                dataset="people",
+                dataset_version=i,
+                row_count=100,
+            )
         made.append(entry)
     return made
 

@@ -57,7 +57,9 @@ _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
     version=st.none() | st.integers(0, 2**31),
     columns=st.lists(_text, max_size=4),
     rows=st.none() | st.integers(0, 2**53),
-    detail=st.dictionaries(_text, st.none() | st.booleans() | st.integers() | _text | st.lists(_text, max_size=3), max_size=4),
+    detail=st.dictionaries(
+        _text, st.none() | st.booleans() | st.integers() | _text | st.lists(_text, max_size=3), max_size=4
+    ),
 )
 def test_the_fast_encoder_is_exactly_canonical_json(
     seq: int, principal: str, purpose: str | None, dataset: str | None, version: int | None,
@@ -125,7 +127,10 @@ def test_deleting_and_renumbering_is_still_caught(estate: Estate) -> None:
 
 def test_two_swapped_entries_are_caught_at_the_first(estate: Estate) -> None:
     fill(estate, 10)
-    columns = "at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, prev_hash, hash"
+    columns = (
+        "at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, "
+        "prev_hash, hash"
+    )
     with raw_catalogue(estate) as con:
         three = con.execute(f"SELECT {columns} FROM audit_entries WHERE seq = 3").fetchone()
         four = con.execute(f"SELECT {columns} FROM audit_entries WHERE seq = 4").fetchone()
@@ -155,7 +160,9 @@ def test_truncation_after_an_exported_checkpoint_is_caught(estate: Estate, tmp_p
     # The head's MAC and the checkpoint kept in keys/ give the cut away even without the file.
     alone = verify(estate)
     assert alone.first_bad_seq == 8
-    assert any("the checkpoint kept in keys/ vouches for seq 10 but the log ends at seq 7" in p.message for p in alone.problems)
+    assert any(
+        "the checkpoint kept in keys/ vouches for seq 10 but the log ends at seq 7" in p.message for p in alone.problems
+    )
     report = verify(estate, kept_elsewhere)
 
     assert report.first_bad_seq == 8
@@ -266,7 +273,10 @@ def test_a_chain_rebuilt_after_a_deletion_with_its_checkpoints_removed_is_caught
                 )
             )  # fmt: skip
             con.execute(
-                f"INSERT INTO audit_entries ({columns}, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    f"INSERT INTO audit_entries ({columns}, prev_hash, hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
                 (seq, at, principal, action, purpose, dataset, version, cols, count, subjects, detail, prev, digest),
             )
             prev = digest
@@ -277,5 +287,8 @@ def test_a_chain_rebuilt_after_a_deletion_with_its_checkpoints_removed_is_caught
     assert report.first_bad_seq == 1
     messages = [p.message for p in report.problems]
     assert "seq 1 does not carry the chain key's MAC" in report.problem
-    assert any("the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5" in m for m in messages)
+    assert any(
+        "the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5" in m
+        for m in messages
+    )
     assert any("differs from the checkpoint kept in keys/" in m for m in messages)

@@ -24,7 +24,11 @@ def test_principals_are_managed_from_the_command_line(estate: Estate) -> None:
     assert "alice (analyst of people) may not manage principals and roles; needs admin" in refused.stderr
 
     listed = as_json(jd("principal", "list", "--json"))
-    assert [(p["name"], [g["role"] for g in p["grants"]]) for p in listed] == [("alice", ["analyst"]), ("dora", ["dpo"]), ("tester", ["admin"])]
+    assert [(p["name"], [g["role"] for g in p["grants"]]) for p in listed] == [
+        ("alice", ["analyst"]),
+        ("dora", ["dpo"]),
+        ("tester", ["admin"]),
+    ]
     assert "dora (dpo)" in jd("principal", "whoami", user="dora").stdout
 
 

@@ -19,7 +19,9 @@ from joinedup.estate import Estate
 from joinedup.estate.db import alembic_config
 from tests.audit.conftest import fill, raw_catalogue
 
-_COLUMNS = "seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, prev_hash"
+_COLUMNS = (
+    "seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, prev_hash"
+)
 
 
 def _every(estate: Estate, n: int) -> Estate:
@@ -66,7 +68,12 @@ def test_the_tail_rewritten_with_checkpoints_deleted_and_head_fixed_is_caught(es
 
     assert report.first_bad_seq == 5
     messages = [p.message for p in report.problems]
-    assert any(m.startswith("the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5 and 1 more") for m in messages)
+    assert any(
+        m.startswith(
+            "the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5 and 1 more"
+        )
+        for m in messages
+    )
     assert any("seq 8 does not carry the chain key's MAC" in m for m in messages)
     assert any("the log's head (seq 10) does not carry the chain key's MAC" in m for m in messages)
 
@@ -108,7 +115,9 @@ def test_deleting_stored_checkpoints_is_reported(estate: Estate) -> None:
     report = verify(estate)
 
     assert report.first_bad_seq == 5
-    assert report.problem.startswith("the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5;")
+    assert report.problem.startswith(
+        "the signing key exists but stored checkpoints are missing or fewer than expected: none at seq 5;"
+    )
 
 
 def test_raising_checkpoint_every_in_the_settings_file_does_not_excuse_missing_checkpoints(estate: Estate) -> None:
@@ -150,7 +159,9 @@ def test_no_checkpoint_is_signed_over_a_chain_that_does_not_verify(estate: Estat
     fill(estate, 4)  # seq 10 falls due
 
     assert _stored_seqs(estate) == [5]
-    with pytest.raises(TamperingError, match="not signing a checkpoint at seq 10: seq 6 does not carry the chain key's MAC"):
+    with pytest.raises(
+        TamperingError, match="not signing a checkpoint at seq 10: seq 6 does not carry the chain key's MAC"
+    ):
         checkpoint(estate)
     assert TamperingError.exit_code == 4
 
@@ -220,7 +231,9 @@ def test_a_lost_chain_key_stops_appends_with_one_line(estate: Estate) -> None:
         assert con.execute(sa.text("SELECT count(*) FROM audit_entries")).scalar() == 2
 
 
-_TAMPERING = st.sampled_from(["edit", "edit_and_rehash", "delete", "delete_and_rehash", "swap", "cut_tail", "drop_checkpoints"])
+_TAMPERING = st.sampled_from(
+    ["edit", "edit_and_rehash", "delete", "delete_and_rehash", "swap", "cut_tail", "drop_checkpoints"]
+)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,13 @@ def _forms(nhs: str, ni: str) -> list[str]:
     """Every way the identifier could have been written into a column."""
     digits = nhs.replace(" ", "")
     ni = ni.replace(" ", "").upper()
-    return [digits, f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"{digits[:3]}-{digits[3:6]}-{digits[6:]}", ni, f"{ni[:2]} {ni[2:4]} {ni[4:6]} {ni[6:8]} {ni[8]}"]
+    return [
+        digits,
+        f"{digits[:3]} {digits[3:6]} {digits[6:]}",
+        f"{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+        ni,
+        f"{ni[:2]} {ni[2:4]} {ni[4:6]} {ni[6:8]} {ni[8]}",
+    ]
 
 
 def raw_identifiers_in_audit_tables(database: Path) -> list[str]:
@@ -39,7 +45,9 @@ def raw_identifiers_in_audit_tables(database: Path) -> list[str]:
 def test_a_realistic_workload_leaves_no_identifier_in_the_audit_tables(estate: Estate, tmp_path: Path) -> None:
     workload.run(estate, tmp_path)
     entries = log(estate, limit=None)
-    assert {"dataset.ingest", "data.query", "access.denied", "quarantine.read", "data.read", "audit.who_accessed"} <= {e.action for e in entries}
+    assert {"dataset.ingest", "data.query", "access.denied", "quarantine.read", "data.read", "audit.who_accessed"} <= {
+        e.action for e in entries
+    }
     assert verify(estate).ok
 
     assert raw_identifiers_in_audit_tables(estate.root / "catalogue.db") == []

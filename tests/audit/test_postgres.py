@@ -42,7 +42,9 @@ def pg_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         admin.dispose()
 
 
-def test_chain_verifies_and_tampering_is_caught_on_postgres(pg_estate: tuple[Estate, sa.Engine], tmp_path: Path) -> None:
+def test_chain_verifies_and_tampering_is_caught_on_postgres(
+    pg_estate: tuple[Estate, sa.Engine], tmp_path: Path
+) -> None:
     estate, tamper = pg_estate
     assert estate.engine.dialect.name == "postgresql"
     fill(estate, 9)

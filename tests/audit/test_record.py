@@ -19,7 +19,9 @@ from tests.audit.conftest import raw_catalogue
 def _break_audit_writes(estate: Estate) -> None:
     """Make every audit insert fail inside SQLite, as a full disk or a broken table would."""
     with raw_catalogue(estate) as con:
-        con.execute("CREATE TRIGGER broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        con.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
 
 
 def test_a_change_and_its_entry_commit_together(estate: Estate) -> None:

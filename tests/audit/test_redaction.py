@@ -86,7 +86,8 @@ def test_no_field_of_an_entry_keeps_an_identifier(estate: Estate) -> None:
     assert entry.principal == "svc-[nhs number]"
     assert entry.columns == ("ref [nhs number]", "[ni number]")
     assert set(entry.detail["mentions"]) == {
-        subject_hash(estate.secret, "nhs_number", "9434765919"), subject_hash(estate.secret, "ni_number", "AB123456C")
+        subject_hash(estate.secret, "nhs_number", "9434765919"),
+        subject_hash(estate.secret, "ni_number", "AB123456C"),
     }
 
 

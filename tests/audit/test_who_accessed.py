@@ -18,7 +18,15 @@ def test_a_single_record_read_is_found_by_any_spelling_of_the_number(estate: Est
         estate, principal="api", action="data.read", purpose="case lookup", dataset="people",
         dataset_version=1, row_count=1, subjects=[Subject("nhs_number", "9434765919")],
     )  # fmt: skip
-    record_now(estate, principal="api", action="data.read", dataset="people", dataset_version=1, row_count=1, subjects=[Subject("nhs_number", "4010232137")])
+    record_now(
+        estate,
+        principal="api",
+        action="data.read",
+        dataset="people",
+        dataset_version=1,
+        row_count=1,
+        subjects=[Subject("nhs_number", "4010232137")],
+    )
 
     answer = who_accessed(estate, "nhs_number", "943-476-5919")
 
@@ -26,8 +34,24 @@ def test_a_single_record_read_is_found_by_any_spelling_of_the_number(estate: Est
 
 
 def test_a_query_naming_the_person_is_found_and_one_returning_nothing_is_not(estate: Estate) -> None:
-    hit = record_now(estate, principal="steward1", action="data.query", dataset="people", dataset_version=1, row_count=1, sql="SELECT * FROM people WHERE ni_number = 'ab123456c'")
-    record_now(estate, principal="steward1", action="data.query", dataset="people", dataset_version=1, row_count=0, sql="SELECT * FROM people WHERE ni_number = 'AB123456C'")
+    hit = record_now(
+        estate,
+        principal="steward1",
+        action="data.query",
+        dataset="people",
+        dataset_version=1,
+        row_count=1,
+        sql="SELECT * FROM people WHERE ni_number = 'ab123456c'",
+    )
+    record_now(
+        estate,
+        principal="steward1",
+        action="data.query",
+        dataset="people",
+        dataset_version=1,
+        row_count=0,
+        sql="SELECT * FROM people WHERE ni_number = 'AB123456C'",
+    )
 
     answer = who_accessed(estate, "ni_number", "AB 12 34 56 C")
 
@@ -45,8 +69,12 @@ def test_bulk_reads_are_decided_by_the_membership_function(estate: Estate) -> No
 
     in_v2 = record_now(estate, principal="a", action="data.export", dataset="people", dataset_version=2, row_count=5000)
     record_now(estate, principal="a", action="data.query", dataset="people", dataset_version=1, row_count=5000)
-    joined = record_now(estate, principal="a", action="data.query", row_count=10, detail={"versions": {"visits": 1, "people": 2}})
-    unsure = record_now(estate, principal="a", action="quarantine.read", dataset="people", dataset_version=2, row_count=3)
+    joined = record_now(
+        estate, principal="a", action="data.query", row_count=10, detail={"versions": {"visits": 1, "people": 2}}
+    )
+    unsure = record_now(
+        estate, principal="a", action="quarantine.read", dataset="people", dataset_version=2, row_count=3
+    )
     record_now(estate, principal="a", action="dataset.ingest", dataset="people", dataset_version=2, row_count=5000)
 
     answer = who_accessed(estate, "nhs_number", "943 476 5919", membership)
@@ -56,7 +84,15 @@ def test_bulk_reads_are_decided_by_the_membership_function(estate: Estate) -> No
 
 
 def test_a_purpose_quoting_the_number_counts_as_mentioning_them(estate: Estate) -> None:
-    read = record_now(estate, principal="a", action="data.query", dataset="people", dataset_version=1, row_count=20, purpose="complaint about 943 476 5919")
+    read = record_now(
+        estate,
+        principal="a",
+        action="data.query",
+        dataset="people",
+        dataset_version=1,
+        row_count=20,
+        purpose="complaint about 943 476 5919",
+    )
     assert read.purpose == "complaint about [nhs number]" and read.subjects == ()
     answer = who_accessed(estate, "nhs_number", "9434765919", lambda scope, kind, value: False)
     assert [(a.entry.seq, a.basis) for a in answer.accesses] == [(read.seq, "mentioned")]
@@ -125,8 +161,12 @@ def test_a_ragged_quarantined_line_counts_whatever_separates_the_number(estate: 
 
     bootstrap_admin(estate, "admin1")
     path = tmp_path / "wb.csv"
-    path.write_bytes("id,name,nhs\n1,Ann,9434765919\n2,Ed,401\u00a0023\u00a02137,extra\n3,Fi,\"485\t777\t3457\",x\n".encode())
-    schema = parse_schema("fields: [{name: id, type: integer}, {name: name, type: string}, {name: nhs, type: nhs_number}]")
+    path.write_bytes(
+        'id,name,nhs\n1,Ann,9434765919\n2,Ed,401\u00a0023\u00a02137,extra\n3,Fi,"485\t777\t3457",x\n'.encode()
+    )
+    schema = parse_schema(
+        "fields: [{name: id, type: integer}, {name: name, type: string}, {name: nhs, type: nhs_number}]"
+    )
     version = ingest(estate, path, dataset="wb", principal="admin1", schema=schema).version
     member = dataset_membership(estate)
     assert member(ReadScope("wb", version, "quarantine"), "nhs_number", "4010232137") is True

@@ -55,9 +55,18 @@ def run(estate: Estate, folder: Path) -> None:
     add_principal(estate, "admin1", "dpo1", "dpo")
     version = load_people(estate, folder)
     query_as(estate, "steward1", "SELECT * FROM residents WHERE nhs_number = '9434765919'")
-    query_as(estate, "steward1", "SELECT name FROM residents WHERE ni_number = 'jg 10 37 59 a' OR name = 'Mohammed Okonkwo'")
-    query_as(estate, "steward1", "SELECT count(*) FROM residents WHERE name LIKE 'Dai%' -- for Dai Pritchard's complaint")
-    query_as(estate, "analyst1", "SELECT postcode FROM residents WHERE person_id = 3", purpose="re-housing review for 9876543210")
+    query_as(
+        estate, "steward1", "SELECT name FROM residents WHERE ni_number = 'jg 10 37 59 a' OR name = 'Mohammed Okonkwo'"
+    )
+    query_as(
+        estate, "steward1", "SELECT count(*) FROM residents WHERE name LIKE 'Dai%' -- for Dai Pritchard's complaint"
+    )
+    query_as(
+        estate,
+        "analyst1",
+        "SELECT postcode FROM residents WHERE person_id = 3",
+        purpose="re-housing review for 9876543210",
+    )
     with pytest.raises(AccessDenied, match="must state a purpose"):
         query_as(estate, "analyst1", "SELECT * FROM residents WHERE nhs_number = '4010232137'")
     with pytest.raises(AccessDenied, match="not a registered principal"):

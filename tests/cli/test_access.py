@@ -11,7 +11,11 @@ from joinedup.estate import Catalogue, Estate
 from tests.conftest import CliResult, write_csv
 
 Cli = Callable[..., CliResult]
-PEOPLE = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n2,Bad,4010232138,E1 6AN,1980-01-01,F\n"
+PEOPLE = (
+    "person_id,name,nhs_number,postcode,date_of_birth,sex\n"
+    "1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n"
+    "2,Bad,4010232138,E1 6AN,1980-01-01,F\n"
+)
 
 
 def load(cli: Cli, tmp_path: Path, schema: Path, *as_: str) -> CliResult:
@@ -25,7 +29,9 @@ def test_init_makes_the_creator_admin(cli: Cli, tmp_path: Path) -> None:
     assert [(e.action, e.principal) for e in log(Estate.open(fresh))][:1] == [("principal.add", "carol")]
 
 
-def test_ingest_query_and_quarantine_are_audited_before_anything_is_shown(cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_ingest_query_and_quarantine_are_audited_before_anything_is_shown(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     assert load(cli, tmp_path, people_schema).exit_code == 0
     assert cli("query", "SELECT name FROM people WHERE nhs_number = '9434765919'", "--json").exit_code == 0
     assert cli("quarantine", "--dataset", "people", "--json").exit_code == 0
@@ -40,14 +46,18 @@ def test_ingest_query_and_quarantine_are_audited_before_anything_is_shown(cli: C
     assert verify(estate).ok
 
 
-def test_roles_refuse_with_one_line_and_the_refusal_is_audited(cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_roles_refuse_with_one_line_and_the_refusal_is_audited(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     load(cli, tmp_path, people_schema)
     add_principal(estate, "tester", "alice", "analyst", datasets=["people"])
     add_principal(estate, "tester", "vic", "steward", datasets=["visits"])
 
     no_purpose = cli("query", "SELECT count(*) FROM people", "--as", "alice")
     assert no_purpose.exit_code != 0 and "must state a purpose" in no_purpose.stderr
-    with_purpose = cli("query", "SELECT count(*) AS n FROM people", "--as", "alice", "--purpose", "caseload planning", "--json")
+    with_purpose = cli(
+        "query", "SELECT count(*) AS n FROM people", "--as", "alice", "--purpose", "caseload planning", "--json"
+    )
     assert with_purpose.json() == [{"n": 1}]
 
     other_steward = load(cli, tmp_path, people_schema, "--as", "vic")

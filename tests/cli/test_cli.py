@@ -32,7 +32,11 @@ def test_init_then_ingest_show_query_quarantine(cli: Cli, tmp_path: Path, people
     assert result.exit_code == 0, result.stderr
     summary = result.json()
     assert {k: summary[k] for k in ("dataset", "version", "rows_read", "rows_loaded", "rows_quarantined")} == {
-        "dataset": "people", "version": 1, "rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1,
+        "dataset": "people",
+        "version": 1,
+        "rows_read": 3,
+        "rows_loaded": 2,
+        "rows_quarantined": 1,
     }
     assert summary["counts_by_rule"] == {"nhs_number": 1}
 
@@ -57,7 +61,7 @@ def test_init_then_ingest_show_query_quarantine(cli: Cli, tmp_path: Path, people
         lines = list(csv.reader(handle))
     assert lines[0][:2] == ["row", "reasons"]
     assert lines[1][0] == "4" and "nhs_number" in lines[1][1]
-    assert lines[1][3] == "'=HYPERLINK(\"http://x\")"  # no formula runs when it is opened
+    assert lines[1][3] == '\'=HYPERLINK("http://x")'  # no formula runs when it is opened
 
 
 def test_human_output_names_what_happened(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
@@ -73,7 +77,19 @@ def test_errors_are_one_line_and_exit_non_zero(cli: Cli, tmp_path: Path, people_
         (("ingest", tmp_path / "absent.csv", "--dataset", "people", "--schema", people_schema), "file not found"),
         (("query", "DROP TABLE people"), "only SELECT"),
         (("quarantine", "--dataset", "nobody"), "unknown dataset"),
-        (("ingest", write_csv(tmp_path / "p.csv", MESSY), "--dataset", "people", "--schema", people_schema, "--delimiter", ";;"), "--delimiter must be one character"),
+        (
+            (
+                "ingest",
+                write_csv(tmp_path / "p.csv", MESSY),
+                "--dataset",
+                "people",
+                "--schema",
+                people_schema,
+                "--delimiter",
+                ";;",
+            ),
+            "--delimiter must be one character",
+        ),
     ]
     for args, message in cases:
         result = cli(*args)
@@ -117,8 +133,16 @@ def test_schema_infer_proposes_uk_types_and_personal_columns(cli: Cli, tmp_path:
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["ingest", "--help"], ["query", "--help"], ["schema", "infer", "--help"], ["standards", "check", "--help"]):
-        done = subprocess.run([sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60)
+    for args in (
+        ["--help"],
+        ["ingest", "--help"],
+        ["query", "--help"],
+        ["schema", "infer", "--help"],
+        ["standards", "check", "--help"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
 
 
@@ -132,7 +156,15 @@ def test_query_json_keeps_every_column_and_writes_only_valid_json(cli: Cli) -> N
     assert result.exit_code == 0, result.stderr
     assert "NaN" not in result.stdout
     assert result.json() == [
-        {"a": 1, "a_2": 2, "t": "12:00:00", "i": "PT5400S", "n": None, "h": 170141183460469231731687303715884105727, "d": 1.25}
+        {
+            "a": 1,
+            "a_2": 2,
+            "t": "12:00:00",
+            "i": "PT5400S",
+            "n": None,
+            "h": 170141183460469231731687303715884105727,
+            "d": 1.25,
+        }
     ]
 
 

@@ -18,7 +18,14 @@ from joinedup.estate import Estate
 from tests.conftest import PEOPLE_SCHEMA, CliResult, write_csv
 
 Cli = Callable[..., CliResult]
-HOSTILE = ["[/]", "[white on white]hidden[/white on white]", "[red]alarm[/red]", "[bold]x", ":smile:", "[link=http://x]y[/link]"]
+HOSTILE = [
+    "[/]",
+    "[white on white]hidden[/white on white]",
+    "[red]alarm[/red]",
+    "[bold]x",
+    ":smile:",
+    "[link=http://x]y[/link]",
+]
 PEOPLE = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n"
 
 
@@ -34,7 +41,9 @@ def test_stored_and_typed_text_is_printed_exactly_as_written(
     schema = tmp_path / "hostile.yaml"
     schema.write_text(PEOPLE_SCHEMA.replace("title: People", f"title: '{HOSTILE[1]}'"), encoding="utf-8")
     bad_sex = PEOPLE + "2,Bill Smith,9434765919,E1 6AN,1980-01-01,[red]alarm[/red]\n"
-    assert cli("ingest", write_csv(tmp_path / "p.csv", bad_sex), "--dataset", "people", "--schema", schema).exit_code == 0
+    assert (
+        cli("ingest", write_csv(tmp_path / "p.csv", bad_sex), "--dataset", "people", "--schema", schema).exit_code == 0
+    )
 
     # One row each, so that even an 80-column table shows every value whole.
     rows = ", ".join(f"('{text}')" for text in HOSTILE)
@@ -97,7 +106,9 @@ def test_a_tampered_log_exits_4_with_a_tampering_error(cli: Cli, estate: Estate)
     assert error["message"].startswith("audit log failed verification: seq 2 does not match its hash")
 
 
-def test_show_and_datasets_need_a_registered_enabled_principal(cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_show_and_datasets_need_a_registered_enabled_principal(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     cli("ingest", write_csv(tmp_path / "p.csv", PEOPLE), "--dataset", "people", "--schema", people_schema)
     add_principal(estate, "tester", "alice", "analyst", datasets=["people"])
     assert cli("show", "--dataset", "people", "--as", "alice").exit_code == 0
@@ -111,7 +122,9 @@ def test_show_and_datasets_need_a_registered_enabled_principal(cli: Cli, estate:
     assert [e.principal for e in log(estate, action="access.denied")] == ["(unregistered)", "alice"] * 2
 
 
-def test_the_old_positional_dataset_still_works_and_cannot_contradict_the_option(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+def test_the_old_positional_dataset_still_works_and_cannot_contradict_the_option(
+    cli: Cli, tmp_path: Path, people_schema: Path
+) -> None:
     cli("ingest", write_csv(tmp_path / "p.csv", PEOPLE), "--dataset", "people", "--schema", people_schema)
     assert cli("show", "people", "--json").json()["name"] == "people"
     assert cli("quarantine", "people", "--json").json()["rows_total"] == 0
@@ -148,7 +161,11 @@ def test_text_that_is_not_utf8_is_refused_in_one_line_not_a_traceback(cli: Cli, 
     process = subprocess.run(
         [sys.executable, "-m", "joinedup.cli.main", "principal", "whoami"],
         capture_output=True,
-        env={"JOINEDUP_ESTATE": str(estate.root), "JOINEDUP_USER": b"\xff".decode("utf-8", "surrogateescape"), "PATH": ""},
+        env={
+            "JOINEDUP_ESTATE": str(estate.root),
+            "JOINEDUP_USER": b"\xff".decode("utf-8", "surrogateescape"),
+            "PATH": "",
+        },
         timeout=120,
     )
     assert process.returncode == 2

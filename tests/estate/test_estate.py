@@ -87,16 +87,31 @@ def test_dataset_names_must_be_sql_identifiers(estate: Estate) -> None:
 
 def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
     lineage = Lineage(
-        mode="replace", table_version=0, quarantine_version=None, source_name="a.csv",
-        source_sha256="0" * 64, source_bytes=10, source_format="csv", source_encoding="utf-8", pipeline="test",
-        rows_read=3, rows_inserted=2, rows_updated=0, rows_deleted=0, rows_quarantined=1, rows_total=2, rows_above_header=0,
+        mode="replace",
+        table_version=0,
+        quarantine_version=None,
+        source_name="a.csv",
+        source_sha256="0" * 64,
+        source_bytes=10,
+        source_format="csv",
+        source_encoding="utf-8",
+        pipeline="test",
+        rows_read=3,
+        rows_inserted=2,
+        rows_updated=0,
+        rows_deleted=0,
+        rows_quarantined=1,
+        rows_total=2,
+        rows_above_header=0,
         rule_counts={"x": {"required": 1}},
     )
     common = dict(principal="tester", lineage=lineage)
     with estate.session() as session:
         first = Catalogue.record_version(session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common)
     with estate.session() as session:
-        second = Catalogue.record_version(session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common)
+        second = Catalogue.record_version(
+            session, dataset="people", schema={"fields": [1]}, schema_digest="a", **common
+        )
     with estate.session() as session:
         third = Catalogue.record_version(session, dataset="people", schema={"fields": [2]}, schema_digest="b", **common)
     assert (first.number, second.number, third.number) == (1, 2, 3)
@@ -110,11 +125,28 @@ def test_record_version_numbers_versions_and_schemas(estate: Estate) -> None:
 def test_a_failed_transaction_records_nothing(estate: Estate) -> None:
     with pytest.raises(RuntimeError), estate.session() as session:
         Catalogue.record_version(
-            session, dataset="people", schema={}, schema_digest="a", principal="tester",
+            session,
+            dataset="people",
+            schema={},
+            schema_digest="a",
+            principal="tester",
             lineage=Lineage(
-                mode="replace", table_version=0, quarantine_version=None, source_name="a", source_sha256="0",
-                source_bytes=0, source_format="csv", source_encoding=None, pipeline="t", rows_read=0,
-                rows_inserted=0, rows_updated=0, rows_deleted=0, rows_quarantined=0, rows_total=0, rows_above_header=0,
+                mode="replace",
+                table_version=0,
+                quarantine_version=None,
+                source_name="a",
+                source_sha256="0",
+                source_bytes=0,
+                source_format="csv",
+                source_encoding=None,
+                pipeline="t",
+                rows_read=0,
+                rows_inserted=0,
+                rows_updated=0,
+                rows_deleted=0,
+                rows_quarantined=0,
+                rows_total=0,
+                rows_above_header=0,
                 rule_counts={},
             ),
         )

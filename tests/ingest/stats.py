@@ -1,4 +1,5 @@
-"""What a Delta table's metadata says about its columns' values: min/max statistics in the log and the Parquet footers."""
+"""What a Delta table's metadata says about its columns' values: min/max statistics in the log and the Parquet
+footers."""
 
 from __future__ import annotations
 

@@ -19,7 +19,11 @@ from joinedup.storage import delta
 from joinedup.storage.query import run_query
 from tests.conftest import write_csv
 
-GOOD = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n2,Bill Smith,,,1975-01-01,M\n"
+GOOD = (
+    "person_id,name,nhs_number,postcode,date_of_birth,sex\n"
+    "1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n"
+    "2,Bill Smith,,,1975-01-01,M\n"
+)
 
 
 def big_csv(path: Path, rows: int) -> Path:
@@ -35,7 +39,9 @@ def big_csv(path: Path, rows: int) -> Path:
 
 
 def count_rows(estate: Estate) -> int:
-    return run_query(estate, "SELECT count(*) FROM people", datasets={"people": Catalogue(estate).get("people").current.number}).rows[0][0]
+    return run_query(
+        estate, "SELECT count(*) FROM people", datasets={"people": Catalogue(estate).get("people").current.number}
+    ).rows[0][0]
 
 
 def assert_only_version_1(estate: Estate) -> None:
@@ -78,9 +84,17 @@ ingest(Estate.open(Path(sys.argv[1])), Path(sys.argv[2]), dataset="people", prin
 def test_killed_just_before_the_catalogue_commit(
     estate: Estate, tmp_path: Path, people_schema: Path, mode: str, inserted: int, updated: int, quarantined: int
 ) -> None:
-    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
+    ingest(
+        estate,
+        write_csv(tmp_path / "v1.csv", GOOD),
+        dataset="people",
+        principal="tester",
+        schema=load_schema(people_schema),
+    )
     v2 = big_csv(tmp_path / "v2.csv", 5_000)
-    done = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2), mode], capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_AT_COMMIT, str(estate.root), str(v2), mode], capture_output=True, timeout=120
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     # The Delta table and quarantine did get new commits; nothing reads them.
     assert delta.latest_version(estate.table_path("people")) > Catalogue(estate).get("people").current.table_version
@@ -96,12 +110,35 @@ def test_killed_just_before_the_catalogue_commit(
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["replace", "append", "upsert"])
 def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Path, mode: str) -> None:
-    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
+    ingest(
+        estate,
+        write_csv(tmp_path / "v1.csv", GOOD),
+        dataset="people",
+        principal="tester",
+        schema=load_schema(people_schema),
+    )
     big = big_csv(tmp_path / "big.csv", 300_000)
-    joinedup = [sys.executable, "-m", "joinedup.cli.main", "ingest", str(big), "--dataset", "people", "--mode", mode, "--estate", str(estate.root)]
+    joinedup = [
+        sys.executable,
+        "-m",
+        "joinedup.cli.main",
+        "ingest",
+        str(big),
+        "--dataset",
+        "people",
+        "--mode",
+        mode,
+        "--estate",
+        str(estate.root),
+    ]
     killed = 0
     for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.0):
-        process = subprocess.Popen(joinedup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JOINEDUP_USER": "tester"})
+        process = subprocess.Popen(
+            joinedup,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "JOINEDUP_USER": "tester"},
+        )
         time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -122,7 +159,9 @@ def test_killed_at_any_moment(estate: Estate, tmp_path: Path, people_schema: Pat
     assert not list(estate.tmp_dir.glob("ingest-*"))
 
 
-def test_a_file_larger_than_a_quarter_of_the_memory_limit_is_staged_on_disk(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_a_file_larger_than_a_quarter_of_the_memory_limit_is_staged_on_disk(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     from joinedup.estate.config import EstateConfig
 
     config = EstateConfig.load(estate.root)
@@ -140,9 +179,14 @@ def test_killed_during_the_first_ingest_leaves_no_dataset_and_no_stray_rows(esta
     schema = tmp_path / "s.yaml"
     schema.write_text(PEOPLE_SCHEMA_WITH_KEY)
     first = big_csv(tmp_path / "first.csv", 1_000)
-    script = KILL_AT_COMMIT.replace('mode=mode)', f'mode=mode, schema=load_schema(Path({str(schema)!r})))')
-    script = script.replace("from joinedup.ingest import ingest", "from joinedup.ingest import ingest\nfrom joinedup.schema import load_schema")
-    done = subprocess.run([sys.executable, "-c", script, str(estate.root), str(first)], capture_output=True, timeout=120)
+    script = KILL_AT_COMMIT.replace("mode=mode)", f"mode=mode, schema=load_schema(Path({str(schema)!r})))")
+    script = script.replace(
+        "from joinedup.ingest import ingest",
+        "from joinedup.ingest import ingest\nfrom joinedup.schema import load_schema",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(estate.root), str(first)], capture_output=True, timeout=120
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     assert Catalogue(estate).find("people") is None
     again = ingest(estate, first, dataset="people", principal="tester", schema=load_schema(schema))

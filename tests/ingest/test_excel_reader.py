@@ -14,7 +14,9 @@ from joinedup.schema import parse_schema
 from joinedup.storage.query import referenced_datasets, run_query
 from tests.ingest.workbooks import error, inline, number, row, shared, workbook
 
-SCHEMA = parse_schema("fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n- {name: born, type: date}\n")
+SCHEMA = parse_schema(
+    "fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n- {name: born, type: date}\n"
+)
 
 
 def load(estate: Estate, path: Path, **options):
@@ -23,7 +25,10 @@ def load(estate: Estate, path: Path, **options):
 
 def stored(estate: Estate) -> list[tuple]:
     sql = "SELECT _source_row, id, name, born FROM people ORDER BY id"
-    return [(r["_source_row"], r["id"], r["name"], str(r["born"])) for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()]
+    return [
+        (r["_source_row"], r["id"], r["name"], str(r["born"]))
+        for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
+    ]
 
 
 HEADER = row(1, inline("A1", "id"), shared("B1", 0), inline("C1", "born"))
@@ -32,7 +37,11 @@ HEADER = row(1, inline("A1", "id"), shared("B1", 0), inline("C1", "born"))
 def test_inline_strings_and_an_empty_shared_string_load(estate: Estate, tmp_path: Path) -> None:
     path = workbook(
         tmp_path / "p.xlsx",
-        [HEADER, row(2, number("A2", 1), inline("B2", "Zoë"), number("C2", 29000, date=True)), row(3, number("A3", 2), shared("B3", 1))],
+        [
+            HEADER,
+            row(2, number("A2", 1), inline("B2", "Zoë"), number("C2", 29000, date=True)),
+            row(3, number("A3", 2), shared("B3", 1)),
+        ],
         strings=["name", ""],
     )
     result = load(estate, path)
@@ -42,7 +51,10 @@ def test_inline_strings_and_an_empty_shared_string_load(estate: Estate, tmp_path
 
 def test_dates_in_a_1904_workbook_are_counted_from_1904(estate: Estate, tmp_path: Path) -> None:
     path = workbook(
-        tmp_path / "mac.xlsx", [HEADER, row(2, number("A2", 1), inline("B2", "Sam"), number("C2", 29000, date=True))], strings=["name"], date1904=True
+        tmp_path / "mac.xlsx",
+        [HEADER, row(2, number("A2", 1), inline("B2", "Sam"), number("C2", 29000, date=True))],
+        strings=["name"],
+        date1904=True,
     )
     load(estate, path)
     assert stored(estate) == [(2, 1, "Sam", "1983-05-26")]
@@ -69,7 +81,10 @@ def test_an_empty_sheet_is_one_line_naming_the_other_sheets(estate: Estate, tmp_
     book.active.title = "Cover"
     book.create_sheet("Data").append(["id", "name", "born"])
     book.save(tmp_path / "p.xlsx")
-    with pytest.raises(InputError, match=r"sheet 'Cover' is empty: expected a header row naming the columns; pass --sheet \(other sheets: Data\)"):
+    with pytest.raises(
+        InputError,
+        match=r"sheet 'Cover' is empty: expected a header row naming the columns; pass --sheet \(other sheets: Data\)",
+    ):
         load(estate, tmp_path / "p.xlsx")
     assert Catalogue(estate).find("people") is None
     assert load(estate, tmp_path / "p.xlsx", sheet="Data").rows_read == 0

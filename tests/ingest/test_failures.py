@@ -14,13 +14,23 @@ from joinedup.schema import load_schema
 from joinedup.storage import delta
 from tests.conftest import write_csv
 
-GOOD = "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n2,Bill Smith,,,1975-01-01,M\n"
+GOOD = (
+    "person_id,name,nhs_number,postcode,date_of_birth,sex\n"
+    "1,Sam Jackson,9434765919,E1 6AN,1980-01-01,F\n"
+    "2,Bill Smith,,,1975-01-01,M\n"
+)
 SECOND = GOOD + "3,Ann Lee,,,1990-01-01,X\n4,Bad Row,,,,Q\n"
 
 
 @pytest.fixture
 def loaded(estate: Estate, tmp_path: Path, people_schema: Path) -> Estate:
-    ingest(estate, write_csv(tmp_path / "v1.csv", GOOD), dataset="people", principal="tester", schema=load_schema(people_schema))
+    ingest(
+        estate,
+        write_csv(tmp_path / "v1.csv", GOOD),
+        dataset="people",
+        principal="tester",
+        schema=load_schema(people_schema),
+    )
     return estate
 
 
@@ -33,12 +43,18 @@ def assert_still_version_1(estate: Estate) -> None:
     assert not list(estate.tmp_dir.glob("ingest-*"))
 
 
-def test_running_out_of_memory_while_validating_is_one_line(loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_running_out_of_memory_while_validating_is_one_line(
+    loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = pipeline.preparation
 
     def starved(*args: object, **kwargs: object) -> list[str]:
         # A real DuckDB out-of-memory error, raised where the validation work runs.
-        return [*original(*args, **kwargs), "SET memory_limit = '1MB'", "CREATE TABLE hog AS SELECT repeat('x', 200) || range AS v FROM range(2000000)"]
+        return [
+            *original(*args, **kwargs),
+            "SET memory_limit = '1MB'",
+            "CREATE TABLE hog AS SELECT repeat('x', 200) || range AS v FROM range(2000000)",
+        ]
 
     monkeypatch.setattr(pipeline, "preparation", starved)
     path = write_csv(tmp_path / "v2.csv", SECOND)
@@ -50,7 +66,9 @@ def test_running_out_of_memory_while_validating_is_one_line(loaded: Estate, tmp_
     assert_still_version_1(loaded)
 
 
-def test_a_duckdb_error_names_the_column_and_not_the_value(loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_duckdb_error_names_the_column_and_not_the_value(
+    loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = pipeline.build_query
 
     def failing(schema, mapping, source, **kwargs):  # type: ignore[no-untyped-def]
@@ -67,7 +85,9 @@ def test_a_duckdb_error_names_the_column_and_not_the_value(loaded: Estate, tmp_p
     assert_still_version_1(loaded)
 
 
-def test_a_failed_write_after_the_table_commit_rolls_the_table_back(loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_after_the_table_commit_rolls_the_table_back(
+    loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written = []
     original = delta.write
 
@@ -85,12 +105,20 @@ def test_a_failed_write_after_the_table_commit_rolls_the_table_back(loaded: Esta
     assert_still_version_1(loaded)
 
 
-def test_fields_whose_names_differ_only_in_case_are_refused_before_anything_is_written(estate: Estate, tmp_path: Path) -> None:
+def test_fields_whose_names_differ_only_in_case_are_refused_before_anything_is_written(
+    estate: Estate, tmp_path: Path
+) -> None:
     # Delta Lake and DuckDB ignore case in column names: this once failed deep inside the Delta writer.
     from joinedup.errors import SchemaError
     from joinedup.schema import parse_schema
 
     with pytest.raises(SchemaError, match=r"fields\[1\]\.name: 'name' differs from 'Name' only in case"):
         schema = parse_schema("fields: [{name: Name}, {name: name}]")
-        ingest(estate, write_csv(tmp_path / "a.csv", "Name,name\na,b\n"), dataset="cased", principal="tester", schema=schema)
+        ingest(
+            estate,
+            write_csv(tmp_path / "a.csv", "Name,name\na,b\n"),
+            dataset="cased",
+            principal="tester",
+            schema=schema,
+        )
     assert Catalogue(estate).find("cased") is None and not estate.table_path("cased").exists()

@@ -61,10 +61,16 @@ WORDS = st.text(st.characters(categories=["L"]), min_size=1, max_size=8)
 def exports(draw: st.DrawFn) -> tuple[list[list[str | None]], int]:
     """A table of ``width`` columns under titles, notes and blank rows that fill fewer cells."""
     width = draw(st.integers(2, 6))
-    above = draw(st.lists(st.lists(st.one_of(st.none(), WORDS), max_size=width).filter(
-        lambda r: sum(1 for c in r if c) < width), max_size=4))
+    above = draw(
+        st.lists(
+            st.lists(st.one_of(st.none(), WORDS), max_size=width).filter(lambda r: sum(1 for c in r if c) < width),
+            max_size=4,
+        )
+    )
     header = draw(st.lists(WORDS, min_size=width, max_size=width))
-    data = draw(st.lists(st.lists(st.integers(0, 999).map(str), min_size=width, max_size=width), min_size=1, max_size=5))
+    data = draw(
+        st.lists(st.lists(st.integers(0, 999).map(str), min_size=width, max_size=width), min_size=1, max_size=5)
+    )
     return [*above, header, *data], len(above) + 1
 
 
@@ -101,7 +107,9 @@ def test_header_row_option_overrides_the_schema(estate: Estate, tmp_path: Path) 
 def test_a_title_above_the_header_without_a_header_row_says_how_to_fix_it(estate: Estate, tmp_path: Path) -> None:
     schema = parse_schema("fields:\n- {name: person_id, type: integer}\n")
     path = write_csv(tmp_path / "r.csv", REPORT)
-    with pytest.raises(InputError, match=r"row 1: column 2 has no name in the header; if the header is lower down, pass --header-row N"):
+    with pytest.raises(
+        InputError, match=r"row 1: column 2 has no name in the header; if the header is lower down, pass --header-row N"
+    ):
         ingest(estate, path, dataset="r", principal="tester", schema=schema)
 
 
@@ -119,7 +127,9 @@ def test_an_excel_header_below_a_title_is_found_and_loaded(estate: Estate, tmp_p
     result = ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema)
     assert (result.rows_loaded, result.rows_above_header) == (2, 2)
     assert source_rows(estate, "r") == [4, 5]
-    with pytest.raises(InputError, match=r"row 2 of sheet 'Sheet' is empty: expected the header row naming the columns"):
+    with pytest.raises(
+        InputError, match=r"row 2 of sheet 'Sheet' is empty: expected the header row naming the columns"
+    ):
         ingest(estate, tmp_path / "r.xlsx", dataset="r", principal="tester", schema=schema, header_row=2)
 
 

@@ -32,7 +32,9 @@ def rows(estate: Estate, sql: str) -> list[dict]:
     return run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
 
 
-def test_valid_rows_are_standardised_and_stored_as_version_1(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_valid_rows_are_standardised_and_stored_as_version_1(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     result = load(estate, write_csv(tmp_path / "people.csv", GOOD), people_schema)
     assert (result.version, result.rows_read, result.rows_loaded, result.rows_quarantined) == (1, 2, 2, 0)
     stored = rows(estate, "SELECT * FROM people ORDER BY person_id")
@@ -44,7 +46,9 @@ def test_valid_rows_are_standardised_and_stored_as_version_1(estate: Estate, tmp
     assert stored[0]["_ingest"] == 1
 
 
-def test_every_failing_rule_of_a_row_is_listed_with_row_column_rule_and_value(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_every_failing_rule_of_a_row_is_listed_with_row_column_rule_and_value(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     text = GOOD + "3,,4010232138,SW1A 1AC,2023-02-30,Q\n4,Ann Lee,,,1990-01-01,F\n"
     result = load(estate, write_csv(tmp_path / "people.csv", text), people_schema)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 3, 1)
@@ -64,7 +68,9 @@ def test_every_failing_rule_of_a_row_is_listed_with_row_column_rule_and_value(es
     assert result.rule_counts["sex"] == {"enum": 1}
 
 
-def test_later_duplicates_of_the_primary_key_name_the_row_they_duplicate(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_later_duplicates_of_the_primary_key_name_the_row_they_duplicate(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     text = GOOD + "1,Sam Jackson,9434765919,SW1A 1AA,1980-02-29,F\n2,Bill,,,,\n"
     result = load(estate, write_csv(tmp_path / "people.csv", text), people_schema)
     assert result.rows_loaded == 2 and result.rows_quarantined == 2
@@ -75,7 +81,9 @@ def test_later_duplicates_of_the_primary_key_name_the_row_they_duplicate(estate:
     assert quarantined[1]["_errors"][0]["message"] == "duplicates the primary key of row 3"
 
 
-def test_a_ragged_row_is_quarantined_and_later_rows_keep_their_numbers(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_a_ragged_row_is_quarantined_and_later_rows_keep_their_numbers(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     text = (
         "person_id,name,nhs_number,postcode,date_of_birth,sex\n"
         '1,"Jackson,\nSam",9434765919,SW1A 1AA,1980-02-29,F\n'
@@ -110,7 +118,11 @@ def test_a_windows_1252_file_is_read_whole_whether_its_first_odd_byte_is_in_the_
     schema = tmp_path / "s.yaml"
     schema.write_text("fields:\n- {name: id, type: integer}\n- {name: 'amount (£)', type: string}\n")
     header_odd = write_csv(tmp_path / "a.csv", "id,amount (£)\n1,ten\n2,twenty\n", encoding="cp1252")
-    late_odd = write_csv(tmp_path / "b.csv", "id,amount (£)\n" + "".join(f"{i},x\n" for i in range(1, 5000)) + "5000,£5\n", encoding="cp1252")
+    late_odd = write_csv(
+        tmp_path / "b.csv",
+        "id,amount (£)\n" + "".join(f"{i},x\n" for i in range(1, 5000)) + "5000,£5\n",
+        encoding="cp1252",
+    )
     first = load(estate, header_odd, schema, dataset="a")
     second = load(estate, late_odd, schema, dataset="b")
     assert (first.encoding, first.rows_read, first.rows_loaded) == ("cp1252", 2, 2)
@@ -124,8 +136,22 @@ def test_excel_parquet_and_json_lines_load_like_csv(estate: Estate, tmp_path: Pa
     import pyarrow as pa
 
     records = [
-        {"person_id": 1, "name": "Sam Jackson", "nhs_number": "943 476 5919", "postcode": "sw1a 1aa", "date_of_birth": "1980-02-29", "sex": "F"},
-        {"person_id": 2, "name": "Bill Smith", "nhs_number": "4010232138", "postcode": "E1 6AN", "date_of_birth": "1975-08-09", "sex": "M"},
+        {
+            "person_id": 1,
+            "name": "Sam Jackson",
+            "nhs_number": "943 476 5919",
+            "postcode": "sw1a 1aa",
+            "date_of_birth": "1980-02-29",
+            "sex": "F",
+        },
+        {
+            "person_id": 2,
+            "name": "Bill Smith",
+            "nhs_number": "4010232138",
+            "postcode": "E1 6AN",
+            "date_of_birth": "1975-08-09",
+            "sex": "M",
+        },
     ]
     book = openpyxl.Workbook()
     sheet = book.active
@@ -149,7 +175,9 @@ def test_excel_parquet_and_json_lines_load_like_csv(estate: Estate, tmp_path: Pa
         assert rows(estate, "SELECT postcode FROM people") == [{"postcode": "SW1A 1AA"}]
 
 
-def test_a_new_ingest_is_a_new_version_and_old_versions_are_kept(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_a_new_ingest_is_a_new_version_and_old_versions_are_kept(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     load(estate, write_csv(tmp_path / "v1.csv", GOOD), people_schema)
     second = load(estate, write_csv(tmp_path / "v2.csv", GOOD + "3,New Person,,,2000-01-01,X\n"), None)
     assert second.version == 2
@@ -236,7 +264,9 @@ def test_row_numbers_stay_right_around_many_ragged_rows(estate: Estate, tmp_path
             bad.append(row)
         else:
             lines.append(f"{i},{row}")
-    result = ingest(estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="tester", schema=schema)
+    result = ingest(
+        estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="tester", schema=schema
+    )
     assert result.rows_quarantined == ragged
     mismatched = rows(estate, "SELECT count(*) AS n FROM rows WHERE _source_row <> row")
     assert mismatched == [{"n": 0}]

@@ -17,7 +17,9 @@ from joinedup.ingest.readers import open_source
 from joinedup.schema import parse_schema
 from joinedup.storage.query import referenced_datasets, run_query
 
-SCHEMA = parse_schema("fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n- {name: extra, type: any}\n")
+SCHEMA = parse_schema(
+    "fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n- {name: extra, type: any}\n"
+)
 
 
 def write(path: Path, lines: list[bytes]) -> Path:
@@ -70,7 +72,10 @@ def test_each_unusable_line_is_quarantined_with_its_reason_and_the_rest_load(est
 
 
 def test_keys_that_differ_only_in_case_across_lines_are_one_column(estate: Estate, tmp_path: Path) -> None:
-    path = write(tmp_path / "p.jsonl", [b'{"ID": 1, "Name": "Sam", "Extra": 0}', b'{"id": 2, "name": "Bill"}', b'{"Id": 3, "NAME": "Ann"}'])
+    path = write(
+        tmp_path / "p.jsonl",
+        [b'{"ID": 1, "Name": "Sam", "Extra": 0}', b'{"id": 2, "name": "Bill"}', b'{"Id": 3, "NAME": "Ann"}'],
+    )
     result = load(estate, path)
     assert result.rows_loaded == 3
     assert [r["name"] for r in stored(estate)] == ["Sam", "Bill", "Ann"]
@@ -91,7 +96,15 @@ def test_schema_infer_proposes_any_for_a_key_holding_objects(tmp_path: Path) -> 
 
 GOOD = st.builds(lambda i: json.dumps({"id": i, "name": f"n{i}"}).encode(), st.integers(0, 10**6))
 BAD = st.sampled_from(
-    [b'{"id": 1', b"\xff\xfe", b'{"a": 1, "a": 2}', b'{"name": "\\udc00"}', b"42", b'{"X": 1, "x": 2}', b'{"name": "\xe9"}']
+    [
+        b'{"id": 1',
+        b"\xff\xfe",
+        b'{"a": 1, "a": 2}',
+        b'{"name": "\\udc00"}',
+        b"42",
+        b'{"X": 1, "x": 2}',
+        b'{"name": "\xe9"}',
+    ]
 )
 
 

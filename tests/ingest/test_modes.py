@@ -55,17 +55,31 @@ def table(estate: Estate, dataset: str = "accounts", version: int | None = None)
 
 
 def nothing_lost(result) -> bool:
-    return result.rows_read == result.rows_inserted + result.rows_updated + result.rows_deleted + result.rows_quarantined
+    return (
+        result.rows_read == result.rows_inserted + result.rows_updated + result.rows_deleted + result.rows_quarantined
+    )
 
 
 def test_append_adds_rows_and_quarantines_keys_the_dataset_already_holds(estate: Estate, tmp_path: Path) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
-    second = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n4,Dan,40\n2,Bob again,25\n5,Eve,50\n"), "append")
-    assert (second.mode, second.rows_read, second.rows_inserted, second.rows_quarantined, second.rows_total) == ("append", 3, 2, 1, 5)
+    second = load(
+        estate, write_csv(tmp_path / "b.csv", "id,name,balance\n4,Dan,40\n2,Bob again,25\n5,Eve,50\n"), "append"
+    )
+    assert (second.mode, second.rows_read, second.rows_inserted, second.rows_quarantined, second.rows_total) == (
+        "append",
+        3,
+        2,
+        1,
+        5,
+    )
     assert nothing_lost(second)
     stored = table(estate)
     assert [(r["id"], r["name"], r["_ingest"], r["_source_row"]) for r in stored] == [
-        (1, "Ann", 1, 2), (2, "Bob", 1, 3), (3, "Cat", 1, 4), (4, "Dan", 2, 2), (5, "Eve", 2, 4),
+        (1, "Ann", 1, 2),
+        (2, "Bob", 1, 3),
+        (3, "Cat", 1, 4),
+        (4, "Dan", 2, 2),
+        (5, "Eve", 2, 4),
     ]
     [duplicate] = read_quarantine(estate, "accounts").rows
     assert duplicate["_source_row"] == 3
@@ -75,24 +89,48 @@ def test_append_adds_rows_and_quarantines_keys_the_dataset_already_holds(estate:
     assert len(table(estate, version=1)) == 3  # the version before is untouched
 
 
-def test_upsert_inserts_and_updates_by_primary_key_and_the_changed_rows_carry_the_new_ingest(estate: Estate, tmp_path: Path) -> None:
+def test_upsert_inserts_and_updates_by_primary_key_and_the_changed_rows_carry_the_new_ingest(
+    estate: Estate, tmp_path: Path
+) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
     second = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n2,Bob,21\n4,Dan,40\n"), "upsert")
-    assert (second.rows_read, second.rows_inserted, second.rows_updated, second.rows_deleted, second.rows_total) == (2, 1, 1, 0, 4)
+    assert (second.rows_read, second.rows_inserted, second.rows_updated, second.rows_deleted, second.rows_total) == (
+        2,
+        1,
+        1,
+        0,
+        4,
+    )
     assert second.rows_loaded == 2 and nothing_lost(second)
     stored = table(estate)
     assert [(r["id"], r["balance"], r["_ingest"], r["_source_row"]) for r in stored] == [
-        (1, 10.0, 1, 2), (2, 21.0, 2, 2), (3, 30.0, 1, 4), (4, 40.0, 2, 3),
+        (1, 10.0, 1, 2),
+        (2, 21.0, 2, 2),
+        (3, 30.0, 1, 4),
+        (4, 40.0, 2, 3),
     ]
     assert [r["balance"] for r in table(estate, version=1)] == [10.0, 20.0, 30.0]
 
 
-def test_upsert_deletes_flagged_keys_and_quarantines_deletions_of_keys_it_does_not_hold(estate: Estate, tmp_path: Path) -> None:
-    load(estate, write_csv(tmp_path / "a.csv", "id,name,balance,gone\n1,Ann,10,\n2,Bob,20,no\n3,Cat,30,\n"), "replace", CHANGES)
+def test_upsert_deletes_flagged_keys_and_quarantines_deletions_of_keys_it_does_not_hold(
+    estate: Estate, tmp_path: Path
+) -> None:
+    load(
+        estate,
+        write_csv(tmp_path / "a.csv", "id,name,balance,gone\n1,Ann,10,\n2,Bob,20,no\n3,Cat,30,\n"),
+        "replace",
+        CHANGES,
+    )
     # A deletion needs only its key and flag: the other values are not checked (-5 is below the minimum).
     changes = "id,name,balance,gone\n2,,-5,yes\n9,,,yes\n3,Cat,31,no\n"
     second = load(estate, write_csv(tmp_path / "b.csv", changes), "upsert")
-    assert (second.rows_read, second.rows_inserted, second.rows_updated, second.rows_deleted, second.rows_quarantined) == (3, 0, 1, 1, 1)
+    assert (
+        second.rows_read,
+        second.rows_inserted,
+        second.rows_updated,
+        second.rows_deleted,
+        second.rows_quarantined,
+    ) == (3, 0, 1, 1, 1)
     assert second.rows_total == 2 and nothing_lost(second)
     assert [(r["id"], r["balance"]) for r in table(estate)] == [(1, 10.0), (3, 31.0)]
     [absent] = read_quarantine(estate, "accounts").rows
@@ -104,7 +142,9 @@ def test_upsert_deletes_flagged_keys_and_quarantines_deletions_of_keys_it_does_n
 
 @pytest.mark.parametrize("mode", ["replace", "append"])
 def test_a_deletion_outside_an_upsert_is_quarantined_not_stored(estate: Estate, tmp_path: Path, mode: str) -> None:
-    result = load(estate, write_csv(tmp_path / "a.csv", "id,name,balance,gone\n1,Ann,10,\n2,Bob,20,yes\n"), mode, CHANGES)
+    result = load(
+        estate, write_csv(tmp_path / "a.csv", "id,name,balance,gone\n1,Ann,10,\n2,Bob,20,yes\n"), mode, CHANGES
+    )
     assert (result.rows_inserted, result.rows_quarantined) == (1, 1)
     [flagged] = read_quarantine(estate, "accounts").rows
     [reason] = flagged["_errors"]
@@ -112,7 +152,9 @@ def test_a_deletion_outside_an_upsert_is_quarantined_not_stored(estate: Estate, 
     assert "--mode upsert" in reason["message"]
 
 
-def test_repeated_keys_within_an_upsert_file_keep_the_first_and_quarantine_the_rest(estate: Estate, tmp_path: Path) -> None:
+def test_repeated_keys_within_an_upsert_file_keep_the_first_and_quarantine_the_rest(
+    estate: Estate, tmp_path: Path
+) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
     second = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n1,Ann,11\n1,Ann,12\n"), "upsert")
     assert (second.rows_updated, second.rows_quarantined) == (1, 1)
@@ -138,7 +180,9 @@ def test_append_and_upsert_into_a_new_dataset_load_its_first_version(estate: Est
 @pytest.mark.parametrize("mode", ["append", "upsert"])
 def test_append_and_upsert_need_a_primary_key(estate: Estate, tmp_path: Path, mode: str) -> None:
     keyless = ACCOUNTS.replace("primaryKey: [id]", "")
-    with pytest.raises(SchemaError, match=rf"^--mode {mode} into 'accounts' needs a primaryKey in the schema") as raised:
+    with pytest.raises(
+        SchemaError, match=rf"^--mode {mode} into 'accounts' needs a primaryKey in the schema"
+    ) as raised:
         load(estate, write_csv(tmp_path / "a.csv", FIRST), mode, keyless)
     assert "\n" not in str(raised.value)
     assert Catalogue(estate).find("accounts") is None
@@ -147,8 +191,14 @@ def test_append_and_upsert_need_a_primary_key(estate: Estate, tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("changed", "problem"),
     [
-        (ACCOUNTS.replace("type: number, constraints: {minimum: 0}", "type: string"), "changes 'balance' from number to string"),
-        (ACCOUNTS.replace("primaryKey: [id]", "primaryKey: [id, name]"), "changes the primary key from ['id'] to ['id', 'name']"),
+        (
+            ACCOUNTS.replace("type: number, constraints: {minimum: 0}", "type: string"),
+            "changes 'balance' from number to string",
+        ),
+        (
+            ACCOUNTS.replace("primaryKey: [id]", "primaryKey: [id, name]"),
+            "changes the primary key from ['id'] to ['id', 'name']",
+        ),
         (ACCOUNTS.replace("primaryKey", "  - {name: extra, type: string}\nprimaryKey"), "adds 'extra'"),
     ],
 )
@@ -170,15 +220,26 @@ def test_an_unknown_mode_is_refused(estate: Estate, tmp_path: Path) -> None:
         load(estate, write_csv(tmp_path / "a.csv", FIRST), "merge", ACCOUNTS)
 
 
-def test_the_lineage_is_the_same_in_the_summary_the_catalogue_and_the_audit_entry(estate: Estate, tmp_path: Path) -> None:
+def test_the_lineage_is_the_same_in_the_summary_the_catalogue_and_the_audit_entry(
+    estate: Estate, tmp_path: Path
+) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
     result = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n2,Bob,21\n4,Dan,40\n5,Eve,-1\n"), "upsert")
     version = Catalogue(estate).get("accounts").current
     counts = ("mode", "rows_read", "rows_inserted", "rows_updated", "rows_deleted", "rows_quarantined", "rows_total")
-    assert {k: getattr(version, k) for k in counts} == {k: getattr(result, k) for k in counts} == {
-        "mode": "upsert", "rows_read": 3, "rows_inserted": 1, "rows_updated": 1, "rows_deleted": 0,
-        "rows_quarantined": 1, "rows_total": 4,
-    }
+    assert (
+        {k: getattr(version, k) for k in counts}
+        == {k: getattr(result, k) for k in counts}
+        == {
+            "mode": "upsert",
+            "rows_read": 3,
+            "rows_inserted": 1,
+            "rows_updated": 1,
+            "rows_deleted": 0,
+            "rows_quarantined": 1,
+            "rows_total": 4,
+        }
+    )
     entry = log(estate, action="dataset.ingest")[-1]
     assert {k: entry.detail[k] for k in counts} == {k: getattr(result, k) for k in counts}
     assert entry.detail["source_sha256"] == version.source_sha256 == result.source_sha256
@@ -186,7 +247,9 @@ def test_the_lineage_is_the_same_in_the_summary_the_catalogue_and_the_audit_entr
 
 
 @pytest.mark.parametrize("mode", ["append", "upsert"])
-def test_personal_columns_carry_no_statistics_after_append_and_upsert(estate: Estate, tmp_path: Path, mode: str) -> None:
+def test_personal_columns_carry_no_statistics_after_append_and_upsert(
+    estate: Estate, tmp_path: Path, mode: str
+) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
     load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n2,Bob,21\n4,Dan,40\n"), mode)
     assert_no_statistics_of(estate.table_path("accounts"), {"name"}, from_version=1)
@@ -212,7 +275,9 @@ def test_kept_statistics_still_exist_for_columns_that_are_not_personal(estate: E
     assert "id" in columns_with_statistics(estate.table_path("accounts"), from_version=1)
 
 
-def test_schema_changes_that_append_and_upsert_allow_become_a_new_schema_version(estate: Estate, tmp_path: Path) -> None:
+def test_schema_changes_that_append_and_upsert_allow_become_a_new_schema_version(
+    estate: Estate, tmp_path: Path
+) -> None:
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
     stricter = ACCOUNTS.replace("constraints: {minimum: 0}", "constraints: {minimum: 15}")
     result = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n7,Gil,5\n8,Hal,50\n"), "append", stricter)
@@ -220,17 +285,41 @@ def test_schema_changes_that_append_and_upsert_allow_become_a_new_schema_version
     assert Schema.from_dict(Catalogue(estate).get("accounts").schema).field("balance").constraints.minimum == 15
 
 
-def test_the_command_takes_a_mode_and_its_summary_accounts_for_every_row(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+def test_the_command_takes_a_mode_and_its_summary_accounts_for_every_row(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
     schema = tmp_path / "accounts.yaml"
     schema.write_text(ACCOUNTS)
-    assert cli("ingest", write_csv(tmp_path / "a.csv", FIRST), "--dataset", "accounts", "--schema", schema).exit_code == 0
+    assert (
+        cli("ingest", write_csv(tmp_path / "a.csv", FIRST), "--dataset", "accounts", "--schema", schema).exit_code == 0
+    )
     changes = write_csv(tmp_path / "b.csv", "id,name,balance\n2,Bob,21\n4,Dan,40\n5,Eve,-1\n")
     summary = cli("ingest", changes, "--dataset", "accounts", "--mode", "upsert", "--json").json()
-    assert {k: summary[k] for k in ("mode", "rows_read", "rows_inserted", "rows_updated", "rows_deleted", "rows_quarantined", "rows_total")} == {
-        "mode": "upsert", "rows_read": 3, "rows_inserted": 1, "rows_updated": 1, "rows_deleted": 0, "rows_quarantined": 1, "rows_total": 4,
+    assert {
+        k: summary[k]
+        for k in (
+            "mode",
+            "rows_read",
+            "rows_inserted",
+            "rows_updated",
+            "rows_deleted",
+            "rows_quarantined",
+            "rows_total",
+        )
+    } == {
+        "mode": "upsert",
+        "rows_read": 3,
+        "rows_inserted": 1,
+        "rows_updated": 1,
+        "rows_deleted": 0,
+        "rows_quarantined": 1,
+        "rows_total": 4,
     }
     shown = cli("ingest", changes, "--dataset", "accounts", "--mode", "append")
-    assert "version 3 (append): read 3 rows" in shown.stdout and "inserted 0, updated 0, deleted 0, quarantined 3; 4 rows" in shown.stdout
+    assert (
+        "version 3 (append): read 3 rows" in shown.stdout
+        and "inserted 0, updated 0, deleted 0, quarantined 3; 4 rows" in shown.stdout
+    )
     refused = cli("ingest", changes, "--dataset", "accounts", "--mode", "merge", "--json")
     assert refused.exit_code == 2  # a usage error: the mode is one of three choices
     assert refused.stderr.strip().count("\n") == 0 and "'merge' is not one of" in refused.stderr
@@ -241,7 +330,9 @@ _change = st.tuples(st.integers(1, 6), st.integers(0, 99), st.booleans())
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=st.lists(st.lists(_change, max_size=6), min_size=1, max_size=3))
-def test_upserts_agree_with_a_reference_and_lose_nothing(tmp_path_factory: pytest.TempPathFactory, files: list[list[tuple[int, int, bool]]]) -> None:
+def test_upserts_agree_with_a_reference_and_lose_nothing(
+    tmp_path_factory: pytest.TempPathFactory, files: list[list[tuple[int, int, bool]]]
+) -> None:
     from joinedup.access import bootstrap_admin
 
     folder = tmp_path_factory.mktemp("upserts")
@@ -274,10 +365,13 @@ def test_upserts_agree_with_a_reference_and_lose_nothing(tmp_path_factory: pytes
         estate.close()
 
 
-def test_keys_and_flags_named_like_sql_keywords_or_with_quotes_work_in_every_mode(estate: Estate, tmp_path: Path) -> None:
+def test_keys_and_flags_named_like_sql_keywords_or_with_quotes_work_in_every_mode(
+    estate: Estate, tmp_path: Path
+) -> None:
     # The merge predicate and the stored-key join quote each name, as the validation query does.
     schema = (
-        "fields: [{name: 'Order \"No\"', type: integer}, {name: select, type: string}, {name: From Date, type: boolean}]\n"
+        "fields: [{name: 'Order \"No\"', type: integer}, {name: select, type: string}, "
+        "{name: From Date, type: boolean}]\n"
         "primaryKey: ['Order \"No\"', select]\ndeletionFlag: From Date\n"
     )
     header = '"Order ""No""",select,From Date\n'

@@ -27,10 +27,16 @@ def load_one_column(estate: Estate, path: Path, kind: str = "any") -> list:
 
 
 CASES = {
-    "map": (pa.array([[("a", 1)], [("b", 2), ("c", None)]], pa.map_(pa.string(), pa.int64())), [{"a": 1}, {"b": 2, "c": None}]),
+    "map": (
+        pa.array([[("a", 1)], [("b", 2), ("c", None)]], pa.map_(pa.string(), pa.int64())),
+        [{"a": 1}, {"b": 2, "c": None}],
+    ),
     "map_without_values": (pa.array([[("a", None)], []], pa.map_(pa.string(), pa.null())), [{"a": None}, {}]),
     "nested_list": (pa.array([[[1, 2], [3]], []], pa.list_(pa.list_(pa.int64()))), [[[1, 2], [3]], []]),
-    "struct": (pa.array([{"x": 1, "y": "a"}, {"x": None, "y": "b"}], pa.struct([("x", pa.int64()), ("y", pa.string())])), [{"x": 1, "y": "a"}, {"x": None, "y": "b"}]),
+    "struct": (
+        pa.array([{"x": 1, "y": "a"}, {"x": None, "y": "b"}], pa.struct([("x", pa.int64()), ("y", pa.string())])),
+        [{"x": 1, "y": "a"}, {"x": None, "y": "b"}],
+    ),
 }
 
 
@@ -52,7 +58,9 @@ def test_fixed_length_binary_float16_and_byte_stream_split_int64_load(estate: Es
     )
     path = tmp_path / "odd.parquet"
     pq.write_table(table, path, use_byte_stream_split=["id"], use_dictionary=False)
-    schema = parse_schema("fields:\n- {name: id, type: integer}\n- {name: fixed, type: string}\n- {name: half, type: number}\n")
+    schema = parse_schema(
+        "fields:\n- {name: id, type: integer}\n- {name: fixed, type: string}\n- {name: half, type: number}\n"
+    )
     assert ingest(estate, path, dataset="odd", principal="tester", schema=schema).rows_loaded == 2
     sql = "SELECT id, fixed, half FROM odd ORDER BY id"
     got = run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
@@ -76,7 +84,9 @@ def test_schema_infer_reads_every_carried_type(tmp_path: Path) -> None:
 
 def test_a_damaged_parquet_file_is_one_line_and_changes_nothing(estate: Estate, tmp_path: Path) -> None:
     path = tmp_path / "damaged.parquet"
-    pq.write_table(pa.table({"id": list(range(1000)), "v": [f"value {i}" for i in range(1000)]}), path, compression="snappy")
+    pq.write_table(
+        pa.table({"id": list(range(1000)), "v": [f"value {i}" for i in range(1000)]}), path, compression="snappy"
+    )
     data = bytearray(path.read_bytes())
     data[8:400] = b"\xff" * 392  # the first data page, not the footer
     path.write_bytes(bytes(data))

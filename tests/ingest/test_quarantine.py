@@ -32,7 +32,13 @@ def loaded(estate: Estate, tmp_path: Path, people_schema: Path) -> Estate:
     add_principal(estate, "tester", "sam", "steward", datasets=["people"])
     add_principal(estate, "tester", "alice", "analyst", datasets=["people"])
     add_principal(estate, "tester", "ann", "analyst", all_datasets=True)
-    ingest(estate, write_csv(tmp_path / "p.csv", PEOPLE), dataset="people", principal="tester", schema=load_schema(people_schema))
+    ingest(
+        estate,
+        write_csv(tmp_path / "p.csv", PEOPLE),
+        dataset="people",
+        principal="tester",
+        schema=load_schema(people_schema),
+    )
     return estate
 
 
@@ -89,7 +95,9 @@ def test_an_export_is_written_0600_after_its_entry(loaded: Estate, tmp_path: Pat
 
 
 @pytest.mark.parametrize("where", ["missing/q.csv", "."])
-def test_an_export_to_a_missing_folder_or_a_folder_is_one_line_and_not_audited(loaded: Estate, tmp_path: Path, where: str) -> None:
+def test_an_export_to_a_missing_folder_or_a_folder_is_one_line_and_not_audited(
+    loaded: Estate, tmp_path: Path, where: str
+) -> None:
     before = log(loaded, limit=None)
     with pytest.raises(ExportError) as raised:
         export_quarantine_as(loaded, "sam", "people", tmp_path / where)
@@ -118,7 +126,10 @@ def test_an_export_that_fails_while_writing_is_recorded_and_leaves_no_file(
 
 def test_an_export_whose_entry_cannot_be_written_writes_nothing(loaded: Estate, tmp_path: Path) -> None:
     with raw_catalogue(loaded) as con:
-        con.execute("CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'quarantine.export' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        con.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON audit_entries WHEN NEW.action = 'quarantine.export' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
     with pytest.raises(Exception, match="disk I/O error"):
         export_quarantine_as(loaded, "sam", "people", tmp_path / "q.csv")
     assert list(tmp_path.glob("*q.csv*")) == []

@@ -29,7 +29,9 @@ def attempt(estate: Estate, path: Path, schema: Path, **options) -> None:
         ("none.jsonl", b"[1, 2]\n", "no JSON objects found"),
     ],
 )
-def test_unreadable_inputs(estate: Estate, tmp_path: Path, people_schema: Path, name: str, content: bytes, message: str) -> None:
+def test_unreadable_inputs(
+    estate: Estate, tmp_path: Path, people_schema: Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(InputError) as caught:
@@ -74,7 +76,9 @@ def test_two_columns_that_both_match_a_field_are_refused_not_guessed(estate: Est
     schema = tmp_path / "s.yaml"
     schema.write_text("fields:\n- {name: person_name, type: string}\n- {name: id, type: integer}\n")
     ambiguous = write_csv(tmp_path / "a.csv", "id,Person Name,PERSON_NAME_\n1,Sam,Samuel\n")
-    with pytest.raises(SchemaError, match="columns 'Person Name' and 'PERSON_NAME_' both match the schema's field 'person_name'"):
+    with pytest.raises(
+        SchemaError, match="columns 'Person Name' and 'PERSON_NAME_' both match the schema's field 'person_name'"
+    ):
         ingest(estate, ambiguous, dataset="a", principal="tester", schema=load_schema(schema))
     assert Catalogue(estate).find("a") is None
     # An exact name settles it.
@@ -83,7 +87,9 @@ def test_two_columns_that_both_match_a_field_are_refused_not_guessed(estate: Est
     assert result.columns_ignored == ["PERSON NAME"]
 
 
-def test_utf16_without_a_byte_order_mark_is_refused_not_read_as_junk(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_utf16_without_a_byte_order_mark_is_refused_not_read_as_junk(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     path = tmp_path / "no_bom.csv"
     path.write_bytes("person_id,name\r\n1,Siobhán\r\n".encode("utf-16-le"))
     with pytest.raises(InputError, match="UTF-16 text without a byte-order mark; pass --encoding utf-16-le"):

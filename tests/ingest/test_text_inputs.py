@@ -28,7 +28,9 @@ def names(estate: Estate) -> dict[int, str]:
     return {r["id"]: r["name"] for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()}
 
 
-def test_a_bad_byte_after_the_first_megabyte_quarantines_its_line_and_keeps_utf8(estate: Estate, tmp_path: Path) -> None:
+def test_a_bad_byte_after_the_first_megabyte_quarantines_its_line_and_keeps_utf8(
+    estate: Estate, tmp_path: Path
+) -> None:
     good = "".join(f"{i},Zoë Brontë {i}\r\n" for i in range(1, 60_001)).encode("utf-8")
     assert len(good) > 1 << 20
     path = tmp_path / "late.csv"
@@ -55,9 +57,15 @@ def test_a_file_whose_first_megabyte_is_not_utf8_stays_windows_1252(estate: Esta
 
 @pytest.mark.parametrize(
     "encoding, message",
-    [("rot13", "'rot13' is not a text encoding"), ("base64", "'base64' is not a text encoding"), ("klingon", "unknown encoding 'klingon'")],
+    [
+        ("rot13", "'rot13' is not a text encoding"),
+        ("base64", "'base64' is not a text encoding"),
+        ("klingon", "unknown encoding 'klingon'"),
+    ],
 )
-def test_an_unknown_or_non_text_encoding_is_one_line(estate: Estate, tmp_path: Path, encoding: str, message: str) -> None:
+def test_an_unknown_or_non_text_encoding_is_one_line(
+    estate: Estate, tmp_path: Path, encoding: str, message: str
+) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes(b"id,name\r\n1,Sam\r\n")
     with pytest.raises(InputError) as caught:
@@ -103,7 +111,9 @@ def _excel(path: Path, rows: list[tuple[int, str]]) -> Path:
 
 
 @pytest.mark.parametrize("writer, suffix", [(_csv, "csv"), (_jsonl, "jsonl"), (_parquet, "parquet"), (_excel, "xlsx")])
-def test_nul_and_byte_order_marks_are_removed_from_values_in_every_format(estate: Estate, tmp_path: Path, writer, suffix: str) -> None:
+def test_nul_and_byte_order_marks_are_removed_from_values_in_every_format(
+    estate: Estate, tmp_path: Path, writer, suffix: str
+) -> None:
     rows = [(1, "Zo\x00ë"), (2, "\ufeffSam"), (3, "Ann\ufeff Lee\x00")]
     if suffix == "xlsx":
         rows = [(i, n.replace("\x00", "")) for i, n in rows]  # openpyxl refuses NUL; the BOM is the case here

@@ -33,12 +33,22 @@ def _schema(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
-def _load(estate: Estate, tmp_path: Path, schema: Path, text: str = VISITS) -> tuple[dict[int, datetime], dict[int, str]]:
+def _load(
+    estate: Estate, tmp_path: Path, schema: Path, text: str = VISITS
+) -> tuple[dict[int, datetime], dict[int, str]]:
     from joinedup.schema import load_schema
 
-    ingest(estate, write_csv(tmp_path / "visits.csv", text), dataset="visits", principal="tester", schema=load_schema(schema))
+    ingest(
+        estate,
+        write_csv(tmp_path / "visits.csv", text),
+        dataset="visits",
+        principal="tester",
+        schema=load_schema(schema),
+    )
     sql = "SELECT visit, seen FROM visits"
-    stored = {r["visit"]: r["seen"] for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()}
+    stored = {
+        r["visit"]: r["seen"] for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
+    }
     reasons = {int(r["visit"]): r["_errors"][0]["message"] for r in read_quarantine(estate, "visits").rows}
     return stored, reasons
 
@@ -96,7 +106,11 @@ def test_a_wrong_time_zone_is_one_line_naming_the_field(field: str, message: str
 
 
 def test_the_time_zone_is_kept_in_the_schema() -> None:
-    schema = parse_schema("fields: [{name: a, type: datetime, timezone: Europe/London}, {name: b, type: datetime, format: '%H:%M %z'}]")
+    schema = parse_schema(
+        "fields: [{name: a, type: datetime, timezone: Europe/London}, {name: b, type: datetime, format: '%H:%M %z'}]"
+    )
     assert [f.timezone for f in schema.fields] == ["Europe/London", None]
     assert schema.to_dict()["fields"][0]["timezone"] == "Europe/London"
-    assert parse_schema("fields: [{name: a, type: datetime}]").digest() != schema.with_fields(schema.fields[:1]).digest()
+    assert (
+        parse_schema("fields: [{name: a, type: datetime}]").digest() != schema.with_fields(schema.fields[:1]).digest()
+    )

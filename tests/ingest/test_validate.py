@@ -27,7 +27,12 @@ def test_the_connection_defines_every_macro_the_query_calls() -> None:
     sql = " ".join([*preparation(schema, mapping, "src"), build_query(schema, mapping, "src")])
     con = duckdb.connect()
     install_macros(con, macros_needed(schema))
-    defined = {name for (name,) in con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'jd_%'").fetchall()}
+    defined = {
+        name
+        for (name,) in con.execute(
+            "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'jd_%'"
+        ).fetchall()
+    }
     called = set(re.findall(r"\b(jd_[a-z_]+)\(", sql)) - {"jd_lookup_0", "jd_duplicates_0"}
     assert called and called <= defined, called - defined
     # The columns are all there, so the statements bind (and run) against a table of that shape.
@@ -67,6 +72,9 @@ def test_every_identifier_in_the_generated_sql_is_quoted() -> None:
     )
     mapping = {f.name: f"c{i}" for i, f in enumerate(schema.fields)}
     for mode in ("replace", "append", "upsert"):
-        statements = [*preparation(schema, mapping, '"src"', mode=mode, stored=True), build_query(schema, mapping, '"src"', mode=mode, stored=True)]
+        statements = [
+            *preparation(schema, mapping, '"src"', mode=mode, stored=True),
+            build_query(schema, mapping, '"src"', mode=mode, stored=True),
+        ]
         for sql in statements:
             assert _unquoted_identifiers(sql) == [], sql

@@ -50,7 +50,9 @@ def test_infer_to_standard_output_keeps_the_schema_alone_there(cli: Cli, tmp_pat
 
 
 def test_a_csv_without_a_header_row_is_refused_without_quoting_its_values(cli: Cli, tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "people.csv", "1,Sam,Jackson,943 476 5919,12/03/1980\n2,Ann,Lee,401 023 2137,11/03/1980")
+    data = write_csv(
+        tmp_path / "people.csv", "1,Sam,Jackson,943 476 5919,12/03/1980\n2,Ann,Lee,401 023 2137,11/03/1980"
+    )
     result = cli("schema", "infer", data, "--out", tmp_path / "people.yaml")
     assert result.exit_code != 0 and not (tmp_path / "people.yaml").exists()
     assert "row 1 looks like data, not a header" in result.stderr
@@ -78,7 +80,9 @@ MESSY_PEOPLE = """person_id,name,nhs_number,postcode,date_of_birth,sex
 2,Omar Khan,401 023 2137,LS1 4AP,1990-01-01,M"""
 
 
-def test_export_table_schema_is_accepted_by_frictionless_and_round_trips(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
+def test_export_table_schema_is_accepted_by_frictionless_and_round_trips(
+    cli: Cli, tmp_path: Path, people_schema: Path
+) -> None:
     import frictionless
 
     data = write_csv(tmp_path / "people.csv", MESSY_PEOPLE)
@@ -104,7 +108,9 @@ def test_export_table_schema_is_accepted_by_frictionless_and_round_trips(cli: Cl
 def test_export_converts_a_schema_file_without_an_estate(cli: Cli, tmp_path: Path, people_schema: Path) -> None:
     result = cli("schema", "export", people_schema, "--table-schema", estate_path=tmp_path / "no-estate-here")
     assert result.exit_code == 0, result.stderr
-    assert "joinedup:type: nhs_number" in result.stdout and "type: nhs_number" not in result.stdout.replace("joinedup:type: nhs_number", "")
+    assert "joinedup:type: nhs_number" in result.stdout and "type: nhs_number" not in result.stdout.replace(
+        "joinedup:type: nhs_number", ""
+    )
 
 
 def test_export_of_a_dataset_needs_a_principal_who_may_read_it(cli: Cli, tmp_path: Path, people_schema: Path) -> None:

@@ -45,12 +45,20 @@ def test_uk_identifiers_are_recognised(tmp_path: Path) -> None:
     }
     assert schema.primary_key == ("ref",)
     personal = {f.name: f.category for f in schema.fields if f.personal}
-    assert personal == {"nhs": "identifier", "ni": "identifier", "post_code": "address", "uprn": "address", "ethnicity": "racial_or_ethnic_origin"}
+    assert personal == {
+        "nhs": "identifier",
+        "ni": "identifier",
+        "post_code": "address",
+        "uprn": "address",
+        "ethnicity": "racial_or_ethnic_origin",
+    }
     assert schema.field("post_code").title == "post code"
 
 
 def test_ambiguous_day_month_is_flagged_and_leading_zeros_stay_text(tmp_path: Path) -> None:
-    text = "when,code,sex,status\n" + "\n".join(f"0{i % 9 + 1}/0{i % 9 + 1}/2020,00{i},{'MF'[i % 2]},{'AB'[i % 2]}" for i in range(40))
+    text = "when,code,sex,status\n" + "\n".join(
+        f"0{i % 9 + 1}/0{i % 9 + 1}/2020,00{i},{'MF'[i % 2]},{'AB'[i % 2]}" for i in range(40)
+    )
     schema = infer_file_schema(write_csv(tmp_path / "d.csv", text))
     when = schema.field("when")
     assert when.format == "%d/%m/%Y" and "check before ingesting" in (when.description or "")
@@ -62,7 +70,11 @@ def test_ambiguous_day_month_is_flagged_and_leading_zeros_stay_text(tmp_path: Pa
 
 def test_month_first_dates_with_typos_are_read_in_the_order_most_values_fit(tmp_path: Path) -> None:
     # An American export: month first, and three typos whose first part is above 12.
-    dates = [f"{i % 12 + 1:02d}/{i % 15 + 13}/19{40 + i % 50}" for i in range(97)] + ["14/02/1945", "13/03/1950", "25/12/1960"]
+    dates = [f"{i % 12 + 1:02d}/{i % 15 + 13}/19{40 + i % 50}" for i in range(97)] + [
+        "14/02/1945",
+        "13/03/1950",
+        "25/12/1960",
+    ]
     schema = infer_file_schema(write_csv(tmp_path / "us.csv", "born\n" + "\n".join(dates)))
     born = schema.field("born")
     assert (born.type, born.format) == ("date", "%m/%d/%Y")
@@ -77,14 +89,16 @@ def test_day_first_dates_say_how_many_do_not_fit(tmp_path: Path) -> None:
 
 def test_street_numbers_like_12a_stay_text(tmp_path: Path) -> None:
     numbers = [str(i + 1) for i in range(98)] + ["12A", "7 b"]
-    schema = infer_file_schema(write_csv(tmp_path / "a.csv", "street_number,count\n" + "\n".join(f"{n},{i}" for i, n in enumerate(numbers))))
+    schema = infer_file_schema(
+        write_csv(tmp_path / "a.csv", "street_number,count\n" + "\n".join(f"{n},{i}" for i, n in enumerate(numbers)))
+    )
     assert schema.field("street_number").type == "string"
     assert "mix digits and letters" in (schema.field("street_number").description or "")
     assert schema.field("count").type == "integer"  # exponents are numbers, not letters: 1e5 stays a number
 
 
 def test_no_enum_lists_peoples_names(tmp_path: Path) -> None:
-    staff = ["Jane Smith", "Omar Khan", "\"Smith, Ann\""]
+    staff = ["Jane Smith", "Omar Khan", '"Smith, Ann"']
     rows = [f"{staff[i % 3]},{staff[i % 3]},{'ABC'[i % 3]}" for i in range(90)]
     schema = infer_file_schema(write_csv(tmp_path / "c.csv", "caseworker,handled,team\n" + "\n".join(rows)))
     assert schema.field("caseworker").constraints.enum is None and schema.field("caseworker").category == "name"
@@ -127,8 +141,33 @@ def test_headers_about_places_or_organisations_are_not_taken_for_personal_identi
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(headers=st.lists(st.sampled_from(["Name", "name", "NAME", "name_2", "Name 2", "Post Code", "post_code", "postcode", "Post-code", "1st", "c_1st", "column", "?"]), min_size=1, max_size=6, unique=True))
-def test_whatever_infer_names_check_accepts_and_ingest_matches_to_its_own_column(tmp_path: Path, headers: list[str]) -> None:
+@given(
+    headers=st.lists(
+        st.sampled_from(
+            [
+                "Name",
+                "name",
+                "NAME",
+                "name_2",
+                "Name 2",
+                "Post Code",
+                "post_code",
+                "postcode",
+                "Post-code",
+                "1st",
+                "c_1st",
+                "column",
+                "?",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    )
+)
+def test_whatever_infer_names_check_accepts_and_ingest_matches_to_its_own_column(
+    tmp_path: Path, headers: list[str]
+) -> None:
     data = write_csv(tmp_path / "h.csv", ",".join(headers) + "\n" + ",".join("x" for _ in headers))
     inferred = infer_file_schema(data)
     checked = parse_schema(dump_schema(inferred), source="inferred.yaml")
@@ -144,20 +183,45 @@ def test_repeated_and_case_variant_headers_infer_a_schema_that_loads(cli: Cli, t
     loaded = cli("ingest", data, "--dataset", "d", "--schema", schema, "--json")
     assert loaded.exit_code == 0, loaded.stderr
     assert loaded.json()["rows_loaded"] == 3
-    titles = {f["title"] if "title" in f else f["name"]: f["name"] for f in cli("schema", "check", schema, "--json").json()["fields"]}
+    titles = {
+        f["title"] if "title" in f else f["name"]: f["name"]
+        for f in cli("schema", "check", schema, "--json").json()["fields"]
+    }
     [row] = cli("query", f"SELECT {', '.join(titles.values())} FROM d LIMIT 1", "--json").json()
     # Each header's values land under the field inferred for that header (names are title-cased).
     by_header = {header: str(row[name]).lower() for header, name in titles.items()}
     assert by_header == {"Name": "a", "name": "b", "name_2": "c", "Post Code": "d", "post_code": "e"}
 
 
-_CELLS = ["", "12", "12A", "007", "1.5", "1e5", "02/20/1945", "20/02/1945", "03/04/2001", "2020-01-31", "943 476 5919",
-          "SW1A 1AA", "Jane Smith", "yes", "no", "M", "F", "x", "N/A", "-3"]
+_CELLS = [
+    "",
+    "12",
+    "12A",
+    "007",
+    "1.5",
+    "1e5",
+    "02/20/1945",
+    "20/02/1945",
+    "03/04/2001",
+    "2020-01-31",
+    "943 476 5919",
+    "SW1A 1AA",
+    "Jane Smith",
+    "yes",
+    "no",
+    "M",
+    "F",
+    "x",
+    "N/A",
+    "-3",
+]
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(columns=st.lists(st.lists(st.sampled_from(_CELLS), min_size=25, max_size=25), min_size=1, max_size=4))
-def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_row(tmp_path: Path, columns: list[list[str]]) -> None:
+def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_row(
+    tmp_path: Path, columns: list[list[str]]
+) -> None:
     # A row number first: a line of nothing but empty cells is a blank line, which CSV readers skip.
     header = ",".join(["row", *(f"col_{i}" for i in range(len(columns)))])
     lines = [",".join([str(r), *(column[r] for column in columns)]) for r in range(25)]
@@ -169,7 +233,9 @@ def test_whatever_infer_proposes_reads_back_and_its_report_accounts_for_every_ro
 
 
 def test_date_times_without_an_offset_are_proposed_as_uk_local_time(tmp_path: Path) -> None:
-    text = "local,utc\n" + "\n".join(f"2024-07-{i % 28 + 1:02d} 12:00:00,2024-07-{i % 28 + 1:02d}T12:00:00Z" for i in range(30))
+    text = "local,utc\n" + "\n".join(
+        f"2024-07-{i % 28 + 1:02d} 12:00:00,2024-07-{i % 28 + 1:02d}T12:00:00Z" for i in range(30)
+    )
     schema = infer_file_schema(write_csv(tmp_path / "d.csv", text))
     local, utc = schema.field("local"), schema.field("utc")
     assert (local.type, local.timezone) == ("datetime", "Europe/London")

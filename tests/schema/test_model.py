@@ -20,7 +20,11 @@ FRICTIONLESS = """
     {"name": "id", "type": "integer", "constraints": {"required": true, "unique": true}},
     {"name": "when", "type": "date", "format": "%d/%m/%Y"},
     {"name": "score", "type": "number", "constraints": {"minimum": 0, "maximum": 10}},
-    {"name": "code", "type": "string", "constraints": {"pattern": "[A-Z]{3}", "enum": ["ABC", "DEF"], "minLength": 3, "maxLength": 3}},
+    {
+        "name": "code",
+        "type": "string",
+        "constraints": {"pattern": "[A-Z]{3}", "enum": ["ABC", "DEF"], "minLength": 3, "maxLength": 3},
+    },
     {"name": "ok", "type": "boolean", "trueValues": ["Y"], "falseValues": ["N"]}
   ],
   "primaryKey": "id",
@@ -71,7 +75,10 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, type: geopoint}]", "fields[0].type: 'geopoint' is not a supported type"),
         ("fields: [{name: a, type: nhs}]", "did you mean 'nhs_number'?"),
         ("fields: [{name: a, typ: string}]", "fields[0].typ: unknown key (did you mean 'type'?)"),
-        ("fields: [{name: a, constraints: {requried: true}}]", "fields[0].constraints.requried: unknown key (did you mean 'required'?)"),
+        (
+            "fields: [{name: a, constraints: {requried: true}}]",
+            "fields[0].constraints.requried: unknown key (did you mean 'required'?)",
+        ),
         ("fields: [{name: a}, {name: a}]", "fields[1].name: 'a' is used by more than one field"),
         ("fields: [{name: Name}, {name: NAME}]", "fields[1].name: 'NAME' differs from 'Name' only in case"),
         ("fields: [{name: a}]\nprimaryKey: [b]", "primaryKey: 'b' is not a field"),
@@ -82,20 +89,41 @@ def test_digest_changes_with_the_schema() -> None:
         ("fields: [{name: a, constraints: {pattern: '[unclosed'}}]", "not a valid regular expression"),
         ("fields: [{name: a, type: string, constraints: {minimum: 1}}]", "only applies to"),
         ("fields: [{name: a, type: date, constraints: {maximum: 'soon'}}]", "expected an ISO 8601 date"),
-        ("fields: [{name: a, type: date, format: '%d/%m/%Y', constraints: {maximum: '2026/11/23'}}]", "expected an ISO 8601 date or one in the form %d/%m/%Y, got '2026/11/23'"),
+        (
+            "fields: [{name: a, type: date, format: '%d/%m/%Y', constraints: {maximum: '2026/11/23'}}]",
+            "expected an ISO 8601 date or one in the form %d/%m/%Y, got '2026/11/23'",
+        ),
         ("fields: [{name: _ingest}]", "kept for joinedup's own columns"),
         ("fields: [{name: a, type: integer, format: email}]", "takes no format"),
         ("fields: [{name: a\n", "line 2: not valid YAML"),
         # Ingest runs DuckDB, so DuckDB's strptime and RE2 decide, not Python's.
         ("fields: [{name: a, type: date, format: '%Q'}]", "'%Q' is not a valid pattern"),
-        ("fields: [{name: a, constraints: {pattern: 'a{99999}'}}]", "not a valid regular expression: invalid repetition size"),
+        (
+            "fields: [{name: a, constraints: {pattern: 'a{99999}'}}]",
+            "not a valid regular expression: invalid repetition size",
+        ),
         ("fields: [{name: a, constraints: {pattern: '(?<=x)a'}}]", "not a valid regular expression"),
-        ("fields: [{name: a, type: integer, constraints: {enum: [1, 'a']}}]", "fields[0].constraints.enum[1]: 'a' is not a whole number"),
+        (
+            "fields: [{name: a, type: integer, constraints: {enum: [1, 'a']}}]",
+            "fields[0].constraints.enum[1]: 'a' is not a whole number",
+        ),
         ("fields: [{name: a, type: number, constraints: {enum: [1.5, '1) OR (1=1']}}]", "is not a number"),
-        ("fields: [{name: a, type: number, constraints: {maximum: .inf}}]", "fields[0].constraints.maximum: expected a finite number, got inf"),
-        ("fields: [{name: a, type: number, constraints: {minimum: -.inf}}]", "fields[0].constraints.minimum: expected a finite number"),
-        ("fields: [{name: a, type: number, constraints: {minimum: .nan}}]", "fields[0].constraints.minimum: expected a finite number, got nan"),
-        ("fields: [{name: a, type: integer, constraints: {maximum: .inf}}]", "fields[0].constraints.maximum: expected an integer"),
+        (
+            "fields: [{name: a, type: number, constraints: {maximum: .inf}}]",
+            "fields[0].constraints.maximum: expected a finite number, got inf",
+        ),
+        (
+            "fields: [{name: a, type: number, constraints: {minimum: -.inf}}]",
+            "fields[0].constraints.minimum: expected a finite number",
+        ),
+        (
+            "fields: [{name: a, type: number, constraints: {minimum: .nan}}]",
+            "fields[0].constraints.minimum: expected a finite number, got nan",
+        ),
+        (
+            "fields: [{name: a, type: integer, constraints: {maximum: .inf}}]",
+            "fields[0].constraints.maximum: expected an integer",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_where(text: str, message: str) -> None:
@@ -121,7 +149,9 @@ def test_missing_schema_file(tmp_path: Path) -> None:
 def test_any_bound_check_accepts_makes_a_query_ingest_can_run(kind: str, bound: float) -> None:
     text = json.dumps({"fields": [{"name": "a", "type": kind, "constraints": {"minimum": bound, "maximum": bound}}]})
     try:
-        schema = parse_schema(text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf"), source="s.yaml")
+        schema = parse_schema(
+            text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf"), source="s.yaml"
+        )
     except SchemaError as refused:
         assert str(refused).startswith("s.yaml: fields[0].constraints.minimum: ")
         return

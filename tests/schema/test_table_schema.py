@@ -18,14 +18,19 @@ from joinedup.schema.table_schema import UK_PATTERNS
 from joinedup.standards import STANDARD_TYPES, UK_TYPES, generate
 from tests.conftest import PEOPLE_SCHEMA
 
-EVERY_KIND = PEOPLE_SCHEMA + """
+EVERY_KIND = (
+    PEOPLE_SCHEMA
+    + """
   - {name: seen, type: date, format: "%d/%m/%Y", constraints: {minimum: "2000-01-31", maximum: "2026-11-23"}}
-  - {name: at, type: datetime, format: "%d/%m/%Y %H:%M", timezone: Europe/London, constraints: {minimum: "2020-01-01T09:30:00"}}
+  - {name: at, type: datetime, format: "%d/%m/%Y %H:%M", timezone: Europe/London,
+     constraints: {minimum: "2020-01-01T09:30:00"}}
   - {name: email, type: string, format: email}
   - {name: ok, type: boolean, trueValues: ["Y"], falseValues: ["N"]}
   - {name: amount, type: number, groupChar: ",", bareNumber: false, constraints: {minimum: 0}}
   - {name: ward, type: gss_code, constraints: {pattern: "E05[0-9]{6}"}}
-""" + "".join(f"  - {{name: x_{t}, type: {t}}}\n" for t in UK_TYPES)
+"""
+    + "".join(f"  - {{name: x_{t}, type: {t}}}\n" for t in UK_TYPES)
+)
 
 
 def _schema() -> Schema:
@@ -62,16 +67,25 @@ def test_frictionless_validates_data_with_the_export_as_joinedup_would(tmp_path:
         "3,Bad Shape,94347,SW1A,1990-01-01,M",
     ]
     (tmp_path / "people.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    resource = frictionless.Resource(path="people.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema)))
+    resource = frictionless.Resource(
+        path="people.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema))
+    )
     errors = resource.validate().flatten(["rowNumber", "fieldName", "type"])
     assert errors == [[4, "nhs_number", "constraint-error"], [4, "postcode", "constraint-error"]]
 
 
 @settings(max_examples=200, deadline=None)
-@given(type_=st.sampled_from(UK_TYPES), seed=st.integers(0, 2**32), gaps=st.lists(st.sampled_from(["", " ", "-", "\t", " - "]), min_size=14, max_size=14), lower=st.booleans())
-def test_every_value_joinedup_accepts_matches_its_types_pattern(type_: str, seed: int, gaps: list[str], lower: bool) -> None:
+@given(
+    type_=st.sampled_from(UK_TYPES),
+    seed=st.integers(0, 2**32),
+    gaps=st.lists(st.sampled_from(["", " ", "-", "\t", " - "]), min_size=14, max_size=14),
+    lower=st.booleans(),
+)
+def test_every_value_joinedup_accepts_matches_its_types_pattern(
+    type_: str, seed: int, gaps: list[str], lower: bool
+) -> None:
     value = getattr(generate, type_)(random.Random(seed))
-    spread = "".join(ch + gap for ch, gap in zip(value, gaps, strict=False)) + value[len(gaps):]
+    spread = "".join(ch + gap for ch, gap in zip(value, gaps, strict=False)) + value[len(gaps) :]
     for candidate in (value, spread, " " + value + " "):
         text = candidate.lower() if lower else candidate
         if STANDARD_TYPES[type_].reference(text) is not None:
@@ -92,7 +106,10 @@ def test_any_text_joinedup_accepts_matches_its_types_pattern(type_: str, text: s
         ({"name": "a", "type": "string", "joinedup:type": "shoe_size"}, "fields[0].joinedup:type: does not fit here"),
         ({"name": "a", "type": "string", "joinedup:colour": "red"}, "fields[0].joinedup:colour: does not fit here"),
         ({"name": "a", "personal": False, "joinedup:personal": True}, "fields[0].joinedup:personal: does not fit here"),
-        ({"name": "a", "type": "string", "joinedup:category": "shoe_size"}, "fields[0].category: 'shoe_size' is not a category"),
+        (
+            {"name": "a", "type": "string", "joinedup:category": "shoe_size"},
+            "fields[0].category: 'shoe_size' is not a category",
+        ),
     ],
 )
 def test_extension_properties_that_do_not_fit_are_refused(field: dict[str, object], message: str) -> None:
@@ -101,7 +118,13 @@ def test_extension_properties_that_do_not_fit_are_refused(field: dict[str, objec
 
 
 def test_frictionless_reads_date_bounds_in_the_fields_format(tmp_path: Path) -> None:
-    schema = parse_schema('fields: [{name: seen, type: date, format: "%d/%m/%Y", constraints: {maximum: "2026-11-23"}}]')
+    schema = parse_schema(
+        'fields: [{name: seen, type: date, format: "%d/%m/%Y", constraints: {maximum: "2026-11-23"}}]'
+    )
     (tmp_path / "seen.csv").write_text("seen\n01/02/2020\n24/11/2026\n", encoding="utf-8")
-    resource = frictionless.Resource(path="seen.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema)))
-    assert resource.validate().flatten(["rowNumber", "type", "note"]) == [[3, "constraint-error", 'constraint "maximum" is "23/11/2026"']]
+    resource = frictionless.Resource(
+        path="seen.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema))
+    )
+    assert resource.validate().flatten(["rowNumber", "type", "note"]) == [
+        [3, "constraint-error", 'constraint "maximum" is "23/11/2026"']
+    ]

@@ -79,13 +79,21 @@ def _iso_datetimes() -> st.SearchStrategy[str]:
 
 def _names() -> st.SearchStrategy[str]:
     """Names built from letters and the pieces the casing rules look for, in any case."""
-    letters = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØáÓ"), min_size=1, max_size=8)
-    pieces = st.sampled_from(["mc", "Mac", "MAC", "donald", "leod", "kie", "van", "DER", "de", "la", "ap", "iii", "IV", "o", "j", "st"])
+    letters = st.text(
+        st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉłŁıİßçÇøØáÓ"), min_size=1, max_size=8
+    )
+    pieces = st.sampled_from(
+        ["mc", "Mac", "MAC", "donald", "leod", "kie", "van", "DER", "de", "la", "ap", "iii", "IV", "o", "j", "st"]
+    )
     part = st.one_of(letters, pieces, st.builds(str.__add__, pieces, letters), st.just(""))
     separator = st.sampled_from([" ", "  ", "\t", " - ", ".", ". ", *facts.NAME_HYPHENS, *facts.NAME_APOSTROPHES])
-    name = st.lists(st.tuples(part, separator), min_size=1, max_size=5).map(lambda pairs: "".join(p + s for p, s in pairs))
+    name = st.lists(st.tuples(part, separator), min_size=1, max_size=5).map(
+        lambda pairs: "".join(p + s for p, s in pairs)
+    )
     # Mostly the one-case input the rules act on; the rest is kept as typed.
-    return st.builds(lambda text, case: case(text), name, st.sampled_from([str.upper, str.lower, str.upper, lambda t: t]))
+    return st.builds(
+        lambda text, case: case(text), name, st.sampled_from([str.upper, str.lower, str.upper, lambda t: t])
+    )
 
 
 _VALID: dict[str, st.SearchStrategy[str]] = {
@@ -103,7 +111,9 @@ _VALID["vat_number"] = st.one_of(
 )
 _VALID["utr"] = st.one_of(_VALID["utr"], _VALID["utr"].map(lambda u: "K" + u), _VALID["utr"].map(lambda u: u + "K"))
 _VALID["postcode"] = st.one_of(_VALID["postcode"], st.just("GIR 0AA"))
-_VALID["country_code"] = st.one_of(_VALID["country_code"], st.sampled_from(["UK", "GB-ENG", "GB-SCT", "GB-WLS", "GB-NIR"]))
+_VALID["country_code"] = st.one_of(
+    _VALID["country_code"], st.sampled_from(["UK", "GB-ENG", "GB-SCT", "GB-WLS", "GB-NIR"])
+)
 _VALID["company_number"] = st.one_of(_VALID["company_number"], st.from_regex("[1-9][0-9]{0,6}", fullmatch=True))
 _VALID["iso_date"] = st.dates().map(date.isoformat)
 _VALID["iso_datetime"] = _iso_datetimes()
@@ -118,4 +128,3 @@ def valid(type_name: str) -> st.SearchStrategy[str]:
 def near_valid(type_name: str) -> st.SearchStrategy[str]:
     """Valid values, damaged ones, and arbitrary text: what the SQL and the reference must agree on."""
     return st.one_of(_VALID[type_name], _damaged(_VALID[type_name]), st.text(max_size=30), st.text(TRICKY, max_size=16))
-

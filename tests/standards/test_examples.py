@@ -172,7 +172,10 @@ INVALID: dict[str, list[tuple[str, str]]] = {
         ("GB123456A", "unallocated prefix GB"),
         ("ZZ123456A", "unallocated prefix ZZ"),
         ("TN123456A", "unallocated prefix TN"),
-        *((f"{prefix}123456A", f"HMRC administrative prefix {prefix}") for prefix in ("CR", "MW", "NC", "PP", "PY", "PZ")),
+        *(
+            (f"{prefix}123456A", f"HMRC administrative prefix {prefix}")
+            for prefix in ("CR", "MW", "NC", "PP", "PY", "PZ")
+        ),
         ("pz 12 34 56 a", "administrative prefix, any case"),
         ("AB123456E", "suffix E"),
         ("AB123456", "no suffix"),
@@ -302,7 +305,11 @@ INVALID: dict[str, list[tuple[str, str]]] = {
 
 
 def _cases(table: dict[str, list[tuple[str, str]]]) -> list[object]:
-    return [pytest.param(type_name, value, other, id=f"{type_name}-{value!r}") for type_name, rows in table.items() for value, other in rows]
+    return [
+        pytest.param(type_name, value, other, id=f"{type_name}-{value!r}")
+        for type_name, rows in table.items()
+        for value, other in rows
+    ]
 
 
 def test_every_type_has_examples() -> None:

@@ -48,5 +48,7 @@ def test_every_built_in_outward_code_makes_a_valid_postcode() -> None:
 def test_vat_numbers_use_both_check_schemes() -> None:
     # The two schemes differ in the mod 97 total of the weighted digits plus the last two.
     weights = (8, 7, 6, 5, 4, 3, 2)
-    totals = {(sum(w * int(d) for w, d in zip(weights, v, strict=False)) + int(v[7:9])) % 97 for v in _values("vat_number")}
+    totals = {
+        (sum(w * int(d) for w, d in zip(weights, v, strict=False)) + int(v[7:9])) % 97 for v in _values("vat_number")
+    }
     assert totals == {0, 42}

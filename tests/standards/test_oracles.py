@@ -16,6 +16,7 @@ from joinedup.standards.reference import canonical_nhs_number, canonical_utr, ca
 
 ORACLE = settings(max_examples=400, deadline=None)
 
+
 def _weighted(number: str, weights: tuple[int, ...]) -> int:
     return sum(w * int(d) for w, d in zip(weights, number, strict=False))
 
@@ -35,7 +36,9 @@ def _spaced(draw: st.DrawFn, value: str, separators: str) -> str:
 def nhs_numbers(draw: st.DrawFn) -> str:
     """Ten digits; half of them with the check digit that makes them valid (when there is one)."""
     # Repeated digits are drawn often enough to reach the placeholders.
-    body = draw(st.one_of(st.from_regex("[0-9]{9}", fullmatch=True), st.sampled_from("0123456789").map(lambda d: d * 9)))
+    body = draw(
+        st.one_of(st.from_regex("[0-9]{9}", fullmatch=True), st.sampled_from("0123456789").map(lambda d: d * 9))
+    )
     right = (11 - _weighted(body, facts.NHS_WEIGHTS) % 11) % 11
     last = draw(st.one_of(st.just(right % 10), st.integers(0, 9)))
     return body + str(last)

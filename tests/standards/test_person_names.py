@@ -21,7 +21,8 @@ from tests.standards.strategies import valid
 
 #: Names as their owners write them, which all-capital or all-lower input must give back.
 NAMES = [
-    "MacDonald", "McAllister", "McDonald", "McCartney", "MacLeod", "Mhairi MacLeod", "Harold Macmillan", "Compton Mackenzie",
+    "MacDonald", "McAllister", "McDonald", "McCartney", "MacLeod", "Mhairi MacLeod", "Harold Macmillan",
+    "Compton Mackenzie",
     "O'Brien", "O’Neill", "O´Hara", "O`Hara", "Sinéad O'Connor", "D'Arcy", "D’Souza",
     "Ó Briain", "Dara Ó Briain", "Seán Ó Súilleabháin", "Ó Dálaigh",
     "Nic Giolla", "Ní Dhomhnaill", "Caitríona Ní Mhaoldomhnaigh", "Mac Mathúna", "Tomás Mac Síthigh",
@@ -65,11 +66,18 @@ def test_names_capitals_cannot_recover_come_back_as_documented(
     correct: str, from_capitals: str, run_macro: RunMacro
 ) -> None:
     assert _both(correct.upper(), run_macro) == (from_capitals, from_capitals)
-    assert _both(correct, run_macro)[0] == (correct if correct not in (lower(correct), upper(correct)) else from_capitals)
+    assert _both(correct, run_macro)[0] == (
+        correct if correct not in (lower(correct), upper(correct)) else from_capitals
+    )
 
 
 def test_mac_is_a_prefix_only_before_a_listed_stem() -> None:
-    assert [canonical_person_name(n) for n in ("MACHIN", "MACKIE", "MACDONALD", "MAC")] == ["Machin", "Mackie", "MacDonald", "Mac"]
+    assert [canonical_person_name(n) for n in ("MACHIN", "MACKIE", "MACDONALD", "MAC")] == [
+        "Machin",
+        "Mackie",
+        "MacDonald",
+        "Mac",
+    ]
 
 
 def test_particles_and_numerals_depend_on_where_the_word_is() -> None:

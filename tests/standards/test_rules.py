@@ -17,7 +17,18 @@ TYPES = list(STANDARD_TYPES.values())
 
 def test_uk_types_are_the_identifiers_not_the_formats() -> None:
     assert set(UK_TYPES) == set(STANDARD_TYPES) - {"iso_date", "iso_datetime", "person_name"}
-    assert {"nhs_number", "ni_number", "postcode", "uprn", "usrn", "company_number", "vat_number", "utr", "gss_code", "country_code"} == set(UK_TYPES)
+    assert {
+        "nhs_number",
+        "ni_number",
+        "postcode",
+        "uprn",
+        "usrn",
+        "company_number",
+        "vat_number",
+        "utr",
+        "gss_code",
+        "country_code",
+    } == set(UK_TYPES)
 
 
 @pytest.mark.parametrize("rule", TYPES, ids=lambda r: r.name)
@@ -41,7 +52,12 @@ def test_install_macros_defines_every_macro_and_can_run_twice() -> None:
     try:
         install_macros(con)
         install_macros(con)
-        names = {row[0] for row in con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'jd_%'").fetchall()}
+        names = {
+            row[0]
+            for row in con.execute(
+                "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'jd_%'"
+            ).fetchall()
+        }
     finally:
         con.close()
     assert {t.macro for t in TYPES} <= names

@@ -91,11 +91,20 @@ def _near_clock_changes() -> st.SearchStrategy[str]:
 @settings(max_examples=60, deadline=None)
 @given(
     zone=st.sampled_from(ZONES),
-    values=st.lists(st.one_of(local_datetimes(1900, 2100), _near_clock_changes(), near_valid("iso_datetime")), min_size=1, max_size=50),
+    values=st.lists(
+        st.one_of(local_datetimes(1900, 2100), _near_clock_changes(), near_valid("iso_datetime")),
+        min_size=1,
+        max_size=50,
+    ),
 )
-def test_sql_agrees_with_the_reference_in_every_zone(zone: str, values: list[str], con: duckdb.DuckDBPyConnection) -> None:
+def test_sql_agrees_with_the_reference_in_every_zone(
+    zone: str, values: list[str], con: duckdb.DuckDBPyConnection
+) -> None:
     rows = con.execute(
-        f"SELECT {iso_datetime_in_zone('v', zone)} FROM unnest(CAST(? AS VARCHAR[])) WITH ORDINALITY AS t(v, i) ORDER BY i",
+        (
+            f"SELECT {iso_datetime_in_zone('v', zone)} "
+            "FROM unnest(CAST(? AS VARCHAR[])) WITH ORDINALITY AS t(v, i) ORDER BY i"
+        ),
         [[v.strip() for v in values]],
     ).fetchall()
     expected = [canonical_iso_datetime_in(v.strip(), zone) for v in values]

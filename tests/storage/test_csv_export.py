@@ -1,4 +1,5 @@
-"""CSV exports: nothing a spreadsheet would run as a formula, readable only by their owner, written whole or not at all."""
+"""CSV exports: nothing a spreadsheet would run as a formula, readable only by their owner, written whole or not at
+all."""
 
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ def _first_visible(text: str) -> str:
     return unicodedata.normalize("NFKC", stripped[0])[:1] if stripped else ""
 
 
-@given(st.text(alphabet=st.sampled_from(list(" \t\r\n\u3000=+-@＝＋－＠0123456789.eE a")), max_size=8) | st.text(max_size=12))
+@given(
+    st.text(alphabet=st.sampled_from(list(" \t\r\n\u3000=+-@＝＋－＠0123456789.eE a")), max_size=8)
+    | st.text(max_size=12)
+)
 def test_no_exported_cell_starts_a_formula_unless_it_is_a_plain_number(text: str) -> None:
     cell = safe_cell(text)
     if cell.startswith("'") and cell[1:] == text:
@@ -55,10 +59,10 @@ def test_the_file_is_readable_only_by_its_owner_and_round_trips(tmp_path: Path) 
     path = tmp_path / "out.csv"
     path.write_text("old", encoding="utf-8")
     path.chmod(0o644)
-    assert write_csv(path, ["name", "note"], [["Zoë", "=1"], [None, "a,\"b\"\nc"]]) == 2
+    assert write_csv(path, ["name", "note"], [["Zoë", "=1"], [None, 'a,"b"\nc']]) == 2
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with open(path, encoding="utf-8", newline="") as handle:
-        assert list(csv.reader(handle)) == [["name", "note"], ["Zoë", "'=1"], ["", "a,\"b\"\nc"]]
+        assert list(csv.reader(handle)) == [["name", "note"], ["Zoë", "'=1"], ["", 'a,"b"\nc']]
 
 
 @pytest.mark.parametrize("where", ["no/such/folder/out.csv", "."])

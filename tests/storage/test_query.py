@@ -25,7 +25,10 @@ from tests.conftest import write_csv
 
 @pytest.fixture
 def loaded(estate: Estate, tmp_path: Path, people_schema: Path) -> Estate:
-    path = write_csv(tmp_path / "p.csv", "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam,9434765919,E1 6AN,1980-01-01,F\n")
+    path = write_csv(
+        tmp_path / "p.csv",
+        "person_id,name,nhs_number,postcode,date_of_birth,sex\n1,Sam,9434765919,E1 6AN,1980-01-01,F\n",
+    )
     ingest(estate, path, dataset="people", principal="tester", schema=load_schema(people_schema))
     return estate
 
@@ -79,7 +82,7 @@ def test_limit_truncates(loaded: Estate) -> None:
 
 
 def test_dataset_names_are_case_insensitive_as_sql_is(loaded: Estate) -> None:
-    assert query(loaded, 'SELECT count(*) FROM PEOPLE').rows == [(1,)]
+    assert query(loaded, "SELECT count(*) FROM PEOPLE").rows == [(1,)]
     assert query(loaded, 'SELECT count(*) FROM "People"').rows == [(1,)]
 
 
@@ -125,14 +128,19 @@ def test_a_fifo_is_refused_not_waited_on(loaded: Estate, tmp_path: Path) -> None
     try:
         # A guard against hanging the suite, not a measure of speed.
         done = subprocess.run(
-            [sys.executable, "-c", _QUERY_A_FILE, str(loaded.root), str(fifo)], capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", _QUERY_A_FILE, str(loaded.root), str(fifo)],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("the query waited on the FIFO instead of refusing it")
     assert done.stdout.startswith("refused: query:"), done.stderr
 
 
-def test_an_unknown_extension_function_installs_nothing(loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_extension_function_installs_nothing(
+    loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -153,7 +161,10 @@ def test_the_default_temp_folder_under_the_working_directory_is_not_readable(
 
 
 def test_a_query_spills_only_into_a_private_folder_under_the_estate_removed_afterwards(loaded: Estate) -> None:
-    sql = "SELECT current_setting('temp_directory'), current_setting('allowed_directories'), current_setting('allowed_paths')"
+    sql = (
+        "SELECT current_setting('temp_directory'), current_setting('allowed_directories'), "
+        "current_setting('allowed_paths')"
+    )
     [(temp, directories, paths)] = query(loaded, sql).rows
     private = Path(temp)
     assert private.parent == loaded.tmp_dir

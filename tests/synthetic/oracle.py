@@ -70,7 +70,9 @@ def row_failures(schema: dict[str, Any], values: dict[str, str]) -> set[Failure]
     return found
 
 
-def failures(schema: dict[str, Any], columns: tuple[str, ...], rows: Iterable[tuple[int, tuple[str, ...]]]) -> dict[int, set[Failure]]:
+def failures(
+    schema: dict[str, Any], columns: tuple[str, ...], rows: Iterable[tuple[int, tuple[str, ...]]]
+) -> dict[int, set[Failure]]:
     """``{index: failures}`` for every failing row; a later repeat of a primary key fails ``primaryKey``.
 
     ``rows`` are (index, values); a row whose field count differs from the header fails ``columns``.

@@ -43,14 +43,20 @@ def _agree(estate: Estate, path: Path, schema: dict, truth: GroundTruth, dataset
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
-def test_ingest_of_a_people_csv_quarantines_exactly_the_planted_rows(estate: Estate, tmp_path: Path, encoding: str) -> None:
+def test_ingest_of_a_people_csv_quarantines_exactly_the_planted_rows(
+    estate: Estate, tmp_path: Path, encoding: str
+) -> None:
     rows = generate_people(3_000, seed=21, error_rate=0.05, ragged_rows=4, non_ascii=True)
     path = tmp_path / "people.csv"
     _agree(estate, path, people_schema(), write_csv(path, rows, encoding=encoding), "people")
 
 
-@pytest.mark.parametrize(("suffix", "writer"), [("jsonl", write_jsonl), ("parquet", write_parquet), ("xlsx", write_xlsx)])
-def test_ingest_agrees_with_the_ground_truth_in_every_format(estate: Estate, tmp_path: Path, suffix: str, writer) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "writer"), [("jsonl", write_jsonl), ("parquet", write_parquet), ("xlsx", write_xlsx)]
+)
+def test_ingest_agrees_with_the_ground_truth_in_every_format(
+    estate: Estate, tmp_path: Path, suffix: str, writer
+) -> None:
     rows: SyntheticRows = generate_people(1_500, seed=22, error_rate=0.05, non_ascii=True, address=True)
     path = tmp_path / f"people.{suffix}"
     _agree(estate, path, people_schema(address=True), writer(path, rows), "people")

@@ -74,7 +74,9 @@ def test_clean_rows_pass_and_each_planted_error_fails_exactly_its_recorded_rule(
 def test_errors_look_like_the_ones_legacy_exports_have(people: list) -> None:
     values = {e.kind: [x.value for r in people for x in r.errors if x.kind == e.kind] for r in people for e in r.errors}
     assert all(v[2] == "/" and v[5] == "/" for v in values["uk_date_format"])
-    assert all(reference.canonical_nhs_number(v) is None and len(v.replace(" ", "")) == 10 for v in values["check_digit"])
+    assert all(
+        reference.canonical_nhs_number(v) is None and len(v.replace(" ", "")) == 10 for v in values["check_digit"]
+    )
     assert all(v > REFERENCE_DATE.isoformat() for v in values["future_registration"])
     assert {v.strip() for v in values["missing_given_name"]} == {""}
     assert any(v.startswith("£") for v in values["non_numeric_amount"])

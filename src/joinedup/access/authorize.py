@@ -67,7 +67,15 @@ def resolve_principal(estate: Estate, explicit: str | None) -> Principal:
 def _registered(estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None) -> Principal:
     if any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in name) or not name.strip():
         # Shown nowhere, logged nowhere: a control character could forge a line of either.
-        _deny(estate, UNREGISTERED, action, dataset, purpose, "the principal name given is blank or holds control characters; give a registered name", name)
+        _deny(
+            estate,
+            UNREGISTERED,
+            action,
+            dataset,
+            purpose,
+            "the principal name given is blank or holds control characters; give a registered name",
+            name,
+        )
     principal = find_principal(estate, name)
     if principal is None:
         if _no_principals(estate):
@@ -82,7 +90,14 @@ def _registered(estate: Estate, name: str, action: str | None, dataset: str | No
             )
         _deny(estate, UNREGISTERED, action, dataset, purpose, message, name)
     if principal.disabled:
-        _deny(estate, principal.name, action, dataset, purpose, f"{principal.name} is disabled in estate {estate.config.name!r}; an admin can enable it again")
+        _deny(
+            estate,
+            principal.name,
+            action,
+            dataset,
+            purpose,
+            f"{principal.name} is disabled in estate {estate.config.name!r}; an admin can enable it again",
+        )
     return principal
 
 
@@ -92,7 +107,13 @@ def _no_principals(estate: Estate) -> bool:
 
 
 def _deny(
-    estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None, message: str, unregistered: str | None = None
+    estate: Estate,
+    name: str,
+    action: str | None,
+    dataset: str | None,
+    purpose: str | None,
+    message: str,
+    unregistered: str | None = None,
 ) -> NoReturn:
     """Record the refusal, then raise it.
 
@@ -103,7 +124,9 @@ def _deny(
     """
     detail: dict[str, Any] = {"attempted": action, "reason": message}
     if unregistered is not None:
-        digest = hmac.new(estate.secret, b"principal:" + principal_key(unregistered).encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(
+            estate.secret, b"principal:" + principal_key(unregistered).encode(), hashlib.sha256
+        ).hexdigest()
         detail = {"attempted": action, "reason": "not a registered principal", "name_hash": digest}
     record_now(estate, principal=name, action=DENIED, purpose=purpose, dataset=dataset, detail=detail)
     raise AccessDenied(message)

@@ -98,5 +98,3 @@ def load_principal(session: Session, name: str) -> PrincipalRow | None:
         .order_by((PrincipalRow.name == name).desc())
         .limit(1)
     ).one_or_none()
-
-

@@ -34,11 +34,25 @@ def bootstrap_admin(estate: Estate, name: str) -> Principal:
     _check_name(name)
     with estate.session() as session:
         if session.scalar(sa.select(sa.func.count()).select_from(PrincipalRow)):
-            raise EstateError("this estate already has principals; ask an admin to add you with `joinedup principal add`")
+            raise EstateError(
+                "this estate already has principals; ask an admin to add you with `joinedup principal add`"
+            )
         row = _insert(session, name, "person", name)
         _grant(session, row, ADMIN, None, name)
-        record(session, estate, principal=name, action="principal.add", detail={"principal": name, "kind": "person", "bootstrap": True})
-        record(session, estate, principal=name, action="principal.grant", detail={"principal": name, "role": ADMIN, "datasets": None})
+        record(
+            session,
+            estate,
+            principal=name,
+            action="principal.add",
+            detail={"principal": name, "kind": "person", "bootstrap": True},
+        )
+        record(
+            session,
+            estate,
+            principal=name,
+            action="principal.grant",
+            detail={"principal": name, "role": ADMIN, "datasets": None},
+        )
         session.flush()
         return Principal.from_row(row)
 
@@ -56,14 +70,18 @@ def add_principal(
     """Register ``name`` with one role (more with :func:`grant_role`); ``actor`` must be an admin."""
     _check_name(name)
     if kind not in KINDS:
-        raise InputError(f"principal kind {kind!r}: expected {' or '.join(KINDS)} (partner clients come with sharing agreements)")
+        raise InputError(
+            f"principal kind {kind!r}: expected {' or '.join(KINDS)} (partner clients come with sharing agreements)"
+        )
     scopes = _scopes(role, datasets, all_datasets)
     actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
         existing = load_principal(session, name)
         if existing is not None:
             same = "" if existing.name == name else f" as {existing.name!r} (names are compared ignoring case)"
-            raise InputError(f"principal {name!r} already exists{same}; use `joinedup principal grant` to give it another role")
+            raise InputError(
+                f"principal {name!r} already exists{same}; use `joinedup principal grant` to give it another role"
+            )
         row = _insert(session, name, kind, actor)
         record(session, estate, principal=actor, action="principal.add", detail={"principal": name, "kind": kind})
         for scope in scopes:
@@ -85,7 +103,9 @@ def grant_role(
         for scope in new:
             _grant(session, row, role, scope, actor)
         if new:
-            record(session, estate, principal=actor, action="principal.grant", detail=_grant_detail(row.name, role, new))
+            record(
+                session, estate, principal=actor, action="principal.grant", detail=_grant_detail(row.name, role, new)
+            )
         session.flush()
         return Principal.from_row(row)
 
@@ -100,14 +120,24 @@ def revoke_role(
     actor = authorize(estate, actor, "principal.manage").name
     with estate.session() as session:
         row = _existing(session, name)
-        going = [g for g in row.grants if g.role == role and (not names or g.dataset in names) and not (all_datasets and g.dataset)]
+        going = [
+            g
+            for g in row.grants
+            if g.role == role and (not names or g.dataset in names) and not (all_datasets and g.dataset)
+        ]
         if not going:
             raise NotFoundError(f"{name} does not hold {role}{' of ' + ', '.join(sorted(names)) if names else ''}")
         if role == ADMIN:
             _keep_an_admin(session, excluding=row.name)
         for grant in going:
             row.grants.remove(grant)
-        record(session, estate, principal=actor, action="principal.revoke", detail=_grant_detail(row.name, role, [g.dataset for g in going]))
+        record(
+            session,
+            estate,
+            principal=actor,
+            action="principal.revoke",
+            detail=_grant_detail(row.name, role, [g.dataset for g in going]),
+        )
         session.flush()
         return Principal.from_row(row)
 
@@ -129,7 +159,13 @@ def _set_disabled(estate: Estate, actor: str, name: str, disabled: bool) -> Prin
             if disabled and any(g.role == ADMIN for g in row.grants):
                 _keep_an_admin(session, excluding=row.name)
             row.disabled = disabled
-            record(session, estate, principal=actor, action="principal.disable" if disabled else "principal.enable", detail={"principal": row.name})
+            record(
+                session,
+                estate,
+                principal=actor,
+                action="principal.disable" if disabled else "principal.enable",
+                detail={"principal": row.name},
+            )
         session.flush()
         return Principal.from_row(row)
 
@@ -142,7 +178,15 @@ def _existing(session: Session, name: str) -> PrincipalRow:
 
 
 def _insert(session: Session, name: str, kind: str, actor: str) -> PrincipalRow:
-    row = PrincipalRow(name=name, name_key=principal_key(name), kind=kind, created_at=now(), created_by=actor, disabled=False, grants=[])
+    row = PrincipalRow(
+        name=name,
+        name_key=principal_key(name),
+        kind=kind,
+        created_at=now(),
+        created_by=actor,
+        disabled=False,
+        grants=[],
+    )
     session.add(row)
     return row
 
@@ -179,14 +223,19 @@ def _keep_an_admin(session: Session, *, excluding: str) -> None:
         .where(RoleGrantRow.role == ADMIN, PrincipalRow.name != excluding, sa.not_(PrincipalRow.disabled))
     )
     if not others:
-        raise JoinedupError(f"that would leave the estate without an enabled admin; make someone else admin before changing {excluding}")
+        raise JoinedupError(
+            f"that would leave the estate without an enabled admin; make someone else admin before changing {excluding}"
+        )
 
 
 def _check_name(name: str) -> None:
     if not NAME.fullmatch(name) or name != unicodedata.normalize("NFC", name):
         raise InputError(
-            f"principal name {name!a}: expected letters, digits and . _ @ + - (starting with a letter or digit, at most 255)"
+            f"principal name {name!a}: expected letters, digits and . "
+            "_ @ + - (starting with a letter or digit, at most 255)"
         )
     if contains_identifier(name):
         # Principals are named in every entry they make; the log must never hold an identifier.
-        raise InputError("principal name: looks like an NHS or National Insurance number; choose a login or service name")
+        raise InputError(
+            "principal name: looks like an NHS or National Insurance number; choose a login or service name"
+        )

@@ -64,15 +64,27 @@ Failure = Callable[[JoinedupError | OSError], Mapping[str, Any]]
 
 @overload
 def read_as(
-    estate: Estate, principal: str, action: str, *, datasets: Iterable[str | None],
-    fetch: Callable[[Principal], Fetched[T]], purpose: str | None = None, failure: Failure | None = None,
+    estate: Estate,
+    principal: str,
+    action: str,
+    *,
+    datasets: Iterable[str | None],
+    fetch: Callable[[Principal], Fetched[T]],
+    purpose: str | None = None,
+    failure: Failure | None = None,
 ) -> T: ...
 
 
 @overload
 def read_as(
-    estate: Estate, principal: str, action: str, *, datasets: Iterable[str | None],
-    fetch: Callable[[Principal], Fetched[T]], purpose: str | None = None, failure: Failure | None = None,
+    estate: Estate,
+    principal: str,
+    action: str,
+    *,
+    datasets: Iterable[str | None],
+    fetch: Callable[[Principal], Fetched[T]],
+    purpose: str | None = None,
+    failure: Failure | None = None,
     deliver: Callable[[T], R],
 ) -> R: ...
 
@@ -149,7 +161,9 @@ def query_as(
     try:
         datasets = referenced_datasets(estate, sql, deadline=deadline)
     except QueryError as exc:
-        record_failed(estate, principal, "data.query", purpose, exc, "refused", _query_failure(estate, sql, {}, "refused"))
+        record_failed(
+            estate, principal, "data.query", purpose, exc, "refused", _query_failure(estate, sql, {}, "refused")
+        )
         raise
 
     def fetch(_: Principal) -> Fetched[QueryResult]:
@@ -198,7 +212,10 @@ def _stage_of(exc: JoinedupError | OSError, stage: str) -> str:
 
 
 def _loggable(sql: str) -> str | None:
-    """The query as the log can hold it: blank is nothing; a lone surrogate (bytes that were not UTF-8) becomes U+FFFD."""
+    """The query as the log can hold it.
+
+    Blank is nothing; a lone surrogate (bytes that were not UTF-8) becomes U+FFFD.
+    """
     if not sql.strip():
         return None
     return sql.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

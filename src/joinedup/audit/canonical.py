@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 #: The ``prev_hash`` of the first entry.
@@ -76,4 +76,3 @@ def encode_entry(
 
 def entry_hash(encoded: bytes) -> str:
     return hashlib.sha256(encoded).hexdigest()
-

@@ -68,7 +68,9 @@ def checkpoint_interval(estate: Estate) -> int:
     settings = estate.config.extra.get("audit", {})
     value = settings.get("checkpoint_every", DEFAULT_INTERVAL)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise EstateError(f"joinedup.toml: [audit] checkpoint_every must be a whole number of at least 1, not {value!r}")
+        raise EstateError(
+            f"joinedup.toml: [audit] checkpoint_every must be a whole number of at least 1, not {value!r}"
+        )
     return value
 
 
@@ -117,7 +119,7 @@ def load_checkpoint_file(path: Path) -> Checkpoint:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable checkpoint file ({exc})") from None
     if not isinstance(document, dict) or document.get("type") != FILE_TYPE:
-        raise InputError(f"{path}: not a joinedup audit checkpoint (expected \"type\": \"{FILE_TYPE}\")")
+        raise InputError(f'{path}: not a joinedup audit checkpoint (expected "type": "{FILE_TYPE}")')
     try:
         made = Checkpoint(
             seq=int(document["seq"]),

@@ -87,7 +87,9 @@ def _write_once(path: Path, content: bytes, mode: int) -> None:
 
 
 def _publish(path: Path, key: Ed25519PublicKey) -> None:
-    _write_once(path, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
+    _write_once(
+        path, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644
+    )
 
 
 @dataclass(frozen=True)

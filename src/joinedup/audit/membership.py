@@ -38,7 +38,7 @@ def dataset_membership(estate: Estate) -> Membership:
         try:
             data = delta.snapshot(estate.table_path(scope.dataset), found.table_version)
             match = functools.reduce(operator.or_, (pc.field(c) == value for c in columns))
-            return data.count_rows(filter=match) > 0
+            return bool(data.count_rows(filter=match) > 0)
         except Exception:
             # Vacuumed or purged files: the version can no longer be consulted.
             return None
@@ -83,7 +83,8 @@ def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> b
     macro = STANDARD_TYPES[kind].macro
     # Standardised as ingest would, or (for a value that failed its check) compacted as typed.
     tests = [
-        f"({macro}({quote_identifier(c)}) = $value OR regexp_replace(upper({quote_identifier(c)}), {quote_literal(_SEPARATORS)}, '', 'g') = $value)"
+        f"({macro}({quote_identifier(c)}) = $value OR regexp_replace(upper({quote_identifier(c)}), "
+        f"{quote_literal(_SEPARATORS)}, '', 'g') = $value)"
         for c in columns
     ]
     tests.append(f"contains(regexp_replace(upper(_line), {quote_literal(_SEPARATORS)}, '', 'g'), $value)")
@@ -99,7 +100,7 @@ def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> b
                 f"SELECT count(*) FROM q WHERE _ingest = $version AND ({' OR '.join(usable)})",
                 {"value": value, "version": scope.version},
             ).fetchall()
-        return count > 0
+        return bool(count > 0)
     except Exception:
         # Vacuumed or purged files: the version can no longer be consulted.
         return None

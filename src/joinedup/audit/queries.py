@@ -138,7 +138,9 @@ def who_accessed(estate: Estate, kind: str, value: str, membership: Membership |
             answer.accesses.append(Access(entry, "named"))
             # An erasure keeps where the person was, so bulk reads stay answerable after their rows are gone.
             held_in.update((str(d), int(v)) for d, v in entry.detail.get("held_in", []))
-        elif (entry.row_count or 0) > 0 and (target in entry.detail.get("literals", ()) or target in entry.detail.get("mentions", ())):
+        elif (entry.row_count or 0) > 0 and (
+            target in entry.detail.get("literals", ()) or target in entry.detail.get("mentions", ())
+        ):
             answer.accesses.append(Access(entry, "mentioned"))
     listed = {a.entry.seq for a in answer.accesses}
     decided: dict[ReadScope, bool | None] = {}
@@ -197,12 +199,20 @@ def _bulk_reads(estate: Estate) -> Iterator[tuple[int, str, list[tuple[str, int]
     ``detail["versions"]``), so a log of millions of queries stays quick to search.
     """
     query = (
-        sa.select(AuditEntryRow.seq, AuditEntryRow.action, AuditEntryRow.dataset, AuditEntryRow.dataset_version, AuditEntryRow.detail)
+        sa.select(
+            AuditEntryRow.seq,
+            AuditEntryRow.action,
+            AuditEntryRow.dataset,
+            AuditEntryRow.dataset_version,
+            AuditEntryRow.detail,
+        )
         .where(_READ_ACTION, AuditEntryRow.row_count > 0, AuditEntryRow.subjects == "[]")
         .order_by(AuditEntryRow.seq)
     )
     with estate.engine.connect() as connection:
-        for seq, action, dataset, version, detail in connection.execution_options(stream_results=True, yield_per=20_000).execute(query):
+        for seq, action, dataset, version, detail in connection.execution_options(
+            stream_results=True, yield_per=20_000
+        ).execute(query):
             if dataset is not None:
                 yield seq, action, [(dataset, version)] if version is not None else []
             elif '"versions"' in detail:

@@ -95,7 +95,9 @@ def record(
     names: Collection[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append an entry in ``session``'s transaction (an ORM session or a Core connection); it exists when the caller commits.
+    """Append an entry in ``session``'s transaction (an ORM session or a Core connection).
+
+    The entry exists when the caller commits.
 
     ``subjects`` name the people the action touched, stored as keyed hashes; a
     read that gives them must give everyone it returned (who-accessed then
@@ -155,7 +157,9 @@ def record(
             (text or "").encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"audit entry for {action}: cannot be encoded ({exc})") from None
-    fields = _Fields(principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts)
+    fields = _Fields(
+        principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts
+    )
     connection = session.connection() if isinstance(session, Session) else session
     entry, signed = _append(connection, estate, fields)
     _keep_when_committed(session, estate, signed)
@@ -163,7 +167,10 @@ def record(
 
 
 def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple[AuditEntry, list[Checkpoint]]:
-    """Write ``fields`` as the next entry (after any entry the log itself needs first); returns it and what was signed."""
+    """Write ``fields`` as the next entry (after any entry the log itself needs first).
+
+    Returns the entry and the checkpoints signed with it.
+    """
     cursor = connection.connection.cursor()
     signed: list[Checkpoint] = []
     try:
@@ -177,7 +184,9 @@ def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple
             # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
             queue.append(_Fields(fields.principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
         if wanted != interval:
-            queue.append(_Fields(fields.principal, SETTINGS_ACTION, detail={"checkpoint_every": wanted, "previous": interval}))
+            queue.append(
+                _Fields(fields.principal, SETTINGS_ACTION, detail={"checkpoint_every": wanted, "previous": interval})
+            )
         queue.append(fields)
         for position, item in enumerate(queue):
             if position:
@@ -217,7 +226,8 @@ def _key_for(
     if key is None:
         if head_mac is not None:
             raise EstateError(
-                f"{estate.keys_dir / 'audit-chain.key'}: missing, but the audit log was written with it; restore keys/ from its backup"
+                f"{estate.keys_dir / 'audit-chain.key'}: missing, but the "
+                "audit log was written with it; restore keys/ from its backup"
             )
         key = make_chain_key(estate, seq, checkpoint_interval(estate))
     if head_mac is None and seq == key.from_seq and seq > 1:
@@ -227,13 +237,25 @@ def _key_for(
     return key, None
 
 
-def _write(connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev_hash: str, interval: int, item: _Fields) -> AuditEntry:
+def _write(
+    connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev_hash: str, interval: int, item: _Fields
+) -> AuditEntry:
     columns_json = canonical_json(list(item.columns))
     subjects_json = canonical_json(list(item.subjects))
     detail_json = canonical_json(item.detail)
     # Stamped while holding the head, so times never run backwards along the chain.
     at = canonical_time(now())
-    row = (seq, at, item.principal, item.action, item.purpose, item.dataset, item.dataset_version, item.row_count, prev_hash)
+    row = (
+        seq,
+        at,
+        item.principal,
+        item.action,
+        item.purpose,
+        item.dataset,
+        item.dataset_version,
+        item.row_count,
+        prev_hash,
+    )
     digest = entry_hash(
         encode_entry(
             seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
@@ -261,7 +283,12 @@ def _keep_when_committed(session: Session | sa.Connection, estate: Estate, signe
         return
     pending = session.info.setdefault(_PENDING, [])
     if not pending:
-        sa.event.listen(session, "after_commit", lambda s: [keep_checkpoint(estate, c) for c in s.info.pop(_PENDING, [])], once=True)
+
+        def keep_all(committed: Session) -> None:
+            for made in committed.info.pop(_PENDING, []):
+                keep_checkpoint(estate, made)
+
+        sa.event.listen(session, "after_commit", keep_all, once=True)
         sa.event.listen(session, "after_rollback", lambda s: s.info.pop(_PENDING, None), once=True)
     pending.extend(signed)
 

@@ -30,15 +30,19 @@ from joinedup.estate.db import now
 _NEWEST = sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")
 
 
-def sign_checked(connection: sa.Connection, estate: Estate, key: ChainKey | None, seq: int, entry_hash: str) -> Checkpoint | str:
+def sign_checked(
+    connection: sa.Connection, estate: Estate, key: ChainKey | None, seq: int, entry_hash: str
+) -> Checkpoint | str:
     """Sign and store a checkpoint for entry ``seq`` in ``connection``'s transaction, or say why not."""
     problem = _problem_since_previous(connection, estate, key, seq)
     if problem is not None:
         return problem
     signer = signing_key(estate)
-    unsigned = Checkpoint(seq, entry_hash, canonical_time(now()), estate.config.name, public_key_hex(signer.public_key()), "")
+    unsigned = Checkpoint(
+        seq, entry_hash, canonical_time(now()), estate.config.name, public_key_hex(signer.public_key()), ""
+    )
     signed = Checkpoint(**{**unsigned.to_dict(), "signature": signer.sign(unsigned.message()).hex()})
-    connection.execute(AuditCheckpointRow.__table__.insert(), signed.to_dict())
+    connection.execute(sa.insert(AuditCheckpointRow), signed.to_dict())
     return signed
 
 
@@ -83,12 +87,19 @@ def _problem_since_previous(connection: sa.Connection, estate: Estate, key: Chai
     trusted = verifying_key(estate)
     trusted_hex = public_key_hex(trusted) if trusted is not None else None
     rows = connection.execute(
-        sa.select(AuditCheckpointRow.__table__).where(AuditCheckpointRow.seq < seq).order_by(AuditCheckpointRow.seq.desc())
+        sa.select(AuditCheckpointRow.__table__)
+        .where(AuditCheckpointRow.seq < seq)
+        .order_by(AuditCheckpointRow.seq.desc())
     )
-    previous = next((c for c in map(Checkpoint.from_row, rows) if c.public_key == trusted_hex and c.signature_valid()), None)
+    previous = next(
+        (c for c in map(Checkpoint.from_row, rows) if c.public_key == trusted_hex and c.signature_valid()), None
+    )
     kept = kept_checkpoint(estate)
     if kept is not None and (previous is None or kept.seq > previous.seq):
         if kept.seq >= seq:
-            return f"the checkpoint kept in keys/ vouches for seq {kept.seq}, so entries after it were removed and the log rewritten"
+            return (
+                f"the checkpoint kept in keys/ vouches for seq {kept.seq}, "
+                "so entries after it were removed and the log rewritten"
+            )
         return f"the stored checkpoint at seq {kept.seq}, which keys/ records, is missing from the catalogue"
     return chain_problem(connection, key, previous, seq)

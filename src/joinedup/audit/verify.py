@@ -106,7 +106,9 @@ class VerifyReport:
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
             "checkpoints_checked": self.checkpoints,
-            "checkpoint_file": None if self.checkpoint_file is None else {"seq": self.checkpoint_file.seq, "hash": self.checkpoint_file.hash, "at": self.checkpoint_file.at},
+            "checkpoint_file": None
+            if self.checkpoint_file is None
+            else {"seq": self.checkpoint_file.seq, "hash": self.checkpoint_file.hash, "at": self.checkpoint_file.at},
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
             "problems": [p.to_dict() for p in sorted(self.problems, key=lambda p: (p.seq is None, p.seq or 0))],
@@ -114,7 +116,9 @@ class VerifyReport:
         }
 
 
-def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, max_problems: int = 100) -> VerifyReport:
+def verify(
+    estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, max_problems: int = 100
+) -> VerifyReport:
     """Recompute the whole chain and check every checkpoint; the report names the first bad seq."""
     started = time.perf_counter()
     external = load_checkpoint_file(checkpoint_file) if isinstance(checkpoint_file, Path) else checkpoint_file
@@ -134,7 +138,11 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
         wanted: dict[int, list[str]] = defaultdict(list)
         for made in [*stored, *(c for c in (external, kept) if c is not None)]:
             wanted[made.seq].append(made.hash)
-        signed = {c.seq: c.hash for c in (*([kept] if kept else []), *stored) if c.public_key == trusted_hex and c.signature_valid()}
+        signed = {
+            c.seq: c.hash
+            for c in (*([kept] if kept else []), *stored)
+            if c.public_key == trusted_hex and c.signature_valid()
+        }
         signed_stored = {c.seq for c in stored if c.seq in signed and c.hash == signed[c.seq]}
         expect_upto = committed.seq if committed is not None else 0
         walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
@@ -161,7 +169,9 @@ def verify(estate: Estate, checkpoint_file: Path | Checkpoint | None = None, *, 
         _check_checkpoint(report, kept, found, trusted_hex, "the checkpoint kept in keys/")
     if external is not None:
         if external.estate != estate.config.name:
-            report.problems.append(Problem(None, f"the checkpoint file is for estate {external.estate!r}, not {estate.config.name!r}"))
+            report.problems.append(
+                Problem(None, f"the checkpoint file is for estate {external.estate!r}, not {estate.config.name!r}")
+            )
         _check_checkpoint(report, external, found, trusted_hex, "the checkpoint file")
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -177,7 +187,9 @@ def chain_problem(conn: sa.Connection, key: ChainKey | None, since: Checkpoint |
     walk = _Walk(report, key, expect_upto=0, max_problems=1)
     walk.run(conn, set(), since.seq if since else 0, since.hash if since else ZERO_HASH, upto)
     if report.ok and report.last_seq != upto:
-        report.problems.append(Problem(report.last_seq + 1, f"the log ends at seq {report.last_seq}, not at seq {upto}"))
+        report.problems.append(
+            Problem(report.last_seq + 1, f"the log ends at seq {report.last_seq}, not at seq {upto}")
+        )
     return report.problem
 
 
@@ -210,13 +222,34 @@ class _Walk:
         params = {"after": after, "upto": upto}
         # Options for this statement only: the connection may be an append's, which must not stream.
         rows = conn.execute(_STREAM, params, execution_options={"stream_results": True, "yield_per": _BATCH})
-        for seq, at, principal, action, purpose, dataset, version, columns, row_count, subjects, detail, prev_hash, stored_hash, mac in rows:
+        for (
+            seq,
+            at,
+            principal,
+            action,
+            purpose,
+            dataset,
+            version,
+            columns,
+            row_count,
+            subjects,
+            detail,
+            prev_hash,
+            stored_hash,
+            mac,
+        ) in rows:
             report.entries += 1
             gap = seq != last_seq + 1
             if gap:
                 first_missing = last_seq + 1
-                span = f"seq {first_missing} is" if seq == first_missing + 1 else f"seqs {first_missing} to {seq - 1} are"
-                problems.append(Problem(first_missing, f"{span} missing: the log jumps from {last_seq} to {seq} (entries were deleted)"))
+                span = (
+                    f"seq {first_missing} is" if seq == first_missing + 1 else f"seqs {first_missing} to {seq - 1} are"
+                )
+                problems.append(
+                    Problem(
+                        first_missing, f"{span} missing: the log jumps from {last_seq} to {seq} (entries were deleted)"
+                    )
+                )
             try:
                 computed = entry_hash(
                     encode_entry(
@@ -228,23 +261,41 @@ class _Walk:
             except (TypeError, ValueError, UnicodeEncodeError):
                 computed = None
             if computed != stored_hash:
-                problems.append(Problem(seq, f"seq {seq} does not match its hash: it was changed after it was written (or moved from another position)"))
+                problems.append(
+                    Problem(
+                        seq,
+                        f"seq {seq} does not match its hash: it was changed "
+                        "after it was written (or moved from another position)",
+                    )
+                )
             elif not gap and prev_hash != last_hash:
                 problems.append(
-                    Problem(last_seq, f"seq {last_seq} is not the entry seq {seq} was chained to: it was rewritten, replaced or reordered")
+                    Problem(
+                        last_seq,
+                        f"seq {last_seq} is not the entry seq {seq} was "
+                        "chained to: it was rewritten, replaced or reordered",
+                    )
                     if last_seq
                     else Problem(seq, f"seq {seq} should start the chain with a zero previous hash but does not")
                 )
             elif seq >= mac_from and (mac is None or not hmac.compare_digest(mac, entry_mac(secret, stored_hash))):
                 problems.append(
-                    Problem(seq, f"seq {seq} does not carry the chain key's MAC: it was written or re-hashed outside joinedup, without keys/")
+                    Problem(
+                        seq,
+                        f"seq {seq} does not carry the chain key's MAC: it was "
+                        "written or re-hashed outside joinedup, without keys/",
+                    )
                 )
             if seq >= from_seq:
                 if action == SETTINGS_ACTION:
                     interval = _interval_set(detail, interval)
                 elif action == TAMPERING_ACTION:
                     problems.append(
-                        Problem(seq, f"seq {seq} records that the log's head had been set outside joinedup when it was appended to: entries before it may have been removed")
+                        Problem(
+                            seq,
+                            f"seq {seq} records that the log's head had been set outside joinedup "
+                            "when it was appended to: entries before it may have been removed",
+                        )
                     )
                 if seq <= self.expect_upto and seq % interval == 0:
                     due.append(seq)
@@ -272,14 +323,23 @@ def _check_head(report: VerifyReport, before: Any, after: Any, found: dict[int, 
         return
     if report.last_seq < before.seq:
         report.problems.append(
-            Problem(report.last_seq + 1, f"the log ends at seq {report.last_seq} but its head records seq {before.seq}: entries after {report.last_seq} were removed")
+            Problem(
+                report.last_seq + 1,
+                f"the log ends at seq {report.last_seq} but its head records "
+                f"seq {before.seq}: entries after {report.last_seq} were removed",
+            )
         )
     if report.last_seq > after.seq:
         report.problems.append(
-            Problem(after.seq + 1, f"entries after seq {after.seq} lie beyond the log's head: they were added outside joinedup")
+            Problem(
+                after.seq + 1,
+                f"entries after seq {after.seq} lie beyond the log's head: they were added outside joinedup",
+            )
         )
     if report.last_seq == before.seq == after.seq and report.last_hash != after.hash:
-        report.problems.append(Problem(report.last_seq, f"seq {report.last_seq} does not match the hash the log's head recorded for it"))
+        report.problems.append(
+            Problem(report.last_seq, f"seq {report.last_seq} does not match the hash the log's head recorded for it")
+        )
 
 
 def _check_coverage(report: VerifyReport, stored: list[Checkpoint], interval: int) -> None:
@@ -306,7 +366,11 @@ def _check_head_mac(report: VerifyReport, key: ChainKey, head: Any) -> None:
         return
     if head.mac is None and head.seq == key.from_seq - 1:
         return  # the chain key was made, and nothing has been written with it yet
-    if head.mac is None or head.checkpoint_every is None or not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.checkpoint_every)):
+    if (
+        head.mac is None
+        or head.checkpoint_every is None
+        or not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.checkpoint_every))
+    ):
         report.problems.append(
             Problem(
                 head.seq + 1,
@@ -324,26 +388,52 @@ def _check_due(report: VerifyReport, due: list[int], signed: set[int], estate: E
     more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
     if (estate.keys_dir / PRIVATE_KEY_FILE).exists():
         message = (
-            f"the signing key exists but stored checkpoints are missing or fewer than expected: none at seq {missing[0]}{more}; "
+            "the signing key exists but stored checkpoints are missing "
+            f"or fewer than expected: none at seq {missing[0]}{more}; "
             "they were deleted from the catalogue (or never signed because the log did not verify)"
         )
     else:
-        message = f"checkpoints fell due (at seq {missing[0]}{more}) but the signing key keys/{PRIVATE_KEY_FILE} is missing"
+        message = (
+            f"checkpoints fell due (at seq {missing[0]}{more}) but the signing key keys/{PRIVATE_KEY_FILE} is missing"
+        )
     report.problems.append(Problem(missing[0], message))
 
 
-def _check_checkpoint(report: VerifyReport, made: Checkpoint, found: dict[int, str], trusted_hex: str | None, what: str) -> None:
+def _check_checkpoint(
+    report: VerifyReport, made: Checkpoint, found: dict[int, str], trusted_hex: str | None, what: str
+) -> None:
     if not made.signature_valid():
-        report.problems.append(Problem(made.seq, f"{what} at seq {made.seq} has a signature that does not verify: it was forged or altered"))
+        report.problems.append(
+            Problem(
+                made.seq, f"{what} at seq {made.seq} has a signature that does not verify: it was forged or altered"
+            )
+        )
     elif trusted_hex is None:
-        report.problems.append(Problem(None, f"{what} at seq {made.seq} is signed, but the estate's public key (keys/audit-signing.pub) is missing"))
+        report.problems.append(
+            Problem(
+                None,
+                f"{what} at seq {made.seq} is signed, but the estate's public key (keys/audit-signing.pub) is missing",
+            )
+        )
     elif made.public_key != trusted_hex:
-        report.problems.append(Problem(made.seq, f"{what} at seq {made.seq} was signed by a different key than this estate's: the log or its key was replaced"))
+        report.problems.append(
+            Problem(
+                made.seq,
+                f"{what} at seq {made.seq} was signed by a different key "
+                "than this estate's: the log or its key was replaced",
+            )
+        )
     if made.seq > report.last_seq:
         report.problems.append(
-            Problem(report.last_seq + 1, f"{what} vouches for seq {made.seq} but the log ends at seq {report.last_seq}: entries after {report.last_seq} were removed")
+            Problem(
+                report.last_seq + 1,
+                f"{what} vouches for seq {made.seq} but the log ends at seq "
+                f"{report.last_seq}: entries after {report.last_seq} were removed",
+            )
         )
     elif made.seq in found and found[made.seq] != made.hash:
-        report.problems.append(Problem(made.seq, f"seq {made.seq} differs from {what} signed for it: the log was rewritten up to there"))
+        report.problems.append(
+            Problem(made.seq, f"seq {made.seq} differs from {what} signed for it: the log was rewritten up to there")
+        )
     elif made.seq not in found and made.seq > 0:
         report.problems.append(Problem(made.seq, f"seq {made.seq}, which {what} vouches for, is missing"))

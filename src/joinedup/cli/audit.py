@@ -35,12 +35,17 @@ from joinedup.errors import InputError, TamperingError
 
 app = typer.Typer(help="Read and verify the tamper-evident audit log (dpo, auditor, admin).", no_args_is_help=True)
 
+
 @app.command("log")
 def log_(
-    since: Annotated[str | None, typer.Option(help="Entries at or after this ISO 8601 date or time (UTC unless given).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Entries at or after this ISO 8601 date or time (UTC unless given).")
+    ] = None,
     principal: Annotated[str | None, typer.Option(help="Only this principal's entries.")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only entries about this dataset.")] = None,
-    action: Annotated[str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="The newest N matching entries.")] = 100,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -63,8 +68,16 @@ def log_(
 @app.command("who-accessed")
 def who_accessed_(
     nhs_number: Annotated[str | None, typer.Option("--nhs-number", help="The person's NHS number.")] = None,
-    ni_number: Annotated[str | None, typer.Option("--ni-number", help="The person's National Insurance number.")] = None,
-    person_key: Annotated[str | None, typer.Option("--person-key", help="The estate's person key. Planned: linkage, which assigns person keys, is not built yet.")] = None,
+    ni_number: Annotated[
+        str | None, typer.Option("--ni-number", help="The person's National Insurance number.")
+    ] = None,
+    person_key: Annotated[
+        str | None,
+        typer.Option(
+            "--person-key",
+            help="The estate's person key. Planned: linkage, which assigns person keys, is not built yet.",
+        ),
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -107,7 +120,9 @@ def who_accessed_(
 
 @app.command("verify")
 def verify_(
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.")
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -145,7 +160,10 @@ def verify_(
 
 @app.command("checkpoint")
 def checkpoint_(
-    export: Annotated[Path | None, typer.Option("--export", help="Also write it to this file: keep that somewhere you cannot rewrite.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Also write it to this file: keep that somewhere you cannot rewrite."),
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -158,9 +176,19 @@ def checkpoint_(
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")
     made = export_checkpoint(target, export) if export else sign_now(target)
-    release(target, made, principal=me.name, action="audit.checkpoint", detail={"seq": made.seq, "exported": export is not None})
+    release(
+        target,
+        made,
+        principal=me.name,
+        action="audit.checkpoint",
+        detail={"seq": made.seq, "exported": export is not None},
+    )
     data = {**made.to_dict(), "file": str(export) if export else None}
-    emit(data, json_, lambda _: say("Checkpoint signed at seq {}{}", made.seq, f", written to {export}" if export else ""))
+    emit(
+        data,
+        json_,
+        lambda _: say("Checkpoint signed at seq {}{}", made.seq, f", written to {export}" if export else ""),
+    )
 
 
 def _since(text: str | None) -> datetime | None:
@@ -169,7 +197,9 @@ def _since(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"--since {text!r}: expected an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T09:00Z") from None
+        raise InputError(
+            f"--since {text!r}: expected an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T09:00Z"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -178,7 +208,11 @@ def _entries_table(entries: list[AuditEntry], basis: list[str] | None = None) ->
     rows = [
         [
             e.seq, e.at[:19].replace("T", " "), e.principal, e.action,
-            f"{e.dataset} v{e.dataset_version}" if e.dataset and e.dataset_version else (e.dataset or ", ".join(n for n, _ in e.scopes())),
+            (
+                f"{e.dataset} v{e.dataset_version}"
+                if e.dataset and e.dataset_version
+                else (e.dataset or ", ".join(n for n, _ in e.scopes()))
+            ),
             e.row_count, e.purpose,
         ]
         for e in entries

@@ -37,7 +37,10 @@ from joinedup.schema import load_schema
 IngestMode = choices("IngestMode", MODES)
 PurposeOption = Annotated[
     str | None,
-    typer.Option(help="Why you need this personal data (analysts must say; it goes in the audit log). Write a reason, not a name."),
+    typer.Option(
+        help="Why you need this personal data (analysts must say; it goes in the audit log). "
+        "Write a reason, not a name."
+    ),
 ]
 
 
@@ -49,17 +52,36 @@ def register(app: typer.Typer) -> None:
 
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)],
-    schema: Annotated[Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")] = None,
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)
+    ],
+    schema: Annotated[
+        Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")
+    ] = None,
     mode: Annotated[
         IngestMode,  # type: ignore[valid-type]
-        typer.Option(help="replace: the file is the whole dataset; append: add its rows; upsert: insert or update (or delete) by primary key."),
-    ] = IngestMode("replace"),  # type: ignore[assignment]
+        typer.Option(
+            help="replace: the file is the whole dataset; append: add its rows; "
+            "upsert: insert or update (or delete) by primary key."
+        ),
+    ] = IngestMode("replace"),
     format_: FormatOption = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252).")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Text encoding of a CSV (default: detect UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252)."
+        ),
+    ] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
-    header_row: Annotated[int | None, typer.Option("--header-row", min=1, help="Row (1-based) of a CSV or sheet that names the columns (default: the schema's headerRow, else 1).")] = None,
+    header_row: Annotated[
+        int | None,
+        typer.Option(
+            "--header-row",
+            min=1,
+            help="Row (1-based) of a CSV or sheet that names the columns (default: the schema's headerRow, else 1).",
+        ),
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -128,7 +150,14 @@ class _progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and err.is_terminal
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
         self.task: Any = None
 
     def __enter__(self) -> Any:
@@ -149,7 +178,9 @@ class _progress:
 def quarantine(
     ctx: typer.Context,
     dataset: DatasetOption = None,
-    version: Annotated[int | None, typer.Option(help="Which version's rejected rows (default: the current version).")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="Which version's rejected rows (default: the current version).")
+    ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
     purpose: PurposeOption = None,
@@ -171,8 +202,11 @@ def quarantine(
     me = resolve_principal(target, as_).name
     if csv is not None:
         found, written = export_quarantine_as(target, me, name, csv, version, purpose=purpose)
-        emit({"dataset": name, "version": found.version, "rows": written, "csv": str(csv)}, json_,
-             lambda r: say("Wrote {:,} quarantined rows of {} version {} to {}", r["rows"], name, r["version"], csv))
+        emit(
+            {"dataset": name, "version": found.version, "rows": written, "csv": str(csv)},
+            json_,
+            lambda r: say("Wrote {:,} quarantined rows of {} version {} to {}", r["rows"], name, r["version"], csv),
+        )
         return
     found = read_quarantine_as(target, me, name, version, purpose=purpose)
     shown = found.rows[:limit]
@@ -206,7 +240,8 @@ TABLE_ROWS = 100
 def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
     limit: Annotated[
-        int | None, typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table).")
+        int | None,
+        typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."),
     ] = None,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,

@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     estate: EstateOption = DEFAULT_ESTATE,
-    fresh: Annotated[bool, typer.Option(help="Replace an earlier demo estate at --estate (never an estate the demo did not make).")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Replace an earlier demo estate at --estate (never an estate the demo did not make).")
+    ] = False,
     rows: Annotated[int, typer.Option(help="Residents to generate (the other exports are scaled to it).")] = 5_000,
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data.")] = 2026,
     as_: AsOption = None,
@@ -36,7 +38,10 @@ def demo(
 ) -> None:
     """Generate messy synthetic UK exports (CSV in Windows-1252, Excel, JSON Lines), ingest them, and report.
 
-    Needs no servers and no network: the data is made by joinedup itself, with Faker (the `demo` extra). You (--as, $JOINEDUP_USER, else your login name) become the demo estate's admin. Exits with status 5 if the quarantine differs from the errors the demo planted.
+    Needs no servers and no network: the data is made by joinedup itself, with Faker
+    (the `demo` extra). You (--as, $JOINEDUP_USER, else your login name) become the
+    demo estate's admin. Exits with status 5 if the quarantine differs from the errors
+    the demo planted.
 
     Example:
     joinedup demo --estate demo-estate --fresh
@@ -58,7 +63,17 @@ def demo(
         out.print(
             table(
                 ["dataset", "source", "read", "loaded", "quarantined", "matches planted errors"],
-                [[i["dataset"], i["source"], i["rows_read"], i["rows_loaded"], i["rows_quarantined"], "yes" if i["quarantine_matches_ground_truth"] else "NO"] for i in data["ingests"]],
+                [
+                    [
+                        i["dataset"],
+                        i["source"],
+                        i["rows_read"],
+                        i["rows_loaded"],
+                        i["rows_quarantined"],
+                        "yes" if i["quarantine_matches_ground_truth"] else "NO",
+                    ]
+                    for i in data["ingests"]
+                ],
                 title="demo ingests",
             )
         )
@@ -69,4 +84,6 @@ def demo(
 
     emit(report.to_dict(), json_, render)
     if not report.quarantine_matches_ground_truth:
-        raise CheckFailed("the demo's quarantine differs from the errors it planted (see quarantine_matches_ground_truth per ingest)")
+        raise CheckFailed(
+            "the demo's quarantine differs from the errors it planted (see quarantine_matches_ground_truth per ingest)"
+        )

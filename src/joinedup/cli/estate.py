@@ -35,7 +35,10 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    path: Annotated[Path | None, typer.Argument(help="Where to make the estate (default: --estate, else ./estate).", show_default=False)] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to make the estate (default: --estate, else ./estate).", show_default=False),
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     name: Annotated[str | None, typer.Option(help="A name for the estate (default: the folder name).")] = None,
     as_: AsOption = None,
@@ -59,7 +62,11 @@ def init(
         "admin": admin.name,
     }
     made.close()
-    emit(result, json_, lambda r: say("Created estate [bold]{}[/bold] at {}; {} is its admin", r["name"], r["estate"], r["admin"]))
+    emit(
+        result,
+        json_,
+        lambda r: say("Created estate [bold]{}[/bold] at {}; {} is its admin", r["name"], r["estate"], r["admin"]),
+    )
 
 
 def datasets(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: JsonOption = False) -> None:
@@ -88,7 +95,10 @@ def datasets(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_:
         out.print(
             table(
                 ["dataset", "title", "version", "rows", "quarantined", "updated"],
-                [[r["name"], r["title"] or "", r["current_version"], r["rows"], r["quarantined"], r["updated_at"]] for r in items],
+                [
+                    [r["name"], r["title"] or "", r["current_version"], r["rows"], r["quarantined"], r["updated_at"]]
+                    for r in items
+                ],
             )
         )
 
@@ -123,9 +133,13 @@ def show(
             table(
                 ["field", "type", "required", "personal", "category"],
                 [
-                    [f["name"], f["type"] + (f" ({f['format']})" if f.get("format") else ""),
-                     "yes" if f.get("constraints", {}).get("required") else "",
-                     "yes" if f.get("personal") else "", f.get("category") or ""]
+                    [
+                        f["name"],
+                        f["type"] + (f" ({f['format']})" if f.get("format") else ""),
+                        "yes" if f.get("constraints", {}).get("required") else "",
+                        "yes" if f.get("personal") else "",
+                        f.get("category") or "",
+                    ]
                     for f in fields
                 ],
                 title=f"schema version {data['schema_version']}",
@@ -135,8 +149,16 @@ def show(
             table(
                 ["version", "when", "who", "source", "sha256", "read", "loaded", "quarantined"],
                 [
-                    [v["number"], v["created_at"], v["created_by"], v["source_name"], v["source_sha256"][:16] + "…",
-                     v["rows_read"], v["rows_loaded"], v["rows_quarantined"]]
+                    [
+                        v["number"],
+                        v["created_at"],
+                        v["created_by"],
+                        v["source_name"],
+                        v["source_sha256"][:16] + "…",
+                        v["rows_read"],
+                        v["rows_loaded"],
+                        v["rows_quarantined"],
+                    ]
                     for v in data["versions"]
                 ],
                 title="versions",

@@ -27,14 +27,15 @@ class _Commands(TyperGroup):
     (``JOINEDUP_DEBUG=1`` shows the traceback), since a traceback's text can quote data.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # typer.Context is the Context Typer hands its commands; its base class is Click's own.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         ctx.meta[_WANTS_JSON] = _wants_json(args)
         with _reported(ctx):
             for position, arg in enumerate(args, start=1):
                 require_utf8(arg, f"argument {position}")
             return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         with _reported(ctx):
             return super().invoke(ctx)
 
@@ -135,7 +136,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """joinedup: see `joinedup COMMAND --help` for each command."""
 

@@ -65,7 +65,9 @@ def add(
     """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    made = add_principal(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets, kind=kind.value)
+    made = add_principal(
+        target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets, kind=str(kind)
+    )
     _show(made, json_, f"Added {made.describe()}")
 
 
@@ -86,7 +88,7 @@ def grant(
     """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    changed = grant_role(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets)
+    changed = grant_role(target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
 
@@ -95,7 +97,9 @@ def revoke(
     name: Annotated[str, typer.Argument(help="The principal.", show_default=False)],
     role: RoleOption,
     dataset: DatasetsOption = None,
-    all_datasets: Annotated[bool, typer.Option("--all-datasets", help="Only the estate-wide grant of the role.")] = False,
+    all_datasets: Annotated[
+        bool, typer.Option("--all-datasets", help="Only the estate-wide grant of the role.")
+    ] = False,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -107,7 +111,7 @@ def revoke(
     """
     target = open_estate(estate)
     actor = resolve_principal(target, as_).name
-    changed = revoke_role(target, actor, name, role.value, datasets=dataset or (), all_datasets=all_datasets)
+    changed = revoke_role(target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
 
@@ -161,7 +165,14 @@ def list_(estate: EstateOption = DEFAULT_ESTATE, as_: AsOption = None, json_: Js
             table(
                 ["name", "kind", "roles", "disabled", "added", "by"],
                 [
-                    [p.name, p.kind, ", ".join(str(g) for g in p.grants), "yes" if p.disabled else "", p.created_at, p.created_by]
+                    [
+                        p.name,
+                        p.kind,
+                        ", ".join(str(g) for g in p.grants),
+                        "yes" if p.disabled else "",
+                        p.created_at,
+                        p.created_by,
+                    ]
                     for p in found
                 ],
             )

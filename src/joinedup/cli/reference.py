@@ -39,14 +39,26 @@ deprecated.
 
 | Exit status | Meaning |
 |---|---|
-{chr(10).join(f"| {code.value} | {meaning} |" for code, meaning in (
-    (ExitCode.OK, "success"),
-    (ExitCode.ERROR, "an error you can fix, named in one line on stderr; the estate is unchanged"),
-    (ExitCode.USAGE, "the command line was wrong (an unknown option, a missing argument, a value not among the choices)"),
-    (ExitCode.ACCESS_DENIED, "access denied: the principal is not registered, is disabled, or lacks the role"),
-    (ExitCode.AUDIT_TAMPERING, "`audit verify` found the audit log edited, reordered or cut short"),
-    (ExitCode.CHECK_FAILED, "a check failed: `standards check` found the value invalid, or `demo`'s quarantine differs from the errors it planted"),
-))}
+{
+    chr(10).join(
+        f"| {code.value} | {meaning} |"
+        for code, meaning in (
+            (ExitCode.OK, "success"),
+            (ExitCode.ERROR, "an error you can fix, named in one line on stderr; the estate is unchanged"),
+            (
+                ExitCode.USAGE,
+                "the command line was wrong (an unknown option, a missing argument, a value not among the choices)",
+            ),
+            (ExitCode.ACCESS_DENIED, "access denied: the principal is not registered, is disabled, or lacks the role"),
+            (ExitCode.AUDIT_TAMPERING, "`audit verify` found the audit log edited, reordered or cut short"),
+            (
+                ExitCode.CHECK_FAILED,
+                "a check failed: `standards check` found the value invalid, "
+                "or `demo`'s quarantine differs from the errors it planted",
+            ),
+        )
+    )
+}
 """
 
 
@@ -75,7 +87,9 @@ def examples(help_text: str) -> list[str]:
 
 def help_text(path: tuple[str, ...], width: int = WIDTH) -> str:
     """``joinedup PATH --help`` as plain text at ``width`` columns."""
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(width), "NO_COLOR": "1", "FORCE_COLOR": None})
+    result = CliRunner().invoke(
+        app, [*path, "--help"], env={"COLUMNS": str(width), "NO_COLOR": "1", "FORCE_COLOR": None}
+    )
     if result.exit_code != 0:
         raise RuntimeError(f"joinedup {' '.join(path)} --help failed: {result.output}")
     return "\n".join(_ANSI.sub("", line).rstrip() for line in result.stdout.splitlines()).strip("\n")

@@ -37,12 +37,21 @@ _SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 @app.command("infer")
 def infer(
     file: Annotated[Path, typer.Argument(help="CSV, Excel, Parquet or JSON Lines file.", show_default=False)],
-    out_: Annotated[Path | None, typer.Option("--out", "-o", help="Write the schema here (.yaml or .json) instead of printing it.")] = None,
+    out_: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the schema here (.yaml or .json) instead of printing it.")
+    ] = None,
     format_: FormatOption = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
-    header_row: Annotated[int | None, typer.Option("--header-row", min=1, help="Row (1-based) of a CSV or sheet that names the columns (default: found below any title or notes).")] = None,
+    header_row: Annotated[
+        int | None,
+        typer.Option(
+            "--header-row",
+            min=1,
+            help="Row (1-based) of a CSV or sheet that names the columns (default: found below any title or notes).",
+        ),
+    ] = None,
     estate: UnusedEstateOption = DEFAULT_ESTATE,
     as_: UnusedAsOption = None,
     json_: JsonOption = False,
@@ -67,7 +76,11 @@ def infer(
         def render(r: dict[str, Any]) -> None:
             out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False)
             _render_report(proposal, out)
-            out.print(f"Review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`", highlight=False, markup=False)
+            out.print(
+                f"Review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`",
+                highlight=False,
+                markup=False,
+            )
 
         emit(result, json_, render)
         return
@@ -102,20 +115,43 @@ def check(
     joinedup schema check residents.yaml
     """
     schema = load_schema(file)
-    emit(schema.to_dict(), json_, lambda d: out.print(f"{file}: valid, {len(d['fields'])} fields" + (f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "")))
+    emit(
+        schema.to_dict(),
+        json_,
+        lambda d: out.print(
+            f"{file}: valid, {len(d['fields'])} fields"
+            + (f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "")
+        ),
+    )
 
 
 @app.command("export")
 def export(
-    file: Annotated[Path | None, typer.Argument(help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.", show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.", show_default=False
+        ),
+    ] = None,
     dataset: DatasetOption = None,
-    table_schema: Annotated[bool, typer.Option("--table-schema", help="Plain Frictionless Table Schema: UK types as strings with a pattern, joinedup's additions as joinedup:… properties.")] = False,
-    out_: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here (.yaml or .json) instead of printing it.")] = None,
+    table_schema: Annotated[
+        bool,
+        typer.Option(
+            "--table-schema",
+            help="Plain Frictionless Table Schema: UK types as strings with a pattern, "
+            "joinedup's additions as joinedup:… properties.",
+        ),
+    ] = False,
+    out_: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write it here (.yaml or .json) instead of printing it.")
+    ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Print or write a dataset's schema (or convert a schema FILE), as joinedup's own form or, with --table-schema, one other tools accept.
+    """Print or write a dataset's schema (or convert a schema FILE), in joinedup's form or as plain Table Schema.
+
+    With --table-schema the schema is one other tools accept.
 
     `schema check` and `ingest --schema` read either form back unchanged. Reading a
     dataset's schema needs the schema.read permission on it.
@@ -129,8 +165,19 @@ def export(
     if out_ is not None:
         fmt = "json" if out_.suffix.lower() == ".json" else "yaml"
         out_.write_text(dump_descriptor(descriptor, fmt), encoding="utf-8")
-        result = {"schema": str(out_), "fields": len(schema.fields), "digest": schema.digest(), "table_schema": table_schema}
-        emit(result, json_, lambda r: out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False))
+        result = {
+            "schema": str(out_),
+            "fields": len(schema.fields),
+            "digest": schema.digest(),
+            "table_schema": table_schema,
+        }
+        emit(
+            result,
+            json_,
+            lambda r: out.print(
+                f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False
+            ),
+        )
         return
     emit(descriptor, json_, lambda d: out.print(dump_descriptor(d), highlight=False, markup=False, end=""))
 
@@ -140,7 +187,10 @@ def _schema_to_export(file: Path | None, dataset: str | None, estate: Path, as_:
         raise typer.BadParameter("schema export: give either a schema FILE or --dataset NAME, not both or neither")
     if file is not None:
         if file.suffix.lower() not in _SCHEMA_FILE_SUFFIXES:
-            raise typer.BadParameter(f"{file}: expected a schema file ending in {', '.join(_SCHEMA_FILE_SUFFIXES)}; name a dataset with --dataset")
+            raise typer.BadParameter(
+                f"{file}: expected a schema file ending in "
+                f"{', '.join(_SCHEMA_FILE_SUFFIXES)}; name a dataset with --dataset"
+            )
         # The caller's own file: no estate involved, nothing to authorise.
         return load_schema(file)
     assert dataset is not None

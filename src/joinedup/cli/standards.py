@@ -24,7 +24,9 @@ from joinedup.standards import check as run_check
 
 StandardType = choices("StandardType", STANDARD_TYPES)
 
-app = typer.Typer(help="Check values against UK data standards and list the types joinedup knows.", no_args_is_help=True)
+app = typer.Typer(
+    help="Check values against UK data standards and list the types joinedup knows.", no_args_is_help=True
+)
 
 
 @app.command("check")
@@ -63,7 +65,9 @@ def check(
 
 
 @app.command("list")
-def list_types(estate: UnusedEstateOption = DEFAULT_ESTATE, as_: UnusedAsOption = None, json_: JsonOption = False) -> None:
+def list_types(
+    estate: UnusedEstateOption = DEFAULT_ESTATE, as_: UnusedAsOption = None, json_: JsonOption = False
+) -> None:
     """List the standard types with what a valid value looks like and an example.
 
     Example:
@@ -73,4 +77,8 @@ def list_types(estate: UnusedEstateOption = DEFAULT_ESTATE, as_: UnusedAsOption 
         {"type": t.name, "title": t.title, "expected": t.expected, "example": t.example}
         for t in STANDARD_TYPES.values()
     ]
-    emit(rows, json_, lambda items: out.print(table(["type", "title", "expected", "example"], [list(r.values()) for r in items])))
+    emit(
+        rows,
+        json_,
+        lambda items: out.print(table(["type", "title", "expected", "example"], [list(r.values()) for r in items])),
+    )

@@ -69,7 +69,15 @@ class Lineage:
         return {**asdict(self), "rows_loaded": self.rows_loaded}
 
 
-_COUNTS = ("rows_read", "rows_inserted", "rows_updated", "rows_deleted", "rows_quarantined", "rows_total", "rows_above_header")
+_COUNTS = (
+    "rows_read",
+    "rows_inserted",
+    "rows_updated",
+    "rows_deleted",
+    "rows_quarantined",
+    "rows_total",
+    "rows_above_header",
+)
 
 
 @dataclass(frozen=True)
@@ -173,9 +181,7 @@ class Catalogue:
         """
         check_dataset_name(dataset)
         stamp = now()
-        row = session.scalars(
-            sa.select(Dataset).where(Dataset.name == dataset).with_for_update()
-        ).one_or_none()
+        row = session.scalars(sa.select(Dataset).where(Dataset.name == dataset).with_for_update()).one_or_none()
         if row is None:
             row = Dataset(
                 name=dataset,
@@ -219,7 +225,7 @@ class Catalogue:
         return _version_info(entry, latest_schema.number)
 
 
-def _dataset_query() -> sa.Select[tuple[Dataset]]:
+def _dataset_query() -> sa.Select[Any]:  # Select[tuple[Dataset]] before SQLAlchemy 2.1, Select[Dataset] after
     return sa.select(Dataset).options(
         selectinload(Dataset.versions).selectinload(DatasetVersion.schema),
         selectinload(Dataset.schemas),

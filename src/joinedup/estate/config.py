@@ -52,7 +52,8 @@ class EstateConfig:
             raise EstateError(f"{path}: [estate] needs {exc.args[0]!r}") from None
         if config.layout > LAYOUT_VERSION:
             raise EstateError(
-                f"{path}: estate layout {config.layout} is newer than this joinedup understands ({LAYOUT_VERSION}); upgrade joinedup"
+                f"{path}: estate layout {config.layout} is newer than this "
+                f"joinedup understands ({LAYOUT_VERSION}); upgrade joinedup"
             )
         return config
 

@@ -157,7 +157,9 @@ class Estate:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise BusyError(f"dataset {dataset!r} is being written by another process; try again when it finishes") from None
+                raise BusyError(
+                    f"dataset {dataset!r} is being written by another process; try again when it finishes"
+                ) from None
             try:
                 yield
             finally:
@@ -168,10 +170,13 @@ def check_dataset_name(name: str) -> str:
     """``name`` when it can be a dataset's name: it becomes a view in queries, so it must be a plain SQL name."""
     if not DATASET_NAME.fullmatch(name):
         raise EstateError(
-            f"dataset name {name!r}: expected lower-case letters, digits and underscores, starting with a letter (at most 63)"
+            f"dataset name {name!r}: expected lower-case letters, digits "
+            "and underscores, starting with a letter (at most 63)"
         )
     if name in RESERVED_WORDS or name in _CATALOG_NAMES or name.startswith(_SYSTEM_PREFIXES):
-        raise EstateError(f"dataset name {name!r}: a word SQL or DuckDB keeps for itself; choose another (e.g. {name}_data)")
+        raise EstateError(
+            f"dataset name {name!r}: a word SQL or DuckDB keeps for itself; choose another (e.g. {name}_data)"
+        )
     return name
 
 
@@ -182,16 +187,85 @@ _SYSTEM_PREFIXES = ("duckdb_", "pg_", "sqlite_")
 
 #: DuckDB's reserved keywords (``duckdb_keywords()``, category ``reserved``); a test
 #: checks this against the installed DuckDB, so an upgrade that changes them is noticed.
-RESERVED_WORDS = frozenset({
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case",
-    "cast", "check", "collate", "column", "constraint", "create", "default", "deferrable", "desc",
-    "describe", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign",
-    "from", "group", "having", "in", "initially", "intersect", "into", "lambda", "lateral",
-    "leading", "limit", "not", "null", "offset", "on", "only", "or", "order", "pivot",
-    "pivot_longer", "pivot_wider", "placing", "primary", "qualify", "references", "returning",
-    "select", "show", "some", "summarize", "symmetric", "table", "then", "to", "trailing", "true",
-    "union", "unique", "unpivot", "using", "variadic", "when", "where", "window", "with",
-})
+RESERVED_WORDS = frozenset(
+    {
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "default",
+        "deferrable",
+        "desc",
+        "describe",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lambda",
+        "lateral",
+        "leading",
+        "limit",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "pivot",
+        "pivot_longer",
+        "pivot_wider",
+        "placing",
+        "primary",
+        "qualify",
+        "references",
+        "returning",
+        "select",
+        "show",
+        "some",
+        "summarize",
+        "symmetric",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "unpivot",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    }
+)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -25,12 +25,8 @@ class Dataset(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(sa.String(255))
 
-    schemas: Mapped[list[SchemaVersion]] = relationship(
-        back_populates="dataset", order_by="SchemaVersion.number"
-    )
-    versions: Mapped[list[DatasetVersion]] = relationship(
-        back_populates="dataset", order_by="DatasetVersion.number"
-    )
+    schemas: Mapped[list[SchemaVersion]] = relationship(back_populates="dataset", order_by="SchemaVersion.number")
+    versions: Mapped[list[DatasetVersion]] = relationship(back_populates="dataset", order_by="DatasetVersion.number")
 
 
 class SchemaVersion(Base):

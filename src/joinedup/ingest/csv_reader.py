@@ -88,7 +88,9 @@ def open_csv(
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
 
 
-def _numbered(con: duckdb.DuckDBPyConnection, header: list[str], rejects: list[Reject], row: int, invisible: bool) -> str:
+def _numbered(
+    con: duckdb.DuckDBPyConnection, header: list[str], rejects: list[Reject], row: int, invisible: bool
+) -> str:
     """The staged rows with their row numbers in the file, skipping those DuckDB set aside."""
     # Kept row k (1-based) sits after every rejected row i with line_i - row - i < k:
     # its row in the file is k + row (the header and the rows above it) + how many of those there are.
@@ -156,9 +158,7 @@ def _utf8_so_far(head: bytes) -> bool:
     return True
 
 
-def _header_row(
-    path: Path, head: bytes, encoding: str, delimiter: str, given: int | None, find: bool
-) -> int:
+def _header_row(path: Path, head: bytes, encoding: str, delimiter: str, given: int | None, find: bool) -> int:
     """The header's line: as given, else found in the first rows when asked, else 1."""
     if given is not None or not find:
         return given or 1
@@ -297,7 +297,8 @@ def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
                 if encoding == "utf-8" and chunk.count(0) * 4 > len(chunk):
                     # Text is not a quarter NUL bytes; UTF-16 with no byte-order mark is.
                     raise InputError(
-                        f"{path}: looks like UTF-16 text without a byte-order mark; pass --encoding utf-16-le (or utf-16-be)"
+                        f"{path}: looks like UTF-16 text without a byte-order "
+                        "mark; pass --encoding utf-16-le (or utf-16-be)"
                     )
             if decoder is None:
                 decoder = _decoder(path, encoding)

@@ -37,7 +37,9 @@ def open_excel(
     start = _header_index(path, name, text, header_row, find_header)
     names = _trim_row(text[start])
     if not names:
-        raise InputError(f"{path}: row {start + 1} of sheet {name!r} is empty: expected the header row naming the columns")
+        raise InputError(
+            f"{path}: row {start + 1} of sheet {name!r} is empty: expected the header row naming the columns"
+        )
     header = checked_header(path, [v or "" for v in names], start + 1)
     width = len(header)
     body = text[start + 1 :]
@@ -72,7 +74,7 @@ def _read_sheet(path: Path, sheet: str | None) -> tuple[str, list[list[object]]]
         if not names:
             raise InputError(f"{path}: the workbook has no sheets")
         name = sheet or names[0]
-        grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        grid: list[list[object]] = [list(row) for row in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
     except InputError:
         raise
     except Exception as exc:
@@ -106,7 +108,10 @@ def _row_problem(
     for column in range(width):
         error = errors.get((number, column))
         if error is not None:
-            return "excel_error", f"column {header[column]!r} (cell {_letters(column)}{number}) holds the Excel error {error}"
+            return (
+                "excel_error",
+                f"column {header[column]!r} (cell {_letters(column)}{number}) holds the Excel error {error}",
+            )
     return None
 
 
@@ -190,7 +195,11 @@ def _cell(value: object) -> str | None:
         # Excel keeps every number as a float; an NHS number typed as a number is still a whole number.
         return str(int(value))
     if isinstance(value, dt.datetime):
-        return value.isoformat() if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0) else value.date().isoformat()
+        return (
+            value.isoformat()
+            if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0)
+            else value.date().isoformat()
+        )
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):

@@ -72,8 +72,15 @@ def propose_file_schema(
     try:
         with connect(temp_dir=scratch / "spill", database=scratch / "stage.duckdb") as con:
             source = open_source(
-                con, path, scratch_dir=scratch, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet,
-                header_row=header_row, find_header=header_row is None,
+                con,
+                path,
+                scratch_dir=scratch,
+                fmt=fmt,
+                encoding=encoding,
+                delimiter=delimiter,
+                sheet=sheet,
+                header_row=header_row,
+                find_header=header_row is None,
             )
             try:
                 names = field_names(source.columns)

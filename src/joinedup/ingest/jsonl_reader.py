@@ -44,9 +44,7 @@ class _Layout:
     nested: dict[int, list[int]] = field(default_factory=dict)
 
 
-def open_jsonl(
-    con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: int, schema: Schema | None
-) -> Source:
+def open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: int, schema: Schema | None) -> Source:
     layout = _survey(path)
     if not layout.header:
         raise InputError(f"{path}: no JSON objects found: expected one object per line")
@@ -173,7 +171,9 @@ def _nested_in_fields(
         for line in nested.get(position, []):
             message = f"key {header[position]!r} holds a JSON object or array; field {name!r} expects one value"
             problems.setdefault(line, message)
-    return [Reject(number, problems[number], _decoded(raw), "json") for number, raw in _lines(path) if number in problems]
+    return [
+        Reject(number, problems[number], _decoded(raw), "json") for number, raw in _lines(path) if number in problems
+    ]
 
 
 def _batches(path: Path, layout: _Layout, bad: set[int]) -> Iterator[pa.RecordBatch]:
@@ -191,7 +191,9 @@ def _batches(path: Path, layout: _Layout, bad: set[int]) -> Iterator[pa.RecordBa
         for i, cell in enumerate(cells):
             values[i].append(cell)
         if len(rows) >= _BATCH:
-            yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)
+            yield pa.record_batch(
+                [pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema
+            )
             rows, values = [], [[] for _ in range(width)]
     if rows:
         yield pa.record_batch([pa.array(rows, pa.int64()), *[pa.array(v, pa.string()) for v in values]], schema=schema)

@@ -40,7 +40,9 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: 
             f"CAST(file_row_number + 1 AS BIGINT) AS _source_row, {', '.join(columns)} FROM {scan}"
         )
     except duckdb.Error as exc:
-        raise InputError(f"{path}: {_culprit(con, scan, names, texts)}cannot read as Parquet: {first_line(exc)}") from None
+        raise InputError(
+            f"{path}: {_culprit(con, scan, names, texts)}cannot read as Parquet: {first_line(exc)}"
+        ) from None
     return Source(path, "parquet", header, digest, size, None, "jd_parquet")
 
 

@@ -83,7 +83,12 @@ class IngestResult(Lineage):
         return _by_rule(self.rule_counts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "source": self.source, "encoding": self.encoding, "counts_by_rule": self.counts_by_rule}
+        return {
+            **super().to_dict(),
+            "source": self.source,
+            "encoding": self.encoding,
+            "counts_by_rule": self.counts_by_rule,
+        }
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,14 @@ def ingest(
         recovered = _roll_back(estate, plan)
         try:
             written = _write_version(
-                estate, plan, notify, fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row
+                estate,
+                plan,
+                notify,
+                fmt=fmt,
+                encoding=encoding,
+                delimiter=delimiter,
+                sheet=sheet,
+                header_row=header_row,
             )
         except BaseException:
             # Nothing is visible before the catalogue commit, but the next reader should not find the debris either.
@@ -166,7 +178,9 @@ def ingest(
             raise
         lineage = _lineage(plan, written)
         notify("committing", None)
-        result = _commit(estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered)
+        result = _commit(
+            estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered
+        )
     notify("done", 1.0)
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -181,11 +195,15 @@ def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode:
     stored = Schema.from_dict(info.schema, f"stored schema of {dataset!r}") if info and info.schema else None
     if schema is None:
         if stored is None:
-            raise SchemaError(f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)")
+            raise SchemaError(
+                f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)"
+            )
         schema = stored
     if mode != "replace":
         if not schema.primary_key:
-            raise SchemaError(f"--mode {mode} into {dataset!r} needs a primaryKey in the schema: rows are matched by it")
+            raise SchemaError(
+                f"--mode {mode} into {dataset!r} needs a primaryKey in the schema: rows are matched by it"
+            )
         if stored is not None:
             _check_compatible(dataset, mode, stored, schema)
     changed = stored is not None and stored.digest() != schema.digest()
@@ -198,9 +216,17 @@ def _check_compatible(dataset: str, mode: str, stored: Schema, schema: Schema) -
     after = {f.name: f.type for f in schema.fields}
     problems = [f"adds {name!r}" for name in after if name not in before]
     problems += [f"drops {name!r}" for name in before if name not in after]
-    problems += [f"changes {name!r} from {before[name]} to {after[name]}" for name in after if before.get(name, after[name]) != after[name]]
+    problems += [
+        f"changes {name!r} from {before[name]} to {after[name]}"
+        for name in after
+        if before.get(name, after[name]) != after[name]
+    ]
     # Files carried over keep the statistics they were written with: only a replace rewrites them all.
-    problems += [f"marks {f.name!r} personal" for f in schema.personal_fields if f.name in before and not stored.field(f.name).personal]
+    problems += [
+        f"marks {f.name!r} personal"
+        for f in schema.personal_fields
+        if f.name in before and not stored.field(f.name).personal
+    ]
     if stored.primary_key != schema.primary_key:
         problems.append(f"changes the primary key from {list(stored.primary_key)} to {list(schema.primary_key)}")
     if problems:
@@ -283,8 +309,12 @@ def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) 
     columns = [*delta.SYSTEM_COLUMNS, *schema.names]
     if plan.mode == "upsert" and plan.current is not None:
         return delta.merge(
-            target, valid, keys=schema.primary_key, deletion_flag=schema.deletion_flag,
-            personal_columns=personal, all_columns=columns,
+            target,
+            valid,
+            keys=schema.primary_key,
+            deletion_flag=schema.deletion_flag,
+            personal_columns=personal,
+            all_columns=columns,
         )
     version = delta.write(
         target,
@@ -350,8 +380,12 @@ def _commit(
     schema = plan.schema
     with estate.session() as session:
         version = Catalogue.record_version(
-            session, dataset=plan.dataset, schema=schema.to_dict(), schema_digest=schema.digest(),
-            principal=principal, lineage=lineage,
+            session,
+            dataset=plan.dataset,
+            schema=schema.to_dict(),
+            schema_digest=schema.digest(),
+            principal=principal,
+            lineage=lineage,
         )
         assert version.number == plan.number, "the dataset lock should make version numbers predictable"
         record(
@@ -363,7 +397,11 @@ def _commit(
             dataset_version=version.number,
             columns=schema.names,
             row_count=lineage.rows_loaded,
-            detail={**lineage.audit_detail(), "schema_version": version.schema_number, "schema_changed": plan.schema_changed},
+            detail={
+                **lineage.audit_detail(),
+                "schema_version": version.schema_number,
+                "schema_changed": plan.schema_changed,
+            },
         )
     return IngestResult(
         **{f.name: getattr(lineage, f.name) for f in fields(Lineage)},
@@ -483,9 +521,11 @@ class _Run:
         if self.rejected:
             errors = pa.concat_arrays([b.column("_errors").cast(ERROR_TYPE) for b in self.rejected])
             flat = pc.list_flatten(errors)
-            grouped = pa.table({"column": flat.field("column"), "rule": flat.field("rule")}).group_by(
-                ["column", "rule"]
-            ).aggregate([("rule", "count")])
+            grouped = (
+                pa.table({"column": flat.field("column"), "rule": flat.field("rule")})
+                .group_by(["column", "rule"])
+                .aggregate([("rule", "count")])
+            )
             for column, rule, count in zip(*(grouped.column(i).to_pylist() for i in range(3)), strict=True):
                 counts[column][rule] = count
         for reject in self.source.rejects:

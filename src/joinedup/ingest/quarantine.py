@@ -54,7 +54,9 @@ def _reason(error: dict[str, Any]) -> str:
     return f"{error['column']}: {error['rule']}: {error['message']} ({value})"
 
 
-def read_quarantine(estate: Estate, dataset: str, version: int | None = None, *, raw_lines: bool = True) -> QuarantineRows:
+def read_quarantine(
+    estate: Estate, dataset: str, version: int | None = None, *, raw_lines: bool = True
+) -> QuarantineRows:
     """The rejected rows of ``dataset``'s ``version``; without ``raw_lines``, lines that did not split are withheld."""
     info = Catalogue(estate).get(dataset)
     chosen = info.version(version)
@@ -134,7 +136,9 @@ def _withhold_lines(table: pa.Table, note: str) -> pa.Table:
     line = table.column("_line")
     errors = table.column("_errors").combine_chunks()
     reasons = errors.values
-    blanked = pc.if_else(pc.equal(reasons.field("column"), WHOLE_ROW), pa.scalar(None, pa.string()), reasons.field("value"))
+    blanked = pc.if_else(
+        pc.equal(reasons.field("column"), WHOLE_ROW), pa.scalar(None, pa.string()), reasons.field("value")
+    )
     fields = [blanked if f.name == "value" else reasons.field(f.name) for f in reasons.type]
     reasons = pa.StructArray.from_arrays(fields, fields=list(reasons.type))
     errors = pa.ListArray.from_arrays(errors.offsets, reasons, type=errors.type, mask=errors.is_null())

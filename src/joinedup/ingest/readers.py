@@ -51,7 +51,9 @@ def detect_format(path: Path, declared: str | None = None) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
-        raise InputError(f"{path}: cannot tell the format from the extension {path.suffix!r} (known: {known}); pass --format")
+        raise InputError(
+            f"{path}: cannot tell the format from the extension {path.suffix!r} (known: {known}); pass --format"
+        )
     return fmt
 
 
@@ -81,16 +83,22 @@ def open_source(
         raise InputError(f"{path}: not a file")
     fmt = detect_format(path, fmt)
     if len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InputError(f"{path}: --delimiter must be one character other than a quote or a line break, not {delimiter!r}")
+        raise InputError(
+            f"{path}: --delimiter must be one character other than a quote or a line break, not {delimiter!r}"
+        )
     if header_row is None and schema is not None and schema.header_row != 1 and fmt in ("csv", "excel"):
         header_row = schema.header_row
     check_header_row(path, fmt, header_row)
     try:
         return _open(con, path, scratch_dir, fmt, encoding, delimiter, sheet, header_row, find_header, schema)
     except MemoryError:
-        raise InputError(f"{path}: not enough memory to read it; raise the estate's memory_limit or split the file") from None
+        raise InputError(
+            f"{path}: not enough memory to read it; raise the estate's memory_limit or split the file"
+        ) from None
     except duckdb.OutOfMemoryException as exc:
-        raise InputError(f"{path}: not enough memory to read it ({first_line(exc)}); raise the estate's memory_limit") from None
+        raise InputError(
+            f"{path}: not enough memory to read it ({first_line(exc)}); raise the estate's memory_limit"
+        ) from None
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as {fmt}: {first_line(exc)}") from None
     except OSError as exc:

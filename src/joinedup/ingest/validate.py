@@ -62,7 +62,9 @@ def expected(field: Field) -> str:
     if field.type in ("date", "datetime"):
         if field.format != "default":
             return f"a {field.type} in the form {field.format}"
-        return "an ISO 8601 date (YYYY-MM-DD)" if field.type == "date" else "an ISO 8601 date-time (YYYY-MM-DDThh:mm:ssZ)"
+        return (
+            "an ISO 8601 date (YYYY-MM-DD)" if field.type == "date" else "an ISO 8601 date-time (YYYY-MM-DDThh:mm:ssZ)"
+        )
     if field.type == "string" and field.format in _STRING_FORMATS:
         return f"a valid {field.format}"
     return {
@@ -115,7 +117,9 @@ def standardise(field: Field, v: str) -> str:
     if t == "datetime":
         # Values without an offset are local times in the field's declared zone, or refused.
         if field.format == "default":
-            text = iso_datetime_in_zone(v, field.timezone) if field.timezone else f"{trimmed_macro('iso_datetime')}({v})"
+            text = (
+                iso_datetime_in_zone(v, field.timezone) if field.timezone else f"{trimmed_macro('iso_datetime')}({v})"
+            )
             return f"CAST({text} AS TIMESTAMPTZ)"
         parsed = f"try_strptime({v}, {lit(field.format)})"
         if field.timezone and field.pattern_without_offset:
@@ -143,17 +147,35 @@ def checks(field: Field, v: str, std: str) -> list[Check]:
         shown = ", ".join(str(x) for x in c.enum)
         found.append(Check("enum", f"({std} IS NOT NULL AND NOT ({member}))", lit(f"expected one of {shown}")))
     if c.pattern is not None:
-        found.append(Check("pattern", f"({v} IS NOT NULL AND NOT regexp_full_match({v}, {lit(c.pattern)}))", lit(f"does not match the pattern {c.pattern}")))
+        found.append(
+            Check(
+                "pattern",
+                f"({v} IS NOT NULL AND NOT regexp_full_match({v}, {lit(c.pattern)}))",
+                lit(f"does not match the pattern {c.pattern}"),
+            )
+        )
     for rule, op, bound in (("minimum", "<", c.minimum), ("maximum", ">", c.maximum)):
         if bound is None:
             continue
         value = _bound(field, bound)
-        word = "before" if field.type in ("date", "datetime") and op == "<" else "after" if field.type in ("date", "datetime") else "below" if op == "<" else "above"
+        word = (
+            "before"
+            if field.type in ("date", "datetime") and op == "<"
+            else "after"
+            if field.type in ("date", "datetime")
+            else "below"
+            if op == "<"
+            else "above"
+        )
         found.append(Check(rule, f"({std} {op} {value})", lit(f"is {word} the {rule} {bound}")))
     if c.min_length is not None:
-        found.append(Check("minLength", f"(length({v}) < {c.min_length})", lit(f"is shorter than {c.min_length} characters")))
+        found.append(
+            Check("minLength", f"(length({v}) < {c.min_length})", lit(f"is shorter than {c.min_length} characters"))
+        )
     if c.max_length is not None:
-        found.append(Check("maxLength", f"(length({v}) > {c.max_length})", lit(f"is longer than {c.max_length} characters")))
+        found.append(
+            Check("maxLength", f"(length({v}) > {c.max_length})", lit(f"is longer than {c.max_length} characters"))
+        )
     return found
 
 
@@ -205,7 +227,9 @@ def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
 STORED_ROWS = "jd_stored"
 
 
-def build_query(schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False) -> str:
+def build_query(
+    schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False
+) -> str:
     """The whole validation query over ``source`` (run :func:`preparation` first).
 
     ``mapping`` maps each schema field to its raw column in ``source``. Output
@@ -231,8 +255,7 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str, *, mode: s
     ]
     groups = _unique_groups(schema)
     failures += [
-        (", ".join(names), _key_text(names, raw), _duplicate_check(i, rule))
-        for i, (rule, names) in enumerate(groups)
+        (", ".join(names), _key_text(names, raw), _duplicate_check(i, rule)) for i, (rule, names) in enumerate(groups)
     ]
     against_stored = stored and mode in ("append", "upsert")
     failures += _stored_checks(schema, raw, stds, mode, against_stored)
@@ -276,12 +299,16 @@ def build_query(schema: Schema, mapping: dict[str, str], source: str, *, mode: s
         )
     outputs = ", ".join(f"{stds[f.name]} AS {ident(f.name)}" for f in fields)
     kept_raw = ", ".join(
-        f"CASE WHEN {errors_column} IS NOT NULL THEN {raw[f.name]} END AS {ident(f'_raw_{i}')}" for i, f in enumerate(fields)
+        f"CASE WHEN {errors_column} IS NOT NULL THEN {raw[f.name]} END AS {ident(f'_raw_{i}')}"
+        for i, f in enumerate(fields)
     )
-    return f"SELECT {row}, {errors_column}, {outputs}, {kept_raw} FROM (SELECT *, {errors} AS {errors_column} FROM ({query}))"
+    checked = f"SELECT *, {errors} AS {errors_column} FROM ({query})"
+    return f"SELECT {row}, {errors_column}, {outputs}, {kept_raw} FROM ({checked})"
 
 
-def _mode_checks(schema: Schema, field: Field, found: list[Check], v: str, stds: dict[str, str], mode: str) -> list[Check]:
+def _mode_checks(
+    schema: Schema, field: Field, found: list[Check], v: str, stds: dict[str, str], mode: str
+) -> list[Check]:
     """A field's checks as the mode needs them.
 
     Append and upsert find rows by primary key, so every part of it is required.
@@ -311,10 +338,16 @@ def _stored_checks(
     flag = schema.deletion_flag
     if flag and mode == "upsert":
         absent = f"{ident('_stored_ingest')} IS NULL" if against_stored else "true"
-        check = Check("deletionFlag", f"({stds[flag]} IS TRUE AND {absent})", lit("deletes a primary key the dataset does not hold"))
+        check = Check(
+            "deletionFlag",
+            f"({stds[flag]} IS TRUE AND {absent})",
+            lit("deletes a primary key the dataset does not hold"),
+        )
         found.append((", ".join(schema.primary_key), _key_text(schema.primary_key, raw), check))
     elif flag:
-        check = Check("deletionFlag", f"({stds[flag]} IS TRUE)", lit("marks a deletion, which only --mode upsert makes"))
+        check = Check(
+            "deletionFlag", f"({stds[flag]} IS TRUE)", lit("marks a deletion, which only --mode upsert makes")
+        )
         found.append((flag, raw[flag], check))
     return found
 
@@ -357,7 +390,9 @@ def _looked_up(schema: Schema) -> list[Field]:
     return [f for f in schema.fields if f.type == "string" and f.format == "person_name"]
 
 
-def preparation(schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False) -> list[str]:
+def preparation(
+    schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False
+) -> list[str]:
     """Statements to run before :func:`build_query`: lookup tables, repeated keys and stored keys.
 
     A lookup keeps the NULL it may hold (the join never matches it) for the same
@@ -368,7 +403,8 @@ def preparation(schema: Schema, mapping: dict[str, str], source: str, *, mode: s
         v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
         statements.append(
             f"CREATE OR REPLACE TABLE {ident(lookup_table(i))} AS "
-            f"SELECT {ident('v')}, {standardise(f, ident('v'))} AS {ident('s')} FROM (SELECT DISTINCT {v} AS {ident('v')} FROM {source})"
+            f"SELECT {ident('v')}, {standardise(f, ident('v'))} AS {ident('s')} "
+            f"FROM (SELECT DISTINCT {v} AS {ident('v')} FROM {source})"
         )
     statements += duplicate_queries(schema, mapping, source)
     if stored and mode in ("append", "upsert"):

@@ -72,7 +72,10 @@ _PERSONAL: list[tuple[str, str]] = [
     (r"offen[cs]e|convict|criminal", "criminal_offence"),
     (r"(^|_)(first|given|fore|middle|last|family|sur|full|maiden)?_?names?($|_)|forename|surname", "name"),
     # Columns naming the member of staff who handled a record hold people's names too.
-    (r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$", "name"),
+    (
+        r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$",
+        "name",
+    ),
     (r"dob|birth", "date_of_birth"),
     (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
     (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
@@ -119,21 +122,32 @@ def propose_schema(profiles: list[ColumnProfile]) -> Schema:
     """The schema the column profiles (from :func:`profile_columns`) suggest."""
     fields = [propose_field(p) for p in profiles]
     primary = next(
-        (f.name for f in fields if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)),
+        (
+            f.name
+            for f in fields
+            if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)
+        ),
         None,
     )
     if primary:
         # The primary key implies uniqueness; saying it twice would check it twice.
-        fields = [replace(f, constraints=replace(f.constraints, unique=False)) if f.name == primary else f for f in fields]
+        fields = [
+            replace(f, constraints=replace(f.constraints, unique=False)) if f.name == primary else f for f in fields
+        ]
     return Schema(fields=tuple(fields), primary_key=(primary,) if primary else ())
 
 
-def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]) -> list[ColumnProfile]:
+def profile_columns(
+    con: duckdb.DuckDBPyConnection, relation: str, headers: list[str], names: list[str]
+) -> list[ColumnProfile]:
     """Count what fits each type in ``relation`` (raw text columns ``c0..cN``), in one pass.
 
     ``headers`` are the file's column titles and ``names`` the field names to use.
     """
-    checks = {**{t: f"{STANDARD_TYPES[t].macro}(v) IS NOT NULL" for t in STANDARD_TYPES if t != "person_name"}, **_CHECKS}
+    checks = {
+        **{t: f"{STANDARD_TYPES[t].macro}(v) IS NOT NULL" for t in STANDARD_TYPES if t != "person_name"},
+        **_CHECKS,
+    }
     selects = []
     for i in range(len(headers)):
         v = f"NULLIF(trim(c{i}), '')"
@@ -160,7 +174,9 @@ def profile_columns(con: duckdb.DuckDBPyConnection, relation: str, headers: list
         passes = dict(zip(checks, (int(x) for x in values[3 : 3 + len(checks)]), strict=True))
         sample = [str(x) for x in (values[-1] or [])]
         profiles.append(
-            ColumnProfile(header, names[i], total, present, distinct, max_length, passes, sample, int(values[-2]), header_rows)
+            ColumnProfile(
+                header, names[i], total, present, distinct, max_length, passes, sample, int(values[-2]), header_rows
+            )
         )
     return profiles
 
@@ -288,7 +304,10 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
     if share("boolean") >= THRESHOLD and p.distinct <= 4:
         return "boolean", "default"
     if p.passes["digits_and_letters"] and share("number") >= THRESHOLD:
-        notes.append(f"kept as text: {_of(p.passes['digits_and_letters'], p)} mix digits and letters, as house numbers like 12A do")
+        notes.append(
+            f"kept as text: {_of(p.passes['digits_and_letters'], p)} "
+            "mix digits and letters, as house numbers like 12A do"
+        )
         return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
@@ -309,7 +328,9 @@ def _date_order(p: ColumnProfile, notes: list[str]) -> str:
         chosen, fitting = _MONTH_FIRST, month
     else:
         if day == month:
-            notes.append("day/month order assumed UK (day first): as many values fit either order; check before ingesting")
+            notes.append(
+                "day/month order assumed UK (day first): as many values fit either order; check before ingesting"
+            )
         else:
             notes.append(f"dates read day first ({_DAY_FIRST}): more values fit that order")
         chosen, fitting = _DAY_FIRST, day

@@ -113,7 +113,9 @@ class Field:
     @property
     def pattern_without_offset(self) -> bool:
         """A datetime read with a strptime pattern that has no %z or %Z: its values are all local times."""
-        return self.type == "datetime" and self.format != "default" and "%z" not in self.format and "%Z" not in self.format
+        return (
+            self.type == "datetime" and self.format != "default" and "%z" not in self.format and "%Z" not in self.format
+        )
 
     @property
     def special_category(self) -> bool:
@@ -293,7 +295,9 @@ class _SchemaReader:
             # SQL (DuckDB) and Delta Lake column names ignore case: two such fields cannot both be stored.
             same = [other for other in names[:i] if other.lower() == name.lower()]
             if same:
-                raise self.fail(f"fields[{i}].name", f"{name!r} differs from {same[0]!r} only in case; column names ignore case")
+                raise self.fail(
+                    f"fields[{i}].name", f"{name!r} differs from {same[0]!r} only in case; column names ignore case"
+                )
         primary_key = data.get("primaryKey", [])
         if isinstance(primary_key, str):
             primary_key = [primary_key]
@@ -346,12 +350,19 @@ class _SchemaReader:
             raise self.fail(f"{where}.name", f"{name!r}: names starting with '_' are kept for joinedup's own columns")
         type_ = data.get("type", "string")
         if type_ not in TYPES:
-            raise self.fail(f"{where}.type", f"{type_!r} is not a supported type{self.suggest(str(type_), TYPES)} (types: {', '.join(TYPES)})")
+            raise self.fail(
+                f"{where}.type",
+                f"{type_!r} is not a supported type{self.suggest(str(type_), TYPES)} (types: {', '.join(TYPES)})",
+            )
         fmt = data.get("format", "default")
         fmt = self.format(type_, fmt, f"{where}.format")
         category = data.get("category")
         if category is not None and category not in CATEGORIES:
-            raise self.fail(f"{where}.category", f"{category!r} is not a category{self.suggest(str(category), CATEGORIES)} (categories: {', '.join(CATEGORIES)})")
+            raise self.fail(
+                f"{where}.category",
+                f"{category!r} is not a category{self.suggest(str(category), CATEGORIES)} "
+                f"(categories: {', '.join(CATEGORIES)})",
+            )
         personal = data.get("personal", category is not None)
         if not isinstance(personal, bool):
             raise self.fail(f"{where}.personal", "expected true or false")
@@ -379,10 +390,15 @@ class _SchemaReader:
         if not isinstance(fmt, str):
             raise self.fail(where, "expected a string")
         if fmt == "any":
-            raise self.fail(where, "'any' is not supported: joinedup never guesses day and month; declare the pattern, e.g. '%d/%m/%Y'")
+            raise self.fail(
+                where,
+                "'any' is not supported: joinedup never guesses day and month; declare the pattern, e.g. '%d/%m/%Y'",
+            )
         if type_ in ("date", "datetime"):
             if fmt != "default" and "%" not in fmt:
-                raise self.fail(where, f"{fmt!r}: expected 'default' (ISO 8601) or a strptime pattern such as '%d/%m/%Y'")
+                raise self.fail(
+                    where, f"{fmt!r}: expected 'default' (ISO 8601) or a strptime pattern such as '%d/%m/%Y'"
+                )
             if fmt != "default":
                 # Ingest parses with DuckDB's strptime, so DuckDB decides what a valid pattern is.
                 problem = _duckdb_refuses("SELECT try_strptime('2001-02-03', ?)", fmt)
@@ -402,7 +418,8 @@ class _SchemaReader:
             if Field(name="", type=type_, format=fmt).pattern_without_offset:
                 raise self.fail(
                     where,
-                    f"values written {fmt!r} carry no UTC offset: declare their time zone, e.g. 'timezone: Europe/London' or 'timezone: UTC'",
+                    f"values written {fmt!r} carry no UTC offset: declare their "
+                    "time zone, e.g. 'timezone: Europe/London' or 'timezone: UTC'",
                 )
             return None
         if type_ != "datetime":
@@ -411,7 +428,11 @@ class _SchemaReader:
             raise self.fail(where, "expected an IANA time zone name such as Europe/London")
         # Abbreviations mislead (BST is Bangladesh to the time zone database, GMT ignores summer time).
         if (zone != "UTC" and "/" not in zone) or _duckdb_refuses("SELECT timezone(?, TIMESTAMP '2000-01-01')", zone):
-            raise self.fail(where, f"{zone!r} is not a time zone name: expected an IANA name such as Europe/London (GMT in winter, BST in summer) or UTC")
+            raise self.fail(
+                where,
+                f"{zone!r} is not a time zone name: expected an IANA name "
+                "such as Europe/London (GMT in winter, BST in summer) or UTC",
+            )
         return zone
 
     def constraints(self, data: Any, fld: Field, where: str) -> Constraints:
@@ -437,12 +458,17 @@ class _SchemaReader:
                 whole = isinstance(item, int) and not isinstance(item, bool)
                 if not (whole or (fld.type == "number" and isinstance(item, float) and math.isfinite(item))):
                     kind = "a number" if fld.type == "number" else "a whole number"
-                    raise self.fail(f"{where}.enum[{i}]", f"{item!r} is not {kind}, as the field's type {fld.type!r} needs")
+                    raise self.fail(
+                        f"{where}.enum[{i}]", f"{item!r} is not {kind}, as the field's type {fld.type!r} needs"
+                    )
         bounds = {}
         for key in ("minimum", "maximum"):
             if key in data:
                 if fld.type not in _ORDERED_TYPES:
-                    raise self.fail(f"{where}.{key}", f"only applies to {', '.join(sorted(_ORDERED_TYPES))} fields, not {fld.type!r}")
+                    raise self.fail(
+                        f"{where}.{key}",
+                        f"only applies to {', '.join(sorted(_ORDERED_TYPES))} fields, not {fld.type!r}",
+                    )
                 bounds[key] = self.bound(fld, data[key], f"{where}.{key}")
         lengths = {}
         for key in ("minLength", "maxLength"):
@@ -478,14 +504,18 @@ class _SchemaReader:
         if not isinstance(text, str):
             raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {value!r}")
         try:
-            parsed = date.fromisoformat(text) if fld.type == "date" else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = (
+                date.fromisoformat(text) if fld.type == "date" else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
         except ValueError:
             # Table Schema writes a bound in the field's own format (see table_schema.py).
             if fld.format == "default":
                 raise self.fail(where, f"expected an ISO 8601 {fld.type}, got {text!r}") from None
             formatted = parse_formatted(text, fld.type, fld.format)
             if formatted is None:
-                raise self.fail(where, f"expected an ISO 8601 {fld.type} or one in the form {fld.format}, got {text!r}") from None
+                raise self.fail(
+                    where, f"expected an ISO 8601 {fld.type} or one in the form {fld.format}, got {text!r}"
+                ) from None
             return formatted
         return parsed.isoformat()
 

@@ -32,4 +32,6 @@ def check(type_name: str, value: str) -> CheckResult:
     finally:
         con.close()
     canonical = None if row is None else row[0]
-    return CheckResult(type=rule.name, value=value, valid=canonical is not None, canonical=canonical, expected=rule.expected)
+    return CheckResult(
+        type=rule.name, value=value, valid=canonical is not None, canonical=canonical, expected=rule.expected
+    )

@@ -26,7 +26,8 @@ def _ascii_upper(value: str) -> str | None:
     return value.upper() if value.isascii() else None
 
 
-def _matches(pattern: str, value: str | None) -> TypeGuard[str]:
+def _matches(value: str | None, pattern: str) -> TypeGuard[str]:
+    # The value comes first: a type guard narrows its first argument.
     return value is not None and re.fullmatch(pattern, value) is not None
 
 
@@ -38,7 +39,7 @@ def canonical_nhs_number(value: str | None) -> str | None:
     if value is None:
         return None
     digits = _without(value, facts.GROUP_SEPARATORS)
-    if not _matches("[0-9]{10}", digits):
+    if not _matches(digits, "[0-9]{10}"):
         return None
     total = sum(weight * int(digit) for weight, digit in zip(facts.NHS_WEIGHTS, digits[:9], strict=True))
     check = 11 - total % 11
@@ -50,10 +51,7 @@ def canonical_nhs_number(value: str | None) -> str | None:
 
 
 _NI_PATTERN = (
-    _letters(facts.NI_FIRST_LETTERS)
-    + _letters(facts.NI_SECOND_LETTERS)
-    + "[0-9]{6}"
-    + _letters(facts.NI_SUFFIXES)
+    _letters(facts.NI_FIRST_LETTERS) + _letters(facts.NI_SECOND_LETTERS) + "[0-9]{6}" + _letters(facts.NI_SUFFIXES)
 )
 
 
@@ -61,7 +59,7 @@ def canonical_ni_number(value: str | None) -> str | None:
     if value is None:
         return None
     number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
-    if not _matches(_NI_PATTERN, number) or number[:2] in facts.NI_REFUSED_PREFIXES:
+    if not _matches(number, _NI_PATTERN) or number[:2] in facts.NI_REFUSED_PREFIXES:
         return None
     return number
 
@@ -84,7 +82,7 @@ def canonical_postcode(value: str | None) -> str | None:
     compact = _ascii_upper(_without(value, facts.BLANKS))
     if compact is None:
         return None
-    if compact != facts.POSTCODE_GIROBANK.replace(" ", "") and not _matches(_POSTCODE, compact):
+    if compact != facts.POSTCODE_GIROBANK.replace(" ", "") and not _matches(compact, _POSTCODE):
         return None
     return f"{compact[:-3]} {compact[-3:]}"
 
@@ -93,7 +91,7 @@ def _positive_integer(value: str | None, max_digits: int) -> str | None:
     if value is None:
         return None
     text = value.strip(facts.BLANKS)
-    if not _matches(f"0*[1-9][0-9]{{0,{max_digits - 1}}}", text):
+    if not _matches(text, f"0*[1-9][0-9]{{0,{max_digits - 1}}}"):
         return None
     return text.lstrip("0")
 
@@ -110,17 +108,17 @@ def canonical_company_number(value: str | None) -> str | None:
     if value is None:
         return None
     number = _ascii_upper(_without(value, facts.BLANKS))
-    if _matches("[0-9]{1,8}", number):
+    if _matches(number, "[0-9]{1,8}"):
         # Leading zeros are often lost when numbers pass through a spreadsheet.
         return number.zfill(8) if int(number) > 0 else None
     if number is None:
         return None
     prefix, serial = number[:2], number[2:]
-    if prefix in facts.COMPANY_PREFIXES and _matches("[0-9]{6}", serial):
+    if prefix in facts.COMPANY_PREFIXES and _matches(serial, "[0-9]{6}"):
         return number
-    if prefix in facts.COMPANY_SOCIETY_PREFIXES and _matches("[0-9]{5}[A-Z]", serial):
+    if prefix in facts.COMPANY_SOCIETY_PREFIXES and _matches(serial, "[0-9]{5}[A-Z]"):
         return number
-    if number[:1] == facts.COMPANY_PRE_PARTITION_PREFIX and _matches("[0-9]{7}", number[1:]):
+    if number[:1] == facts.COMPANY_PRE_PARTITION_PREFIX and _matches(number[1:], "[0-9]{7}"):
         return number
     return None
 
@@ -141,12 +139,12 @@ def canonical_vat_number(value: str | None) -> str | None:
         return None
     if number[:2] in facts.VAT_PREFIXES:
         number = number[2:]
-    if _matches("GD[0-9]{3}", number):
+    if _matches(number, "GD[0-9]{3}"):
         return number if int(number[2:]) < facts.GOVERNMENT_DEPARTMENT_BELOW else None
-    if _matches("HA[0-9]{3}", number):
+    if _matches(number, "HA[0-9]{3}"):
         return number if int(number[2:]) >= facts.HEALTH_AUTHORITY_FROM else None
     # 12 digits: a branch (the last three) of the registration in the first nine.
-    if _matches("[0-9]{9}|[0-9]{12}", number) and _vat_checksum_ok(number):
+    if _matches(number, "[0-9]{9}|[0-9]{12}") and _vat_checksum_ok(number):
         return number
     return None
 
@@ -155,9 +153,9 @@ def canonical_utr(value: str | None) -> str | None:
     if value is None:
         return None
     number = _ascii_upper(_without(value, facts.GROUP_SEPARATORS))
-    if _matches("K?[0-9]{10}", number):
+    if _matches(number, "K?[0-9]{10}"):
         digits = number[-10:]
-    elif _matches("[0-9]{10}K", number):
+    elif _matches(number, "[0-9]{10}K"):
         digits = number[:10]
     else:
         return None
@@ -169,7 +167,7 @@ def canonical_gss_code(value: str | None) -> str | None:
     if value is None:
         return None
     code = _ascii_upper(value.strip(facts.BLANKS))
-    return code if _matches(f"{_letters(facts.GSS_COUNTRY_LETTERS)}[0-9]{{8}}", code) else None
+    return code if _matches(code, f"{_letters(facts.GSS_COUNTRY_LETTERS)}[0-9]{{8}}") else None
 
 
 def canonical_country_code(value: str | None) -> str | None:
@@ -200,10 +198,7 @@ def canonical_iso_date(value: str | None) -> str | None:
 
 
 _DATETIME = re.compile(
-    _DATE
-    + "[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    + r"(?:\.([0-9]{1,9}))?"
-    + "(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+    _DATE + "[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})" + r"(?:\.([0-9]{1,9}))?" + "(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
 )
 
 

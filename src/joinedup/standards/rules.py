@@ -47,7 +47,13 @@ def _type(
 
 
 _ALL = (
-    _type("nhs_number", "NHS number", "10 digits with a valid mod 11 check digit, not ten of one digit", "9434765919", "identifier"),
+    _type(
+        "nhs_number",
+        "NHS number",
+        "10 digits with a valid mod 11 check digit, not ten of one digit",
+        "9434765919",
+        "identifier",
+    ),
     _type(
         "ni_number",
         "National Insurance number",
@@ -62,7 +68,9 @@ _ALL = (
         "SW1A 1AA",
         "address",
     ),
-    _type("uprn", "UPRN", "a whole number from 1 to 999999999999 (up to 12 digits)", "100023336956", "address", "BIGINT"),
+    _type(
+        "uprn", "UPRN", "a whole number from 1 to 999999999999 (up to 12 digits)", "100023336956", "address", "BIGINT"
+    ),
     _type("usrn", "USRN", "a whole number from 1 to 99999999 (up to 8 digits)", "8400709", None, "BIGINT"),
     _type(
         "company_number",
@@ -78,7 +86,9 @@ _ALL = (
         "980780684",
         None,
     ),
-    _type("utr", "Unique Taxpayer Reference", "10 digits whose first digit is the check digit", "1955839661", "identifier"),
+    _type(
+        "utr", "Unique Taxpayer Reference", "10 digits whose first digit is the check digit", "1955839661", "identifier"
+    ),
     _type(
         "gss_code",
         "ONS GSS code",
@@ -97,7 +107,8 @@ _ALL = (
     _type(
         "iso_datetime",
         "ISO 8601 date-time",
-        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z or +hh:mm (a schema can declare the zone of times without one)",
+        "YYYY-MM-DDThh:mm:ss with optional fractional seconds, then Z "
+        "or +hh:mm (a schema can declare the zone of times without one)",
         "2017-08-09T13:58:07Z",
         None,
     ),

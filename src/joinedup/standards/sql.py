@@ -185,8 +185,7 @@ def _country_code(text: str) -> str:
     code = f"upper({text})"
     aliases = " ".join(f"WHEN {code} = {_lit(alias)} THEN {_lit(to)}" for alias, to in COUNTRY_ALIASES.items())
     return (
-        f"CASE WHEN NOT {_is_ascii(text)} THEN NULL "
-        f"WHEN {_in(code, sorted(COUNTRY_CODES))} THEN {code} {aliases} END"
+        f"CASE WHEN NOT {_is_ascii(text)} THEN NULL WHEN {_in(code, sorted(COUNTRY_CODES))} THEN {code} {aliases} END"
     )
 
 
@@ -199,9 +198,7 @@ def _iso_date(text: str) -> str:
 
 
 # Hours, minutes and seconds are range-checked here because DuckDB reads 24:00:00 as the next day.
-_LOCAL_DATETIME_SHAPE = (
-    "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
-)
+_LOCAL_DATETIME_SHAPE = "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
 _OFFSET_SHAPE = "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 
 
@@ -241,7 +238,8 @@ def _iso_datetime_in_zone(text: str) -> str:
     naive = _utc_text("utc", text, _LOCAL_DATETIME_SHAPE)
     # The UTC time is used twice; a one-element lambda computes it once.
     naive = f"list_transform([jd_local_to_utc({_local_datetime(text)}, zone)], lambda utc: {naive})[1]"
-    return f"CASE WHEN regexp_full_match({text}, {_lit(_LOCAL_DATETIME_SHAPE)}) THEN {naive} ELSE jd_trimmed_iso_datetime({text}) END"
+    local = f"regexp_full_match({text}, {_lit(_LOCAL_DATETIME_SHAPE)})"
+    return f"CASE WHEN {local} THEN {naive} ELSE jd_trimmed_iso_datetime({text}) END"
 
 
 def _offset_at(utc: str) -> str:

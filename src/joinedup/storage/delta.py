@@ -116,14 +116,19 @@ def merge(
     if deletion_flag:
         flagged = f"s.{quote(deletion_flag)}"
         merger = merger.when_matched_delete(f"{flagged} IS TRUE")
-        merger = merger.when_matched_update_all(f"{flagged} IS NOT TRUE").when_not_matched_insert_all(f"{flagged} IS NOT TRUE")
+        merger = merger.when_matched_update_all(f"{flagged} IS NOT TRUE").when_not_matched_insert_all(
+            f"{flagged} IS NOT TRUE"
+        )
     else:
         merger = merger.when_matched_update_all().when_not_matched_insert_all()
     metrics = merger.execute()
     version = latest_version(path)
     assert version is not None
     return Committed(
-        version, metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"], metrics["num_target_rows_deleted"]
+        version,
+        metrics["num_target_rows_inserted"],
+        metrics["num_target_rows_updated"],
+        metrics["num_target_rows_deleted"],
     )
 
 

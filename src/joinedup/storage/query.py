@@ -53,7 +53,9 @@ def time_limit(estate: Estate) -> float:
     """Seconds a query may take: ``[query] time_limit_seconds`` in joinedup.toml, else :data:`DEFAULT_TIME_LIMIT`."""
     value = estate.config.extra.get("query", {}).get("time_limit_seconds", DEFAULT_TIME_LIMIT)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86_400:
-        raise EstateError(f"joinedup.toml: [query] time_limit_seconds must be a number of seconds from 1 to 86400, not {value!r}")
+        raise EstateError(
+            f"joinedup.toml: [query] time_limit_seconds must be a number of seconds from 1 to 86400, not {value!r}"
+        )
     return float(value)
 
 
@@ -104,8 +106,12 @@ def run_query(
         name: delta.snapshot(estate.table_path(name), catalogue.get(name).version(number).table_version)
         for name, number in datasets.items()
     }
-    settings = {"memory_limit": estate.config.memory_limit, "threads": estate.config.threads}
-    with sealed(estate.tmp_dir, views=views, **settings) as con, _time_limit(estate, con, deadline) as clock:
+    with (
+        sealed(
+            estate.tmp_dir, views=views, memory_limit=estate.config.memory_limit, threads=estate.config.threads
+        ) as con,
+        _time_limit(estate, con, deadline) as clock,
+    ):
         try:
             relation = con.sql(sql)  # parsed and bound: errors here are about the SQL, not the data
         except duckdb.Error as exc:
@@ -124,7 +130,10 @@ def run_query(
             clock.raise_if_expired()
             # A message from running can quote values from the data (a failed cast,
             # error(...) over a column): say what kind of failure, not the message.
-            raise QueryRunError(f"query: failed while running ({error_kind(exc)}); DuckDB's message is not shown, as it can quote values from the data") from None
+            raise QueryRunError(
+                f"query: failed while running ({error_kind(exc)}); DuckDB's "
+                "message is not shown, as it can quote values from the data"
+            ) from None
     table = pa.Table.from_batches(batches, schema=reader.schema)
     truncated = limit is not None and table.num_rows > limit
     if truncated:

@@ -35,7 +35,7 @@ class PlantedError(NamedTuple):
 
 class Record(NamedTuple):
     #: 0-based position among the data records.
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls
     #: One text per column, ``""`` for missing; a ragged CSV row has more or fewer.
     values: tuple[str, ...]
     errors: tuple[PlantedError, ...] = ()
@@ -125,9 +125,7 @@ class GroundTruth:
             "error_rate": round(self.error_rate, 6),
             "counts_by_rule": self.counts_by_rule(),
             "rule_counts": self.rule_counts(),
-            "errors": [
-                {"row": row, **e._asdict()} for row in self.bad_rows for e in self.errors[row]
-            ],
+            "errors": [{"row": row, **e._asdict()} for row in self.bad_rows for e in self.errors[row]],
         }
 
     def write_json(self, path: Path) -> Path:

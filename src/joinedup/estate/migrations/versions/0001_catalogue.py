@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
         sa.Column("number", sa.Integer, nullable=False),
-        sa.Column(
-            "schema_version_id", sa.Integer, sa.ForeignKey("schema_versions.id"), nullable=False
-        ),
+        sa.Column("schema_version_id", sa.Integer, sa.ForeignKey("schema_versions.id"), nullable=False),
         sa.Column("mode", sa.String(16), nullable=False),
         sa.Column("table_version", sa.Integer, nullable=False),
         sa.Column("quarantine_version", sa.Integer),

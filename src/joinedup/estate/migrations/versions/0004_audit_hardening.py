@@ -37,9 +37,13 @@ def upgrade() -> None:
     with op.batch_alter_table("principals") as batch:
         batch.add_column(sa.Column("name_key", sa.String(255)))
     connection = op.get_bind()
-    principals = sa.table("principals", sa.column("id", sa.Integer), sa.column("name", sa.String), sa.column("name_key", sa.String))
+    principals = sa.table(
+        "principals", sa.column("id", sa.Integer), sa.column("name", sa.String), sa.column("name_key", sa.String)
+    )
     taken: set[str] = set()
-    for row_id, name in connection.execute(sa.select(principals.c.id, principals.c.name).order_by(principals.c.id)).all():
+    for row_id, name in connection.execute(
+        sa.select(principals.c.id, principals.c.name).order_by(principals.c.id)
+    ).all():
         key = _name_key(name)
         # Names that differ only in case were allowed before; the later ones keep working
         # under their exact name, and no new name can collide with either.
@@ -56,5 +60,10 @@ def downgrade() -> None:
     op.drop_index("uq_principals_name_key", "principals")
     # Plain ALTER TABLE (SQLite 3.35+ and PostgreSQL): a batch rebuild of principals
     # would drop the table the role grants' foreign key points at.
-    for table, column in (("principals", "name_key"), ("audit_head", "checkpoint_every"), ("audit_head", "mac"), ("audit_entries", "mac")):
+    for table, column in (
+        ("principals", "name_key"),
+        ("audit_head", "checkpoint_every"),
+        ("audit_head", "mac"),
+        ("audit_entries", "mac"),
+    ):
         op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
