@@ -86,18 +86,26 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-@pytest.fixture
-def cli(estate: Estate) -> Callable[..., CliResult]:
-    """Run a joinedup command against the test estate, in-process."""
+def cli_runner(root: Path) -> Callable[..., CliResult]:
+    """Run `joinedup` commands against the estate at ``root``, in-process: the one CLI test harness.
+
+    ``user`` acts as that principal (``JOINEDUP_USER``); ``estate_path`` points one command elsewhere.
+    """
     runner = CliRunner()
 
-    def run(*args: Any, estate_path: Path | None = None) -> CliResult:
+    def run(*args: Any, user: str = "tester", estate_path: Path | None = None) -> CliResult:
         argv = [str(a) for a in args]
-        env = {"JOINEDUP_ESTATE": str(estate_path or estate.root), "COLUMNS": "200"}
+        env = {"JOINEDUP_ESTATE": str(estate_path or root), "JOINEDUP_USER": user, "COLUMNS": "200"}
         result = runner.invoke(app, argv, env=env, catch_exceptions=False)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def cli(estate: Estate) -> Callable[..., CliResult]:
+    """Run a joinedup command against the test estate, in-process."""
+    return cli_runner(estate.root)
 
 
 def postgres_url() -> str | None:

@@ -3,11 +3,9 @@
 See docs/audit.md for the roles and the permission table.
 """
 
-from joinedup.access.authorize import DENIED, authorize, resolve_principal
+from joinedup.access.authorize import authorize, resolve_principal
 from joinedup.access.identity import (
-    Grant,
     Principal,
-    find_principal,
     get_principal,
     list_principals,
 )
@@ -21,22 +19,18 @@ from joinedup.access.principals import (
     revoke_role,
 )
 from joinedup.access.reads import query_as
-from joinedup.access.roles import PERMISSIONS, ROLES, Permission
+from joinedup.access.roles import PERMISSIONS, ROLES
 
 __all__ = [
-    "DENIED",
     "KINDS",
     "PERMISSIONS",
     "ROLES",
-    "Grant",
-    "Permission",
     "Principal",
     "add_principal",
     "authorize",
     "bootstrap_admin",
     "disable_principal",
     "enable_principal",
-    "find_principal",
     "get_principal",
     "grant_role",
     "list_principals",

@@ -1,6 +1,6 @@
 """The estate: folder, settings, secret and catalogue database."""
 
-from joinedup.estate.catalogue import MODES, Catalogue, DatasetInfo, Lineage, VersionInfo
+from joinedup.estate.catalogue import MODES, Catalogue, Lineage, VersionInfo
 from joinedup.estate.config import CONFIG_FILE
 from joinedup.estate.estate import Estate, check_dataset_name
 

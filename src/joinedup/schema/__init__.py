@@ -2,7 +2,6 @@
 
 from joinedup.schema.model import (
     CATEGORIES,
-    SPECIAL_CATEGORIES,
     TYPES,
     Constraints,
     Field,
@@ -16,7 +15,6 @@ from joinedup.schema.table_schema import to_table_schema
 
 __all__ = [
     "CATEGORIES",
-    "SPECIAL_CATEGORIES",
     "TYPES",
     "Constraints",
     "Field",

@@ -9,21 +9,19 @@ Typical use::
 """
 
 from joinedup.synthetic.businesses import businesses_schema, generate_businesses
-from joinedup.synthetic.people import generate_people, people_columns, people_schema
-from joinedup.synthetic.records import GroundTruth, PlantedError, Record, SyntheticRows
+from joinedup.synthetic.people import generate_people, people_schema
+from joinedup.synthetic.records import GroundTruth, Record, SyntheticRows
 from joinedup.synthetic.schemas import REFERENCE_DATE, write_schema
 from joinedup.synthetic.writers import write_csv, write_jsonl, write_parquet, write_xlsx
 
 __all__ = [
     "REFERENCE_DATE",
     "GroundTruth",
-    "PlantedError",
     "Record",
     "SyntheticRows",
     "businesses_schema",
     "generate_businesses",
     "generate_people",
-    "people_columns",
     "people_schema",
     "write_csv",
     "write_jsonl",
