@@ -9,7 +9,8 @@ tree and checks it, so a new command or option is held to it automatically):
 - its help ends with an ``Example:`` paragraph of ``joinedup ...`` lines, and
   ``make docs`` regenerates docs/cli.md from it;
 - it prints results with :func:`emit`, human text with :func:`say` and :func:`table`,
-  which show stored or typed text exactly as written (never as Rich markup);
+  which show stored or typed text exactly as written (never as Rich markup), with
+  control and format characters as visible escapes (:func:`visible`);
 - it raises :class:`joinedup.errors.JoinedupError` for anything the user can fix:
   the root command prints its one line (JSON with ``--json``) on stderr and exits
   with the error's :class:`joinedup.errors.ExitCode`.
@@ -20,8 +21,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import string
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -45,9 +48,37 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+#: Everything but printable ASCII and newline; of that, :func:`_shown` escapes what a terminal acts on or hides.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n]")
+#: Unicode categories a terminal acts on or hides instead of showing: controls (C0, DEL, C1: ESC starts a
+#: colour, a cursor move or an OSC title or link; BEL rings), format characters (U+202E reverses the text
+#: after it, U+200B is invisible) and line and paragraph separators.
+_UNSHOWABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in _UNSHOWABLE:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """``text`` for a person's terminal: every control and format character as an escape (``\\x1b``, ``\\u202e``).
+
+    Stored values, typed options and file names can hold them, and a terminal would otherwise act on
+    them: recolour or hide what follows, rewrite the window title, or show text reversed, so one
+    value could make the rest of a table or an audit log read differently. JSON output does not use
+    this: it must stay exact, and JSON escapes C0 controls itself.
+    """
+    return _NOT_PLAIN.sub(_shown, printable(text))
+
+
 def escape(value: object) -> str:
-    """``value`` as text Rich prints exactly as written: ``[red]`` stays ``[red]``, never a style."""
-    return _escape_markup(printable(value if isinstance(value, str) else str(value)))
+    """``value`` as text Rich prints exactly as written: ``[red]`` stays ``[red]``, never a style, and
+    control characters are shown as escapes (:func:`visible`), never acted on."""
+    return _escape_markup(visible(value if isinstance(value, str) else str(value)))
 
 
 def require_utf8(text: str, what: str) -> str:

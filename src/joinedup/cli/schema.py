@@ -23,6 +23,7 @@ from joinedup.cli.common import (
     err,
     open_estate,
     out,
+    say,
     table,
 )
 from joinedup.errors import SchemaError
@@ -74,13 +75,9 @@ def infer(
         result = {"schema": str(out_), "fields": len(schema.fields), **proposal.report()}
 
         def render(r: dict[str, Any]) -> None:
-            out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False)
+            say("Wrote a schema with {} fields to {}", r["fields"], r["schema"])
             _render_report(proposal, out)
-            out.print(
-                f"Review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`",
-                highlight=False,
-                markup=False,
-            )
+            say("Review it, then `joinedup ingest {} --dataset NAME --schema {}`", file, out_)
 
         emit(result, json_, render)
         return
@@ -118,9 +115,11 @@ def check(
     emit(
         schema.to_dict(),
         json_,
-        lambda d: out.print(
-            f"{file}: valid, {len(d['fields'])} fields"
-            + (f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "")
+        lambda d: say(
+            "{}: valid, {} fields{}",
+            file,
+            len(d["fields"]),
+            f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "",
         ),
     )
 
@@ -174,9 +173,7 @@ def export(
         emit(
             result,
             json_,
-            lambda r: out.print(
-                f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False
-            ),
+            lambda r: say("Wrote a schema with {} fields to {}", r["fields"], r["schema"]),
         )
         return
     emit(descriptor, json_, lambda d: out.print(dump_descriptor(d), highlight=False, markup=False, end=""))
