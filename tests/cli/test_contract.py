@@ -101,3 +101,14 @@ def _subclasses(cls: type) -> list[type]:
 def test_every_error_exits_with_a_status_from_the_table() -> None:
     assert {e.exit_code for e in _subclasses(JoinedupError)} <= set(ExitCode)
     assert typer.BadParameter("x").exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_purpose_option_refuses_one_with_no_letter_or_digit(path: tuple[str, ...], command: Any) -> None:
+    # One shared PurposeOption: a command that declares --purpose its own way is caught here.
+    for param in command.params:
+        if "--purpose" in param.opts:
+            context = typer.Context(command, info_name=path[-1])
+            with pytest.raises(typer.BadParameter):
+                param.process_value(context, "\u200b ")
+            assert param.process_value(context, "quality review") == "quality review"

@@ -92,6 +92,17 @@ def _check_as(value: str | None) -> str | None:
     return None if value is None else require_utf8(value, "the name")
 
 
+def _check_purpose(value: str | None) -> str | None:
+    # Spaces or invisible characters alone (U+200B) would pass "analysts must give a purpose" yet say nothing in
+    # the audit log; letters and digits are what a reason is written in, in any script.
+    if value is None:
+        return None
+    require_utf8(value, "the purpose")
+    if not any(unicodedata.category(char)[0] in "LN" for char in value):
+        raise typer.BadParameter("say why you need the data in words: it holds no letter or digit")
+    return value
+
+
 EstateOption = Annotated[
     Path,
     typer.Option(
@@ -110,6 +121,15 @@ AsOption = Annotated[
         help="Act as this registered principal (default: $JOINEDUP_USER, else your login name).",
         show_default=False,
         callback=_check_as,
+    ),
+]
+PurposeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="Why you need this personal data (analysts must say; it goes in the audit log). "
+        "Write a reason, not a name.",
+        callback=_check_purpose,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]

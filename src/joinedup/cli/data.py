@@ -17,6 +17,7 @@ from joinedup.cli.common import (
     EstateOption,
     FormatOption,
     JsonOption,
+    PurposeOption,
     choices,
     chosen,
     emit,
@@ -35,13 +36,6 @@ from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
 from joinedup.schema import load_schema
 
 IngestMode = choices("IngestMode", MODES)
-PurposeOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Why you need this personal data (analysts must say; it goes in the audit log). "
-        "Write a reason, not a name."
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:
