@@ -112,3 +112,11 @@ def test_every_purpose_option_refuses_one_with_no_letter_or_digit(path: tuple[st
             with pytest.raises(typer.BadParameter):
                 param.process_value(context, "\u200b ")
             assert param.process_value(context, "quality review") == "quality review"
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_limit_has_a_minimum(path: tuple[str, ...], command: Any) -> None:
+    # A negative limit once printed "(first -1 rows…)" and dropped rows from the end instead.
+    for param in command.params:
+        if "--limit" in param.opts:
+            assert getattr(param, "min", None) == 0, path

@@ -230,3 +230,16 @@ def test_control_characters_reach_the_terminal_only_as_visible_escapes(
     _shows_controls_visibly(missing.stderr)
     # JSON stays exact: the value comes back as it was stored.
     assert cli("query", "SELECT name FROM people", "--json").json() == [{"name": f"Sam{hostile}Jackson"}]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("query", "SELECT 1 AS one"), ("quarantine", "-d", "people"), ("audit", "log")],
+    ids=["query", "quarantine", "audit log"],
+)
+def test_a_negative_limit_is_a_usage_error(cli: Cli, estate: Estate, args: tuple[str, ...]) -> None:
+    entries = len(log(estate))
+    refused = cli(*args, "--limit", "-1")
+    assert refused.exit_code == 2 and "--limit" in refused.stderr and "greater than or equal to 0" in refused.stderr
+    assert len(log(estate)) == entries  # refused before anything was read or audited
+    assert cli("query", "SELECT 1 AS one", "--limit", "0", "--json").json() == []
