@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import typer
 
+from joinedup.cli.common import input_file, output_file
 from joinedup.cli.main import app
 from joinedup.cli.reference import commands, examples, help_text, render
-from joinedup.errors import ExitCode, JoinedupError
+from joinedup.errors import ExitCode, InputError, JoinedupError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = list(commands())
@@ -120,3 +121,29 @@ def test_every_limit_has_a_minimum(path: tuple[str, ...], command: Any) -> None:
     for param in command.params:
         if "--limit" in param.opts:
             assert getattr(param, "min", None) == 0, path
+
+
+#: Path parameters that name a folder, not a file to read or write.
+FOLDERS = {"--estate", "path"}
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_file_to_read_or_write_is_checked_before_any_work(
+    path: tuple[str, ...], command: Any, tmp_path: Path
+) -> None:
+    # A folder, or a missing folder to write into, once failed deep inside as IsADirectoryError "unexpectedly".
+    context = typer.Context(command, info_name=path[-1])
+    for param in command.params:
+        if param.type_descriptor.annotation is not Path or FOLDERS & {param.name, *param.opts}:
+            continue
+        check = param.type_descriptor.parameter_info.callback
+        assert check in (input_file, output_file), (path, param.name)
+        with pytest.raises(InputError, match="is a folder"):
+            param.process_value(context, tmp_path)
+        if check is output_file:
+            with pytest.raises(InputError, match="does not exist"):
+                param.process_value(context, tmp_path / "missing" / "out.json")
+            assert param.process_value(context, tmp_path / "out.json") == tmp_path / "out.json"
+        else:
+            with pytest.raises(InputError, match="file not found"):
+                param.process_value(context, tmp_path / "missing.csv")

@@ -26,8 +26,10 @@ from joinedup.cli.common import (
     EstateOption,
     JsonOption,
     emit,
+    input_file,
     open_estate,
     out,
+    output_file,
     say,
     table,
 )
@@ -121,7 +123,8 @@ def who_accessed_(
 @app.command("verify")
 def verify_(
     checkpoint: Annotated[
-        Path | None, typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.")
+        Path | None,
+        typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.", callback=input_file),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -162,7 +165,11 @@ def verify_(
 def checkpoint_(
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="Also write it to this file: keep that somewhere you cannot rewrite."),
+        typer.Option(
+            "--export",
+            help="Also write it to this file: keep that somewhere you cannot rewrite.",
+            callback=output_file,
+        ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,

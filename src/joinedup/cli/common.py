@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.markup import escape as _escape_markup
 from rich.table import Table
 
+from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.ingest.readers import FORMATS
 
@@ -100,6 +101,46 @@ def _check_purpose(value: str | None) -> str | None:
     require_utf8(value, "the purpose")
     if not any(unicodedata.category(char)[0] in "LN" for char in value):
         raise typer.BadParameter("say why you need the data in words: it holds no letter or digit")
+    return value
+
+
+def _named(param: typer.CallbackParam, path: Path) -> str:
+    # An option is named with its file (`--out x.json`); an argument is the file alone.
+    return f"{param.opts[0]} {path}" if param.param_type_name == "option" else str(path)
+
+
+def input_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """The callback of every option or argument naming a file to read: one line now if it is missing or a folder.
+
+    Checked while the command line is parsed, so a folder given as a file is refused before any estate is opened,
+    rather than failing as an IsADirectoryError deep inside a reader.
+    """
+    if value is not None:
+        if not value.exists():
+            raise InputError(f"{_named(param, value)}: file not found")
+        if value.is_dir():
+            raise InputError(f"{_named(param, value)}: is a folder; expected a file")
+    return value
+
+
+def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """The callback of every option naming a file to write: one line now if it cannot be written there.
+
+    Checked while the command line is parsed, before anything is read, authorised or audited: an
+    audited read whose output then cannot be written would leave a record of a release that never happened.
+    """
+    if value is None:
+        return None
+    where = _named(param, value)
+    if value.is_dir():
+        raise InputError(f"{where}: is a folder; expected the name of a file to write")
+    folder = value.parent
+    if not folder.exists():
+        raise InputError(f"{where}: folder {folder} does not exist; create it first or write elsewhere")
+    if not folder.is_dir():
+        raise InputError(f"{where}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{where}: folder {folder} is not writable")
     return value
 
 

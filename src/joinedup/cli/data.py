@@ -22,9 +22,11 @@ from joinedup.cli.common import (
     chosen,
     emit,
     err,
+    input_file,
     one_dataset,
     open_estate,
     out,
+    output_file,
     say,
     styled,
     table,
@@ -45,12 +47,16 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest(
-    file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False, callback=input_file),
+    ],
     dataset: Annotated[
         str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)
     ],
     schema: Annotated[
-        Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")
+        Path | None,
+        typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.", callback=input_file),
     ] = None,
     mode: Annotated[
         IngestMode,  # type: ignore[valid-type]
@@ -175,7 +181,10 @@ def quarantine(
     version: Annotated[
         int | None, typer.Option(help="Which version's rejected rows (default: the current version).")
     ] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write them to this CSV file instead of printing.", callback=output_file),
+    ] = None,
     limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows (not applied to --csv).")] = 50,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,

@@ -21,8 +21,10 @@ from joinedup.cli.common import (
     chosen,
     emit,
     err,
+    input_file,
     open_estate,
     out,
+    output_file,
     say,
     table,
 )
@@ -37,9 +39,17 @@ _SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 @app.command("infer")
 def infer(
-    file: Annotated[Path, typer.Argument(help="CSV, Excel, Parquet or JSON Lines file.", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, Excel, Parquet or JSON Lines file.", show_default=False, callback=input_file)
+    ],
     out_: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the schema here (.yaml or .json) instead of printing it.")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the schema here (.yaml or .json) instead of printing it.",
+            callback=output_file,
+        ),
     ] = None,
     format_: FormatOption = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect).")] = None,
@@ -101,7 +111,9 @@ def _render_report(proposal: Proposal, console: Console) -> None:
 
 @app.command("check")
 def check(
-    file: Annotated[Path, typer.Argument(help="A schema file (.yaml or .json).", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A schema file (.yaml or .json).", show_default=False, callback=input_file)
+    ],
     estate: UnusedEstateOption = DEFAULT_ESTATE,
     as_: UnusedAsOption = None,
     json_: JsonOption = False,
@@ -129,7 +141,9 @@ def export(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.", show_default=False
+            help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.",
+            show_default=False,
+            callback=input_file,
         ),
     ] = None,
     dataset: DatasetOption = None,
@@ -142,7 +156,10 @@ def export(
         ),
     ] = False,
     out_: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write it here (.yaml or .json) instead of printing it.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write it here (.yaml or .json) instead of printing it.", callback=output_file
+        ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
