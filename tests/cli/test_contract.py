@@ -51,7 +51,13 @@ def test_a_dataset_is_always_named_with_the_dataset_option(path: tuple[str, ...]
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
-def test_every_command_has_help_and_examples_that_parse(path: tuple[str, ...], command: Any) -> None:
+def test_every_command_has_help_and_examples_that_parse(
+    path: tuple[str, ...], command: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The files an example names are on the user's machine, not this one: parse without checking they exist.
+    for param in command.params:
+        if getattr(param.type_descriptor.parameter_info, "callback", None) in (input_file, output_file):
+            monkeypatch.setattr(param, "callback", None)
     assert command.help and len(command.help.split("\n\n")[0]) > 20, path
     found = examples(command.help)
     assert found, f"joinedup {' '.join(path)}: its help needs an 'Example:' paragraph"
