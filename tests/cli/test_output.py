@@ -228,6 +228,10 @@ def test_control_characters_reach_the_terminal_only_as_visible_escapes(
     missing = cli("schema", "check", tmp_path / f"nothing{hostile}.yaml")
     assert missing.exit_code == 1
     _shows_controls_visibly(missing.stderr)
+    # Typed text a usage error quotes back.
+    extra = cli("datasets", f"extra{hostile}")
+    assert extra.exit_code == 2
+    _shows_controls_visibly(extra.stderr)
     # JSON stays exact: the value comes back as it was stored.
     assert cli("query", "SELECT name FROM people", "--json").json() == [{"name": f"Sam{hostile}Jackson"}]
 
