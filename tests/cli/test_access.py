@@ -70,3 +70,21 @@ def test_roles_refuse_with_one_line_and_the_refusal_is_audited(
     denied = [e.principal for e in log(estate, action="access.denied")]
     assert denied == ["alice", "vic", "(unregistered)"], "a name that is not registered is not kept"
     assert [v.number for v in Catalogue(estate).get("people").versions] == [1]
+
+
+def test_a_purpose_with_no_letter_or_digit_is_refused_before_anything_is_read(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
+    load(cli, tmp_path, people_schema)
+    add_principal(estate, "tester", "alice", "analyst", datasets=["people"])
+    entries = len(log(estate))
+    # Spaces, a zero-width space, a right-to-left mark, punctuation: each satisfied "give a purpose" once.
+    for blank in ("", "   ", "\u200b", "\u200f\u200b ", "...", "\t"):
+        for args in (("query", "SELECT count(*) FROM people"), ("quarantine", "-d", "people")):
+            refused = cli(*args, "--as", "alice", "--purpose", blank)
+            assert refused.exit_code == 2, (blank, args, refused.stderr)
+            assert "no letter or digit" in refused.stderr
+    assert len(log(estate)) == entries  # refused at the command line: nothing was read, nothing audited
+    # A reason in any script is a reason.
+    for reason in ("audit", "adolygiad ansawdd", "審査", "Q3"):
+        assert cli("query", "SELECT count(*) FROM people", "--as", "alice", "--purpose", reason).exit_code == 0

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from joinedup.audit import log
+from joinedup.estate import Estate
 from tests.conftest import CliResult, write_csv
 
 Cli = Callable[..., CliResult]
@@ -175,3 +177,36 @@ def test_quarantine_lists_each_reason_on_its_own_line(cli: Cli, tmp_path: Path, 
     header = next(line for line in result.stdout.splitlines() if "column" in line)
     assert all(word in header for word in ("row", "column", "rule", "value", "message"))
     assert "--csv FILE or --json" in result.stdout
+
+
+def test_a_folder_or_a_missing_folder_given_as_a_file_is_one_line_and_changes_nothing(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
+    data = write_csv(tmp_path / "people.csv", MESSY)
+    assert cli("ingest", data, "--dataset", "people", "--schema", people_schema).exit_code == 0
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    missing = tmp_path / "missing" / "out"
+    entries = len(log(estate))
+    cases = [
+        (("ingest", data, "-d", "people", "--schema", folder), f"--schema {folder}: is a folder; expected a file"),
+        (("ingest", folder, "-d", "people"), f"{folder}: is a folder; expected a file"),
+        (("schema", "check", folder), f"{folder}: is a folder"),
+        (("schema", "infer", data, "--out", folder), f"--out {folder}: is a folder; expected the name of a file"),
+        (("schema", "infer", data, "--out", f"{missing}.yaml"), f"folder {missing.parent} does not exist"),
+        (("schema", "export", "-d", "people", "--out", f"{folder}/"), f"--out {folder}: is a folder"),
+        (("schema", "export", "-d", "people", "--out", f"{missing}.json"), f"folder {missing.parent} does not exist"),
+        (("quarantine", "-d", "people", "--csv", f"{missing}.csv"), f"folder {missing.parent} does not exist"),
+        (("quarantine", "-d", "people", "--csv", folder), f"--csv {folder}: is a folder"),
+        (("audit", "verify", "--checkpoint", folder), f"--checkpoint {folder}: is a folder"),
+        (("audit", "checkpoint", "--export", f"{missing}.json"), f"folder {missing.parent} does not exist"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert message in line and "unexpectedly" not in line, (args, line)
+    # Refused before anything was read, authorised or audited; nothing was written.
+    assert len(log(estate)) == entries
+    assert cli("show", "-d", "people", "--json").json()["current_version"] == 1
+    assert not missing.parent.exists() and list(folder.iterdir()) == []

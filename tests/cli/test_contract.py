@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import typer
 
+from joinedup.cli.common import input_file, output_file
 from joinedup.cli.main import app
 from joinedup.cli.reference import commands, examples, help_text, render
-from joinedup.errors import ExitCode, JoinedupError
+from joinedup.errors import ExitCode, InputError, JoinedupError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = list(commands())
@@ -50,7 +51,13 @@ def test_a_dataset_is_always_named_with_the_dataset_option(path: tuple[str, ...]
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
-def test_every_command_has_help_and_examples_that_parse(path: tuple[str, ...], command: Any) -> None:
+def test_every_command_has_help_and_examples_that_parse(
+    path: tuple[str, ...], command: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The files an example names are on the user's machine, not this one: parse without checking they exist.
+    for param in command.params:
+        if getattr(param.type_descriptor.parameter_info, "callback", None) in (input_file, output_file):
+            monkeypatch.setattr(param, "callback", None)
     assert command.help and len(command.help.split("\n\n")[0]) > 20, path
     found = examples(command.help)
     assert found, f"joinedup {' '.join(path)}: its help needs an 'Example:' paragraph"
@@ -101,3 +108,48 @@ def _subclasses(cls: type) -> list[type]:
 def test_every_error_exits_with_a_status_from_the_table() -> None:
     assert {e.exit_code for e in _subclasses(JoinedupError)} <= set(ExitCode)
     assert typer.BadParameter("x").exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_purpose_option_refuses_one_with_no_letter_or_digit(path: tuple[str, ...], command: Any) -> None:
+    # One shared PurposeOption: a command that declares --purpose its own way is caught here.
+    for param in command.params:
+        if "--purpose" in param.opts:
+            context = typer.Context(command, info_name=path[-1])
+            with pytest.raises(typer.BadParameter):
+                param.process_value(context, "\u200b ")
+            assert param.process_value(context, "quality review") == "quality review"
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_limit_has_a_minimum(path: tuple[str, ...], command: Any) -> None:
+    # A negative limit once printed "(first -1 rows…)" and dropped rows from the end instead.
+    for param in command.params:
+        if "--limit" in param.opts:
+            assert getattr(param, "min", None) == 0, path
+
+
+#: Path parameters that name a folder, not a file to read or write.
+FOLDERS = {"--estate", "path"}
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_file_to_read_or_write_is_checked_before_any_work(
+    path: tuple[str, ...], command: Any, tmp_path: Path
+) -> None:
+    # A folder, or a missing folder to write into, once failed deep inside as IsADirectoryError "unexpectedly".
+    context = typer.Context(command, info_name=path[-1])
+    for param in command.params:
+        if param.type_descriptor.annotation is not Path or FOLDERS & {param.name, *param.opts}:
+            continue
+        check = param.type_descriptor.parameter_info.callback
+        assert check in (input_file, output_file), (path, param.name)
+        with pytest.raises(InputError, match="is a folder"):
+            param.process_value(context, tmp_path)
+        if check is output_file:
+            with pytest.raises(InputError, match="does not exist"):
+                param.process_value(context, tmp_path / "missing" / "out.json")
+            assert param.process_value(context, tmp_path / "out.json") == tmp_path / "out.json"
+        else:
+            with pytest.raises(InputError, match="file not found"):
+                param.process_value(context, tmp_path / "missing.csv")

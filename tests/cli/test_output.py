@@ -191,3 +191,59 @@ def test_a_chosen_format_reaches_the_reader(cli: Cli, tmp_path: Path, people_sch
     chosen = cli("ingest", text, "--dataset", "people", "--schema", people_schema, "--format", "csv", "--json")
     assert chosen.exit_code == 0, chosen.stderr
     assert chosen.json()["rows_loaded"] == 1
+
+
+#: What a terminal acts on instead of showing: ESC (a colour that hides what follows), OSC (a window title, ended
+#: by BEL), C1's single-byte CSI, and U+202E (shows the rest of the line reversed); then how each is shown.
+HOSTILE_CONTROLS = "\x1b[8m\x1b]0;pwned\x07\x9b2J\u202e"
+SHOWN_CONTROLS = "\\x1b[8m\\x1b]0;pwned\\x07\\x9b2J\\u202e"
+
+
+def _shows_controls_visibly(text: str) -> None:
+    for char in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert char not in text, repr(char)
+    assert SHOWN_CONTROLS in text, text
+
+
+def test_control_characters_reach_the_terminal_only_as_visible_escapes(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(out, "width", 300)  # no table folds a value onto two lines
+    hostile = HOSTILE_CONTROLS
+    # A stored value: in a row that loads (query) and in one that is quarantined (its bad sex).
+    rows = PEOPLE.replace("Sam Jackson", f"Sam{hostile}Jackson") + f"2,Bill Smith,,E1 6AN,1980-01-01,F{hostile}\n"
+    assert cli("ingest", write_csv(tmp_path / "p.csv", rows), "-d", "people", "--schema", people_schema).exit_code == 0
+    queried = cli("query", "SELECT name FROM people")
+    assert queried.exit_code == 0, queried.stderr
+    _shows_controls_visibly(queried.stdout)
+    quarantined = cli("quarantine", "-d", "people")
+    assert quarantined.exit_code == 0, quarantined.stderr
+    _shows_controls_visibly(quarantined.stdout)
+    # Typed text kept in the audit log, shown to whoever reads the log later.
+    assert cli("query", "SELECT 1 AS one", "--purpose", f"review{hostile}").exit_code == 0
+    logged = cli("audit", "log", "--action", "data.query")
+    assert logged.exit_code == 0, logged.stderr
+    _shows_controls_visibly(logged.stdout)
+    # A file name quoted in an error.
+    missing = cli("schema", "check", tmp_path / f"nothing{hostile}.yaml")
+    assert missing.exit_code == 1
+    _shows_controls_visibly(missing.stderr)
+    # Typed text a usage error quotes back.
+    extra = cli("datasets", f"extra{hostile}")
+    assert extra.exit_code == 2
+    _shows_controls_visibly(extra.stderr)
+    # JSON stays exact: the value comes back as it was stored.
+    assert cli("query", "SELECT name FROM people", "--json").json() == [{"name": f"Sam{hostile}Jackson"}]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("query", "SELECT 1 AS one"), ("quarantine", "-d", "people"), ("audit", "log")],
+    ids=["query", "quarantine", "audit log"],
+)
+def test_a_negative_limit_is_a_usage_error(cli: Cli, estate: Estate, args: tuple[str, ...]) -> None:
+    entries = len(log(estate))
+    refused = cli(*args, "--limit", "-1")
+    assert refused.exit_code == 2 and "--limit" in refused.stderr and "greater than or equal to 0" in refused.stderr
+    assert len(log(estate)) == entries  # refused before anything was read or audited
+    assert cli("query", "SELECT 1 AS one", "--limit", "0", "--json").json() == []

@@ -26,8 +26,10 @@ from joinedup.cli.common import (
     EstateOption,
     JsonOption,
     emit,
+    input_file,
     open_estate,
     out,
+    output_file,
     say,
     table,
 )
@@ -46,7 +48,7 @@ def log_(
     action: Annotated[
         str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="The newest N matching entries.")] = 100,
+    limit: Annotated[int, typer.Option(min=0, help="The newest N matching entries.")] = 100,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -121,7 +123,8 @@ def who_accessed_(
 @app.command("verify")
 def verify_(
     checkpoint: Annotated[
-        Path | None, typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.")
+        Path | None,
+        typer.Option("--checkpoint", help="An exported checkpoint file to check the log against.", callback=input_file),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -162,7 +165,11 @@ def verify_(
 def checkpoint_(
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="Also write it to this file: keep that somewhere you cannot rewrite."),
+        typer.Option(
+            "--export",
+            help="Also write it to this file: keep that somewhere you cannot rewrite.",
+            callback=output_file,
+        ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,

@@ -9,7 +9,8 @@ tree and checks it, so a new command or option is held to it automatically):
 - its help ends with an ``Example:`` paragraph of ``joinedup ...`` lines, and
   ``make docs`` regenerates docs/cli.md from it;
 - it prints results with :func:`emit`, human text with :func:`say` and :func:`table`,
-  which show stored or typed text exactly as written (never as Rich markup);
+  which show stored or typed text exactly as written (never as Rich markup), with
+  control and format characters as visible escapes (:func:`visible`);
 - it raises :class:`joinedup.errors.JoinedupError` for anything the user can fix:
   the root command prints its one line (JSON with ``--json``) on stderr and exits
   with the error's :class:`joinedup.errors.ExitCode`.
@@ -20,8 +21,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import string
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -36,6 +39,7 @@ from rich.console import Console
 from rich.markup import escape as _escape_markup
 from rich.table import Table
 
+from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.ingest.readers import FORMATS
 
@@ -45,9 +49,37 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+#: Everything but printable ASCII and newline; of that, :func:`_shown` escapes what a terminal acts on or hides.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n]")
+#: Unicode categories a terminal acts on or hides instead of showing: controls (C0, DEL, C1: ESC starts a
+#: colour, a cursor move or an OSC title or link; BEL rings), format characters (U+202E reverses the text
+#: after it, U+200B is invisible) and line and paragraph separators.
+_UNSHOWABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in _UNSHOWABLE:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """``text`` for a person's terminal: every control and format character as an escape (``\\x1b``, ``\\u202e``).
+
+    Stored values, typed options and file names can hold them, and a terminal would otherwise act on
+    them: recolour or hide what follows, rewrite the window title, or show text reversed, so one
+    value could make the rest of a table or an audit log read differently. JSON output does not use
+    this: it must stay exact, and JSON escapes C0 controls itself.
+    """
+    return _NOT_PLAIN.sub(_shown, printable(text))
+
+
 def escape(value: object) -> str:
-    """``value`` as text Rich prints exactly as written: ``[red]`` stays ``[red]``, never a style."""
-    return _escape_markup(printable(value if isinstance(value, str) else str(value)))
+    """``value`` as text Rich prints exactly as written: ``[red]`` stays ``[red]``, never a style, and
+    control characters are shown as escapes (:func:`visible`), never acted on."""
+    return _escape_markup(visible(value if isinstance(value, str) else str(value)))
 
 
 def require_utf8(text: str, what: str) -> str:
@@ -59,6 +91,57 @@ def require_utf8(text: str, what: str) -> str:
 
 def _check_as(value: str | None) -> str | None:
     return None if value is None else require_utf8(value, "the name")
+
+
+def _check_purpose(value: str | None) -> str | None:
+    # Spaces or invisible characters alone (U+200B) would pass "analysts must give a purpose" yet say nothing in
+    # the audit log; letters and digits are what a reason is written in, in any script.
+    if value is None:
+        return None
+    require_utf8(value, "the purpose")
+    if not any(unicodedata.category(char)[0] in "LN" for char in value):
+        raise typer.BadParameter("say why you need the data in words: it holds no letter or digit")
+    return value
+
+
+def _named(param: typer.CallbackParam, path: Path) -> str:
+    # An option is named with its file (`--out x.json`); an argument is the file alone.
+    return f"{param.opts[0]} {path}" if param.param_type_name == "option" else str(path)
+
+
+def input_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """The callback of every option or argument naming a file to read: one line now if it is missing or a folder.
+
+    Checked while the command line is parsed, so a folder given as a file is refused before any estate is opened,
+    rather than failing as an IsADirectoryError deep inside a reader.
+    """
+    if value is not None:
+        if not value.exists():
+            raise InputError(f"{_named(param, value)}: file not found")
+        if value.is_dir():
+            raise InputError(f"{_named(param, value)}: is a folder; expected a file")
+    return value
+
+
+def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """The callback of every option naming a file to write: one line now if it cannot be written there.
+
+    Checked while the command line is parsed, before anything is read, authorised or audited: an
+    audited read whose output then cannot be written would leave a record of a release that never happened.
+    """
+    if value is None:
+        return None
+    where = _named(param, value)
+    if value.is_dir():
+        raise InputError(f"{where}: is a folder; expected the name of a file to write")
+    folder = value.parent
+    if not folder.exists():
+        raise InputError(f"{where}: folder {folder} does not exist; create it first or write elsewhere")
+    if not folder.is_dir():
+        raise InputError(f"{where}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{where}: folder {folder} is not writable")
+    return value
 
 
 EstateOption = Annotated[
@@ -79,6 +162,15 @@ AsOption = Annotated[
         help="Act as this registered principal (default: $JOINEDUP_USER, else your login name).",
         show_default=False,
         callback=_check_as,
+    ),
+]
+PurposeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="Why you need this personal data (analysts must say; it goes in the audit log). "
+        "Write a reason, not a name.",
+        callback=_check_purpose,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]

@@ -17,13 +17,16 @@ from joinedup.cli.common import (
     EstateOption,
     FormatOption,
     JsonOption,
+    PurposeOption,
     choices,
     chosen,
     emit,
     err,
+    input_file,
     one_dataset,
     open_estate,
     out,
+    output_file,
     say,
     styled,
     table,
@@ -35,13 +38,6 @@ from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
 from joinedup.schema import load_schema
 
 IngestMode = choices("IngestMode", MODES)
-PurposeOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Why you need this personal data (analysts must say; it goes in the audit log). "
-        "Write a reason, not a name."
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -51,12 +47,16 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest(
-    file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV, Excel (.xlsx), Parquet or JSON Lines file.", show_default=False, callback=input_file),
+    ],
     dataset: Annotated[
         str, typer.Option("--dataset", "-d", help="Dataset to add a version to (created if new).", show_default=False)
     ],
     schema: Annotated[
-        Path | None, typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.")
+        Path | None,
+        typer.Option(help="Schema (YAML or JSON); default: the dataset's current schema.", callback=input_file),
     ] = None,
     mode: Annotated[
         IngestMode,  # type: ignore[valid-type]
@@ -181,8 +181,11 @@ def quarantine(
     version: Annotated[
         int | None, typer.Option(help="Which version's rejected rows (default: the current version).")
     ] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
+    csv: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write them to this CSV file instead of printing.", callback=output_file),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows (not applied to --csv).")] = 50,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -241,7 +244,7 @@ def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
     limit: Annotated[
         int | None,
-        typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."),
+        typer.Option(min=0, help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."),
     ] = None,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from joinedup import __version__
 from joinedup.cli import audit, data, demo, estate, principal, schema, standards
-from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8
+from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
 
@@ -49,6 +49,9 @@ def _reported(ctx: typer.Context) -> Iterator[None]:
         raise
     except typer.TyperException as exc:  # Click's usage errors, as Typer raises them
         if not as_json:
+            # Click quotes what was typed (an extra argument, an unknown option) as it was typed: shown, not obeyed.
+            if isinstance(getattr(exc, "message", None), str):
+                exc.message = visible(exc.message)
             raise
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         report_error("usage", message, as_json)

@@ -35,7 +35,13 @@ and `--json`; one that acts on a dataset names it with `--dataset NAME` (`-d NAM
 With `--json` the result is JSON on stdout and an error is one JSON object on stderr:
 `{{"error": KIND, "message": "..."}}`. `show` and `quarantine` still accept the
 dataset as a positional argument, as they did before `--dataset`; that form is
-deprecated.
+deprecated. Text meant for a person (tables, messages, errors) shows control and
+format characters in stored values, names and file names as escapes (`\\x1b`,
+`\\u202e`), so no value can recolour, hide or reverse what a terminal shows; JSON
+output holds every value exactly. Every file a command reads or writes is checked
+before it does any work: a missing file, a folder given as a file, or a file to write
+in a folder that does not exist is one line naming the option (exit 1), and nothing
+is read, audited or written.
 
 | Exit status | Meaning |
 |---|---|

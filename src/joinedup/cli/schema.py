@@ -21,8 +21,11 @@ from joinedup.cli.common import (
     chosen,
     emit,
     err,
+    input_file,
     open_estate,
     out,
+    output_file,
+    say,
     table,
 )
 from joinedup.errors import SchemaError
@@ -36,9 +39,17 @@ _SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 @app.command("infer")
 def infer(
-    file: Annotated[Path, typer.Argument(help="CSV, Excel, Parquet or JSON Lines file.", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, Excel, Parquet or JSON Lines file.", show_default=False, callback=input_file)
+    ],
     out_: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the schema here (.yaml or .json) instead of printing it.")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the schema here (.yaml or .json) instead of printing it.",
+            callback=output_file,
+        ),
     ] = None,
     format_: FormatOption = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV (default: detect).")] = None,
@@ -74,13 +85,9 @@ def infer(
         result = {"schema": str(out_), "fields": len(schema.fields), **proposal.report()}
 
         def render(r: dict[str, Any]) -> None:
-            out.print(f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False)
+            say("Wrote a schema with {} fields to {}", r["fields"], r["schema"])
             _render_report(proposal, out)
-            out.print(
-                f"Review it, then `joinedup ingest {file} --dataset NAME --schema {out_}`",
-                highlight=False,
-                markup=False,
-            )
+            say("Review it, then `joinedup ingest {} --dataset NAME --schema {}`", file, out_)
 
         emit(result, json_, render)
         return
@@ -104,7 +111,9 @@ def _render_report(proposal: Proposal, console: Console) -> None:
 
 @app.command("check")
 def check(
-    file: Annotated[Path, typer.Argument(help="A schema file (.yaml or .json).", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A schema file (.yaml or .json).", show_default=False, callback=input_file)
+    ],
     estate: UnusedEstateOption = DEFAULT_ESTATE,
     as_: UnusedAsOption = None,
     json_: JsonOption = False,
@@ -118,9 +127,11 @@ def check(
     emit(
         schema.to_dict(),
         json_,
-        lambda d: out.print(
-            f"{file}: valid, {len(d['fields'])} fields"
-            + (f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "")
+        lambda d: say(
+            "{}: valid, {} fields{}",
+            file,
+            len(d["fields"]),
+            f", primary key {', '.join(d['primaryKey'])}" if d.get("primaryKey") else "",
         ),
     )
 
@@ -130,7 +141,9 @@ def export(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.", show_default=False
+            help="A schema file (.yaml, .yml, .json) to convert, instead of a dataset's schema.",
+            show_default=False,
+            callback=input_file,
         ),
     ] = None,
     dataset: DatasetOption = None,
@@ -143,7 +156,10 @@ def export(
         ),
     ] = False,
     out_: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write it here (.yaml or .json) instead of printing it.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write it here (.yaml or .json) instead of printing it.", callback=output_file
+        ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -174,9 +190,7 @@ def export(
         emit(
             result,
             json_,
-            lambda r: out.print(
-                f"Wrote a schema with {r['fields']} fields to {r['schema']}", highlight=False, markup=False
-            ),
+            lambda r: say("Wrote a schema with {} fields to {}", r["fields"], r["schema"]),
         )
         return
     emit(descriptor, json_, lambda d: out.print(dump_descriptor(d), highlight=False, markup=False, end=""))
