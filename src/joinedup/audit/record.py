@@ -45,7 +45,7 @@ from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redac
 from joinedup.audit.signing import sign_checked
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
 from joinedup.audit.verify import SETTINGS_ACTION, TAMPERING_ACTION
-from joinedup.errors import EstateError, InputError
+from joinedup.errors import EstateError, InputError, TamperingError
 from joinedup.estate import Estate
 from joinedup.estate.db import now
 
@@ -62,6 +62,8 @@ _INSERT = (
     " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _PENDING = "joinedup.audit.checkpoints"
+#: Who an ``audit.settings`` entry names: the settings file changed the interval (the acting principal is in detail).
+SETTINGS_PRINCIPAL = "(joinedup.toml)"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def record(
     sql: str | None = None,
     names: Collection[str] | None = None,
     detail: Mapping[str, Any] | None = None,
+    follow_settings: bool = True,
 ) -> AuditEntry:
     """Append an entry in ``session``'s transaction (an ORM session or a Core connection).
 
@@ -161,13 +164,18 @@ def record(
         principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts
     )
     connection = session.connection() if isinstance(session, Session) else session
-    entry, signed = _append(connection, estate, fields)
+    entry, signed = _append(connection, estate, fields, follow_settings)
     _keep_when_committed(session, estate, signed)
     return entry
 
 
-def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple[AuditEntry, list[Checkpoint]]:
+def _append(
+    connection: sa.Connection, estate: Estate, fields: _Fields, follow_settings: bool = True
+) -> tuple[AuditEntry, list[Checkpoint]]:
     """Write ``fields`` as the next entry (after any entry the log itself needs first).
+
+    With ``follow_settings`` false the interval in force is kept whatever joinedup.toml says (verify's own entry,
+    which must be written even when the setting is invalid).
 
     Returns the entry and the checkpoints signed with it.
     """
@@ -178,23 +186,31 @@ def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple
         key, pin = _key_for(connection, estate, seq, prev_hash, head_mac)
         signed += [pin] if pin else []
         interval = head_interval if head_interval is not None else key.checkpoint_every
-        wanted = checkpoint_interval(estate)
+        wanted = checkpoint_interval(estate) if follow_settings else None
         queue = []
         if _head_tampered(key, seq - 1, prev_hash, head_mac, head_interval):
             # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
             queue.append(_Fields(fields.principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
-        if wanted != interval:
+        if wanted is not None and wanted != interval:
+            # The file changed the setting, not the principal acting: they are named in the detail (already redacted).
             queue.append(
-                _Fields(fields.principal, SETTINGS_ACTION, detail={"checkpoint_every": wanted, "previous": interval})
+                _Fields(
+                    SETTINGS_PRINCIPAL,
+                    SETTINGS_ACTION,
+                    detail={"checkpoint_every": wanted, "previous": interval, "acting": fields.principal},
+                )
             )
         queue.append(fields)
         for position, item in enumerate(queue):
             if position:
                 seq, prev_hash, *_ = _take_head(connection, cursor)
-            if item.action == SETTINGS_ACTION:
+            if item.action == SETTINGS_ACTION and wanted is not None:
                 interval = wanted
             entry = _write(connection, cursor, key, seq, prev_hash, interval, item)
-            if seq % interval == 0:
+            # A changed interval is signed for at once: raising it then never leaves more than the new
+            # interval (at most MAX_INTERVAL) of entries after the newest checkpoint, which is all that
+            # someone without keys/ can cut unnoticed.
+            if seq % interval == 0 or item.action == SETTINGS_ACTION:
                 made = sign_checked(connection, estate, key, seq, entry.hash)
                 if isinstance(made, Checkpoint):
                     signed.append(made)
@@ -207,7 +223,10 @@ def _take_head(connection: sa.Connection, cursor: Any) -> tuple[int, str, str | 
     _run(connection, cursor, _TAKE_HEAD)
     rows = cursor.fetchall()
     if not rows:
-        raise EstateError("the audit log's head row is missing; run `joinedup audit verify` and restore the catalogue")
+        raise TamperingError(
+            "the audit log's head row is missing: the catalogue was changed outside joinedup; "
+            "run `joinedup audit verify`"
+        )
     seq, prev_hash, mac, interval = rows[0]
     return int(seq), str(prev_hash), mac, None if interval is None else int(interval)
 
@@ -264,7 +283,14 @@ def _write(
         )
     )  # fmt: skip
     mac = key.entry_mac(digest)
-    _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+    try:
+        _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+    except sa.exc.IntegrityError:
+        # seq is the primary key: an entry already there means the head was set back behind the log.
+        raise TamperingError(
+            f"the audit log's head (seq {seq - 1}) is behind its entries: it was set back outside joinedup; "
+            "run `joinedup audit verify`"
+        ) from None
     _run(connection, cursor, _MOVE_HEAD, (digest, key.head_mac(seq, digest, interval), interval))
     return AuditEntry(
         seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
