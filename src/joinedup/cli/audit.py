@@ -49,7 +49,7 @@ def log_(
     action: Annotated[
         str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="The newest N matching entries.")] = 100,
+    limit: Annotated[int, typer.Option(min=0, help="The newest N matching entries.")] = 100,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,

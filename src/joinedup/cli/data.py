@@ -182,7 +182,7 @@ def quarantine(
         int | None, typer.Option(help="Which version's rejected rows (default: the current version).")
     ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows (not applied to --csv).")] = 50,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -241,7 +241,9 @@ def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
     limit: Annotated[
         int | None,
-        typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."),
+        typer.Option(
+            min=0, help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."
+        ),
     ] = None,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
