@@ -153,3 +153,14 @@ def test_a_name_with_a_control_character_is_refused_without_forging_a_line(estat
     [denied] = log(estate, action="access.denied")
     assert denied.principal == "(unregistered)"
     assert "data.erase" not in _stored_text(estate)
+
+
+def test_log_filters_naming_an_identifier_match_the_redacted_entries(estate: Estate) -> None:
+    record_now(estate, principal="svc-943-476-5919", action="dataset.ingest", dataset="okonkwo_9434765919")
+    record_now(estate, principal="alice", action="dataset.ingest", dataset="people")
+
+    by_dataset = log(estate, dataset="okonkwo_9434765919")
+    by_principal = log(estate, principal="SVC-9434765919")
+
+    assert [e.dataset for e in by_dataset] == ["okonkwo_[nhs number]"]
+    assert [e.principal for e in by_principal] == ["svc-[nhs number]"]
