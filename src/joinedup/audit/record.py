@@ -45,9 +45,9 @@ from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redac
 from joinedup.audit.signing import sign_checked
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
 from joinedup.audit.verify import SETTINGS_ACTION, TAMPERING_ACTION
-from joinedup.errors import EstateError, InputError, TamperingError
+from joinedup.errors import BusyError, EstateError, InputError, TamperingError
 from joinedup.estate import Estate
-from joinedup.estate.db import now
+from joinedup.estate.db import LOCKED, is_locked, now
 
 T = TypeVar("T")
 
@@ -352,4 +352,6 @@ def _run(connection: sa.Connection, cursor: Any, sql: str, params: tuple[Any, ..
     try:
         cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as exc:
+        if is_locked(exc):
+            raise BusyError(LOCKED) from None  # as every catalogue statement run through SQLAlchemy does
         raise sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
