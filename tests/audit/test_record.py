@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from joinedup.audit import log, record, record_now, release, verify
 from joinedup.access import add_principal, bootstrap_admin
+from joinedup.audit import log, record, record_now, release, verify
 from joinedup.errors import BusyError, InputError
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset
@@ -129,7 +129,7 @@ def test_a_catalogue_locked_by_another_process_is_a_one_line_busy_error(tmp_path
     other = sqlite3.connect(estate.root / "catalogue.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process writing, and holding the lock
     try:
-        with pytest.raises(BusyError, match="^the catalogue is locked by another process; try again$"):
+        with pytest.raises(BusyError, match=r"^the catalogue is locked by another process; try again$"):
             record_now(estate, principal="tester", action="data.query")
         with pytest.raises(BusyError, match="locked by another process"):
             add_principal(estate, "tester", "alice", "dpo")
