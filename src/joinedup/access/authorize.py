@@ -53,15 +53,26 @@ def authorize(
     return principal
 
 
-def resolve_principal(estate: Estate, explicit: str | None) -> Principal:
-    """Who is acting: ``--as NAME``, else ``$JOINEDUP_USER``, else the login name; registered and enabled."""
+def resolve_principal(
+    estate: Estate,
+    explicit: str | None,
+    action: str | None = None,
+    *,
+    dataset: str | None = None,
+    purpose: str | None = None,
+) -> Principal:
+    """Who is acting: ``--as NAME``, else ``$JOINEDUP_USER``, else the login name; registered and enabled.
+
+    ``action`` (with its ``dataset`` and ``purpose``) is what the command is about to do: a refusal here records it
+    as the attempted action, as every refusal must.
+    """
     name = explicit or os.environ.get("JOINEDUP_USER")
     if not name:
         try:
             name = getpass.getuser()
         except OSError:
             raise AccessDenied("cannot tell who you are: pass --as NAME or set JOINEDUP_USER") from None
-    return _registered(estate, name, None, None, None)
+    return _registered(estate, name, action, dataset, purpose)
 
 
 def _registered(estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None) -> Principal:

@@ -49,7 +49,7 @@ def log_(
     action: Annotated[
         str | None, typer.Option(help="Only this action, e.g. data.query; `data.` for every data action.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=0, help="The newest N matching entries.")] = 100,
+    limit: Annotated[int, typer.Option(help="The newest N matching entries.")] = 100,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
@@ -61,7 +61,7 @@ def log_(
     joinedup audit log --dataset people --action data. --limit 20 --json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.read")
+    me = authorize(target, resolve_principal(target, as_, "audit.read").name, "audit.read")
     found = log(target, since=_since(since), principal=principal, dataset=dataset, action=action, limit=limit)
     filters = {"since": since, "principal": principal, "dataset": dataset, "action": action, "limit": limit}
     release(target, found, principal=me.name, action="audit.read", row_count=len(found), detail={"filters": filters})
@@ -99,7 +99,7 @@ def who_accessed_(
         raise InputError("give exactly one of --nhs-number, --ni-number or --person-key")
     [(kind, value)] = given.items()
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.who_accessed")
+    me = authorize(target, resolve_principal(target, as_, "audit.who_accessed").name, "audit.who_accessed")
     answer = who_accessed(target, kind, value, dataset_membership(target))
     # The lookup names the person, so it is itself on the record (as a keyed hash).
     release(
@@ -137,7 +137,7 @@ def verify_(
     joinedup audit verify --checkpoint /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.verify")
+    me = authorize(target, resolve_principal(target, as_, "audit.verify").name, "audit.verify")
     report = verify(target, checkpoint)
     # Verify takes the interval from the log, so a bad setting is mentioned, not obeyed, and stops nothing.
     setting = interval_problem(target)
@@ -190,7 +190,7 @@ def checkpoint_(
     joinedup audit checkpoint --export /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")
+    me = authorize(target, resolve_principal(target, as_, "audit.checkpoint").name, "audit.checkpoint")
     made = export_checkpoint(target, export) if export else sign_now(target)
     release(
         target,

@@ -98,7 +98,7 @@ def ingest(
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
-    principal = resolve_principal(target, as_).name
+    principal = resolve_principal(target, as_, "dataset.ingest", dataset=dataset).name
     with _progress(enabled=not json_) as report:
         result = run_ingest(
             target,
@@ -182,7 +182,7 @@ def quarantine(
         int | None, typer.Option(help="Which version's rejected rows (default: the current version).")
     ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write them to this CSV file instead of printing.")] = None,
-    limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows (not applied to --csv).")] = 50,
+    limit: Annotated[int, typer.Option(help="Show at most this many rows (not applied to --csv).")] = 50,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
@@ -199,7 +199,9 @@ def quarantine(
     """
     name = one_dataset(dataset, ctx)
     target = open_estate(estate)
-    me = resolve_principal(target, as_).name
+    me = resolve_principal(
+        target, as_, "quarantine.export" if csv is not None else "quarantine.read", dataset=name, purpose=purpose
+    ).name
     if csv is not None:
         found, written = export_quarantine_as(target, me, name, csv, version, purpose=purpose)
         emit(
@@ -241,9 +243,7 @@ def query(
     sql: Annotated[str, typer.Argument(help='A read-only SQL query, e.g. "SELECT count(*) FROM people".')],
     limit: Annotated[
         int | None,
-        typer.Option(
-            min=0, help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."
-        ),
+        typer.Option(help=f"Return at most this many rows (default: all with --json, {TABLE_ROWS} in a table)."),
     ] = None,
     purpose: PurposeOption = None,
     estate: EstateOption = DEFAULT_ESTATE,
@@ -264,7 +264,9 @@ def query(
     target = open_estate(estate)
     if limit is None and not json_:
         limit = TABLE_ROWS  # a table of a million rows helps nobody, and takes minutes to draw
-    result = query_as(target, resolve_principal(target, as_).name, sql, purpose=purpose, limit=limit)
+    result = query_as(
+        target, resolve_principal(target, as_, "data.query", purpose=purpose).name, sql, purpose=purpose, limit=limit
+    )
 
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))
