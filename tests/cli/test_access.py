@@ -85,7 +85,7 @@ def test_refusing_a_disabled_or_unregistered_principal_records_the_attempted_act
 
     refusals = [e for e in log(estate) if e.action == "access.denied"]
     assert [(e.principal, e.detail["attempted"], e.dataset, e.purpose) for e in refusals] == [
-        ("dis", "data.query", None, "review"),
+        ("dis", "data.query", "people", "review"),
         ("(unregistered)", "quarantine.read", "people", None),
         ("(unregistered)", "audit.verify", None, None),
     ]

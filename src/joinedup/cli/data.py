@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from joinedup.access import query_as, resolve_principal
+from joinedup.access import query_as, query_datasets, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     OLD_DATASET_ARGUMENT,
@@ -264,9 +264,8 @@ def query(
     target = open_estate(estate)
     if limit is None and not json_:
         limit = TABLE_ROWS  # a table of a million rows helps nobody, and takes minutes to draw
-    result = query_as(
-        target, resolve_principal(target, as_, "data.query", purpose=purpose).name, sql, purpose=purpose, limit=limit
-    )
+    me = resolve_principal(target, as_, "data.query", dataset=lambda: query_datasets(target, sql), purpose=purpose)
+    result = query_as(target, me.name, sql, purpose=purpose, limit=limit)
 
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))
