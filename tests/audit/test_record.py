@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from joinedup.access import add_principal, bootstrap_admin
 from joinedup.audit import log, record, record_now, release, verify
-from joinedup.errors import BusyError, InputError
+from joinedup.errors import BusyError, InputError, TamperingError
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset
 from tests.audit.conftest import raw_catalogue
@@ -114,7 +114,7 @@ def test_an_append_that_bypasses_the_head_is_refused_not_forked(estate: Estate) 
     record_now(estate, principal="alice", action="data.query")
     with raw_catalogue(estate) as con:
         con.execute("UPDATE audit_head SET seq = 0")
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(TamperingError, match="behind its entries"):
         record_now(estate, principal="alice", action="data.query")
     with sqlite3.connect(estate.root / "catalogue.db") as con:
         assert con.execute("SELECT count(*) FROM audit_entries").fetchone() == (1,)

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from joinedup.audit.canonical import canonical_json, canonical_time, encode_entry, entry_hash
-from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, keep_checkpoint
+from joinedup.audit.checkpoints import DEFAULT_INTERVAL, Checkpoint, checkpoint_interval, keep_checkpoint
 from joinedup.audit.entry import AuditEntry
 from joinedup.audit.keys import ChainKey, chain_key, make_chain_key
 from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
@@ -183,10 +183,10 @@ def _append(
     signed: list[Checkpoint] = []
     try:
         seq, prev_hash, head_mac, head_interval = _take_head(connection, cursor)
-        key, pin = _key_for(connection, estate, seq, prev_hash, head_mac)
+        wanted = checkpoint_interval(estate) if follow_settings else None
+        key, pin = _key_for(connection, estate, seq, prev_hash, head_mac, wanted or DEFAULT_INTERVAL)
         signed += [pin] if pin else []
         interval = head_interval if head_interval is not None else key.checkpoint_every
-        wanted = checkpoint_interval(estate) if follow_settings else None
         queue = []
         if _head_tampered(key, seq - 1, prev_hash, head_mac, head_interval):
             # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
@@ -238,7 +238,7 @@ def _head_tampered(key: ChainKey, seq: int, entry_hash: str, mac: str | None, in
 
 
 def _key_for(
-    connection: sa.Connection, estate: Estate, seq: int, prev_hash: str, head_mac: str | None
+    connection: sa.Connection, estate: Estate, seq: int, prev_hash: str, head_mac: str | None, interval: int
 ) -> tuple[ChainKey, Checkpoint | None]:
     """The chain key, made (and the older, unkeyed entries pinned by a checkpoint) on the first keyed append."""
     key = chain_key(estate)
@@ -248,7 +248,7 @@ def _key_for(
                 f"{estate.keys_dir / 'audit-chain.key'}: missing, but the "
                 "audit log was written with it; restore keys/ from its backup"
             )
-        key = make_chain_key(estate, seq, checkpoint_interval(estate))
+        key = make_chain_key(estate, seq, interval)
     if head_mac is None and seq == key.from_seq and seq > 1:
         # Entries from an older joinedup carry no MAC: a signed checkpoint vouches for them as they are now.
         pin = sign_checked(connection, estate, None, seq - 1, prev_hash)
@@ -285,7 +285,9 @@ def _write(
     mac = key.entry_mac(digest)
     try:
         _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
-    except sa.exc.IntegrityError:
+    except sa.exc.IntegrityError as exc:
+        if not _seq_taken(exc):
+            raise
         # seq is the primary key: an entry already there means the head was set back behind the log.
         raise TamperingError(
             f"the audit log's head (seq {seq - 1}) is behind its entries: it was set back outside joinedup; "
@@ -297,6 +299,12 @@ def _write(
         dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
         detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
     )  # fmt: skip
+
+
+def _seq_taken(exc: sa.exc.IntegrityError) -> bool:
+    """Whether the insert failed because an entry with its seq exists (not another constraint or trigger)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == "23505" or "UNIQUE constraint failed: audit_entries.seq" in str(exc.orig)
 
 
 def _keep_when_committed(session: Session | sa.Connection, estate: Estate, signed: list[Checkpoint]) -> None:
