@@ -39,6 +39,7 @@ _IDENTIFIER_SHAPES = (
     ("ni_number", re.compile(_LETTER + _SEP + _LETTER + "(?:" + _SEP + r"\d){6}" + _SEP + _LETTER + r"(?!\d)")),
 )
 #: Hex digests (file hashes, keyed hashes) are kept whole: a run of digits inside one is not a number someone typed.
+_ASCII_DIGIT = re.compile(r"[0-9]")
 _DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 
 
@@ -59,8 +60,8 @@ def redact_text(secret: bytes, text: str) -> Redacted:
 
     The one identifier detector: every free-text field of an entry goes through it.
     """
-    if not any(ch.isdigit() or ch.isnumeric() for ch in text):
-        return Redacted(text)  # every identifier has digits; most text an append stores has none
+    if not (_ASCII_DIGIT.search(text) if text.isascii() else any(ch.isnumeric() for ch in text)):
+        return Redacted(text)  # every identifier has digits (in some form); most text an append stores has none
     hashes: set[str] = set()
     pieces = []
     kept = 0
