@@ -119,6 +119,8 @@ def test_a_name_acts_and_filters_the_log_whatever_its_case(staffed: Estate) -> N
         ("9434765919", "NHS or National Insurance number"),
         ("ab123456c", "NHS or National Insurance number"),
         ("svc-943-476-5919", "NHS or National Insurance number"),
+        ("\u2079\u2074\u00b3\u2074\u2077\u2076\u2075\u2079\u00b9\u2079", "NHS or National Insurance number"),
+        ("svc.\u2079\u2074\u00b3-\u2074\u2077\u2076-\u2075\u2079\u00b9\u2079", "NHS or National Insurance number"),
     ],
 )
 def test_names_that_could_forge_a_line_or_carry_an_identifier_are_refused(staffed: Estate, name: str, why: str) -> None:

@@ -98,3 +98,58 @@ def test_checkpoint_refuses_to_sign_a_tampered_log_with_exit_4(estate: Estate, t
     assert refused.exit_code == 4
     assert refused.stderr.count("\n") == 1
     assert f"not signing a checkpoint at seq {newest}: seq {newest} does not match its hash" in refused.stderr
+
+
+def _tampered_cli(estate: Estate, *statements: str) -> None:
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def test_verify_reports_whatever_state_the_head_and_checkpoint_tables_are_in(estate: Estate) -> None:
+    jd = runner_for(estate.root)
+    jd("principal", "bootstrap")
+    for _ in range(3):
+        jd("audit", "log")
+    estate.close()
+    with sqlite3.connect(estate.root / "catalogue.db") as con:
+        old = con.execute("SELECT seq, hash, mac, checkpoint_every FROM audit_head").fetchone()
+    jd("audit", "log")
+    jd("audit", "log")
+    _tampered_cli(estate, "UPDATE audit_head SET seq = {}, hash = '{}', mac = '{}', checkpoint_every = {}".format(*old))
+
+    behind = jd("audit", "verify", "--json")
+    assert behind.exit_code == 4, behind.stderr
+    assert as_json(behind)["ok"] is False
+    assert f"entries after seq {old[0]} lie beyond the log's head" in behind.stderr
+    appended = jd("audit", "log")
+    assert appended.exit_code == 4 and appended.stderr.count("\n") == 1
+    assert "run `joinedup audit verify`" in appended.stderr
+
+    _tampered_cli(estate, "DELETE FROM audit_head")
+    missing = jd("audit", "verify")
+    assert missing.exit_code == 4 and "the audit head row is missing" in missing.stderr
+    assert "FAILED verification" in missing.stdout
+
+    _tampered_cli(estate, "DROP TABLE audit_checkpoints")
+    dropped = jd("audit", "verify", "--json")
+    assert dropped.exit_code == 4
+    assert any("audit_checkpoints table is missing" in p["message"] for p in as_json(dropped)["problems"])
+
+
+def test_verify_runs_despite_a_bad_checkpoint_every_and_mentions_it(estate: Estate) -> None:
+    jd = runner_for(estate.root)
+    jd("principal", "bootstrap")
+    for bad in ("1000000000000000000000", "0", '"abc"'):
+        (estate.root / "joinedup.toml").write_text(
+            (estate.root / "joinedup.toml").read_text().split("[audit]")[0] + f"[audit]\ncheckpoint_every = {bad}\n"
+        )
+        ordinary = jd("audit", "log")
+        assert ordinary.exit_code == 1 and ordinary.stderr.count("\n") == 1
+        assert "[audit] checkpoint_every must be a whole number from 1 to 10,000" in ordinary.stderr
+
+        checked = jd("audit", "verify", "--json")
+        assert checked.exit_code == 0, checked.stderr
+        assert as_json(checked)["ok"] is True
+        assert "checkpoint_every must be" in as_json(checked)["notes"][0]

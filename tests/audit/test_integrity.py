@@ -19,6 +19,8 @@ from joinedup.estate import Estate
 from joinedup.estate.db import alembic_config
 from tests.audit.conftest import fill, raw_catalogue
 
+MAX_INTERVAL = 10_000  # the documented cap on [audit] checkpoint_every
+
 _COLUMNS = (
     "seq, at, principal, action, purpose, dataset, dataset_version, columns, row_count, subjects, detail, prev_hash"
 )
@@ -141,7 +143,9 @@ def test_a_changed_checkpoint_every_is_recorded_and_followed(estate: Estate) -> 
     written = record_now(estate, principal="alice", action="data.query")
 
     changed = [e for e in log(estate) if e.action == "audit.settings"]
-    assert [(e.seq, e.principal, e.detail) for e in changed] == [(4, "alice", {"checkpoint_every": 2, "previous": 5})]
+    assert [(e.seq, e.principal, e.detail) for e in changed] == [
+        (4, "(joinedup.toml)", {"checkpoint_every": 2, "previous": 5, "acting": "alice"})
+    ]
     assert written.seq == 5
     fill(estate, 3)
     assert _stored_seqs(estate) == [4, 6, 8]
@@ -283,3 +287,91 @@ def test_any_change_made_without_keys_is_caught(_filled: Path, tmp_path: Path, h
 
     estate.close()
     assert not report.ok, (how, seq, other)
+
+
+def _head(estate: Estate) -> tuple[int, str, str, int]:
+    with raw_catalogue(estate) as con:
+        row = con.execute("SELECT seq, hash, mac, checkpoint_every FROM audit_head WHERE id = 1").fetchone()
+        return row[0], row[1], row[2], row[3]
+
+
+def _cut_back_to(estate: Estate, head: tuple[int, str, str, int]) -> None:
+    """The reviewer's attack without keys/: put back a head row copied earlier and delete everything after it."""
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_head SET seq = ?, hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1", head)
+        con.execute("DELETE FROM audit_entries WHERE seq > ?", (head[0],))
+        con.execute("DELETE FROM audit_checkpoints WHERE seq > ?", (head[0],))
+
+
+def test_checkpoint_every_beyond_the_cap_is_refused_with_one_line_naming_it(estate: Estate) -> None:
+    fill(estate, 2)
+    for bad in (MAX_INTERVAL + 1, 10**21, 0, "abc"):
+        raised = _every(estate, bad)  # type: ignore[arg-type]
+        with pytest.raises(
+            EstateError, match=r"joinedup.toml: \[audit\] checkpoint_every must be a whole number from 1"
+        ):
+            record_now(raised, principal="alice", action="data.query")
+    assert [e.seq for e in log(_every(estate, 5))] == [1, 2]
+
+
+def test_raising_checkpoint_every_signs_at_the_change_so_cutting_back_before_it_is_caught(estate: Estate) -> None:
+    estate = _every(estate, 5)
+    fill(estate, 6)
+    before_raise = _head(estate)  # seq 6, copied by someone who can write the catalogue
+    raised = _every(estate, MAX_INTERVAL)
+    fill(raised, 30)  # seq 7 is the audit.settings entry, signed at once
+
+    _cut_back_to(raised, before_raise)
+    report = verify(raised)
+
+    assert not report.ok
+    assert "the checkpoint kept in keys/ vouches for seq 7 but the log ends at seq 6" in report.problem
+
+
+def test_after_a_raised_interval_no_more_than_the_interval_can_be_cut_unnoticed(estate: Estate) -> None:
+    estate = _every(estate, 3)
+    fill(estate, 4)
+    raised = _every(estate, 8)
+    fill(raised, 2)  # seq 5 records the change (signed), seq 6 and 7 follow
+    copied = _head(raised)
+    fill(raised, 10)  # a checkpoint falls due at seq 8 and 16, whatever the file said before
+
+    _cut_back_to(raised, copied)
+
+    report = verify(raised)
+    assert "vouches for seq 16 but the log ends at seq 7" in report.problem
+    assert [c for c in _stored_seqs(raised)] == [3, 5]
+
+
+def test_a_head_set_back_behind_its_entries_stops_appends_with_tampering_not_a_database_error(estate: Estate) -> None:
+    fill(estate, 3)
+    old = _head(estate)
+    fill(estate, 2)
+    with raw_catalogue(estate) as con:
+        con.execute("UPDATE audit_head SET seq = ?, hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1", old)
+
+    with pytest.raises(TamperingError, match=r"head \(seq 3\) is behind its entries.*run `joinedup audit verify`"):
+        record_now(estate, principal="alice", action="data.query")
+    assert "entries after seq 3 lie beyond the log's head" in verify(estate).problem
+
+
+def test_a_missing_head_row_stops_appends_with_tampering(estate: Estate) -> None:
+    fill(estate, 3)
+    with raw_catalogue(estate) as con:
+        con.execute("DELETE FROM audit_head")
+
+    with pytest.raises(TamperingError, match=r"head row is missing.*run `joinedup audit verify`"):
+        record_now(estate, principal="alice", action="data.query")
+    assert TamperingError.exit_code == 4
+    assert "the audit head row is missing" in verify(estate).problem
+
+
+def test_verify_reports_a_dropped_checkpoint_table(estate: Estate) -> None:
+    estate = _every(estate, 2)
+    fill(estate, 5)
+    with raw_catalogue(estate) as con:
+        con.execute("DROP TABLE audit_checkpoints")
+
+    report = verify(estate)
+
+    assert any("the catalogue's audit_checkpoints table is missing" in p.message for p in report.problems)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from joinedup.access import add_principal, bootstrap_admin
 from joinedup.audit import log, record, record_now, release, verify
-from joinedup.errors import InputError
+from joinedup.errors import BusyError, InputError, TamperingError
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset
 from tests.audit.conftest import raw_catalogue
@@ -113,7 +114,27 @@ def test_an_append_that_bypasses_the_head_is_refused_not_forked(estate: Estate) 
     record_now(estate, principal="alice", action="data.query")
     with raw_catalogue(estate) as con:
         con.execute("UPDATE audit_head SET seq = 0")
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(TamperingError, match="behind its entries"):
         record_now(estate, principal="alice", action="data.query")
     with sqlite3.connect(estate.root / "catalogue.db") as con:
         assert con.execute("SELECT count(*) FROM audit_entries").fetchone() == (1,)
+
+
+def test_a_catalogue_locked_by_another_process_is_a_one_line_busy_error(tmp_path: Path) -> None:
+    estate = Estate.create(tmp_path / "estate")
+    bootstrap_admin(estate, "tester")
+    estate.engine.dispose()
+    # Wait a fifth of a second for the lock rather than joinedup's 30 s.
+    sa.event.listen(estate.engine, "connect", lambda con, _: con.execute("PRAGMA busy_timeout = 200"))
+    other = sqlite3.connect(estate.root / "catalogue.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing, and holding the lock
+    try:
+        with pytest.raises(BusyError, match=r"^the catalogue is locked by another process; try again$"):
+            record_now(estate, principal="tester", action="data.query")
+        with pytest.raises(BusyError, match="locked by another process"):
+            add_principal(estate, "tester", "alice", "dpo")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        estate.close()
+    assert BusyError.exit_code == 1

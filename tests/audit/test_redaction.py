@@ -8,6 +8,7 @@ import sqlite3
 import unicodedata
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,11 @@ from joinedup.standards import generate
 from tests.audit.cli_app import runner_for
 
 SECRET = b"k" * 32
-SEPARATORS = ["", " ", "  ", ".", "-", " - ", "/", "_", "\u00a0", "\u2013", "\u2212"]
+SEPARATORS = [
+    "", " ", "  ", ".", "-", " - ", "/", "_", "\u00a0", "\u2013", "\u2212",
+    ",", ":", "|", ") ", "    ", " / ", ";", "*", "\u3000",
+]  # fmt: skip
+_SUPERSCRIPT = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 _FULL_WIDTH = {ord(c): chr(ord(c) - ord("0") + 0xFF10) for c in "0123456789"} | {
     ord(c): chr(ord(c) - ord("A") + 0xFF21) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 }
@@ -41,8 +46,11 @@ def _written(draw: st.DrawFn, kind: str) -> tuple[str, str]:
         text += draw(st.sampled_from(SEPARATORS)) + ch
     if kind == "ni_number" and draw(st.booleans()):
         text = text.lower()
-    if draw(st.booleans()):
+    width = draw(st.sampled_from(["plain", "full width", "superscript"]))
+    if width == "full width":
         text = text.translate(_FULL_WIDTH)
+    elif width == "superscript":
+        text = text.translate(_SUPERSCRIPT)
     before = draw(st.sampled_from(["", "NHS", "ref ", "no.", "(", "patient-", "NI:"]))
     after = draw(st.sampled_from(["", ".", ")", " today", "x", "-ok"]))
     return canonical, before + text + after
@@ -58,6 +66,25 @@ def test_every_way_of_writing_an_identifier_is_replaced_and_hashed(case: tuple[s
     assert canonical not in _compact(redacted.text)
     assert f"[{kind.replace('_', ' ')}]" in redacted.text
     assert subject_hash(SECRET, kind, canonical) in redacted.hashes
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "943,476,5919",
+        "(943) 476-5919",
+        "943    476    5919",
+        "943:476:5919",
+        "943|476|5919",
+        "⁹⁴³⁴⁷⁶⁵⁹¹⁹",
+        "AB|12|34|56|C",
+    ],
+)
+def test_the_reviewers_layouts_of_an_identifier_are_replaced(typed: str) -> None:
+    redacted = redact_text(SECRET, f"purpose {typed} review")
+
+    assert re.fullmatch(r"purpose \(?\[(nhs|ni) number\] review", redacted.text), redacted.text
+    assert len(redacted.hashes) == 1
 
 
 def test_digests_and_longer_numbers_are_left_alone() -> None:
@@ -126,3 +153,14 @@ def test_a_name_with_a_control_character_is_refused_without_forging_a_line(estat
     [denied] = log(estate, action="access.denied")
     assert denied.principal == "(unregistered)"
     assert "data.erase" not in _stored_text(estate)
+
+
+def test_log_filters_naming_an_identifier_match_the_redacted_entries(estate: Estate) -> None:
+    record_now(estate, principal="svc-943-476-5919", action="dataset.ingest", dataset="okonkwo_9434765919")
+    record_now(estate, principal="alice", action="dataset.ingest", dataset="people")
+
+    by_dataset = log(estate, dataset="okonkwo_9434765919")
+    by_principal = log(estate, principal="SVC-9434765919")
+
+    assert [e.dataset for e in by_dataset] == ["okonkwo_[nhs number]"]
+    assert [e.principal for e in by_principal] == ["svc-[nhs number]"]

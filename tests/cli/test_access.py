@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from joinedup.access import add_principal
+from joinedup.access import add_principal, disable_principal
 from joinedup.audit import log, verify
 from joinedup.estate import Catalogue, Estate
 from tests.conftest import CliResult, write_csv
@@ -88,3 +88,22 @@ def test_a_purpose_with_no_letter_or_digit_is_refused_before_anything_is_read(
     # A reason in any script is a reason.
     for reason in ("audit", "adolygiad ansawdd", "審査", "Q3"):
         assert cli("query", "SELECT count(*) FROM people", "--as", "alice", "--purpose", reason).exit_code == 0
+
+
+def test_refusing_a_disabled_or_unregistered_principal_records_the_attempted_action(
+    cli: Cli, estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
+    load(cli, tmp_path, people_schema)
+    add_principal(estate, "tester", "dis", "analyst", datasets=["people"])
+    disable_principal(estate, "tester", "dis")
+
+    assert cli("query", "select * from people", "--as", "dis", "--purpose", "review").exit_code == 3
+    assert cli("quarantine", "--dataset", "people", "--as", "mallory").exit_code == 3
+    assert cli("audit", "verify", "--as", "mallory").exit_code == 3
+
+    refusals = [e for e in log(estate) if e.action == "access.denied"]
+    assert [(e.principal, e.detail["attempted"], e.dataset, e.purpose) for e in refusals] == [
+        ("dis", "data.query", "people", "review"),
+        ("(unregistered)", "quarantine.read", "people", None),
+        ("(unregistered)", "audit.verify", None, None),
+    ]

@@ -18,7 +18,7 @@ from joinedup.access.principals import (
     grant_role,
     revoke_role,
 )
-from joinedup.access.reads import query_as
+from joinedup.access.reads import query_as, query_datasets
 from joinedup.access.roles import PERMISSIONS, ROLES
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "grant_role",
     "list_principals",
     "query_as",
+    "query_datasets",
     "resolve_principal",
     "revoke_role",
 ]

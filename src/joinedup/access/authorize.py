@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import unicodedata
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
@@ -53,18 +54,36 @@ def authorize(
     return principal
 
 
-def resolve_principal(estate: Estate, explicit: str | None) -> Principal:
-    """Who is acting: ``--as NAME``, else ``$JOINEDUP_USER``, else the login name; registered and enabled."""
+def resolve_principal(
+    estate: Estate,
+    explicit: str | None,
+    action: str | None = None,
+    *,
+    dataset: str | Callable[[], list[str]] | None = None,
+    purpose: str | None = None,
+) -> Principal:
+    """Who is acting: ``--as NAME``, else ``$JOINEDUP_USER``, else the login name; registered and enabled.
+
+    ``action`` (with its ``dataset`` and ``purpose``) is what the command is about to do: a refusal here records it
+    as the attempted action, as every refusal must. ``dataset`` may be a function naming the datasets (a query's),
+    called only when the principal is refused.
+    """
     name = explicit or os.environ.get("JOINEDUP_USER")
     if not name:
         try:
             name = getpass.getuser()
         except OSError:
             raise AccessDenied("cannot tell who you are: pass --as NAME or set JOINEDUP_USER") from None
-    return _registered(estate, name, None, None, None)
+    return _registered(estate, name, action, dataset, purpose)
 
 
-def _registered(estate: Estate, name: str, action: str | None, dataset: str | None, purpose: str | None) -> Principal:
+def _registered(
+    estate: Estate,
+    name: str,
+    action: str | None,
+    dataset: str | Callable[[], list[str]] | None,
+    purpose: str | None,
+) -> Principal:
     if any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in name) or not name.strip():
         # Shown nowhere, logged nowhere: a control character could forge a line of either.
         _deny(
@@ -110,7 +129,7 @@ def _deny(
     estate: Estate,
     name: str,
     action: str | None,
-    dataset: str | None,
+    dataset: str | Callable[[], list[str]] | None,
     purpose: str | None,
     message: str,
     unregistered: str | None = None,
@@ -128,5 +147,11 @@ def _deny(
             estate.secret, b"principal:" + principal_key(unregistered).encode(), hashlib.sha256
         ).hexdigest()
         detail = {"attempted": action, "reason": "not a registered principal", "name_hash": digest}
+    if callable(dataset):
+        # One dataset is the entry's dataset; several are listed in the detail, as a query over several records them.
+        named = dataset()
+        dataset = named[0] if len(named) == 1 else None
+        if len(named) > 1:
+            detail["datasets"] = named
     record_now(estate, principal=name, action=DENIED, purpose=purpose, dataset=dataset, detail=detail)
     raise AccessDenied(message)

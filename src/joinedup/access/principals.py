@@ -234,7 +234,8 @@ def _check_name(name: str) -> None:
             f"principal name {name!a}: expected letters, digits and . "
             "_ @ + - (starting with a letter or digit, at most 255)"
         )
-    if contains_identifier(name):
+    # Checked as folded too: the name is matched after NFKC folding, so "⁹⁴³⁴⁷⁶⁵⁹¹⁹" is "9434765919" to `--as`.
+    if contains_identifier(name) or contains_identifier(principal_key(name)):
         # Principals are named in every entry they make; the log must never hold an identifier.
         raise InputError(
             "principal name: looks like an NHS or National Insurance number; choose a login or service name"

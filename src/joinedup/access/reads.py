@@ -147,6 +147,14 @@ def record_failed(
     record_now(estate, principal=principal, action=action + FAILED, purpose=purpose, **fields)
 
 
+def query_datasets(estate: Estate, sql: str) -> list[str]:
+    """The datasets ``sql`` reads, or none when it cannot be read (what a refusal of a query records)."""
+    try:
+        return sorted(referenced_datasets(estate, sql, deadline=query_deadline(estate)))
+    except JoinedupError:
+        return []
+
+
 def query_as(
     estate: Estate, principal: str, sql: str, *, purpose: str | None = None, limit: int | None = None
 ) -> QueryResult:

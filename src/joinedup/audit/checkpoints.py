@@ -31,6 +31,9 @@ FILE_TYPE = "joinedup-audit-checkpoint"
 FILE_VERSION = 1
 #: Entries between automatic checkpoints unless ``[audit] checkpoint_every`` says otherwise.
 DEFAULT_INTERVAL = 1000
+#: The largest interval allowed. Someone who can write the catalogue but not ``keys/`` can cut the entries
+#: after the newest checkpoint unnoticed, so the interval bounds what they can cut.
+MAX_INTERVAL = 10_000
 #: The newest committed checkpoint, kept in ``keys/`` where catalogue writers cannot reach.
 KEPT_FILE = "audit-checkpoint.json"
 
@@ -65,13 +68,23 @@ class Checkpoint:
 
 
 def checkpoint_interval(estate: Estate) -> int:
-    settings = estate.config.extra.get("audit", {})
-    value = settings.get("checkpoint_every", DEFAULT_INTERVAL)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise EstateError(
-            f"joinedup.toml: [audit] checkpoint_every must be a whole number of at least 1, not {value!r}"
-        )
+    """``[audit] checkpoint_every`` from joinedup.toml; raises :class:`EstateError` naming it when it is invalid."""
+    problem = interval_problem(estate)
+    if problem is not None:
+        raise EstateError(problem)
+    value = estate.config.extra.get("audit", {}).get("checkpoint_every", DEFAULT_INTERVAL)
+    assert isinstance(value, int)  # interval_problem checked it
     return value
+
+
+def interval_problem(estate: Estate) -> str | None:
+    """One line naming the setting when ``[audit] checkpoint_every`` is not a whole number from 1 to the cap."""
+    settings = estate.config.extra.get("audit", {})
+    value = settings.get("checkpoint_every", DEFAULT_INTERVAL) if isinstance(settings, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INTERVAL:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        return f"joinedup.toml: [audit] checkpoint_every must be a whole number from 1 to {MAX_INTERVAL:,}, not {shown}"
+    return None
 
 
 def write_checkpoint_file(made: Checkpoint, path: Path) -> None:

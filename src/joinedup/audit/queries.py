@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from joinedup.audit.canonical import canonical_time
 from joinedup.audit.entry import READ_VERBS, AuditEntry
 from joinedup.audit.models import AuditEntryRow
+from joinedup.audit.redact import redact_text
 from joinedup.audit.subjects import canonical_identifier, estate_secret, subject_hash
 from joinedup.estate import Estate
 
@@ -93,10 +94,15 @@ def log(
 ) -> list[AuditEntry]:
     """Entries matching every filter given, oldest first; the newest ``limit`` of them.
 
+    Identifiers in ``principal`` and ``dataset`` are redacted as entries store them
+    (``okonkwo_9434765919`` matches the stored ``okonkwo_[nhs number]``).
     ``action`` matches exactly, or by prefix when it ends in ``.`` or ``*``
     (``data.`` or ``data.*`` for every data action). ``principal`` matches
     ignoring case and Unicode width, as principal names are compared.
     """
+    # Entries store their text redacted, so a filter naming an identifier is redacted the same way to match.
+    principal = None if principal is None else redact_text(b"", principal).text
+    dataset = None if dataset is None else redact_text(b"", dataset).text
     query = sa.select(AuditEntryRow)
     if since is not None:
         query = query.where(AuditEntryRow.at >= canonical_time(since))

@@ -38,16 +38,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from joinedup.audit.canonical import canonical_json, canonical_time, encode_entry, entry_hash
-from joinedup.audit.checkpoints import Checkpoint, checkpoint_interval, keep_checkpoint
+from joinedup.audit.checkpoints import DEFAULT_INTERVAL, Checkpoint, checkpoint_interval, keep_checkpoint
 from joinedup.audit.entry import AuditEntry
 from joinedup.audit.keys import ChainKey, chain_key, make_chain_key
 from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
 from joinedup.audit.signing import sign_checked
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
 from joinedup.audit.verify import SETTINGS_ACTION, TAMPERING_ACTION
-from joinedup.errors import EstateError, InputError
+from joinedup.errors import BusyError, EstateError, InputError, TamperingError
 from joinedup.estate import Estate
-from joinedup.estate.db import now
+from joinedup.estate.db import LOCKED, is_locked, now
 
 T = TypeVar("T")
 
@@ -62,6 +62,8 @@ _INSERT = (
     " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _PENDING = "joinedup.audit.checkpoints"
+#: Who an ``audit.settings`` entry names: the settings file changed the interval (the acting principal is in detail).
+SETTINGS_PRINCIPAL = "(joinedup.toml)"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def record(
     sql: str | None = None,
     names: Collection[str] | None = None,
     detail: Mapping[str, Any] | None = None,
+    follow_settings: bool = True,
 ) -> AuditEntry:
     """Append an entry in ``session``'s transaction (an ORM session or a Core connection).
 
@@ -161,13 +164,18 @@ def record(
         principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts
     )
     connection = session.connection() if isinstance(session, Session) else session
-    entry, signed = _append(connection, estate, fields)
+    entry, signed = _append(connection, estate, fields, follow_settings)
     _keep_when_committed(session, estate, signed)
     return entry
 
 
-def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple[AuditEntry, list[Checkpoint]]:
+def _append(
+    connection: sa.Connection, estate: Estate, fields: _Fields, follow_settings: bool = True
+) -> tuple[AuditEntry, list[Checkpoint]]:
     """Write ``fields`` as the next entry (after any entry the log itself needs first).
+
+    With ``follow_settings`` false the interval in force is kept whatever joinedup.toml says (verify's own entry,
+    which must be written even when the setting is invalid).
 
     Returns the entry and the checkpoints signed with it.
     """
@@ -175,26 +183,34 @@ def _append(connection: sa.Connection, estate: Estate, fields: _Fields) -> tuple
     signed: list[Checkpoint] = []
     try:
         seq, prev_hash, head_mac, head_interval = _take_head(connection, cursor)
-        key, pin = _key_for(connection, estate, seq, prev_hash, head_mac)
+        wanted = checkpoint_interval(estate) if follow_settings else None
+        key, pin = _key_for(connection, estate, seq, prev_hash, head_mac, wanted or DEFAULT_INTERVAL)
         signed += [pin] if pin else []
         interval = head_interval if head_interval is not None else key.checkpoint_every
-        wanted = checkpoint_interval(estate)
         queue = []
         if _head_tampered(key, seq - 1, prev_hash, head_mac, head_interval):
             # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
             queue.append(_Fields(fields.principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
-        if wanted != interval:
+        if wanted is not None and wanted != interval:
+            # The file changed the setting, not the principal acting: they are named in the detail (already redacted).
             queue.append(
-                _Fields(fields.principal, SETTINGS_ACTION, detail={"checkpoint_every": wanted, "previous": interval})
+                _Fields(
+                    SETTINGS_PRINCIPAL,
+                    SETTINGS_ACTION,
+                    detail={"checkpoint_every": wanted, "previous": interval, "acting": fields.principal},
+                )
             )
         queue.append(fields)
         for position, item in enumerate(queue):
             if position:
                 seq, prev_hash, *_ = _take_head(connection, cursor)
-            if item.action == SETTINGS_ACTION:
+            if item.action == SETTINGS_ACTION and wanted is not None:
                 interval = wanted
             entry = _write(connection, cursor, key, seq, prev_hash, interval, item)
-            if seq % interval == 0:
+            # A changed interval is signed for at once: raising it then never leaves more than the new
+            # interval (at most MAX_INTERVAL) of entries after the newest checkpoint, which is all that
+            # someone without keys/ can cut unnoticed.
+            if seq % interval == 0 or item.action == SETTINGS_ACTION:
                 made = sign_checked(connection, estate, key, seq, entry.hash)
                 if isinstance(made, Checkpoint):
                     signed.append(made)
@@ -207,7 +223,10 @@ def _take_head(connection: sa.Connection, cursor: Any) -> tuple[int, str, str | 
     _run(connection, cursor, _TAKE_HEAD)
     rows = cursor.fetchall()
     if not rows:
-        raise EstateError("the audit log's head row is missing; run `joinedup audit verify` and restore the catalogue")
+        raise TamperingError(
+            "the audit log's head row is missing: the catalogue was changed outside joinedup; "
+            "run `joinedup audit verify`"
+        )
     seq, prev_hash, mac, interval = rows[0]
     return int(seq), str(prev_hash), mac, None if interval is None else int(interval)
 
@@ -219,7 +238,7 @@ def _head_tampered(key: ChainKey, seq: int, entry_hash: str, mac: str | None, in
 
 
 def _key_for(
-    connection: sa.Connection, estate: Estate, seq: int, prev_hash: str, head_mac: str | None
+    connection: sa.Connection, estate: Estate, seq: int, prev_hash: str, head_mac: str | None, interval: int
 ) -> tuple[ChainKey, Checkpoint | None]:
     """The chain key, made (and the older, unkeyed entries pinned by a checkpoint) on the first keyed append."""
     key = chain_key(estate)
@@ -229,7 +248,7 @@ def _key_for(
                 f"{estate.keys_dir / 'audit-chain.key'}: missing, but the "
                 "audit log was written with it; restore keys/ from its backup"
             )
-        key = make_chain_key(estate, seq, checkpoint_interval(estate))
+        key = make_chain_key(estate, seq, interval)
     if head_mac is None and seq == key.from_seq and seq > 1:
         # Entries from an older joinedup carry no MAC: a signed checkpoint vouches for them as they are now.
         pin = sign_checked(connection, estate, None, seq - 1, prev_hash)
@@ -264,13 +283,28 @@ def _write(
         )
     )  # fmt: skip
     mac = key.entry_mac(digest)
-    _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+    try:
+        _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+    except sa.exc.IntegrityError as exc:
+        if not _seq_taken(exc):
+            raise
+        # seq is the primary key: an entry already there means the head was set back behind the log.
+        raise TamperingError(
+            f"the audit log's head (seq {seq - 1}) is behind its entries: it was set back outside joinedup; "
+            "run `joinedup audit verify`"
+        ) from None
     _run(connection, cursor, _MOVE_HEAD, (digest, key.head_mac(seq, digest, interval), interval))
     return AuditEntry(
         seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
         dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
         detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
     )  # fmt: skip
+
+
+def _seq_taken(exc: sa.exc.IntegrityError) -> bool:
+    """Whether the insert failed because an entry with its seq exists (not another constraint or trigger)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == "23505" or "UNIQUE constraint failed: audit_entries.seq" in str(exc.orig)
 
 
 def _keep_when_committed(session: Session | sa.Connection, estate: Estate, signed: list[Checkpoint]) -> None:
@@ -326,4 +360,6 @@ def _run(connection: sa.Connection, cursor: Any, sql: str, params: tuple[Any, ..
     try:
         cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as exc:
+        if is_locked(exc):
+            raise BusyError(LOCKED) from None  # as every catalogue statement run through SQLAlchemy does
         raise sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc

@@ -26,9 +26,9 @@ from joinedup.standards import install_macros
 #: Shown instead of a query DuckDB cannot split into tokens (so its literals cannot be found).
 UNREADABLE_SQL = "(query text not kept: it could not be split into tokens)"
 
-#: What people put between the parts of an identifier: any blank, dots, slashes,
-#: underscores and every kind of dash (a run of up to three, e.g. " - ").
-_SEP = r"[\s./_\-\u2010-\u2015\u2212]{0,3}"
+#: What people put between the parts of an identifier: a run of up to five characters that are not letters or
+#: digits (blanks, dots, commas, colons, bars, brackets, every kind of dash: "(943) 476-5919", "943    476").
+_SEP = r"[\W_]{0,5}"
 #: A letter in any script or width (``Ａ`` as well as ``A``).
 _LETTER = r"[^\W\d_]"
 #: Shapes worth checking, in any digits (full-width ``９`` too) and glued to the
@@ -39,7 +39,7 @@ _IDENTIFIER_SHAPES = (
     ("ni_number", re.compile(_LETTER + _SEP + _LETTER + "(?:" + _SEP + r"\d){6}" + _SEP + _LETTER + r"(?!\d)")),
 )
 #: Hex digests (file hashes, keyed hashes) are kept whole: a run of digits inside one is not a number someone typed.
-_DIGIT = re.compile(r"\d")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 _DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 
 
@@ -60,8 +60,8 @@ def redact_text(secret: bytes, text: str) -> Redacted:
 
     The one identifier detector: every free-text field of an entry goes through it.
     """
-    if not _DIGIT.search(text):
-        return Redacted(text)  # every identifier has digits; most text an append stores has none
+    if not (_ASCII_DIGIT.search(text) if text.isascii() else any(ch.isnumeric() for ch in text)):
+        return Redacted(text)  # every identifier has digits (in some form); most text an append stores has none
     hashes: set[str] = set()
     pieces = []
     kept = 0
@@ -74,17 +74,33 @@ def redact_text(secret: bytes, text: str) -> Redacted:
 
 
 def _redact_piece(secret: bytes, text: str, hashes: set[str]) -> str:
+    # Matched on the NFKC form (superscript and full-width digits become 0-9), replaced in the text as written.
+    folded, origin = _folded(text)
+    spans: list[tuple[int, int, str]] = []
     for kind, shape in _IDENTIFIER_SHAPES:
-
-        def replace(match: re.Match[str], kind: str = kind) -> str:
+        for match in shape.finditer(folded):
+            start, end = origin[match.start()], origin[match.end() - 1] + 1
+            if any(start < e and s < end for s, e, _ in spans):
+                continue  # already taken out as the other kind
             compact = _compact(match.group())
             if canonical_identifier(kind, compact) is None:
-                return match.group()
+                continue
             hashes.add(subject_hash(secret, kind, compact))
-            return f"[{kind.replace('_', ' ')}]"
-
-        text = shape.sub(replace, text)
+            spans.append((start, end, f"[{kind.replace('_', ' ')}]"))
+    for start, end, label in sorted(spans, reverse=True):
+        text = text[:start] + label + text[end:]
     return text
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """``text`` NFKC-normalised character by character, and for each folded character the index it came from."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, ch in enumerate(text):
+        normal = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
+        folded.append(normal)
+        origin.extend([index] * len(normal))
+    return "".join(folded), origin
 
 
 def _compact(found: str) -> str:

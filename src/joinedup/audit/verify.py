@@ -33,8 +33,10 @@ import sqlalchemy as sa
 
 from joinedup.audit.canonical import ZERO_HASH, encode_entry, entry_hash
 from joinedup.audit.checkpoints import (
+    DEFAULT_INTERVAL,
     Checkpoint,
     checkpoint_interval,
+    interval_problem,
     kept_checkpoint,
     load_checkpoint_file,
 )
@@ -82,6 +84,8 @@ class VerifyReport:
     #: The exported checkpoint checked, if one was given.
     checkpoint_file: Checkpoint | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: Things worth saying that are not tampering (a bad setting in joinedup.toml).
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -112,6 +116,7 @@ class VerifyReport:
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
             "problems": [p.to_dict() for p in sorted(self.problems, key=lambda p: (p.seq is None, p.seq or 0))],
+            "notes": self.notes,
             "seconds": self.seconds,
         }
 
@@ -132,9 +137,20 @@ def verify(
         # the one before was read, so concurrent appends never look like tampering. A
         # checkpoint is expected only up to the first head read: entries up to there were
         # committed, with their checkpoints, before the checkpoints were read.
-        committed = conn.execute(_HEAD).one_or_none()
-        stored = [Checkpoint.from_row(row) for row in conn.execute(sa.select(AuditCheckpointRow.__table__))]
-        head_before = conn.execute(_HEAD).one_or_none()
+        # Someone who can write the catalogue can drop its tables too: verify reports that rather than failing.
+        tables = _missing_tables(conn)
+        for table in tables:
+            report.problems.append(
+                Problem(None, f"the catalogue's {table} table is missing: the log's tables were tampered with")
+            )
+        has_head = "audit_head" not in tables
+        committed = conn.execute(_HEAD).one_or_none() if has_head else None
+        stored = (
+            [Checkpoint.from_row(row) for row in conn.execute(sa.select(AuditCheckpointRow.__table__))]
+            if "audit_checkpoints" not in tables
+            else []
+        )
+        head_before = conn.execute(_HEAD).one_or_none() if has_head else None
         wanted: dict[int, list[str]] = defaultdict(list)
         for made in [*stored, *(c for c in (external, kept) if c is not None)]:
             wanted[made.seq].append(made.hash)
@@ -149,19 +165,21 @@ def verify(
         # A checkpoint is signed only after the MACs since the one before were checked, so
         # up to the newest one this estate signed the plain chain is proof enough.
         walk.vouched = max(signed, default=0)
-        found = walk.run(conn, set(wanted))
-        if walk.vouched and found.get(walk.vouched) != signed[walk.vouched]:
+        found = walk.run(conn, set(wanted)) if "audit_entries" not in tables else {}
+        if walk.vouched and found.get(walk.vouched) != signed[walk.vouched] and "audit_entries" not in tables:
             # It no longer matches: walk again checking every MAC, to name the first entry forged.
-            report.entries, report.problems = 0, []
+            report.entries, report.problems = 0, report.problems[: len(tables)]  # keep the missing tables
             walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
             found = walk.run(conn, set(wanted))
-        head_after = conn.execute(_HEAD).one_or_none()
-    _check_head(report, head_before, head_after, found)
+        head_after = conn.execute(_HEAD).one_or_none() if has_head else None
+    if has_head:
+        _check_head(report, head_before, head_after, found)
     for made in stored:
         report.checkpoints += 1
         _check_checkpoint(report, made, found, trusted_hex, "a stored checkpoint")
     if key is None:
-        _check_coverage(report, stored, checkpoint_interval(estate))
+        # An unkeyed log records no interval; a bad setting falls back to the default rather than stopping verify.
+        _check_coverage(report, stored, DEFAULT_INTERVAL if interval_problem(estate) else checkpoint_interval(estate))
     else:
         _check_head_mac(report, key, head_after)
         _check_due(report, walk.due, signed_stored, estate)
@@ -289,6 +307,8 @@ class _Walk:
             if seq >= from_seq:
                 if action == SETTINGS_ACTION:
                     interval = _interval_set(detail, interval)
+                    if seq <= self.expect_upto and _signed_at_change(detail):
+                        due.append(seq)  # a change is signed for at once, which bounds what can be cut after it
                 elif action == TAMPERING_ACTION:
                     problems.append(
                         Problem(
@@ -307,6 +327,25 @@ class _Walk:
                 break
         report.last_seq, report.last_hash = last_seq, last_hash
         return found
+
+
+def _signed_at_change(detail: str) -> bool:
+    """Whether this settings entry was written by a joinedup that signs a checkpoint at every change.
+
+    Those name the acting principal in their detail; older ones do not, and carry no checkpoint of their own.
+    """
+    try:
+        return "acting" in json.loads(detail)
+    except (ValueError, TypeError):
+        return False
+
+
+_AUDIT_TABLES = ("audit_entries", "audit_head", "audit_checkpoints")
+
+
+def _missing_tables(conn: sa.Connection) -> list[str]:
+    inspector = sa.inspect(conn)
+    return [table for table in _AUDIT_TABLES if not inspector.has_table(table)]
 
 
 def _interval_set(detail: str, current: int) -> int:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 
 from joinedup.access import authorize, resolve_principal
@@ -20,6 +21,8 @@ from joinedup.audit import (
     who_accessed,
 )
 from joinedup.audit import checkpoint as sign_now
+from joinedup.audit.checkpoints import interval_problem
+from joinedup.audit.verify import Problem
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     AsOption,
@@ -60,7 +63,7 @@ def log_(
     joinedup audit log --dataset people --action data. --limit 20 --json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.read")
+    me = authorize(target, resolve_principal(target, as_, "audit.read").name, "audit.read")
     found = log(target, since=_since(since), principal=principal, dataset=dataset, action=action, limit=limit)
     filters = {"since": since, "principal": principal, "dataset": dataset, "action": action, "limit": limit}
     release(target, found, principal=me.name, action="audit.read", row_count=len(found), detail={"filters": filters})
@@ -98,7 +101,7 @@ def who_accessed_(
         raise InputError("give exactly one of --nhs-number, --ni-number or --person-key")
     [(kind, value)] = given.items()
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.who_accessed")
+    me = authorize(target, resolve_principal(target, as_, "audit.who_accessed").name, "audit.who_accessed")
     answer = who_accessed(target, kind, value, dataset_membership(target))
     # The lookup names the person, so it is itself on the record (as a keyed hash).
     release(
@@ -137,14 +140,27 @@ def verify_(
     joinedup audit verify --checkpoint /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.verify")
+    me = authorize(target, resolve_principal(target, as_, "audit.verify").name, "audit.verify")
     report = verify(target, checkpoint)
-    release(
-        target, report, principal=me.name, action="audit.verify",
-        detail={"ok": report.ok, "last_seq": report.last_seq, "first_bad_seq": report.first_bad_seq},
-    )  # fmt: skip
+    # Verify takes the interval from the log, so a bad setting is mentioned, not obeyed, and stops nothing.
+    setting = interval_problem(target)
+    if setting is not None:
+        report.notes.append(f"{setting}; verify used the interval the log records")
+    try:
+        # Its own entry goes in only when the log can be appended to; the report comes first either way.
+        release(
+            target, report, principal=me.name, action="audit.verify", follow_settings=setting is None,
+            detail={"ok": report.ok, "last_seq": report.last_seq, "first_bad_seq": report.first_bad_seq},
+        )  # fmt: skip
+    except (TamperingError, sa.exc.DBAPIError) as exc:
+        if report.ok:
+            raise
+        unrecorded = str(exc) if isinstance(exc, TamperingError) else type(exc).__name__
+        report.problems.append(Problem(None, f"this verification could not be recorded in the log: {unrecorded}"))
 
     def render(_: Any) -> None:
+        for note in report.notes:
+            say("[yellow]Note[/yellow]: {}", note)
         if report.ok:
             against = f", and checkpoint file at seq {report.checkpoint_file.seq}" if report.checkpoint_file else ""
             say(
@@ -181,7 +197,7 @@ def checkpoint_(
     joinedup audit checkpoint --export /mnt/records/estate-2026-01-31.json
     """
     target = open_estate(estate)
-    me = authorize(target, resolve_principal(target, as_).name, "audit.checkpoint")
+    me = authorize(target, resolve_principal(target, as_, "audit.checkpoint").name, "audit.checkpoint")
     made = export_checkpoint(target, export) if export else sign_now(target)
     release(
         target,

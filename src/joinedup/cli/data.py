@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from joinedup.access import query_as, resolve_principal
+from joinedup.access import query_as, query_datasets, resolve_principal
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     OLD_DATASET_ARGUMENT,
@@ -98,7 +98,7 @@ def ingest(
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
-    principal = resolve_principal(target, as_).name
+    principal = resolve_principal(target, as_, "dataset.ingest", dataset=dataset).name
     with _progress(enabled=not json_) as report:
         result = run_ingest(
             target,
@@ -202,7 +202,9 @@ def quarantine(
     """
     name = one_dataset(dataset, ctx)
     target = open_estate(estate)
-    me = resolve_principal(target, as_).name
+    me = resolve_principal(
+        target, as_, "quarantine.export" if csv is not None else "quarantine.read", dataset=name, purpose=purpose
+    ).name
     if csv is not None:
         found, written = export_quarantine_as(target, me, name, csv, version, purpose=purpose)
         emit(
@@ -265,7 +267,8 @@ def query(
     target = open_estate(estate)
     if limit is None and not json_:
         limit = TABLE_ROWS  # a table of a million rows helps nobody, and takes minutes to draw
-    result = query_as(target, resolve_principal(target, as_).name, sql, purpose=purpose, limit=limit)
+    me = resolve_principal(target, as_, "data.query", dataset=lambda: query_datasets(target, sql), purpose=purpose)
+    result = query_as(target, me.name, sql, purpose=purpose, limit=limit)
 
     def render(_: Any) -> None:
         out.print(table(result.columns, result.rows))

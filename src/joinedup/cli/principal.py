@@ -64,7 +64,7 @@ def add(
     joinedup principal add dora --role dpo
     """
     target = open_estate(estate)
-    actor = resolve_principal(target, as_).name
+    actor = resolve_principal(target, as_, "principal.manage").name
     made = add_principal(
         target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets, kind=str(kind)
     )
@@ -87,7 +87,7 @@ def grant(
     joinedup principal grant alice --role analyst --dataset visits
     """
     target = open_estate(estate)
-    actor = resolve_principal(target, as_).name
+    actor = resolve_principal(target, as_, "principal.manage").name
     changed = grant_role(target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
@@ -110,7 +110,7 @@ def revoke(
     joinedup principal revoke alice --role analyst --dataset people
     """
     target = open_estate(estate)
-    actor = resolve_principal(target, as_).name
+    actor = resolve_principal(target, as_, "principal.manage").name
     changed = revoke_role(target, actor, name, str(role), datasets=dataset or (), all_datasets=all_datasets)
     _show(changed, json_, f"Now {changed.describe()}")
 
@@ -128,7 +128,7 @@ def disable(
     joinedup principal disable sam
     """
     target = open_estate(estate)
-    changed = disable_principal(target, resolve_principal(target, as_).name, name)
+    changed = disable_principal(target, resolve_principal(target, as_, "principal.manage").name, name)
     _show(changed, json_, f"Disabled {changed.name}")
 
 
@@ -145,7 +145,7 @@ def enable(
     joinedup principal enable sam
     """
     target = open_estate(estate)
-    changed = enable_principal(target, resolve_principal(target, as_).name, name)
+    changed = enable_principal(target, resolve_principal(target, as_, "principal.manage").name, name)
     _show(changed, json_, f"Enabled {changed.describe()}")
 
 

@@ -209,7 +209,9 @@ def _schema_to_export(file: Path | None, dataset: str | None, estate: Path, as_:
         return load_schema(file)
     assert dataset is not None
     target = open_estate(estate)
-    authorize(target, resolve_principal(target, as_).name, "schema.read", dataset=dataset)
+    authorize(
+        target, resolve_principal(target, as_, "schema.read", dataset=dataset).name, "schema.read", dataset=dataset
+    )
     info = Catalogue(target).get(dataset)
     if info.schema is None:
         raise SchemaError(f"dataset {dataset!r} has no schema yet: ingest a file with --schema first")

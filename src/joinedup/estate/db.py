@@ -8,12 +8,15 @@ in ``migrations/versions``, applied by :func:`migrate`.
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
+
+from joinedup.errors import BusyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,12 +48,29 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The one line a user sees when another process kept the catalogue's write lock past the busy timeout.
+LOCKED = "the catalogue is locked by another process; try again"
+
+
 def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "handle_error", _locked_is_busy)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on a lock another process holds (after the busy timeout)."""
+    original = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return isinstance(original, sqlite3.OperationalError) and "database is locked" in str(original)
+
+
+def _locked_is_busy(context: sa.engine.ExceptionContext) -> None:
+    # Waiting out another writer is something a user can put right by trying again, not a bug to report.
+    if is_locked(context.original_exception):
+        raise BusyError(LOCKED) from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
