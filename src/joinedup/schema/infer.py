@@ -92,6 +92,30 @@ _HEADER_WORDS = (
     r"(^|_)(id|ref|reference|no|num|number|code|type|kind|status|date|time|name|title|description|notes?|"
     r"comments?|category|count|total|amount|value|year|month|day|role|relationship|contact)($|_)"
 )
+#: Whole words (of a normalised header) that name what a column holds rather than being a value in it.
+_HEADER_TOKENS = frozenset(
+    "id ids ref refs reference key no num number code type kind status date time datetime timestamp name names "
+    "title description note notes comment comments category class count total amount value year month day week role "
+    "relationship contact surname forename forenames firstname lastname fullname middlename given family first last "
+    "full middle maiden initial initials preferred known address addresses street road line house flat building "
+    "locality town city county district borough ward parish region area country postcode post zip location site place "
+    "email mail phone telephone tel mobile fax dob birth born death died age sex gender ethnicity ethnic religion "
+    "nationality language marital disability health nhs ni nino uprn usrn vat utr crn company organisation "
+    "organization org employer school service team department unit provider practice gp trust authority council "
+    "start end from to created updated modified source target flag level group score result outcome reason rate price "
+    "cost fee balance quantity qty size percent percentage payment income salary account bank sort period term "
+    "carer parent guardian owner officer worker staff client customer person patient pupil student applicant "
+    "tenant resident household member user username login councillor".split()
+)
+#: A header written as a field name: snake_case or camelCase.
+_IDENTIFIER_LIKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+([A-Z][a-z0-9]*)+")
+#: A word or a few, each capitalised: "Jackson", "Samantha", "Milton Keynes".
+_CAPITALISED = re.compile(r"[A-Z][a-z'’.-]+( [A-Z][a-z'’.-]+){0,3}")
+#: The start of a postal address: "12A High Street", "Flat 3, 12 Mill Lane".
+_ADDRESS = re.compile(r"(([A-Z][a-z]+ )?[0-9]+[A-Za-z]?,? )?[0-9]+[A-Za-z]?,? [A-Z][A-Za-z'’.-]*( [A-Z][A-Za-z'’.-]*)*")
+#: Share of the values sampled below a header that must share its shape for the header to read as one of them.
+_SAME_SHAPE_SHARE = 0.8
+
 #: Values no header is: a header cell holding one is the first row of data.
 _DATA_HEADERS = (
     ("nhs_number", "is an NHS number"),
@@ -190,6 +214,12 @@ def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
     found = []
     # "Main Carer" over names is a header when its neighbours are headers too.
     worded = any(_is_header_word(p.name) for p in profiles)
+    # Shape alone cannot tell "Region" over towns from "Leeds" over towns; a row in which
+    # most cells are not ordinary header words is what makes the shape telling. Most, not
+    # any: surnames such as Ward, Day or Price are header words too.
+    ordinary = sum(1 for p in profiles if _is_ordinary_header(p.header))
+    plain_words = 2 * ordinary <= len(profiles)
+    alike = []
     for position, p in enumerate(profiles, start=1):
         kind = _data_like(p.header)
         if kind is None and p.header_repeats > p.header_rows:
@@ -198,7 +228,10 @@ def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
             kind = "is a person's name above more of them"
         if kind is not None:
             found.append((position, kind))
-    return found
+        elif plain_words and (shaped := _same_shape_as_values(p)) is not None:
+            alike.append((position, shaped))
+    # The error shows a few: the surest signs (an NHS number, a date) go first.
+    return found + alike
 
 
 def _names_a_person(p: ColumnProfile) -> bool:
@@ -207,6 +240,36 @@ def _names_a_person(p: ColumnProfile) -> bool:
         return False
     names = sum(1 for value in p.sample_values if _PEOPLES_NAME.fullmatch(value))
     return names >= 0.8 * len(p.sample_values)
+
+
+def _is_ordinary_header(header: str) -> bool:
+    """A header cell written as headers are: a field-name-like token, or holding a word headers use as a whole word."""
+    text = header.strip()
+    if _IDENTIFIER_LIKE.fullmatch(text):
+        return True
+    if _ADDRESS.fullmatch(text):
+        return False  # "12 Street Lane" names a place, not a column
+    words = re.split(r"[^a-z0-9]+", _normalise_words(text))
+    return any(word in _HEADER_TOKENS for word in words)
+
+
+def _normalise_words(text: str) -> str:
+    # camelCase splits into words before lower-casing: "dateOfBirth" holds "date".
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
+
+
+def _same_shape_as_values(p: ColumnProfile) -> str | None:
+    """What a header cell is when it has the shape of the values below it, or None."""
+    text = p.header.strip()
+    values = [value.strip() for value in p.sample_values if value.strip()]
+    if not values:
+        return None
+    for shape, kind in ((_ADDRESS, "is an address above more of them"), (_CAPITALISED, "is a word like those below it")):
+        if shape.fullmatch(text):
+            alike = sum(1 for value in values if shape.fullmatch(value) and not _is_ordinary_header(value))
+            if alike >= _SAME_SHAPE_SHARE * len(values):
+                return kind
+    return None
 
 
 def _is_header_word(name: str) -> bool:
