@@ -205,7 +205,13 @@ def test_a_headerless_excel_sheet_of_names_and_addresses_is_refused(cli: Cli, tm
 
 @pytest.mark.parametrize(
     "header",
-    ["Surname,Forename,Address,Town", "ID,Name,Postcode,Town", "surname,given_name,Street,Place", "Region,Area,Ward", "Ward,Councillor"],
+    [
+        "Surname,Forename,Address,Town",
+        "ID,Name,Postcode,Town",
+        "surname,given_name,Street,Place",
+        "Region,Area,Ward",
+        "Ward,Councillor",
+    ],
 )
 def test_real_headers_over_names_addresses_and_towns_still_infer(cli: Cli, tmp_path: Path, header: str) -> None:
     width = len(header.split(","))

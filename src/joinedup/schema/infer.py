@@ -93,7 +93,7 @@ _HEADER_WORDS = (
     r"comments?|category|count|total|amount|value|year|month|day|role|relationship|contact)($|_)"
 )
 #: Whole words (of a normalised header) that name what a column holds rather than being a value in it.
-_HEADER_TOKENS = frozenset(
+_HEADER_WORD_LIST = (
     "id ids ref refs reference key no num number code type kind status date time datetime timestamp name names "
     "title description note notes comment comments category class count total amount value year month day week role "
     "relationship contact surname forename forenames firstname lastname fullname middlename given family first last "
@@ -105,8 +105,9 @@ _HEADER_TOKENS = frozenset(
     "start end from to created updated modified source target flag level group score result outcome reason rate price "
     "cost fee balance quantity qty size percent percentage payment income salary account bank sort period term "
     "carer parent guardian owner officer worker staff client customer person patient pupil student applicant "
-    "tenant resident household member user username login councillor".split()
+    "tenant resident household member user username login councillor"
 )
+_HEADER_TOKENS = frozenset(_HEADER_WORD_LIST.split(" "))
 #: A header written as a field name: snake_case or camelCase.
 _IDENTIFIER_LIKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+([A-Z][a-z0-9]*)+")
 #: A word or a few, each capitalised: "Jackson", "Samantha", "Milton Keynes".
@@ -264,7 +265,8 @@ def _same_shape_as_values(p: ColumnProfile) -> str | None:
     values = [value.strip() for value in p.sample_values if value.strip()]
     if not values:
         return None
-    for shape, kind in ((_ADDRESS, "is an address above more of them"), (_CAPITALISED, "is a word like those below it")):
+    shapes = ((_ADDRESS, "is an address above more of them"), (_CAPITALISED, "is a word like those below it"))
+    for shape, kind in shapes:
         if shape.fullmatch(text):
             alike = sum(1 for value in values if shape.fullmatch(value) and not _is_ordinary_header(value))
             if alike >= _SAME_SHAPE_SHARE * len(values):
