@@ -311,11 +311,12 @@ def _mode_checks(
 ) -> list[Check]:
     """A field's checks as the mode needs them.
 
-    Append and upsert find rows by primary key, so every part of it is required.
+    Every part of a primary key is required in every mode (Table Schema says so, and
+    append and upsert find rows by it): a replace must not load a row no key can name.
     An upsert row flagged for deletion needs only a valid key and flag: its other
     values are never stored.
     """
-    if mode in ("append", "upsert") and field.name in schema.primary_key and not field.constraints.required:
+    if field.name in schema.primary_key and not field.constraints.required:
         found = [Check("required", f"{v} IS NULL", lit("a value is required: it is part of the primary key")), *found]
     flag = schema.deletion_flag
     if mode == "upsert" and flag and field.name != flag and field.name not in schema.primary_key:
