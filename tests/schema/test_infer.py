@@ -8,10 +8,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from joinedup.estate import Estate
+from joinedup.ingest import ingest
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.inference import infer_file_schema, propose_file_schema
 from joinedup.schema import Schema, dump_schema, parse_schema, to_table_schema
 from joinedup.standards import generate
+from joinedup.storage.query import run_query
 from tests.conftest import CliResult, write_csv
 
 Cli = Callable[..., CliResult]
@@ -241,3 +244,29 @@ def test_date_times_without_an_offset_are_proposed_as_uk_local_time(tmp_path: Pa
     assert (local.type, local.timezone) == ("datetime", "Europe/London")
     assert "UK local time" in (local.description or "")
     assert (utc.type, utc.timezone) == ("datetime", None)
+
+
+def test_numbers_are_never_proposed_where_they_would_lose_digits(tmp_path: Path) -> None:
+    text = (
+        "id,big,amt,huge,price\n"
+        "1,9007199254740993,12345678901234567.89,99999999999999999999,0.1\n"
+        "2,9223372036854775807,0.1,1,12.5\n"
+        "3,1,1,2,123456789012.345\n"
+    )
+    path = write_csv(tmp_path / "big.csv", text)
+    proposal = propose_file_schema(path)
+    fields = {f.name: f for f in proposal.schema.fields}
+    assert fields["big"].type == "integer"  # every value fits a BIGINT, 19 digits included
+    assert fields["amt"].type == "string" and "more than 15 significant digits" in (fields["amt"].description or "")
+    assert fields["huge"].type == "string" and "too large for a 64-bit integer" in (fields["huge"].description or "")
+    assert fields["price"].type == "number"  # 15 significant digits: exact in a double
+    assert proposal.rows_loaded == 3
+
+
+def test_whatever_infer_proposes_loads_every_digit_of_big_numbers(estate: Estate, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "big.csv", "id,big,amt\n1,9007199254740993,12345678901234567.89\n2,5,0.5\n")
+    schema = infer_file_schema(path)
+    ingest(estate, path, dataset="big", principal="tester", schema=schema)
+    rows = run_query(estate, "SELECT big, amt FROM big ORDER BY id", datasets={"big": 1}).records()
+    assert [str(r["big"]) for r in rows] == ["9007199254740993", "5"]
+    assert [str(r["amt"]) for r in rows] == ["12345678901234567.89", "0.5"]

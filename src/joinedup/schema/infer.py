@@ -25,11 +25,23 @@ ENUM_VALUE_MAX_LENGTH = 40
 _NUMBER = r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')"
 _SLASHED_DATE = r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')"
 _DAY_FIRST, _MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+#: Significant digits every DOUBLE holds exactly: more, and a loaded number may differ from the text.
+DOUBLE_DIGITS = 15
+# The mantissa's digits without leading zeros (nor trailing zeros after a decimal point): "0.00120" has 2.
+_MANTISSA = r"regexp_extract(v, '^[+-]?([0-9]*\.?[0-9]*)', 1)"
+_SIGNIFICANT_DIGITS = (
+    f"length(ltrim(replace(CASE WHEN contains({_MANTISSA}, '.') THEN rtrim({_MANTISSA}, '0') "
+    f"ELSE {_MANTISSA} END, '.', ''), '0'))"
+)
 
 _CHECKS: dict[str, str] = {
     # Shape checks for Table Schema types, over trimmed text v.
-    "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,18}')",
+    # Whole numbers a BIGINT holds: up to 19 digits, within its range.
+    "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,19}') AND TRY_CAST(v AS BIGINT) IS NOT NULL",
+    "whole": r"regexp_full_match(v, '[+-]?[0-9]+')",
     "number": _NUMBER,
+    # Numbers a DOUBLE holds exactly as written: at most 15 significant digits in the mantissa.
+    "precise_number": f"{_NUMBER} AND {_SIGNIFICANT_DIGITS} <= {DOUBLE_DIGITS}",
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
     "uk_date": _SLASHED_DATE,
     # ISO 8601 date-times with or without an offset (read in UTC only to check the shape).
@@ -374,6 +386,13 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             "mix digits and letters, as house numbers like 12A do"
         )
         return "string", "default"
+    if p.passes["whole"] > p.passes["integer"] and share("whole") >= THRESHOLD:
+        # A number column would round them (a DOUBLE holds 15 digits); text keeps every digit.
+        notes.append(
+            f"kept as text: {_of(p.passes['whole'] - p.passes['integer'], p)} "
+            "are whole numbers too large for a 64-bit integer"
+        )
+        return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
         if any(s.startswith("0") and len(s) > 1 for s in p.sample_values):
@@ -381,6 +400,14 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             return "string", "default"
         return "integer", "default"
     if share("number") >= THRESHOLD:
+        imprecise = p.passes["number"] - p.passes["precise_number"]
+        if imprecise:
+            # type number is a DOUBLE: 12345678901234567.89 would load as 12345678901234568.
+            notes.append(
+                f"kept as text: {_of(imprecise, p)} have more than {DOUBLE_DIGITS} significant digits, "
+                "more than a number holds exactly"
+            )
+            return "string", "default"
         return "number", "default"
     return "string", "default"
 
