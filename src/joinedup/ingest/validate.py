@@ -113,7 +113,7 @@ def standardise(field: Field, v: str) -> str:
     if t == "date":
         if field.format == "default":
             return f"CAST({trimmed_macro('iso_date')}({v}) AS DATE)"
-        return f"CAST(try_strptime({v}, {lit(field.format)}) AS DATE)"
+        return f"CAST({_parsed(v, field.format)} AS DATE)"
     if t == "datetime":
         # Values without an offset are local times in the field's declared zone, or refused.
         if field.format == "default":
@@ -121,11 +121,24 @@ def standardise(field: Field, v: str) -> str:
                 iso_datetime_in_zone(v, field.timezone) if field.timezone else f"{trimmed_macro('iso_datetime')}({v})"
             )
             return f"CAST({text} AS TIMESTAMPTZ)"
-        parsed = f"try_strptime({v}, {lit(field.format)})"
+        parsed = _parsed(v, field.format)
         if field.timezone and field.pattern_without_offset:
             return f"timezone('UTC', {local_to_utc(parsed, field.timezone)})"
         return f"CAST({parsed} AS TIMESTAMPTZ)"
     raise AssertionError(f"unhandled type {t}")
+
+
+def _parsed(v: str, fmt: str) -> str:
+    """SQL reading ``v`` with a strptime format, NULL when it does not fit.
+
+    strptime's ``%Y`` takes a year of any number of digits, so ``25/12/20`` would
+    load as the year 20 AD: under ``%Y`` the year must be written in four digits,
+    which (as a 1- to 4-digit year is all strptime accepts) means from 1000 on.
+    """
+    parsed = f"try_strptime({v}, {lit(fmt)})"
+    if "%Y" not in fmt:
+        return parsed
+    return f"CASE WHEN year({parsed}) >= 1000 THEN {parsed} END"
 
 
 def checks(field: Field, v: str, std: str) -> list[Check]:
