@@ -23,7 +23,7 @@ FRICTIONLESS = """
     {
         "name": "code",
         "type": "string",
-        "constraints": {"pattern": "[A-Z]{3}", "enum": ["ABC", "DEF"], "minLength": 3, "maxLength": 3},
+        "constraints": {"pattern": "[A-Z]{3}", "enum": ["ABC", "DEF"], "minLength": 3, "maxLength": 3}
     },
     {"name": "ok", "type": "boolean", "trueValues": ["Y"], "falseValues": ["N"]}
   ],
