@@ -49,6 +49,9 @@ _CHECKS: dict[str, str] = {
     # The two orders, read as ingest will read them: the one more values fit is proposed.
     "day_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_DAY_FIRST}') IS NOT NULL",
     "month_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_MONTH_FIRST}') IS NOT NULL",
+    # Reference codes such as R001, CR-2020-0001 or 00123: one token holding a digit.
+    "reference": r"regexp_full_match(v, '[A-Za-z0-9]+([-/_.][A-Za-z0-9]+)*') AND regexp_matches(v, '[0-9]') "
+    "AND length(v) <= 24",
     # Street numbers such as 12A: digits with letters that are not a number's exponent.
     "digits_and_letters": f"regexp_matches(v, '[0-9]') AND regexp_matches(v, '[A-Za-z]') AND NOT {_NUMBER}",
 }
@@ -88,7 +91,7 @@ _PERSONAL: list[tuple[str, str]] = [
         r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$",
         "name",
     ),
-    (r"dob|birth", "date_of_birth"),
+    (r"dob|birth|(^|_)born($|_)", "date_of_birth"),
     (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
     (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
     (r"(^|_)(sex|gender)($|_)|(^|_)age($|_)|marital", "demographic"),
@@ -162,7 +165,9 @@ def propose_schema(profiles: list[ColumnProfile]) -> Schema:
         (
             f.name
             for f in fields
-            if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)
+            if f.constraints.unique
+            and f.constraints.required
+            and re.search(r"(^|_)(id|ref|reference|key|number|no)$", f.name)
         ),
         None,
     )
@@ -325,7 +330,9 @@ def propose_field(p: ColumnProfile) -> Field:
         fmt = "person_name"
     required = p.present == p.rows and p.rows > 0
     # Only identifiers are unique by nature: ten different postcodes or dates are a coincidence.
-    unique = p.present >= 10 and p.distinct == p.present and type_ in _IDENTIFYING_TYPES
+    # Codes written as text (R001, leading zeros) identify things too; a personal column is left alone.
+    reference = type_ == "string" and category is None and p.passes["reference"] == p.present
+    unique = p.present >= 10 and p.distinct == p.present and (type_ in _IDENTIFYING_TYPES or reference)
     enum = _enum(p, type_, fmt, category, notes)
     description = "; ".join(notes) or None
     return Field(
