@@ -211,6 +211,7 @@ def test_a_headerless_excel_sheet_of_names_and_addresses_is_refused(cli: Cli, tm
         "surname,given_name,Street,Place",
         "Region,Area,Ward",
         "Ward,Councillor",
+        "Provider,Scheme,Tenure,Landlord",
     ],
 )
 def test_real_headers_over_names_addresses_and_towns_still_infer(cli: Cli, tmp_path: Path, header: str) -> None:

@@ -120,7 +120,13 @@ _HEADER_WORD_LIST = (
     "start end from to created updated modified source target flag level group score result outcome reason rate price "
     "cost fee balance quantity qty size percent percentage payment income salary account bank sort period term "
     "carer parent guardian owner officer worker staff client customer person patient pupil student applicant "
-    "tenant resident household member user username login councillor"
+    "tenant resident household member user username login councillor landlord tenure scheme programme project "
+    "stage step priority method channel funding budget product item items activity event events task action decision "
+    "grade band tier sector industry occupation job position qualification course subject class form "
+    "condition need needs support plan placement referral assessment review visit appointment admission discharge "
+    "incident complaint application licence permit property premises dwelling room bed lsoa msoa "
+    "latitude longitude easting northing lat lon lng url link website format version label tag tags remarks summary "
+    "details detail info information other enabled active open closed current previous new old"
 )
 _HEADER_TOKENS = frozenset(_HEADER_WORD_LIST.split(" "))
 #: A header written as a field name: snake_case or camelCase.
