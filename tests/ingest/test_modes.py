@@ -162,13 +162,15 @@ def test_repeated_keys_within_an_upsert_file_keep_the_first_and_quarantine_the_r
     assert read_quarantine(estate, "accounts").rows[0]["_errors"][0]["message"] == "duplicates the primary key of row 2"
 
 
-@pytest.mark.parametrize("mode", ["append", "upsert"])
-def test_a_missing_key_is_quarantined_in_append_and_upsert(estate: Estate, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize("mode", ["replace", "append", "upsert"])
+def test_a_missing_key_is_quarantined_in_every_mode(estate: Estate, tmp_path: Path, mode: str) -> None:
+    # Table Schema requires primary key values: a replace must not load a row no key can name either.
     load(estate, write_csv(tmp_path / "a.csv", FIRST), "replace", ACCOUNTS)
-    result = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n,Nobody,1\n7,Gil,70\n"), mode)
-    assert (result.rows_inserted, result.rows_quarantined) == (1, 1)
-    [keyless] = read_quarantine(estate, "accounts").rows
-    assert [(e["column"], e["rule"]) for e in keyless["_errors"]] == [("id", "required")]
+    result = load(estate, write_csv(tmp_path / "b.csv", "id,name,balance\n,Nobody,1\n,,\n7,Gil,70\n"), mode)
+    assert (result.rows_inserted, result.rows_quarantined) == (1, 2)
+    keyless = read_quarantine(estate, "accounts").rows
+    assert [[(e["column"], e["rule"]) for e in row["_errors"]] for row in keyless] == [[("id", "required")]] * 2
+    assert all(row["id"] is not None for row in table(estate))
 
 
 @pytest.mark.parametrize("mode", ["append", "upsert"])

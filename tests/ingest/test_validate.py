@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import duckdb
+import pytest
 
+from joinedup.estate import Estate
+from joinedup.ingest import ingest
+from joinedup.ingest.quarantine import read_quarantine
 from joinedup.ingest.validate import build_query, macros_needed, preparation
 from joinedup.schema import Schema
 from joinedup.standards import UK_TYPES, install_macros
+from tests.conftest import write_csv
 
 
 def test_the_connection_defines_every_macro_the_query_calls() -> None:
@@ -78,3 +84,27 @@ def test_every_identifier_in_the_generated_sql_is_quoted() -> None:
         ]
         for sql in statements:
             assert _unquoted_identifiers(sql) == [], sql
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"name": "seen", "type": "date", "format": "%d/%m/%Y"},
+        {"name": "seen", "type": "date", "format": "%d%m%Y"},
+        {"name": "seen", "type": "datetime", "format": "%d/%m/%Y %H:%M", "timezone": "Europe/London"},
+        {"name": "seen", "type": "datetime", "format": "%d/%m/%Y %H:%M%z"},
+    ],
+    ids=["date", "date-without-separators", "local-datetime", "datetime-with-offset"],
+)
+def test_a_year_under_percent_y_must_have_four_digits(estate: Estate, tmp_path: Path, field: dict) -> None:
+    time = " 10:00" if field["type"] == "datetime" else ""
+    offset = "+0000" if field["format"].endswith("%z") else ""
+    slash = "/" if "/" in field["format"] else ""
+    values = [f"25{slash}12{slash}{year}{time}{offset}" for year in ("2020", "20", "202", "1999")]
+    path = write_csv(tmp_path / "d.csv", "id,seen\n" + "\n".join(f"{i},{v}" for i, v in enumerate(values, start=1)))
+    schema = Schema.from_dict({"fields": [{"name": "id", "type": "integer"}, field], "primaryKey": ["id"]})
+    result = ingest(estate, path, dataset="seen", principal="tester", schema=schema)
+    assert (result.rows_inserted, result.rows_quarantined) == (2, 2)
+    quarantined = read_quarantine(estate, "seen").rows
+    assert sorted(row["_source_row"] for row in quarantined) == [3, 4]
+    assert {e["rule"] for row in quarantined for e in row["_errors"]} == {field["type"]}

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from joinedup.schema import Schema
 from joinedup.standards import generate
 from tests.conftest import CliResult, write_csv
@@ -153,3 +155,75 @@ def test_a_header_naming_a_role_over_names_is_accepted_beside_other_headers(cli:
     rows = "\n".join(f"{['Ann Lee', 'Omar Khan'][i % 2]},Mother" for i in range(10))
     result = cli("schema", "infer", write_csv(tmp_path / "c.csv", "Main Carer,Relationship\n" + rows))
     assert result.exit_code == 0, result.stderr
+
+
+HEADERLESS_PEOPLE = [
+    ["Jackson", "Samantha", "12A High Street", "Leeds"],
+    ["Ward", "Jane", "4 Low Road", "York"],  # a surname that is also a header word
+    ["Brown", "Bob", "7 Mill Lane", "Hull"],
+    ["O'Neill", "Siobhan", "Flat 2, 19 Park Avenue", "Milton Keynes"],
+]
+
+
+def _assert_refused_quietly(result: CliResult, rows: list[list[str]]) -> None:
+    assert result.exit_code != 0 and "row 1 looks like data, not a header" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    for value in rows[0]:
+        assert value not in result.stderr and value.lower() not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        HEADERLESS_PEOPLE,
+        [row[:2] for row in HEADERLESS_PEOPLE],  # surname and given name alone
+        [row[:2] for row in HEADERLESS_PEOPLE[1:]],  # the first surname is a header word: Ward
+        [[row[3], row[2]] for row in HEADERLESS_PEOPLE],  # town, then address
+        [[row[2]] for row in HEADERLESS_PEOPLE],  # addresses alone
+    ],
+    ids=["names-addresses-towns", "names", "ward-first", "towns-addresses", "addresses"],
+)
+def test_a_headerless_file_of_names_addresses_and_towns_is_refused(
+    cli: Cli, tmp_path: Path, rows: list[list[str]]
+) -> None:
+    text = "\n".join(",".join(f'"{cell}"' if "," in cell else cell for cell in row) for row in rows)
+    out = tmp_path / "nh.yaml"
+    result = cli("schema", "infer", write_csv(tmp_path / "nohdr.csv", text), "--out", out)
+    _assert_refused_quietly(result, rows)
+    assert not out.exists()
+
+
+def test_a_headerless_excel_sheet_of_names_and_addresses_is_refused(cli: Cli, tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in HEADERLESS_PEOPLE:
+        book.active.append(row)
+    book.save(tmp_path / "people.xlsx")
+    _assert_refused_quietly(cli("schema", "infer", tmp_path / "people.xlsx"), HEADERLESS_PEOPLE)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Surname,Forename,Address,Town",
+        "ID,Name,Postcode,Town",
+        "surname,given_name,Street,Place",
+        "Region,Area,Ward",
+        "Ward,Councillor",
+        "Provider,Scheme,Tenure,Landlord",
+    ],
+)
+def test_real_headers_over_names_addresses_and_towns_still_infer(cli: Cli, tmp_path: Path, header: str) -> None:
+    width = len(header.split(","))
+    rows = [
+        ["Jackson", "Samantha", "12A High Street", "Leeds"],
+        ["Smith", "Jane", "4 Low Road", "York"],
+        ["Brown", "Bob", "7 Mill Lane", "Hull"],
+    ]
+    if header.startswith("ID"):
+        rows = [["1", "Sam Jackson", "LS1 4AP", "Leeds"], ["2", "Jane Smith", "YO1 7HH", "York"]]
+    text = header + "\n" + "\n".join(",".join(row[:width]) for row in rows)
+    result = cli("schema", "infer", write_csv(tmp_path / "people.csv", text), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.json()["fields"]) == width

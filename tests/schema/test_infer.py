@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from joinedup.estate import Estate
+from joinedup.ingest import ingest
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.inference import infer_file_schema, propose_file_schema
 from joinedup.schema import Schema, dump_schema, parse_schema, to_table_schema
 from joinedup.standards import generate
+from joinedup.storage.query import run_query
 from tests.conftest import CliResult, write_csv
 
 Cli = Callable[..., CliResult]
@@ -241,3 +245,53 @@ def test_date_times_without_an_offset_are_proposed_as_uk_local_time(tmp_path: Pa
     assert (local.type, local.timezone) == ("datetime", "Europe/London")
     assert "UK local time" in (local.description or "")
     assert (utc.type, utc.timezone) == ("datetime", None)
+
+
+def test_numbers_are_never_proposed_where_they_would_lose_digits(tmp_path: Path) -> None:
+    text = (
+        "id,big,amt,huge,price\n"
+        "1,9007199254740993,12345678901234567.89,99999999999999999999,0.1\n"
+        "2,9223372036854775807,0.1,1,12.5\n"
+        "3,1,1,2,123456789012.345\n"
+    )
+    path = write_csv(tmp_path / "big.csv", text)
+    proposal = propose_file_schema(path)
+    fields = {f.name: f for f in proposal.schema.fields}
+    assert fields["big"].type == "integer"  # every value fits a BIGINT, 19 digits included
+    assert fields["amt"].type == "string" and "more than 15 significant digits" in (fields["amt"].description or "")
+    assert fields["huge"].type == "string" and "too large for a 64-bit integer" in (fields["huge"].description or "")
+    assert fields["price"].type == "number"  # 15 significant digits: exact in a double
+    assert proposal.rows_loaded == 3
+
+
+def test_whatever_infer_proposes_loads_every_digit_of_big_numbers(estate: Estate, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "big.csv", "id,big,amt\n1,9007199254740993,12345678901234567.89\n2,5,0.5\n")
+    schema = infer_file_schema(path)
+    ingest(estate, path, dataset="big", principal="tester", schema=schema)
+    rows = run_query(estate, "SELECT big, amt FROM big ORDER BY id", datasets={"big": 1}).records()
+    assert [str(r["big"]) for r in rows] == ["9007199254740993", "5"]
+    assert [str(r["amt"]) for r in rows] == ["12345678901234567.89", "0.5"]
+
+
+@pytest.mark.parametrize("header", ["born", "dob", "birth_date", "date_of_birth", "Born"])
+def test_a_column_of_birth_dates_is_a_date_of_birth(tmp_path: Path, header: str) -> None:
+    rows = "\n".join(f"{i},19{50 + i}-03-1{i % 10}" for i in range(12))
+    schema = infer_file_schema(write_csv(tmp_path / "b.csv", f"id,{header}\n{rows}"))
+    born = schema.fields[1]
+    assert born.type == "date" and born.personal and born.category == "date_of_birth"
+
+
+def test_text_reference_codes_are_proposed_unique_and_as_the_key_when_named_so(tmp_path: Path) -> None:
+    rows = "\n".join(f"R{i:03d},CR-2020-{i:04d},{i % 3},Team {'ABC'[i % 3]}" for i in range(1, 13))
+    schema = infer_file_schema(write_csv(tmp_path / "r.csv", "case_ref,file_code,n,team\n" + rows))
+    assert schema.primary_key == ("case_ref",)
+    assert schema.field("case_ref").type == "string" and schema.field("case_ref").constraints.required
+    assert schema.field("file_code").constraints.unique  # a code, but not named as the key
+    assert not schema.field("n").constraints.unique and not schema.field("team").constraints.unique
+
+
+def test_unique_words_and_personal_codes_are_not_proposed_unique(tmp_path: Path) -> None:
+    towns = ["Leeds", "York", "Hull", "Bath", "Ely", "Wells", "Truro", "Derby", "Ripon", "Exeter", "Lincoln", "Durham"]
+    rows = "\n".join(f"{town},{i}A High Street" for i, town in enumerate(towns, start=1))
+    schema = infer_file_schema(write_csv(tmp_path / "t.csv", "place,address\n" + rows))
+    assert not schema.field("place").constraints.unique and not schema.field("address").constraints.unique

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import frictionless
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from joinedup.errors import SchemaError
@@ -93,7 +93,10 @@ def test_every_value_joinedup_accepts_matches_its_types_pattern(
 
 
 @settings(max_examples=300, deadline=None)
-@given(type_=st.sampled_from(UK_TYPES), text=st.text(alphabet="0123456789 -ABCDEGHKNSWZgkx", max_size=16))
+@given(type_=st.sampled_from(UK_TYPES), text=st.text(alphabet="0123456789 -ABCDEGHIKNPRSWZgkx", max_size=16))
+@example(type_="company_number", text="IP00525R").via("a society's number, once refused by the export")
+@example(type_="company_number", text="rs 01234 a").via("a society's number, spaced and in lower case")
+@example(type_="company_number", text="R1234567").via("a company registered before partition")
 def test_any_text_joinedup_accepts_matches_its_types_pattern(type_: str, text: str) -> None:
     if STANDARD_TYPES[type_].reference(text) is not None:
         assert re.fullmatch(UK_PATTERNS[type_], text)
@@ -128,3 +131,54 @@ def test_frictionless_reads_date_bounds_in_the_fields_format(tmp_path: Path) -> 
     assert resource.validate().flatten(["rowNumber", "type", "note"]) == [
         [3, "constraint-error", 'constraint "maximum" is "23/11/2026"']
     ]
+
+
+@pytest.mark.parametrize("number", ["IP00525R", "SP01234A", "NP12345Z", "RS00001B", "R1234567", "SC123456", "00012345"])
+def test_frictionless_accepts_every_kind_of_company_number_joinedup_does(tmp_path: Path, number: str) -> None:
+    assert STANDARD_TYPES["company_number"].reference(number) is not None
+    schema = parse_schema("fields: [{name: company, type: company_number}]")
+    (tmp_path / "c.csv").write_text(f"company\n{number}\nNOT A NUMBER\n", encoding="utf-8")
+    resource = frictionless.Resource(
+        path="c.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema))
+    )
+    assert resource.validate().flatten(["rowNumber", "type"]) == [[3, "constraint-error"]]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '{name: at, type: datetime, timezone: Europe/London, constraints: {minimum: "2020-01-01T09:30:00+01:00"}}',
+        '{name: at, type: datetime, timezone: Europe/London, constraints: {maximum: "2030-01-01T09:30:00"}}',
+        '{name: at, type: datetime, constraints: {minimum: "2020-01-01T09:30:00"}}',
+        '{name: at, type: datetime, format: "%d/%m/%Y %H:%M%z", constraints: {minimum: "2020-01-01T09:30:00"}}',
+    ],
+    ids=["zone-aware-bound", "zone-naive-bound", "no-zone-naive-bound", "offset-format-naive-bound"],
+)
+def test_date_time_bounds_frictionless_cannot_compare_stay_in_the_extension(tmp_path: Path, field: str) -> None:
+    schema = parse_schema(f"fields: [{field}]")
+    exported = to_table_schema(schema)
+    [at] = exported["fields"]
+    assert "minimum" not in at.get("constraints", {}) and "maximum" not in at.get("constraints", {})
+    assert {"joinedup:minimum", "joinedup:maximum"} & set(at)
+    again = parse_schema(json.dumps(exported), json_only=True)
+    assert again == schema and again.digest() == schema.digest()
+    values = ["2019-06-01T10:00:00", "2021-06-01T10:00:00+01:00", "2021-06-01T10:00:00Z"]
+    if "%z" in field:
+        values = ["01/06/2019 10:00+0000", "01/06/2021 10:00+0100"]
+    (tmp_path / "at.csv").write_text("at\n" + "\n".join(values) + "\n", encoding="utf-8")
+    resource = frictionless.Resource(
+        path="at.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(exported)
+    )
+    report = resource.validate()  # raised TypeError comparing naive and aware datetimes before
+    assert not any(task.errors for task in report.tasks) and not report.errors, report.flatten(["type", "note"])
+
+
+def test_date_time_bounds_frictionless_can_compare_are_exported_as_constraints(tmp_path: Path) -> None:
+    schema = parse_schema('fields: [{name: at, type: datetime, constraints: {minimum: "2020-01-01T09:30:00+01:00"}}]')
+    [at] = to_table_schema(schema)["fields"]
+    assert at["constraints"] == {"minimum": "2020-01-01T09:30:00+01:00"} and "joinedup:minimum" not in at
+    (tmp_path / "at.csv").write_text("at\n2019-06-01T10:00:00Z\n2021-06-01T10:00:00Z\n", encoding="utf-8")
+    resource = frictionless.Resource(
+        path="at.csv", basepath=str(tmp_path), schema=frictionless.Schema.from_descriptor(to_table_schema(schema))
+    )
+    assert resource.validate().flatten(["rowNumber", "type"]) == [[2, "constraint-error"]]

@@ -113,7 +113,7 @@ def standardise(field: Field, v: str) -> str:
     if t == "date":
         if field.format == "default":
             return f"CAST({trimmed_macro('iso_date')}({v}) AS DATE)"
-        return f"CAST(try_strptime({v}, {lit(field.format)}) AS DATE)"
+        return f"CAST({_parsed(v, field.format)} AS DATE)"
     if t == "datetime":
         # Values without an offset are local times in the field's declared zone, or refused.
         if field.format == "default":
@@ -121,11 +121,24 @@ def standardise(field: Field, v: str) -> str:
                 iso_datetime_in_zone(v, field.timezone) if field.timezone else f"{trimmed_macro('iso_datetime')}({v})"
             )
             return f"CAST({text} AS TIMESTAMPTZ)"
-        parsed = f"try_strptime({v}, {lit(field.format)})"
+        parsed = _parsed(v, field.format)
         if field.timezone and field.pattern_without_offset:
             return f"timezone('UTC', {local_to_utc(parsed, field.timezone)})"
         return f"CAST({parsed} AS TIMESTAMPTZ)"
     raise AssertionError(f"unhandled type {t}")
+
+
+def _parsed(v: str, fmt: str) -> str:
+    """SQL reading ``v`` with a strptime format, NULL when it does not fit.
+
+    strptime's ``%Y`` takes a year of any number of digits, so ``25/12/20`` would
+    load as the year 20 AD: under ``%Y`` the year must be written in four digits,
+    which (as a 1- to 4-digit year is all strptime accepts) means from 1000 on.
+    """
+    parsed = f"try_strptime({v}, {lit(fmt)})"
+    if "%Y" not in fmt:
+        return parsed
+    return f"CASE WHEN year({parsed}) >= 1000 THEN {parsed} END"
 
 
 def checks(field: Field, v: str, std: str) -> list[Check]:
@@ -311,11 +324,12 @@ def _mode_checks(
 ) -> list[Check]:
     """A field's checks as the mode needs them.
 
-    Append and upsert find rows by primary key, so every part of it is required.
+    Every part of a primary key is required in every mode (Table Schema says so, and
+    append and upsert find rows by it): a replace must not load a row no key can name.
     An upsert row flagged for deletion needs only a valid key and flag: its other
     values are never stored.
     """
-    if mode in ("append", "upsert") and field.name in schema.primary_key and not field.constraints.required:
+    if field.name in schema.primary_key and not field.constraints.required:
         found = [Check("required", f"{v} IS NULL", lit("a value is required: it is part of the primary key")), *found]
     flag = schema.deletion_flag
     if mode == "upsert" and flag and field.name != flag and field.name not in schema.primary_key:

@@ -25,11 +25,23 @@ ENUM_VALUE_MAX_LENGTH = 40
 _NUMBER = r"regexp_full_match(v, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')"
 _SLASHED_DATE = r"regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')"
 _DAY_FIRST, _MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+#: Significant digits every DOUBLE holds exactly: more, and a loaded number may differ from the text.
+DOUBLE_DIGITS = 15
+# The mantissa's digits without leading zeros (nor trailing zeros after a decimal point): "0.00120" has 2.
+_MANTISSA = r"regexp_extract(v, '^[+-]?([0-9]*\.?[0-9]*)', 1)"
+_SIGNIFICANT_DIGITS = (
+    f"length(ltrim(replace(CASE WHEN contains({_MANTISSA}, '.') THEN rtrim({_MANTISSA}, '0') "
+    f"ELSE {_MANTISSA} END, '.', ''), '0'))"
+)
 
 _CHECKS: dict[str, str] = {
     # Shape checks for Table Schema types, over trimmed text v.
-    "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,18}')",
+    # Whole numbers a BIGINT holds: up to 19 digits, within its range.
+    "integer": r"regexp_full_match(v, '[+-]?[0-9]{1,19}') AND TRY_CAST(v AS BIGINT) IS NOT NULL",
+    "whole": r"regexp_full_match(v, '[+-]?[0-9]+')",
     "number": _NUMBER,
+    # Numbers a DOUBLE holds exactly as written: at most 15 significant digits in the mantissa.
+    "precise_number": f"{_NUMBER} AND {_SIGNIFICANT_DIGITS} <= {DOUBLE_DIGITS}",
     "boolean": "lower(v) IN ('true', 'false', 'yes', 'no', 'y', 'n')",
     "uk_date": _SLASHED_DATE,
     # ISO 8601 date-times with or without an offset (read in UTC only to check the shape).
@@ -37,6 +49,9 @@ _CHECKS: dict[str, str] = {
     # The two orders, read as ingest will read them: the one more values fit is proposed.
     "day_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_DAY_FIRST}') IS NOT NULL",
     "month_first": f"{_SLASHED_DATE} AND try_strptime(v, '{_MONTH_FIRST}') IS NOT NULL",
+    # Reference codes such as R001, CR-2020-0001 or 00123: one token holding a digit.
+    "reference": r"regexp_full_match(v, '[A-Za-z0-9]+([-/_.][A-Za-z0-9]+)*') AND regexp_matches(v, '[0-9]') "
+    "AND length(v) <= 24",
     # Street numbers such as 12A: digits with letters that are not a number's exponent.
     "digits_and_letters": f"regexp_matches(v, '[0-9]') AND regexp_matches(v, '[A-Za-z]') AND NOT {_NUMBER}",
 }
@@ -76,7 +91,7 @@ _PERSONAL: list[tuple[str, str]] = [
         r"(^|_)(case_?worker|key_?worker|social_?worker|officer|staff|assigned_to|assignee|(created|updated|modified|entered|recorded|approved|checked)_by|clerk|handler)(_?names?)?$",
         "name",
     ),
-    (r"dob|birth", "date_of_birth"),
+    (r"dob|birth|(^|_)born($|_)", "date_of_birth"),
     (r"e_?mail|phone|mobile|(^|_)tel(ephone)?($|_)", "contact"),
     (r"address|street|addr_?line|house_?(no|number|name)|(^|_)(town|city)($|_)", "address"),
     (r"(^|_)(sex|gender)($|_)|(^|_)age($|_)|marital", "demographic"),
@@ -92,6 +107,37 @@ _HEADER_WORDS = (
     r"(^|_)(id|ref|reference|no|num|number|code|type|kind|status|date|time|name|title|description|notes?|"
     r"comments?|category|count|total|amount|value|year|month|day|role|relationship|contact)($|_)"
 )
+#: Whole words (of a normalised header) that name what a column holds rather than being a value in it.
+_HEADER_WORD_LIST = (
+    "id ids ref refs reference key no num number code type kind status date time datetime timestamp name names "
+    "title description note notes comment comments category class count total amount value year month day week role "
+    "relationship contact surname forename forenames firstname lastname fullname middlename given family first last "
+    "full middle maiden initial initials preferred known address addresses street road line house flat building "
+    "locality town city county district borough ward parish region area country postcode post zip location site place "
+    "email mail phone telephone tel mobile fax dob birth born death died age sex gender ethnicity ethnic religion "
+    "nationality language marital disability health nhs ni nino uprn usrn vat utr crn company organisation "
+    "organization org employer school service team department unit provider practice gp trust authority council "
+    "start end from to created updated modified source target flag level group score result outcome reason rate price "
+    "cost fee balance quantity qty size percent percentage payment income salary account bank sort period term "
+    "carer parent guardian owner officer worker staff client customer person patient pupil student applicant "
+    "tenant resident household member user username login councillor landlord tenure scheme programme project "
+    "stage step priority method channel funding budget product item items activity event events task action decision "
+    "grade band tier sector industry occupation job position qualification course subject class form "
+    "condition need needs support plan placement referral assessment review visit appointment admission discharge "
+    "incident complaint application licence permit property premises dwelling room bed lsoa msoa "
+    "latitude longitude easting northing lat lon lng url link website format version label tag tags remarks summary "
+    "details detail info information other enabled active open closed current previous new old"
+)
+_HEADER_TOKENS = frozenset(_HEADER_WORD_LIST.split(" "))
+#: A header written as a field name: snake_case or camelCase.
+_IDENTIFIER_LIKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+([A-Z][a-z0-9]*)+")
+#: A word or a few, each capitalised: "Jackson", "Samantha", "Milton Keynes".
+_CAPITALISED = re.compile(r"[A-Z][a-z'’.-]+( [A-Z][a-z'’.-]+){0,3}")
+#: The start of a postal address: "12A High Street", "Flat 3, 12 Mill Lane".
+_ADDRESS = re.compile(r"(([A-Z][a-z]+ )?[0-9]+[A-Za-z]?,? )?[0-9]+[A-Za-z]?,? [A-Z][A-Za-z'’.-]*( [A-Z][A-Za-z'’.-]*)*")
+#: Share of the values sampled below a header that must share its shape for the header to read as one of them.
+_SAME_SHAPE_SHARE = 0.8
+
 #: Values no header is: a header cell holding one is the first row of data.
 _DATA_HEADERS = (
     ("nhs_number", "is an NHS number"),
@@ -125,7 +171,9 @@ def propose_schema(profiles: list[ColumnProfile]) -> Schema:
         (
             f.name
             for f in fields
-            if f.constraints.unique and f.constraints.required and re.search(r"(^|_)(id|ref|key|number|no)$", f.name)
+            if f.constraints.unique
+            and f.constraints.required
+            and re.search(r"(^|_)(id|ref|reference|key|number|no)$", f.name)
         ),
         None,
     )
@@ -190,6 +238,12 @@ def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
     found = []
     # "Main Carer" over names is a header when its neighbours are headers too.
     worded = any(_is_header_word(p.name) for p in profiles)
+    # Shape alone cannot tell "Region" over towns from "Leeds" over towns; a row in which
+    # most cells are not ordinary header words is what makes the shape telling. Most, not
+    # any: surnames such as Ward, Day or Price are header words too.
+    ordinary = sum(1 for p in profiles if _is_ordinary_header(p.header))
+    plain_words = 2 * ordinary <= len(profiles)
+    alike = []
     for position, p in enumerate(profiles, start=1):
         kind = _data_like(p.header)
         if kind is None and p.header_repeats > p.header_rows:
@@ -198,7 +252,10 @@ def data_like_headers(profiles: list[ColumnProfile]) -> list[tuple[int, str]]:
             kind = "is a person's name above more of them"
         if kind is not None:
             found.append((position, kind))
-    return found
+        elif plain_words and (shaped := _same_shape_as_values(p)) is not None:
+            alike.append((position, shaped))
+    # The error shows a few: the surest signs (an NHS number, a date) go first.
+    return found + alike
 
 
 def _names_a_person(p: ColumnProfile) -> bool:
@@ -207,6 +264,37 @@ def _names_a_person(p: ColumnProfile) -> bool:
         return False
     names = sum(1 for value in p.sample_values if _PEOPLES_NAME.fullmatch(value))
     return names >= 0.8 * len(p.sample_values)
+
+
+def _is_ordinary_header(header: str) -> bool:
+    """A header cell written as headers are: a field-name-like token, or holding a word headers use as a whole word."""
+    text = header.strip()
+    if _IDENTIFIER_LIKE.fullmatch(text):
+        return True
+    if _ADDRESS.fullmatch(text):
+        return False  # "12 Street Lane" names a place, not a column
+    words = re.split(r"[^a-z0-9]+", _normalise_words(text))
+    return any(word in _HEADER_TOKENS for word in words)
+
+
+def _normalise_words(text: str) -> str:
+    # camelCase splits into words before lower-casing: "dateOfBirth" holds "date".
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
+
+
+def _same_shape_as_values(p: ColumnProfile) -> str | None:
+    """What a header cell is when it has the shape of the values below it, or None."""
+    text = p.header.strip()
+    values = [value.strip() for value in p.sample_values if value.strip()]
+    if not values:
+        return None
+    shapes = ((_ADDRESS, "is an address above more of them"), (_CAPITALISED, "is a word like those below it"))
+    for shape, kind in shapes:
+        if shape.fullmatch(text):
+            alike = sum(1 for value in values if shape.fullmatch(value) and not _is_ordinary_header(value))
+            if alike >= _SAME_SHAPE_SHARE * len(values):
+                return kind
+    return None
 
 
 def _is_header_word(name: str) -> bool:
@@ -248,7 +336,9 @@ def propose_field(p: ColumnProfile) -> Field:
         fmt = "person_name"
     required = p.present == p.rows and p.rows > 0
     # Only identifiers are unique by nature: ten different postcodes or dates are a coincidence.
-    unique = p.present >= 10 and p.distinct == p.present and type_ in _IDENTIFYING_TYPES
+    # Codes written as text (R001, leading zeros) identify things too; a personal column is left alone.
+    reference = type_ == "string" and category is None and p.passes["reference"] == p.present
+    unique = p.present >= 10 and p.distinct == p.present and (type_ in _IDENTIFYING_TYPES or reference)
     enum = _enum(p, type_, fmt, category, notes)
     description = "; ".join(notes) or None
     return Field(
@@ -309,6 +399,13 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             "mix digits and letters, as house numbers like 12A do"
         )
         return "string", "default"
+    if p.passes["whole"] > p.passes["integer"] and share("whole") >= THRESHOLD:
+        # A number column would round them (a DOUBLE holds 15 digits); text keeps every digit.
+        notes.append(
+            f"kept as text: {_of(p.passes['whole'] - p.passes['integer'], p)} "
+            "are whole numbers too large for a 64-bit integer"
+        )
+        return "string", "default"
     if share("integer") >= THRESHOLD:
         # Leading zeros carry meaning in codes; keep those as text.
         if any(s.startswith("0") and len(s) > 1 for s in p.sample_values):
@@ -316,6 +413,14 @@ def _choose_type(p: ColumnProfile, notes: list[str]) -> tuple[str, str]:
             return "string", "default"
         return "integer", "default"
     if share("number") >= THRESHOLD:
+        imprecise = p.passes["number"] - p.passes["precise_number"]
+        if imprecise:
+            # type number is a DOUBLE: 12345678901234567.89 would load as 12345678901234568.
+            notes.append(
+                f"kept as text: {_of(imprecise, p)} have more than {DOUBLE_DIGITS} significant digits, "
+                "more than a number holds exactly"
+            )
+            return "string", "default"
         return "number", "default"
     return "string", "default"
 

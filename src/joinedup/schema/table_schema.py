@@ -4,7 +4,8 @@ Tools such as the ``frictionless`` package refuse field types and string formats
 outside the Table Schema spec (``type: postcode``, ``format: person_name``). The
 export writes each UK type as ``type: string`` with a ``pattern`` those tools can
 check, and keeps what joinedup adds in namespaced properties (``joinedup:type``,
-``joinedup:format``, ``joinedup:personal``, ``joinedup:category``), which they
+``joinedup:format``, ``joinedup:personal``, ``joinedup:category``, and the
+date-time bounds they cannot compare, ``joinedup:minimum``/``joinedup:maximum``), which they
 carry along untouched. :func:`native_field` reads that form back, so a schema
 survives the trip with the same digest.
 """
@@ -61,7 +62,12 @@ UK_PATTERNS: dict[str, str] = {
     ),
     "uprn": rf"\s*0*[1-9][0-9]{{0,{facts.UPRN_MAX_DIGITS - 1}}}\s*",
     "usrn": rf"\s*0*[1-9][0-9]{{0,{facts.USRN_MAX_DIGITS - 1}}}\s*",
-    "company_number": rf"\s*(([0-9]\s*){{1,8}}|(([0-9]|{_ANY_LETTER})\s*){{2}}([0-9]\s*){{6}})",
+    # Eight digits; a two-letter prefix (or R and a digit) and six digits; a society's IP, SP, NP or RS,
+    # five digits and a letter.
+    "company_number": (
+        rf"\s*(([0-9]\s*){{1,8}}|(([0-9]|{_ANY_LETTER})\s*){{2}}([0-9]\s*){{6}}"
+        rf"|({_ANY_LETTER}\s*){{2}}([0-9]\s*){{5}}{_ANY_LETTER}\s*)"
+    ),
     "vat_number": (
         f"{_GAP}(({_word('GB')}|{_word('XI')}){_GAP})?"
         f"(({_word('GD')}|{_word('HA')}){_GAP}{_digits(3)}|{_digits(12)}|{_digits(9)})"
@@ -94,10 +100,39 @@ def _plain_field(data: dict[str, Any]) -> dict[str, Any]:
     for key in _EXTENDED:
         if key in field:
             extensions[key] = field.pop(key)
+    if field["type"] == "datetime":
+        extensions.update(_incomparable_bounds(field))
     if field["type"] in ("date", "datetime") and field.get("format", "default") != "default":
         _bounds_in_format(field)
     field.update({NAMESPACE + key: value for key, value in extensions.items()})
     return field
+
+
+def _incomparable_bounds(field: dict[str, Any]) -> dict[str, Any]:
+    """Take out the date-time bounds Table Schema tools cannot compare with the field's values, and return them.
+
+    ``frictionless`` compares a bound with each value as Python datetimes, and a
+    naive one with an aware one raises instead of failing the row. So a bound is
+    exported only when it carries a UTC offset exactly when every value does; any
+    other stays in ``joinedup:minimum``/``joinedup:maximum``, checked by joinedup
+    alone. A field with a timezone and ISO values holds both kinds, so its bounds
+    always go there.
+    """
+    fmt = field.get("format", "default")
+    values_aware = ("%z" in fmt) if fmt != "default" else (None if field.get("timezone") else True)
+    constraints = dict(field.get("constraints", {}))
+    aside = {}
+    for key in ("minimum", "maximum"):
+        if key in constraints:
+            bound_aware = datetime.fromisoformat(constraints[key]).tzinfo is not None
+            if values_aware is None or bound_aware != values_aware:
+                aside[key] = constraints.pop(key)
+    if aside:
+        if constraints:
+            field["constraints"] = constraints
+        else:
+            del field["constraints"]
+    return aside
 
 
 def _bounds_in_format(field: dict[str, Any]) -> None:
@@ -148,4 +183,12 @@ def native_field(data: Mapping[str, Any]) -> Mapping[str, Any]:
     for key in _EXTENDED:
         if NAMESPACE + key in field and key not in field:
             field[key] = field.pop(NAMESPACE + key)
+    constraints = field.get("constraints", {})
+    if isinstance(constraints, Mapping) and field.get("type") == "datetime":
+        restored = dict(constraints)
+        for key in ("minimum", "maximum"):
+            if NAMESPACE + key in field and key not in restored:
+                restored[key] = field.pop(NAMESPACE + key)
+        if restored:
+            field["constraints"] = restored
     return field
