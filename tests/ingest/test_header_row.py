@@ -95,6 +95,33 @@ def test_schema_infer_finds_the_header_and_ingest_counts_the_rows_above_it(estat
     assert version.rows_above_header == 3  # kept in the catalogue's lineage, not only in the summary
 
 
+QUOTED_BREAKS = (
+    '"Residents report\nsecond line of the title",,\n'
+    '"Notes: draft\nnot for circulation",,\n'
+    '"person\nid",name,postcode\n'
+    "1,Sam Jackson,SW1A 1AA\n"
+    "2,Bill Smith,E1 6AN\n"
+    "3,Ann Lee,not a postcode\n"
+)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_the_header_row_counts_records_when_quoted_line_breaks_sit_above_and_in_it(
+    estate: Estate, tmp_path: Path, line_end: str
+) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(QUOTED_BREAKS.replace("\n", line_end).encode())
+    schema = infer_file_schema(path)
+    # Row 3 is the third CSV record (the fifth physical line): a quoted line break starts no row.
+    assert schema.header_row == 3
+    fields = 'fields:\n- {name: person_id, title: "person\\nid", type: integer}\n- {name: postcode, type: postcode}\n'
+    result = ingest(estate, path, dataset="r", principal="tester", schema=parse_schema(fields + "headerRow: 3\n"))
+    # Sam's row is neither dropped nor taken for the header: rows read = loaded + quarantined.
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_above_header) == (3, 2, 1, 2)
+    assert source_rows(estate, "r") == [4, 5]
+    assert [r["_source_row"] for r in read_quarantine(estate, "r").rows] == [6]
+
+
 def test_header_row_option_overrides_the_schema(estate: Estate, tmp_path: Path) -> None:
     schema = parse_schema("fields:\n- {name: person_id, type: integer}\n- {name: name, type: string}\nheaderRow: 2\n")
     path = write_csv(tmp_path / "r.csv", REPORT)

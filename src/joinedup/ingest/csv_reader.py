@@ -8,6 +8,7 @@ not UTF-8 is read as Windows-1252 (or as ``--encoding`` says).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -159,25 +160,20 @@ def _utf8_so_far(head: bytes) -> bool:
 
 
 def _header_row(path: Path, head: bytes, encoding: str, delimiter: str, given: int | None, find: bool) -> int:
-    """The header's line: as given, else found in the first rows when asked, else 1."""
+    """The header's row (a CSV record number): as given, else found in the first rows when asked, else 1."""
     if given is not None or not find:
         return given or 1
     text = head.decode(encoding, errors="replace") if encoding in _DUCKDB_READS else _decoded_head(path, encoding)
     # Only \n, \r and \r\n end a line, as for DuckDB (str.splitlines would also split at U+2028).
     lines = io.StringIO(text, newline="").readlines()[:SAMPLE_ROWS]
     rows: list[list[str | None]] = []
-    starts: list[int] = []
-    reader = csv.reader(lines, delimiter=delimiter)
-    line = 1
-    try:
-        for cells in reader:
-            starts.append(line)
+    # The sample may end mid-way through a quoted value; the rows read so far will do.
+    with contextlib.suppress(csv.Error):
+        for cells in csv.reader(lines, delimiter=delimiter):
             rows.append(list(cells))
-            line = reader.line_num + 1
-    except csv.Error:
-        pass  # the sample ends mid-way through a quoted value; the rows read so far will do
-    found = find_header_row(rows)
-    return starts[found - 1] if found else 1
+    # A row number counts CSV records, not physical lines (a quoted line break does not
+    # start a row): DuckDB's skip, the row numbers and rows_above_header count the same way.
+    return find_header_row(rows) or 1
 
 
 def _decoded_head(path: Path, encoding: str) -> str:
@@ -264,8 +260,14 @@ def _ragged_message(message: str) -> str:
 
 def _csv_header(path: Path, readable: Path, delimiter: str, row: int) -> list[str]:
     with open(readable, encoding="utf-8-sig", newline="") as handle:
-        for _ in range(row - 1):
-            handle.readline()
+        # Records, not lines: a title above the header may hold a quoted line break.
+        above = csv.reader(handle, delimiter=delimiter)
+        for record in range(1, row):
+            try:
+                if next(above, None) is None:
+                    break
+            except csv.Error as exc:
+                raise InputError(f"{path}: row {record}: a row above the header is not valid CSV: {exc}") from None
         try:
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
         except csv.Error as exc:
