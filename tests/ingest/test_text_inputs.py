@@ -47,6 +47,24 @@ def test_a_bad_byte_after_the_first_megabyte_quarantines_its_line_and_keeps_utf8
     assert bad["_line"] == "60001,Zo\\xeb"
 
 
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_a_late_bad_record_is_quarantined_whole_from_its_first_character(
+    estate: Estate, tmp_path: Path, end: bytes
+) -> None:
+    good = "".join(f"{i},Name number {i}\n" for i in range(1, 60_001)).encode().replace(b"\n", end)
+    assert len(good) > 1 << 20
+    late = b'987654321,Ren\xe9e\n987654322,"Al\nX\xff"\n60003,Ok\n'.replace(b"\n", end)
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"id,name" + end + good + late)
+    result = load(estate, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (60_003, 60_001, 2)
+    rows = read_quarantine(estate, "names").rows
+    assert [r["_source_row"] for r in rows] == [60_002, 60_003]
+    # The stored text is the record's own: nothing cut from its start, every physical line of it.
+    assert [r["_line"] for r in rows] == ["987654321,Ren\\xe9e", '987654322,"Al' + end.decode() + 'X\\xff"']
+    assert names(estate)[60_003] == "Ok"
+
+
 def test_a_file_whose_first_megabyte_is_not_utf8_stays_windows_1252(estate: Estate, tmp_path: Path) -> None:
     path = tmp_path / "old.csv"
     path.write_bytes("id,name\r\n1,Zoë\r\n2,O’Brien\r\n".encode("cp1252"))

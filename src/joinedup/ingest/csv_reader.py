@@ -15,7 +15,7 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -124,13 +124,37 @@ def _reject(path: Path, line: int, kind: str, message: str, text: str | None, at
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
 
 
+#: How far back from DuckDB's position of a rejected line its start is looked for.
+_BACK = 64
+
+
 def _line_at(path: Path, at: int | None) -> str:
+    """The whole record starting near byte ``at``, its bad bytes escaped (``\\xff``)."""
     if at is None:
         return ""
     with open(path, "rb") as handle:
-        handle.seek(at)
-        raw = handle.readline(_MAX_LINE)
-    return raw.decode("utf-8", errors="backslashreplace").strip("\r\n")
+        # DuckDB's position of a line it could not decode is sometimes one byte past its
+        # start: the record starts after the last line break before it (a record never
+        # starts with one).
+        back = max(0, at - _BACK)
+        handle.seek(back)
+        before = handle.read(at - back)
+        end_of_previous = max(before.rfind(b"\n"), before.rfind(b"\r"))
+        start = back + end_of_previous + 1 if end_of_previous >= 0 or back == 0 else at
+        handle.seek(start)
+        raw = _first_record(handle)
+    return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+
+
+def _first_record(handle: BinaryIO) -> bytes:
+    """The bytes of the CSV record at the handle's position: its physical lines up to one
+    that leaves no quote open (a doubled quote opens and closes)."""
+    raw = b""
+    while line := handle.readline(_MAX_LINE - len(raw)):
+        raw += line
+        if raw.count(b'"') % 2 == 0 or len(raw) >= _MAX_LINE:
+            break
+    return raw
 
 
 def _text_encoding(path: Path, encoding: str) -> str:
