@@ -73,6 +73,29 @@ def test_a_file_whose_first_megabyte_is_not_utf8_stays_windows_1252(estate: Esta
     assert names(estate) == {1: "Zoë", 2: "O’Brien"}
 
 
+@pytest.mark.parametrize("declared", [None, "cp1252"])
+def test_an_undefined_windows_1252_byte_quarantines_its_line_and_loads_the_rest(
+    estate: Estate, tmp_path: Path, declared: str | None
+) -> None:
+    path = tmp_path / "old.csv"
+    # 0x81 is a byte Windows-1252 leaves undefined; the other lines are good cp1252.
+    path.write_bytes(b"id,name\r\n1,Zo\xeb\r\n2,Bad\x81name\r\n3,O\x92Brien\r\n")
+    result = load(estate, path, encoding=declared)
+    assert (result.encoding, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("cp1252", 3, 2, 1)
+    assert result.rule_counts == {"(row)": {"encoding": 1}}
+    assert names(estate) == {1: "Zoë", 3: "O’Brien"}
+    [bad] = read_quarantine(estate, "names").rows
+    assert (bad["_source_row"], bad["_line"]) == (3, "2,Bad\\x81name")
+    assert bad["_errors"][0]["message"] == "invalid cp1252"
+
+
+def test_an_undefined_byte_in_the_header_is_refused_in_one_line(estate: Estate, tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_bytes(b"id,na\x81me\r\n1,Zo\xeb\r\n")
+    with pytest.raises(InputError, match=r"row 1: the header row is not valid text in the file's encoding"):
+        load(estate, path)
+
+
 @pytest.mark.parametrize(
     "encoding, message",
     [

@@ -84,7 +84,10 @@ def open_csv(
             raise InputError(f"{path}: not valid {scan.encoding} text: {problem}")
         elif problem is not None:
             raise problem
-    rejects = [_reject(path, line, kind, message, text, at) for line, kind, message, text, at in rejected]
+    # Byte positions are in the copy DuckDB read: a transcoded file's bad line is shown from there.
+    readable = scratch[0] if scratch else path
+    invalid = "invalid UTF-8" if scan.encoding in _DUCKDB_READS else f"invalid {scan.encoding}"
+    rejects = [_reject(readable, invalid, *rejected_row) for rejected_row in rejected]
     relation = _numbered(con, header, rejects, row, scan.invisible)
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
 
@@ -117,10 +120,10 @@ def _numbered(
     return f"(SELECT CAST({number} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
 
 
-def _reject(path: Path, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
+def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
     if "ENCODING" in kind or "UNICODE" in kind:
         # DuckDB's copy of the line has lost the bad bytes; show them from the file.
-        return Reject(int(line), "invalid UTF-8", _line_at(path, at), "encoding")
+        return Reject(int(line), invalid, _line_at(path, at), "encoding")
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
 
 
@@ -263,7 +266,7 @@ _ESCAPED_ENDINGS = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}
 
 def _header_ending(readable: Path) -> str | None:
     """The first line break outside quotes (the file's line ending), or None when there is none."""
-    with open(readable, encoding="utf-8-sig", newline="") as handle:
+    with open(readable, encoding="utf-8-sig", errors="replace", newline="") as handle:
         text = handle.read(_CHUNK)
     quoted = False
     for i, ch in enumerate(text):
@@ -283,7 +286,8 @@ def _ragged_message(message: str) -> str:
 
 
 def _csv_header(path: Path, readable: Path, delimiter: str, row: int) -> list[str]:
-    with open(readable, encoding="utf-8-sig", newline="") as handle:
+    # A bad byte below the header is its own line's problem (quarantined); one in the header is refused.
+    with open(readable, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         # Records, not lines: a title above the header may hold a quoted line break.
         above = csv.reader(handle, delimiter=delimiter)
         for record in range(1, row):
@@ -296,11 +300,18 @@ def _csv_header(path: Path, readable: Path, delimiter: str, row: int) -> list[st
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
         except csv.Error as exc:
             raise InputError(f"{path}: row {row}: the header row is not valid CSV: {exc}") from None
+    if header and any(_undecoded(name) for name in header):
+        raise InputError(f"{path}: row {row}: the header row is not valid text in the file's encoding; pass --encoding")
     if not header or header == [""]:
         if row > 1:
             raise InputError(f"{path}: row {row}: expected the header row naming the columns, found no names")
         raise InputError(f"{path}: empty file: expected a header row naming the columns")
     return checked_header(path, header, row)
+
+
+def _undecoded(text: str) -> bool:
+    # surrogateescape stands for each byte it could not decode by U+DC80..U+DCFF.
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
 def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
@@ -334,8 +345,9 @@ def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
                 text = decoder.decode(chunk)
             except UnicodeError as exc:
                 at = offset + getattr(exc, "start", 0)
-                if offset and encoding in _DUCKDB_READS:
-                    # Past the first megabyte: DuckDB sets the bad lines aside; keep hashing.
+                if (offset and encoding in _DUCKDB_READS) or _byte_by_byte(encoding):
+                    # Past UTF-8's first megabyte, or in a one-byte-per-character encoding
+                    # (cp1252 leaves 0x81 undefined): DuckDB sets the bad lines aside; keep hashing.
                     decoder = _decoder(path, encoding, errors="replace")
                     text = decoder.decode(chunk)
                 elif declared or encoding != "utf-8":
@@ -375,10 +387,21 @@ def _decoder(path: Path, encoding: str, errors: str = "strict") -> codecs.Increm
         raise InputError(f"{path}: unknown encoding {encoding!r}") from None
 
 
+def _byte_by_byte(encoding: str) -> bool:
+    """Whether a byte the encoding leaves undefined spoils only its own line (not UTF-8, -16 or -32)."""
+    return encoding not in _DUCKDB_READS and not encoding.startswith("utf")
+
+
 def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
     scratch_dir.mkdir(parents=True, exist_ok=True)
     target = scratch_dir / f"{path.stem}.utf8.csv"
-    with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+    # An undefined byte is copied as it is, which is not UTF-8: DuckDB then sets its line
+    # aside (rule ``encoding``) and the copy shows the byte escaped, as for a UTF-8 file.
+    errors = "surrogateescape" if _byte_by_byte(encoding) else "strict"
+    with (
+        open(path, encoding=encoding, errors=errors, newline="") as src,
+        open(target, "w", encoding="utf-8", errors=errors, newline="") as dst,
+    ):
         while text := src.read(_CHUNK):
             dst.write(text)
     return target
