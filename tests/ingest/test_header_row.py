@@ -183,3 +183,24 @@ def test_the_cli_takes_header_row_for_infer_and_ingest(cli, tmp_path: Path) -> N
     loaded = cli("ingest", path, "--dataset", "residents", "--schema", schema, "--header-row", "4", "--json")
     assert loaded.exit_code == 0, loaded.stderr
     assert loaded.json()["rows_above_header"] == 3
+
+
+def test_a_data_row_taken_for_the_header_is_counted_not_echoed(estate: Estate, tmp_path: Path) -> None:
+    schema = parse_schema("fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n")
+    path = write_csv(tmp_path / "nohead.csv", "3,Al,M1 1AE\n4,Bo,M1 1AE\n")
+    with pytest.raises(SchemaError) as raised:
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    message = str(raised.value)
+    assert "row 1, taken as the header, has 3 columns and looks like data" in message
+    assert "--header-row" in message and "\n" not in message
+    assert "Al" not in message and "M1 1AE" not in message
+    # Two equal values in such a row are not echoed either.
+    path = write_csv(tmp_path / "twins.csv", "5,Sam,Sam\n6,Jo,Jo\n")
+    with pytest.raises(InputError, match=r"row 1: columns 2 and 3 of the header have the same value") as raised:
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    assert "Sam" not in str(raised.value)
+    # A header of names is still listed, to show what did not match.
+    path = write_csv(tmp_path / "names.csv", "person,surname\n1,Al\n")
+    with pytest.raises(SchemaError, match=r"\(columns: person, surname\)"):
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    assert Catalogue(estate).find("r") is None  # the estate is unchanged
