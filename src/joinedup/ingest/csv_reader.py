@@ -123,7 +123,7 @@ def _numbered(
 def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
     if "ENCODING" in kind or "UNICODE" in kind:
         # DuckDB's copy of the line has lost the bad bytes; show them from the file.
-        return Reject(int(line), invalid, _line_at(path, at), "encoding")
+        return Reject(int(line), invalid, _line_at(path, at, text), "encoding")
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
 
 
@@ -131,8 +131,11 @@ def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: 
 _BACK = 64
 
 
-def _line_at(path: Path, at: int | None) -> str:
-    """The whole record starting near byte ``at``, its bad bytes escaped (``\\xff``)."""
+def _line_at(path: Path, at: int | None, seen: str | None) -> str:
+    """The whole record starting near byte ``at``, its bad bytes escaped (``\\xff``).
+
+    ``seen`` is DuckDB's copy of it (bad bytes lost): it tells how many physical lines the record spans.
+    """
     if at is None:
         return ""
     with open(path, "rb") as handle:
@@ -145,17 +148,21 @@ def _line_at(path: Path, at: int | None) -> str:
         end_of_previous = max(before.rfind(b"\n"), before.rfind(b"\r"))
         start = back + end_of_previous + 1 if end_of_previous >= 0 or back == 0 else at
         handle.seek(start)
-        raw = _first_record(handle)
+        # DuckDB's copy may carry the line break before it ("\n" of a "\r\n"): not one of its lines.
+        lines = len(io.StringIO(seen.strip("\r\n"), newline="").readlines()) if seen else 0
+        raw = _first_record(handle, lines or None)
     return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
-def _first_record(handle: BinaryIO) -> bytes:
-    """The bytes of the CSV record at the handle's position: its physical lines up to one
-    that leaves no quote open (a doubled quote opens and closes)."""
+def _first_record(handle: BinaryIO, lines: int | None) -> bytes:
+    """The bytes of the CSV record at the handle's position: ``lines`` physical lines when
+    known, else up to one that leaves no quote open (a doubled quote opens and closes)."""
     raw = b""
+    count = 0
     while line := handle.readline(_MAX_LINE - len(raw)):
         raw += line
-        if raw.count(b'"') % 2 == 0 or len(raw) >= _MAX_LINE:
+        count += 1
+        if (count == lines if lines else raw.count(b'"') % 2 == 0) or len(raw) >= _MAX_LINE:
             break
     return raw
 
