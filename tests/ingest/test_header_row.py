@@ -95,6 +95,33 @@ def test_schema_infer_finds_the_header_and_ingest_counts_the_rows_above_it(estat
     assert version.rows_above_header == 3  # kept in the catalogue's lineage, not only in the summary
 
 
+QUOTED_BREAKS = (
+    '"Residents report\nsecond line of the title",,\n'
+    '"Notes: draft\nnot for circulation",,\n'
+    '"person\nid",name,postcode\n'
+    "1,Sam Jackson,SW1A 1AA\n"
+    "2,Bill Smith,E1 6AN\n"
+    "3,Ann Lee,not a postcode\n"
+)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_the_header_row_counts_records_when_quoted_line_breaks_sit_above_and_in_it(
+    estate: Estate, tmp_path: Path, line_end: str
+) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(QUOTED_BREAKS.replace("\n", line_end).encode())
+    schema = infer_file_schema(path)
+    # Row 3 is the third CSV record (the fifth physical line): a quoted line break starts no row.
+    assert schema.header_row == 3
+    fields = 'fields:\n- {name: person_id, title: "person\\nid", type: integer}\n- {name: postcode, type: postcode}\n'
+    result = ingest(estate, path, dataset="r", principal="tester", schema=parse_schema(fields + "headerRow: 3\n"))
+    # Sam's row is neither dropped nor taken for the header: rows read = loaded + quarantined.
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_above_header) == (3, 2, 1, 2)
+    assert source_rows(estate, "r") == [4, 5]
+    assert [r["_source_row"] for r in read_quarantine(estate, "r").rows] == [6]
+
+
 def test_header_row_option_overrides_the_schema(estate: Estate, tmp_path: Path) -> None:
     schema = parse_schema("fields:\n- {name: person_id, type: integer}\n- {name: name, type: string}\nheaderRow: 2\n")
     path = write_csv(tmp_path / "r.csv", REPORT)
@@ -156,3 +183,24 @@ def test_the_cli_takes_header_row_for_infer_and_ingest(cli, tmp_path: Path) -> N
     loaded = cli("ingest", path, "--dataset", "residents", "--schema", schema, "--header-row", "4", "--json")
     assert loaded.exit_code == 0, loaded.stderr
     assert loaded.json()["rows_above_header"] == 3
+
+
+def test_a_data_row_taken_for_the_header_is_counted_not_echoed(estate: Estate, tmp_path: Path) -> None:
+    schema = parse_schema("fields:\n- {name: id, type: integer}\n- {name: name, type: string}\n")
+    path = write_csv(tmp_path / "nohead.csv", "3,Al,M1 1AE\n4,Bo,M1 1AE\n")
+    with pytest.raises(SchemaError) as raised:
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    message = str(raised.value)
+    assert "row 1, taken as the header, has 3 columns and looks like data" in message
+    assert "--header-row" in message and "\n" not in message
+    assert "Al" not in message and "M1 1AE" not in message
+    # Two equal values in such a row are not echoed either.
+    path = write_csv(tmp_path / "twins.csv", "5,Sam,Sam\n6,Jo,Jo\n")
+    with pytest.raises(InputError, match=r"row 1: columns 2 and 3 of the header have the same value") as raised:
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    assert "Sam" not in str(raised.value)
+    # A header of names is still listed, to show what did not match.
+    path = write_csv(tmp_path / "names.csv", "person,surname\n1,Al\n")
+    with pytest.raises(SchemaError, match=r"\(columns: person, surname\)"):
+        ingest(estate, path, dataset="r", principal="tester", schema=schema)
+    assert Catalogue(estate).find("r") is None  # the estate is unchanged

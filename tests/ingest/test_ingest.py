@@ -205,11 +205,14 @@ def test_no_schema_for_a_new_dataset_is_a_clear_error(estate: Estate, tmp_path: 
         load(estate, write_csv(tmp_path / "p.csv", GOOD), None)
 
 
-def test_unreadable_encoding_is_refused(estate: Estate, tmp_path: Path, people_schema: Path) -> None:
+def test_a_byte_cp1252_leaves_undefined_quarantines_its_row(
+    estate: Estate, tmp_path: Path, people_schema: Path
+) -> None:
     path = tmp_path / "odd.csv"
-    path.write_bytes(GOOD.strip().encode() + b"\r\n3,Bad \x81 byte,,,,\r\n")
-    with pytest.raises(InputError, match="not valid cp1252"):
-        load(estate, path, people_schema)
+    path.write_bytes(GOOD.strip().replace("\n", "\r\n").encode() + b"\r\n3,Bad \x81 byte,,,,\r\n")
+    result = load(estate, path, people_schema)
+    assert (result.encoding, result.rows_loaded, result.rows_quarantined) == ("cp1252", 2, 1)
+    assert result.rule_counts == {"(row)": {"encoding": 1}}
 
 
 def test_personal_columns_carry_no_statistics(estate: Estate, tmp_path: Path, people_schema: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -95,3 +96,81 @@ def test_a_damaged_parquet_file_is_one_line_and_changes_nothing(estate: Estate, 
     message = str(caught.value)
     assert message.startswith(f"{path}: column 'id': cannot read as Parquet") and "\n" not in message
     assert Catalogue(estate).find("odd") is None
+
+
+def test_typed_timestamps_and_dates_load_as_iso_8601_and_are_inferred_as_such(estate: Estate, tmp_path: Path) -> None:
+    utc = dt.UTC
+    path = tmp_path / "typed.parquet"
+    table = {
+        "id": pa.array([1, 2], pa.int64()),
+        "moment": pa.array(
+            [dt.datetime(2024, 1, 1, tzinfo=utc), dt.datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=utc)],
+            pa.timestamp("us", tz="UTC"),
+        ),
+        "london": pa.array(
+            [dt.datetime(2024, 1, 1, tzinfo=utc), dt.datetime(2024, 6, 1, 11, 30, tzinfo=utc)],
+            pa.timestamp("ms", tz="Europe/London"),
+        ),
+        "local": pa.array(
+            [dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 6, 1, 12, 30, 15, 500000)], pa.timestamp("ns")
+        ),
+        "day": pa.array([dt.date(2024, 1, 1), dt.date(1900, 2, 28)], pa.date32()),
+        "day64": pa.array([dt.date(2024, 1, 1), dt.date(1900, 2, 28)], pa.date64()),
+    }
+    pq.write_table(pa.table(table), path)
+    inferred = {f.name: f.type for f in infer_file_schema(path).fields}
+    assert inferred == {
+        "id": "integer",
+        "moment": "datetime",
+        "london": "datetime",
+        "local": "datetime",
+        "day": "date",
+        "day64": "date",
+    }
+    schema = parse_schema(
+        "fields:\n- {name: id, type: integer}\n- {name: moment, type: datetime}\n- {name: london, type: datetime}\n"
+        "- {name: local, type: datetime, timezone: Europe/London}\n- {name: day, type: date}\n"
+        "- {name: day64, type: date}\n"
+    )
+    result = ingest(estate, path, dataset="typed", principal="tester", schema=schema)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    sql = "SELECT moment, london, local, day, day64 FROM typed ORDER BY id"
+    got = [tuple(r.values()) for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()]
+    assert got == [
+        (
+            dt.datetime(2024, 1, 1, tzinfo=utc),
+            dt.datetime(2024, 1, 1, tzinfo=utc),
+            dt.datetime(2024, 1, 1, 9, tzinfo=utc),
+            dt.date(2024, 1, 1),
+            dt.date(2024, 1, 1),
+        ),
+        (
+            dt.datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=utc),
+            dt.datetime(2024, 6, 1, 11, 30, tzinfo=utc),
+            # The naive time is a local one: 12:30 in a London summer is 11:30 UTC.
+            dt.datetime(2024, 6, 1, 11, 30, 15, 500000, tzinfo=utc),
+            dt.date(1900, 2, 28),
+            dt.date(1900, 2, 28),
+        ),
+    ]
+
+
+def test_64_bit_integers_and_decimals_are_carried_exactly(estate: Estate, tmp_path: Path) -> None:
+    path = tmp_path / "exact.parquet"
+    table = {
+        "id": pa.array([1, 2], pa.int64()),
+        "signed": pa.array([9_007_199_254_740_993, -(2**63)], pa.int64()),
+        "unsigned": pa.array([2**64 - 1, 0], pa.uint64()),
+        "money": pa.array([Decimal("12345678901234567890.123456789"), Decimal("-0.1")], pa.decimal128(38, 9)),
+    }
+    pq.write_table(pa.table(table), path)
+    fields = "".join(f"- {{name: {name}, type: string}}\n" for name in ("signed", "unsigned", "money"))
+    schema = parse_schema("fields:\n- {name: id, type: integer}\n" + fields)
+    ingest(estate, path, dataset="exact", principal="tester", schema=schema)
+    sql = "SELECT signed, unsigned, money FROM exact ORDER BY id"
+    got = [tuple(r.values()) for r in run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()]
+    # 2**53 + 1 and the 29-digit decimal would both change on the way through a float.
+    assert got == [
+        ("9007199254740993", "18446744073709551615", "12345678901234567890.123456789"),
+        ("-9223372036854775808", "0", "-0.100000000"),
+    ]

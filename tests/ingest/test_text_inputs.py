@@ -47,12 +47,53 @@ def test_a_bad_byte_after_the_first_megabyte_quarantines_its_line_and_keeps_utf8
     assert bad["_line"] == "60001,Zo\\xeb"
 
 
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_a_late_bad_record_is_quarantined_whole_from_its_first_character(
+    estate: Estate, tmp_path: Path, end: bytes
+) -> None:
+    good = "".join(f"{i},Name number {i}\n" for i in range(1, 60_001)).encode().replace(b"\n", end)
+    assert len(good) > 1 << 20
+    late = b'987654321,Ren\xe9e\n987654322,"Al\nX\xff"\n60003,Ok\n'.replace(b"\n", end)
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"id,name" + end + good + late)
+    result = load(estate, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (60_003, 60_001, 2)
+    rows = read_quarantine(estate, "names").rows
+    assert [r["_source_row"] for r in rows] == [60_002, 60_003]
+    # The stored text is the record's own: nothing cut from its start, every physical line of it.
+    assert [r["_line"] for r in rows] == ["987654321,Ren\\xe9e", '987654322,"Al' + end.decode() + 'X\\xff"']
+    assert names(estate)[60_003] == "Ok"
+
+
 def test_a_file_whose_first_megabyte_is_not_utf8_stays_windows_1252(estate: Estate, tmp_path: Path) -> None:
     path = tmp_path / "old.csv"
     path.write_bytes("id,name\r\n1,Zoë\r\n2,O’Brien\r\n".encode("cp1252"))
     result = load(estate, path)
     assert (result.encoding, result.rows_loaded) == ("cp1252", 2)
     assert names(estate) == {1: "Zoë", 2: "O’Brien"}
+
+
+@pytest.mark.parametrize("declared", [None, "cp1252"])
+def test_an_undefined_windows_1252_byte_quarantines_its_line_and_loads_the_rest(
+    estate: Estate, tmp_path: Path, declared: str | None
+) -> None:
+    path = tmp_path / "old.csv"
+    # 0x81 is a byte Windows-1252 leaves undefined; the other lines are good cp1252.
+    path.write_bytes(b"id,name\r\n1,Zo\xeb\r\n2,Bad\x81name\r\n3,O\x92Brien\r\n")
+    result = load(estate, path, encoding=declared)
+    assert (result.encoding, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("cp1252", 3, 2, 1)
+    assert result.rule_counts == {"(row)": {"encoding": 1}}
+    assert names(estate) == {1: "Zoë", 3: "O’Brien"}
+    [bad] = read_quarantine(estate, "names").rows
+    assert (bad["_source_row"], bad["_line"]) == (3, "2,Bad\\x81name")
+    assert bad["_errors"][0]["message"] == "invalid cp1252"
+
+
+def test_an_undefined_byte_in_the_header_is_refused_in_one_line(estate: Estate, tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_bytes(b"id,na\x81me\r\n1,Zo\xeb\r\n")
+    with pytest.raises(InputError, match=r"row 1: the header row is not valid text in the file's encoding"):
+        load(estate, path)
 
 
 @pytest.mark.parametrize(

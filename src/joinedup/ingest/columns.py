@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from joinedup.errors import SchemaError
+from joinedup.ingest.header_row import looks_like_data
 from joinedup.schema import Schema
 
 
@@ -17,7 +18,9 @@ def normalise_header(header: str) -> str:
     return name if name[0].isalpha() else f"c_{name}"
 
 
-def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[str, int], list[str]]:
+def match_columns(
+    schema: Schema, header: list[str], path: Path, header_row: int = 1
+) -> tuple[dict[str, int], list[str]]:
     """Map each field to the position of its column; also return the file's columns the schema ignores.
 
     A column matches a field by exact name, then by the field's title, then by
@@ -50,13 +53,23 @@ def match_columns(schema: Schema, header: list[str], path: Path) -> tuple[dict[s
                 positions[field.name] = free[0]
                 break
         else:
-            shown = ", ".join(_one_line(h) for h in header[:12]) + (" ..." if len(header) > 12 else "")
             raise SchemaError(
-                f"{path}: the schema's field {field.name!r} is not a column of the file (columns: {shown})"
+                f"{path}: the schema's field {field.name!r} is not a column of the file {_listed(header, header_row)}"
             )
     used = set(positions.values())
     ignored = [h for i, h in enumerate(header) if i not in used]
     return positions, ignored
+
+
+def _listed(header: list[str], header_row: int) -> str:
+    if looks_like_data(header):
+        # The cells are then most likely a person's details: count them, never show them.
+        return (
+            f"(row {header_row}, taken as the header, has {len(header)} columns and looks like data, not names; "
+            "if the header is on another row, pass --header-row N)"
+        )
+    shown = ", ".join(_one_line(h) for h in header[:12]) + (" ..." if len(header) > 12 else "")
+    return f"(columns: {shown})"
 
 
 def _one_line(header: str) -> str:

@@ -8,13 +8,14 @@ not UTF-8 is read as Windows-1252 (or as ``--encoding`` says).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -83,7 +84,10 @@ def open_csv(
             raise InputError(f"{path}: not valid {scan.encoding} text: {problem}")
         elif problem is not None:
             raise problem
-    rejects = [_reject(path, line, kind, message, text, at) for line, kind, message, text, at in rejected]
+    # Byte positions are in the copy DuckDB read: a transcoded file's bad line is shown from there.
+    readable = scratch[0] if scratch else path
+    invalid = "invalid UTF-8" if scan.encoding in _DUCKDB_READS else f"invalid {scan.encoding}"
+    rejects = [_reject(readable, invalid, *rejected_row) for rejected_row in rejected]
     relation = _numbered(con, header, rejects, row, scan.invisible)
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
 
@@ -116,20 +120,51 @@ def _numbered(
     return f"(SELECT CAST({number} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
 
 
-def _reject(path: Path, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
+def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
     if "ENCODING" in kind or "UNICODE" in kind:
         # DuckDB's copy of the line has lost the bad bytes; show them from the file.
-        return Reject(int(line), "invalid UTF-8", _line_at(path, at), "encoding")
+        return Reject(int(line), invalid, _line_at(path, at, text), "encoding")
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
 
 
-def _line_at(path: Path, at: int | None) -> str:
+#: How far back from DuckDB's position of a rejected line its start is looked for.
+_BACK = 64
+
+
+def _line_at(path: Path, at: int | None, seen: str | None) -> str:
+    """The whole record starting near byte ``at``, its bad bytes escaped (``\\xff``).
+
+    ``seen`` is DuckDB's copy of it (bad bytes lost): it tells how many physical lines the record spans.
+    """
     if at is None:
         return ""
     with open(path, "rb") as handle:
-        handle.seek(at)
-        raw = handle.readline(_MAX_LINE)
-    return raw.decode("utf-8", errors="backslashreplace").strip("\r\n")
+        # DuckDB's position of a line it could not decode is sometimes one byte past its
+        # start: the record starts after the last line break before it (a record never
+        # starts with one).
+        back = max(0, at - _BACK)
+        handle.seek(back)
+        before = handle.read(at - back)
+        end_of_previous = max(before.rfind(b"\n"), before.rfind(b"\r"))
+        start = back + end_of_previous + 1 if end_of_previous >= 0 or back == 0 else at
+        handle.seek(start)
+        # DuckDB's copy may carry the line break before it ("\n" of a "\r\n"): not one of its lines.
+        lines = len(io.StringIO(seen.strip("\r\n"), newline="").readlines()) if seen else 0
+        raw = _first_record(handle, lines or None)
+    return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+
+
+def _first_record(handle: BinaryIO, lines: int | None) -> bytes:
+    """The bytes of the CSV record at the handle's position: ``lines`` physical lines when
+    known, else up to one that leaves no quote open (a doubled quote opens and closes)."""
+    raw = b""
+    count = 0
+    while line := handle.readline(_MAX_LINE - len(raw)):
+        raw += line
+        count += 1
+        if (count == lines if lines else raw.count(b'"') % 2 == 0) or len(raw) >= _MAX_LINE:
+            break
+    return raw
 
 
 def _text_encoding(path: Path, encoding: str) -> str:
@@ -159,25 +194,20 @@ def _utf8_so_far(head: bytes) -> bool:
 
 
 def _header_row(path: Path, head: bytes, encoding: str, delimiter: str, given: int | None, find: bool) -> int:
-    """The header's line: as given, else found in the first rows when asked, else 1."""
+    """The header's row (a CSV record number): as given, else found in the first rows when asked, else 1."""
     if given is not None or not find:
         return given or 1
     text = head.decode(encoding, errors="replace") if encoding in _DUCKDB_READS else _decoded_head(path, encoding)
     # Only \n, \r and \r\n end a line, as for DuckDB (str.splitlines would also split at U+2028).
     lines = io.StringIO(text, newline="").readlines()[:SAMPLE_ROWS]
     rows: list[list[str | None]] = []
-    starts: list[int] = []
-    reader = csv.reader(lines, delimiter=delimiter)
-    line = 1
-    try:
-        for cells in reader:
-            starts.append(line)
+    # The sample may end mid-way through a quoted value; the rows read so far will do.
+    with contextlib.suppress(csv.Error):
+        for cells in csv.reader(lines, delimiter=delimiter):
             rows.append(list(cells))
-            line = reader.line_num + 1
-    except csv.Error:
-        pass  # the sample ends mid-way through a quoted value; the rows read so far will do
-    found = find_header_row(rows)
-    return starts[found - 1] if found else 1
+    # A row number counts CSV records, not physical lines (a quoted line break does not
+    # start a row): DuckDB's skip, the row numbers and rows_above_header count the same way.
+    return find_header_row(rows) or 1
 
 
 def _decoded_head(path: Path, encoding: str) -> str:
@@ -243,7 +273,7 @@ _ESCAPED_ENDINGS = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}
 
 def _header_ending(readable: Path) -> str | None:
     """The first line break outside quotes (the file's line ending), or None when there is none."""
-    with open(readable, encoding="utf-8-sig", newline="") as handle:
+    with open(readable, encoding="utf-8-sig", errors="replace", newline="") as handle:
         text = handle.read(_CHUNK)
     quoted = False
     for i, ch in enumerate(text):
@@ -263,18 +293,32 @@ def _ragged_message(message: str) -> str:
 
 
 def _csv_header(path: Path, readable: Path, delimiter: str, row: int) -> list[str]:
-    with open(readable, encoding="utf-8-sig", newline="") as handle:
-        for _ in range(row - 1):
-            handle.readline()
+    # A bad byte below the header is its own line's problem (quarantined); one in the header is refused.
+    with open(readable, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        # Records, not lines: a title above the header may hold a quoted line break.
+        above = csv.reader(handle, delimiter=delimiter)
+        for record in range(1, row):
+            try:
+                if next(above, None) is None:
+                    break
+            except csv.Error as exc:
+                raise InputError(f"{path}: row {record}: a row above the header is not valid CSV: {exc}") from None
         try:
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), None)
         except csv.Error as exc:
             raise InputError(f"{path}: row {row}: the header row is not valid CSV: {exc}") from None
+    if header and any(_undecoded(name) for name in header):
+        raise InputError(f"{path}: row {row}: the header row is not valid text in the file's encoding; pass --encoding")
     if not header or header == [""]:
         if row > 1:
             raise InputError(f"{path}: row {row}: expected the header row naming the columns, found no names")
         raise InputError(f"{path}: empty file: expected a header row naming the columns")
     return checked_header(path, header, row)
+
+
+def _undecoded(text: str) -> bool:
+    # surrogateescape stands for each byte it could not decode by U+DC80..U+DCFF.
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
 def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
@@ -308,8 +352,9 @@ def _hash_and_detect(path: Path, declared: str | None) -> _Scan:
                 text = decoder.decode(chunk)
             except UnicodeError as exc:
                 at = offset + getattr(exc, "start", 0)
-                if offset and encoding in _DUCKDB_READS:
-                    # Past the first megabyte: DuckDB sets the bad lines aside; keep hashing.
+                if (offset and encoding in _DUCKDB_READS) or _byte_by_byte(encoding):
+                    # Past UTF-8's first megabyte, or in a one-byte-per-character encoding
+                    # (cp1252 leaves 0x81 undefined): DuckDB sets the bad lines aside; keep hashing.
                     decoder = _decoder(path, encoding, errors="replace")
                     text = decoder.decode(chunk)
                 elif declared or encoding != "utf-8":
@@ -349,10 +394,21 @@ def _decoder(path: Path, encoding: str, errors: str = "strict") -> codecs.Increm
         raise InputError(f"{path}: unknown encoding {encoding!r}") from None
 
 
+def _byte_by_byte(encoding: str) -> bool:
+    """Whether a byte the encoding leaves undefined spoils only its own line (not UTF-8, -16 or -32)."""
+    return encoding not in _DUCKDB_READS and not encoding.startswith("utf")
+
+
 def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
     scratch_dir.mkdir(parents=True, exist_ok=True)
     target = scratch_dir / f"{path.stem}.utf8.csv"
-    with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+    # An undefined byte is copied as it is, which is not UTF-8: DuckDB then sets its line
+    # aside (rule ``encoding``) and the copy shows the byte escaped, as for a UTF-8 file.
+    errors = "surrogateescape" if _byte_by_byte(encoding) else "strict"
+    with (
+        open(path, encoding=encoding, errors=errors, newline="") as src,
+        open(target, "w", encoding="utf-8", errors=errors, newline="") as dst,
+    ):
         while text := src.read(_CHUNK):
             dst.write(text)
     return target

@@ -32,6 +32,22 @@ def find_header_row(rows: Sequence[Sequence[str | None]]) -> int | None:
     return None
 
 
+#: A date, time or phone-number shape: digits joined by separators.
+_DIGITS_JOINED = re.compile(r"\d[\d/\-:. T]*\d")
+
+
+def looks_like_data(row: Sequence[str | None]) -> bool:
+    """Whether a row meant as the header holds values rather than names: a number, a date or an email address.
+
+    Such a row's cells may be a person's details, which never go into an error message.
+    """
+    for cell in row:
+        text = (cell or "").strip()
+        if _NUMBER.fullmatch(text) or _DIGITS_JOINED.fullmatch(text) or "@" in text:
+            return True
+    return False
+
+
 def _width(row: Sequence[str | None]) -> int:
     end = len(row)
     while end and not (row[end - 1] or "").strip():

@@ -51,7 +51,21 @@ def _as_text(name: str, kind: str) -> str:
     # Lists and arrays end in "]": INTEGER[], VARCHAR[3].
     if kind.endswith("]") or kind.startswith(_NESTED):
         return visible_sql(f"CAST(to_json({column}) AS VARCHAR)")
+    if kind == "TIMESTAMP WITH TIME ZONE":
+        # A moment (Parquet's isAdjustedToUTC): written in UTC with its Z, whatever the
+        # session's time zone, because DuckDB's own text ("…+00") is not ISO 8601.
+        return _iso_timestamp(f"timezone('UTC', {column})") + " || 'Z'"
+    if kind.startswith("TIMESTAMP"):
+        # A local time without a zone: the schema's timezone says where it was.
+        return _iso_timestamp(column)
+    # Dates are ISO 8601 already; integers (also 64-bit unsigned) and decimals are cast
+    # from their exact values, never through a float.
     return visible_sql(f"CAST({column} AS VARCHAR)")
+
+
+def _iso_timestamp(timestamp: str) -> str:
+    """ISO 8601 text of a TIMESTAMP (any precision): DuckDB's text with a ``T`` for the first space."""
+    return f"regexp_replace(CAST({timestamp} AS VARCHAR), ' ', 'T')"
 
 
 def _culprit(con: duckdb.DuckDBPyConnection, scan: str, names: list[str], texts: list[str]) -> str:

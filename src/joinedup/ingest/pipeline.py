@@ -277,7 +277,7 @@ def _validate_and_store(
         notify("reading", None)
         source = open_source(con, plan.path, scratch_dir=scratch, schema=plan.schema, **reading)
         try:
-            positions, ignored = match_columns(plan.schema, source.columns, plan.path)
+            positions, ignored = match_columns(plan.schema, source.columns, plan.path, source.header_row)
             mapping = {name: f"c{i}" for name, i in positions.items()}
             run = _Run(plan.schema, plan.number, source, ignored)
             with _Poll(con, notify if notify is not _silent else None):

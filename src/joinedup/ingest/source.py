@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joinedup.errors import InputError
+from joinedup.ingest.header_row import looks_like_data
 
 _CHUNK = 1 << 20
 #: Characters removed from every value and header, in every format: NUL and the
@@ -62,6 +63,12 @@ def checked_header(path: Path, header: list[str], row: int = 1) -> list[str]:
         if not name:
             raise InputError(f"{path}: row {row}: column {position} has no name in the header{_hint(row)}")
         if name in seen:
+            if looks_like_data(header):
+                # A data row taken for the header repeats values (two people called Sam): never echo them.
+                raise InputError(
+                    f"{path}: row {row}: columns {seen[name]} and {position} of the header have the same value; "
+                    "the row looks like data, not names: pass --header-row N"
+                )
             raise InputError(f"{path}: row {row}: columns {seen[name]} and {position} are both called {name!r}")
         seen[name] = position
     return header
