@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from joinedup.errors import InputError
-from joinedup.storage.duck import quote_identifier, quote_literal
+from joinedup.storage.duck import quote_literal
 
 FORMATS = {
     ".csv": "csv",
@@ -452,12 +452,13 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size:
     if not names:
         raise InputError(f"{path}: the Parquet file has no columns")
     header = _checked_header(path, list(names))
-    casts = ", ".join(
-        f"CAST({quote_identifier(name)} AS VARCHAR) AS c{i}" for i, name in enumerate(header)
-    )
+    # Columns are renamed by position: DuckDB matches names ignoring case, so a file
+    # with columns "NAME" and "name" would otherwise read the first one twice.
+    positional = ", ".join(f"p{i}" for i in range(len(header)))
+    casts = ", ".join(f"CAST(p{i} AS VARCHAR) AS c{i}" for i in range(len(header)))
     relation = (
         f"(SELECT CAST(file_row_number + 1 AS BIGINT) AS _source_row, {casts} "
-        f"FROM read_parquet({quote_literal(str(path))}, file_row_number = true))"
+        f"FROM read_parquet({quote_literal(str(path))}, file_row_number = true) AS p({positional}))"
     )
     return Source(path, "parquet", header, digest, size, None, relation)
 
