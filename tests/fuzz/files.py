@@ -263,6 +263,9 @@ def _excel_cell(draw: st.DrawFn, sheet: Any, row: int, column: int, text: str | 
     """Write one cell, sometimes typed as Excel would type it; return the text the reader gives back."""
     if text is None or text == "":
         return None
+    if not text.strip(" \t\n"):
+        sheet.cell(row, column, text).data_type = "s"
+        return None  # the xlsx reader gives a cell of only spaces and line breaks back empty
     typed = draw(st.integers(0, 2)) == 0
     if typed and _CANONICAL_INT.fullmatch(text):
         sheet.cell(row, column, int(text))

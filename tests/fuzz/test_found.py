@@ -68,3 +68,12 @@ def test_what_infer_proposes_for_headers_that_normalise_alike_loads_each_column_
     for field in proposed.fields:
         column = headers.index(field.title or field.name)
         assert table.column(field.name).to_pylist() == [f"v{column}"]
+
+
+def test_parquet_columns_whose_names_differ_only_in_case_each_load_into_their_own_field(estate: Estate, tmp_path: Path) -> None:
+    path = tmp_path / "case.parquet"
+    pq.write_table(pa.table([pa.array(["upper"]), pa.array(["lower"])], names=["NAME", "name"]), path)
+    schema = Schema.from_dict({"fields": [{"name": "name", "type": "string"}, {"name": "upper", "title": "NAME", "type": "string"}]})
+    ingest(estate, path, dataset="cased", principal="tester", schema=schema)
+    table = delta.snapshot(estate.table_path("cased"), Catalogue(estate).get("cased").current.table_version).to_table()
+    assert (table.column("name").to_pylist(), table.column("upper").to_pylist()) == (["lower"], ["upper"])
