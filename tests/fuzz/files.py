@@ -99,12 +99,13 @@ def _csv(draw: st.DrawFn, table: Table, folder: Path) -> Written:
     delimiter = draw(st.sampled_from(DELIMITERS))
     suffix = ".tsv" if delimiter == "\t" and draw(st.booleans()) else draw(st.sampled_from([".csv", ".txt"]))
     buffer = io.StringIO()
-    writer = csv.writer(
-        buffer,
-        delimiter=delimiter,
-        quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
-        lineterminator=draw(st.sampled_from(["\r\n", "\n"])),
-    )
+    ending = draw(st.sampled_from(["\r\n", "\n"]))
+    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    # Python quotes only the characters of its own line ending: a bare carriage return
+    # left unquoted is a line break to CSV readers (DuckDB's included), not a value.
+    if any("\r" in str(v) for row in [table.headers, *table.rows] for v in row if v is not None):
+        quoting = csv.QUOTE_ALL
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator=ending)
     writer.writerow(table.headers)
     for row in table.rows:
         writer.writerow(["" if v is None else v for v in row])
@@ -245,7 +246,9 @@ def _parquet(draw: st.DrawFn, table: Table, folder: Path) -> Written:
     )
     written = Written(path, "parquet", table.headers)
     for i, row in enumerate(rows):
-        written.rows[i + 1] = {h: (v if known[j] else UNKNOWN) for j, (h, v) in enumerate(zip(table.headers, row, strict=True))}
+        written.rows[i + 1] = {
+            h: (v if known[j] else UNKNOWN) for j, (h, v) in enumerate(zip(table.headers, row, strict=True))
+        }
     return written
 
 
@@ -263,6 +266,9 @@ def _excel_cell(draw: st.DrawFn, sheet: Any, row: int, column: int, text: str | 
     """Write one cell, sometimes typed as Excel would type it; return the text the reader gives back."""
     if text is None or text == "":
         return None
+    if not text.strip(" \t\n"):
+        sheet.cell(row, column, text).data_type = "s"
+        return None  # the xlsx reader gives a cell of only spaces and line breaks back empty
     typed = draw(st.integers(0, 2)) == 0
     if typed and _CANONICAL_INT.fullmatch(text):
         sheet.cell(row, column, int(text))

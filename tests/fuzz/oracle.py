@@ -104,10 +104,11 @@ def _assert_loaded_values_valid(schema: Schema, written: Written, loaded: pa.Tab
 
 
 def _normalised(text: Any, missing: tuple[str, ...]) -> Any:
-    """The text as validation sees it: trimmed, and None when it means "no value"."""
+    """The text as validation sees it: without NULs and byte-order marks (the readers remove
+    them, docs/ingest.md), trimmed, and None when it means "no value"."""
     if text is None or text is UNKNOWN:
         return text
-    trimmed = text.strip(BLANKS)
+    trimmed = text.replace("\x00", "").replace("\ufeff", "").strip(BLANKS)
     if missing == ("",):
         return trimmed or None
     return None if trimmed in missing else trimmed
@@ -153,7 +154,9 @@ def _assert_type(f: Field, stored: Any, v: Any, where: str) -> None:
     elif t == "boolean":
         assert isinstance(stored, bool)
         if known:
-            assert v in f.true_values + f.false_values and stored == (v in f.true_values), f"{where}: {v!r} loaded as {stored!r}"
+            assert v in f.true_values + f.false_values and stored == (v in f.true_values), (
+                f"{where}: {v!r} loaded as {stored!r}"
+            )
     elif t == "date":
         assert isinstance(stored, date) and not isinstance(stored, datetime)
         if known and f.format == "default":
@@ -162,7 +165,9 @@ def _assert_type(f: Field, stored: Any, v: Any, where: str) -> None:
         assert isinstance(stored, datetime) and stored.tzinfo is not None
         if known and f.format == "default":
             reference = canonical_iso_datetime_in(v, f.timezone)
-            assert reference is not None and stored == datetime.fromisoformat(reference.replace("Z", "+00:00")), f"{where}: {v!r} loaded as {stored!r}"
+            assert reference is not None and stored == datetime.fromisoformat(reference.replace("Z", "+00:00")), (
+                f"{where}: {v!r} loaded as {stored!r}"
+            )
     else:
         raise AssertionError(f"unhandled type {t}")
 

@@ -28,9 +28,7 @@ ODD_NAMES = (
     "tab\there", "new\nline", "back\\slash", "per%cent", "1st", "-dash", "É", "emoji 💥",
     "date of birth", "Post-code", "x" * 70,
 )  # fmt: skip
-_NAME_ALPHABET = st.characters(
-    blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029\x85"
-)
+_NAME_ALPHABET = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029\x85")
 #: Text a field may hold that breaks naive CSV, SQL, spreadsheets or Unicode handling.
 HOSTILE = (
     '"', '""', "'", ",", ";", "|", "\t", "\r\n", "a\nb", "a\rb", "=1+2", "+44 20", "-1", "@SUM(A1)",
@@ -50,10 +48,13 @@ TYPES = TABLE_SCHEMA_TYPES + UK_TYPES
 
 
 def names() -> st.SearchStrategy[str]:
-    made = st.text(_NAME_ALPHABET, min_size=1, max_size=12).filter(
-        lambda n: n.strip() == n and not n.startswith("_")
+    made = st.text(_NAME_ALPHABET, min_size=1, max_size=12).filter(lambda n: n.strip() == n and not n.startswith("_"))
+    return st.one_of(
+        st.sampled_from(KEYWORD_NAMES),
+        st.sampled_from(ODD_NAMES),
+        st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+        made,
     )
-    return st.one_of(st.sampled_from(KEYWORD_NAMES), st.sampled_from(ODD_NAMES), st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), made)
 
 
 @st.composite
@@ -102,8 +103,12 @@ def field_documents(draw: st.DrawFn, name: str) -> dict[str, Any]:
         if category:
             doc["category"] = category
     if type_ == "boolean" and draw(st.booleans()):
-        doc["trueValues"] = draw(st.lists(st.sampled_from(["J", "Oui", "1", "x", "是"]), min_size=1, max_size=2, unique=True))
-        doc["falseValues"] = draw(st.lists(st.sampled_from(["N", "Non", "0", "x", "否"]), min_size=1, max_size=2, unique=True))
+        doc["trueValues"] = draw(
+            st.lists(st.sampled_from(["J", "Oui", "1", "x", "是"]), min_size=1, max_size=2, unique=True)
+        )
+        doc["falseValues"] = draw(
+            st.lists(st.sampled_from(["N", "Non", "0", "x", "否"]), min_size=1, max_size=2, unique=True)
+        )
     if type_ in ("integer", "number") and draw(st.booleans()):
         choice = draw(st.sampled_from(["group", "decimal", "bare", "all"]))
         if choice in ("group", "all"):
@@ -131,7 +136,9 @@ def constraint_documents(draw: st.DrawFn, type_: str, doc: dict[str, Any]) -> di
         if type_ in ("integer", "year"):
             found["enum"] = draw(st.lists(st.integers(-3, 2100), min_size=1, max_size=4, unique=True))
         elif type_ == "number":
-            found["enum"] = draw(st.lists(st.one_of(st.integers(-3, 3), st.sampled_from([0.5, 1.25, -2.0])), min_size=1, max_size=4))
+            found["enum"] = draw(
+                st.lists(st.one_of(st.integers(-3, 3), st.sampled_from([0.5, 1.25, -2.0])), min_size=1, max_size=4)
+            )
         else:
             found["enum"] = draw(st.lists(field_values(doc, hostile=False), min_size=1, max_size=4, unique=True))
     if type_ in ("integer", "year", "number", "date", "datetime"):
@@ -151,7 +158,9 @@ def schema_documents(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         key = draw(st.lists(st.sampled_from([f["name"] for f in fields]), min_size=1, max_size=2, unique=True))
         doc["primaryKey"] = key[0] if len(key) == 1 and draw(st.booleans()) else key
-    missing = draw(st.one_of(st.none(), st.just([]), st.lists(st.sampled_from(MISSING_TOKENS), max_size=3, unique=True)))
+    missing = draw(
+        st.one_of(st.none(), st.just([]), st.lists(st.sampled_from(MISSING_TOKENS), max_size=3, unique=True))
+    )
     if missing is not None:
         doc["missingValues"] = missing
     if draw(st.booleans()):
@@ -197,7 +206,9 @@ def valid_values(doc: dict[str, Any]) -> st.SearchStrategy[str]:
         numbers = st.one_of(st.integers(-(10**9), 10**9), st.floats(allow_nan=False, allow_infinity=False))
         return numbers.map(lambda v: _written_number(v, doc))
     if type_ == "boolean":
-        return st.sampled_from(doc.get("trueValues", ["true", "yes", "Y"]) + doc.get("falseValues", ["false", "0", "n"]))
+        return st.sampled_from(
+            doc.get("trueValues", ["true", "yes", "Y"]) + doc.get("falseValues", ["false", "0", "n"])
+        )
     if type_ == "date":
         return _dates(fmt)
     if type_ == "datetime":

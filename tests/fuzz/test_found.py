@@ -23,7 +23,9 @@ def _schema(*names: str) -> Schema:
 
 @pytest.mark.parametrize("bom", [b"", codecs.BOM_UTF8], ids=["no BOM", "BOM"])
 @pytest.mark.parametrize("inside, ending", [("\n", "\r\n"), ("\r\n", "\n"), ("\n", "\n"), ("\r\n", "\r\n")])
-def test_a_header_with_a_quoted_line_break_loses_no_rows(estate: Estate, tmp_path: Path, bom: bytes, inside: str, ending: str) -> None:
+def test_a_header_with_a_quoted_line_break_loses_no_rows(
+    estate: Estate, tmp_path: Path, bom: bytes, inside: str, ending: str
+) -> None:
     path = tmp_path / "nl.csv"
     path.write_bytes(bom + f'"new{inside}line",b{ending}1,2{ending}3,"4{inside}5"{ending}'.encode())
     result = ingest(estate, path, dataset="nl", principal="tester", schema=_schema(f"new{inside}line", "b"))
@@ -64,3 +66,16 @@ def test_what_infer_proposes_for_headers_that_normalise_alike_loads_each_column_
         column = headers.index(field.title or field.name)
         # (compared ignoring case: a column of names is proposed as person_name, which cases v0 as V0)
         assert [v.lower() for v in table.column(field.name).to_pylist()] == [f"v{column}"]
+
+
+def test_parquet_columns_whose_names_differ_only_in_case_each_load_into_their_own_field(
+    estate: Estate, tmp_path: Path
+) -> None:
+    path = tmp_path / "case.parquet"
+    pq.write_table(pa.table([pa.array(["upper"]), pa.array(["lower"])], names=["NAME", "name"]), path)
+    schema = Schema.from_dict(
+        {"fields": [{"name": "name", "type": "string"}, {"name": "upper", "title": "NAME", "type": "string"}]}
+    )
+    ingest(estate, path, dataset="cased", principal="tester", schema=schema)
+    table = delta.snapshot(estate.table_path("cased"), Catalogue(estate).get("cased").current.table_version).to_table()
+    assert (table.column("name").to_pylist(), table.column("upper").to_pylist()) == (["lower"], ["upper"])

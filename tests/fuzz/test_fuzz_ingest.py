@@ -52,7 +52,9 @@ def previous_version(estate: Estate, dataset: str, folder: Path) -> None:
 
 @FUZZ
 @given(data=st.data())
-def test_ingest_loads_or_refuses_in_one_line_and_loses_nothing(estate: Estate, tmp_path: Path, data: st.DataObject) -> None:
+def test_ingest_loads_or_refuses_in_one_line_and_loses_nothing(
+    estate: Estate, tmp_path: Path, data: st.DataObject
+) -> None:
     doc = data.draw(schema_documents(), label="schema")
     fmt = data.draw(st.sampled_from(FORMATS), label="format")
     table = data.draw(tables(doc), label="table")
@@ -72,7 +74,13 @@ def test_ingest_loads_or_refuses_in_one_line_and_loses_nothing(estate: Estate, t
         declared = fmt if data.draw(st.booleans(), label="--format given") else None
         try:
             result = ingest(
-                estate, written.path, dataset=dataset, principal="tester", schema=schema, fmt=declared, **written.options
+                estate,
+                written.path,
+                dataset=dataset,
+                principal="tester",
+                schema=schema,
+                fmt=declared,
+                **written.options,
             )
         except JoinedupError as exc:
             event(f"refused: {type(exc).__name__}")

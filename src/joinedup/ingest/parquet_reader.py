@@ -24,13 +24,16 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: 
     if not names:
         raise InputError(f"{path}: the Parquet file has no columns")
     header = checked_header(path, list(names))
-    scan = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
+    # Columns are renamed by position: DuckDB matches names ignoring case, so a file
+    # with columns "NAME" and "name" would otherwise read the first one twice.
+    positional = [f"p{i}" for i in range(len(names))]
+    scan = f"read_parquet({quote_literal(str(path))}, file_row_number = true) AS p({', '.join(positional)})"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as Parquet: {first_line(exc)}") from None
     types = {name: kind for name, kind, *_ in described}
-    texts = [_as_text(name, types.get(name, "VARCHAR")) for name in names]
+    texts = [_as_text(column, types.get(column, "VARCHAR")) for column in positional]
     columns = [f"{text} AS c{i}" for i, text in enumerate(texts)]
     try:
         # Staged now, so that a column DuckDB cannot decode is reported here, by name,
