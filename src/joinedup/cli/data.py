@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from joinedup.access import query_as, query_datasets, resolve_principal
 from joinedup.cli.common import (
@@ -158,9 +159,9 @@ class _progress:
             console=err,
             transient=True,
         )
-        self.task: Any = None
+        self.task: TaskID | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Callable[[str, float | None], None] | None:
         if not self.enabled:
             return None
         self.bar.start()
@@ -168,6 +169,7 @@ class _progress:
         return self.update
 
     def update(self, stage: str, fraction: float | None) -> None:
+        assert self.task is not None, "update is handed out only once the bar has its task"
         self.bar.update(self.task, description=stage, completed=fraction if fraction is not None else 0.0)
 
     def __exit__(self, *exc: object) -> None:

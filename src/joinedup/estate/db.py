@@ -11,12 +11,15 @@ import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
 from joinedup.errors import BusyError
+
+if TYPE_CHECKING:  # alembic is imported only when a migration runs: importing it slows every command
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -86,7 +89,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(connection: sa.Connection) -> Any:
+def alembic_config(connection: sa.Connection) -> Config:
     from alembic.config import Config
 
     config = Config()

@@ -290,7 +290,9 @@ def _validate_and_store(
             source.cleanup()
 
 
-def _prepare(con: Any, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source) -> int:
+def _prepare(
+    con: duckdb.DuckDBPyConnection, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source
+) -> int:
     """Run the statements the validation query joins against; returns the rows the reader split into columns."""
     if plan.stored:
         assert plan.current is not None
@@ -557,7 +559,7 @@ def _by_rule(rule_counts: dict[str, dict[str, int]]) -> dict[str, int]:
 class _Poll:
     """Reports DuckDB's own progress on the validation query while it runs."""
 
-    def __init__(self, con: Any, notify: Progress | None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, notify: Progress | None) -> None:
         self.con = con
         self.notify = notify
         self.stop = threading.Event()
