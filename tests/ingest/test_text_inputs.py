@@ -168,3 +168,18 @@ def test_a_byte_order_mark_in_a_header_name_is_removed(estate: Estate, tmp_path:
     path.write_text('{"\\ufeffid": 1, "name": "Sam"}\n', encoding="utf-8")
     assert load(estate, path).rows_loaded == 1
     assert names(estate) == {1: "Sam"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_file_mixing_line_endings_loads_and_quoted_values_keep_theirs(
+    estate: Estate, tmp_path: Path, encoding: str
+) -> None:
+    # Exports glued together from two systems: some lines end "\r\n", others "\n".
+    text = 'id,name\n1,Zoë\r\n2,"Jo\r\nX"\n3,Al\r\n4,"too",many\n5,Bo\n'
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(text.encode(encoding))
+    result = load(estate, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 4, 1)
+    assert names(estate) == {1: "Zoë", 2: "Jo\r\nX", 3: "Al", 5: "Bo"}
+    [ragged] = read_quarantine(estate, "names").rows
+    assert ragged["_source_row"] == 5 and ragged["_line"] == '4,"too",many'

@@ -82,6 +82,12 @@ def open_csv(
             header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
         elif isinstance(problem, UnicodeError):
             raise InputError(f"{path}: not valid {scan.encoding} text: {problem}")
+        elif problem is not None and _mixes_line_endings(path):
+            # DuckDB's reader takes one line ending per file and refuses the whole file
+            # otherwise: a copy with every ending outside quotes made "\n" reads.
+            header, rejected, scratch = _stage_transcoded(
+                con, path, scan.encoding, scratch_dir, delimiter, row, one_ending=True
+            )
         elif problem is not None:
             raise problem
     # Byte positions are in the copy DuckDB read: a transcoded file's bad line is shown from there.
@@ -216,11 +222,20 @@ def _decoded_head(path: Path, encoding: str) -> str:
 
 
 def _stage_transcoded(
-    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, scratch_dir: Path, delimiter: str, row: int
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    encoding: str,
+    scratch_dir: Path,
+    delimiter: str,
+    row: int,
+    *,
+    one_ending: bool = False,
 ) -> tuple[list[str], list[tuple[Any, ...]], list[Path]]:
     # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
     # download), so other encodings are transcoded into the estate's tmp/ first.
-    readable = _transcode(path, encoding, scratch_dir)
+    if not one_ending and _mixes_line_endings(path):
+        one_ending = True
+    readable = _transcode(path, encoding, scratch_dir, one_ending=one_ending)
     try:
         header, rejected = _stage(con, path, readable, delimiter, row)
     except BaseException:
@@ -399,7 +414,8 @@ def _byte_by_byte(encoding: str) -> bool:
     return encoding not in _DUCKDB_READS and not encoding.startswith("utf")
 
 
-def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
+def _transcode(path: Path, encoding: str, scratch_dir: Path, *, one_ending: bool = False) -> Path:
+    """A UTF-8 copy of ``path``; with ``one_ending``, every "\r\n" outside quotes becomes "\n"."""
     scratch_dir.mkdir(parents=True, exist_ok=True)
     target = scratch_dir / f"{path.stem}.utf8.csv"
     # An undefined byte is copied as it is, which is not UTF-8: DuckDB then sets its line
@@ -409,6 +425,43 @@ def _transcode(path: Path, encoding: str, scratch_dir: Path) -> Path:
         open(path, encoding=encoding, errors=errors, newline="") as src,
         open(target, "w", encoding="utf-8", errors=errors, newline="") as dst,
     ):
+        ending = _OneEnding() if one_ending else None
         while text := src.read(_CHUNK):
-            dst.write(text)
+            dst.write(ending.feed(text) if ending else text)
+        if ending:
+            dst.write(ending.flush())
     return target
+
+
+def _mixes_line_endings(path: Path) -> bool:
+    """Whether the file's first megabyte ends some lines with "\r\n" and others with a bare "\n"."""
+    head = _first_bytes(path)
+    crlf = head.count(b"\r\n")
+    return 0 < crlf < head.count(b"\n")
+
+
+class _OneEnding:
+    """Rewrites "\r\n" outside double quotes as "\n", chunk by chunk (quoted values keep theirs)."""
+
+    def __init__(self) -> None:
+        self.quoted = False
+        self.pending = ""
+
+    def feed(self, text: str) -> str:
+        text = self.pending + text
+        # A "\r" at the end may be the first half of a "\r\n" split across chunks.
+        self.pending = "\r" if text.endswith("\r") else ""
+        if self.pending:
+            text = text[:-1]
+        parts = text.split('"')
+        for i in range(len(parts)):
+            # Even parts lie outside quotes when the chunk starts outside them.
+            if (i % 2 == 0) != self.quoted:
+                parts[i] = parts[i].replace("\r\n", "\n")
+        if len(parts) % 2 == 0:
+            self.quoted = not self.quoted
+        return '"'.join(parts)
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return rest
