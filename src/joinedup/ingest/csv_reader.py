@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,7 @@ def open_csv(
     # Byte positions are in the copy DuckDB read: a transcoded file's bad line is shown from there.
     readable = scratch[0] if scratch else path
     invalid = "invalid UTF-8" if scan.encoding in _DUCKDB_READS else f"invalid {scan.encoding}"
-    rejects = [_reject(readable, invalid, *rejected_row) for rejected_row in rejected]
+    rejects = [_with_cells(_reject(readable, invalid, *r), delimiter, len(header)) for r in rejected]
     relation = _numbered(con, header, rejects, row, scan.invisible)
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
 
@@ -131,6 +132,16 @@ def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: 
         # DuckDB's copy of the line has lost the bad bytes; show them from the file.
         return Reject(int(line), invalid, _line_at(path, at, text), "encoding")
     return Reject(int(line), _ragged_message(message), (text or "").strip("\r\n"))
+
+
+def _with_cells(reject: Reject, delimiter: str, width: int) -> Reject:
+    """A line set aside for its bytes (not its shape) keeps its cells when it splits into ``width`` fields."""
+    if reject.rule != "encoding":
+        return reject
+    records = list(csv.reader(io.StringIO(reject.text, newline=""), delimiter=delimiter))
+    if len(records) != 1 or len(records[0]) != width:
+        return reject
+    return dataclasses.replace(reject, cells=tuple(records[0]))
 
 
 #: How far back from DuckDB's position of a rejected line its start is looked for.

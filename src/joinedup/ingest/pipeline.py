@@ -279,7 +279,7 @@ def _validate_and_store(
         try:
             positions, ignored = match_columns(plan.schema, source.columns, plan.path, source.header_row)
             mapping = {name: f"c{i}" for name, i in positions.items()}
-            run = _Run(plan.schema, plan.number, source, ignored)
+            run = _Run(plan.schema, plan.number, source, ignored, positions)
             with _Poll(con, notify if notify is not _silent else None):
                 run.split_rows = _prepare(con, estate, plan, mapping, source)
                 query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
@@ -463,11 +463,15 @@ def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | No
 class _Run:
     """Splits the validation output: valid rows stream on to Delta, rejected rows are kept for quarantine."""
 
-    def __init__(self, schema: Schema, number: int, source: Source, columns_ignored: list[str]) -> None:
+    def __init__(
+        self, schema: Schema, number: int, source: Source, columns_ignored: list[str], positions: dict[str, int]
+    ) -> None:
         self.schema = schema
         self.number = number
         self.source = source
         self.columns_ignored = columns_ignored
+        #: Field name → the file's column it was matched to.
+        self.positions = positions
         #: Rows the reader split into columns (the validation query's input).
         self.split_rows = 0
         self.loaded = 0
@@ -513,7 +517,7 @@ class _Run:
                 )
             )
         if self.source.rejects:
-            parts.append(_reject_table(self.source.rejects, self.number, schema))
+            parts.append(_reject_table(self.source.rejects, self.number, schema, self.positions))
         if not parts:
             return schema.empty_table()
         return pa.concat_tables(parts).sort_by("_source_row")
@@ -535,7 +539,7 @@ class _Run:
         return {column: dict(sorted(rules.items())) for column, rules in sorted(counts.items())}
 
 
-def _reject_table(rejects: list[Reject], number: int, schema: pa.Schema) -> pa.Table:
+def _reject_table(rejects: list[Reject], number: int, schema: pa.Schema, positions: dict[str, int]) -> pa.Table:
     n = len(rejects)
     errors = [[{"column": "(row)", "rule": r.rule, "value": r.text, "message": r.problem}] for r in rejects]
     columns: list[pa.Array] = [
@@ -544,7 +548,12 @@ def _reject_table(rejects: list[Reject], number: int, schema: pa.Schema) -> pa.T
         pa.array(errors, ERROR_TYPE),
         pa.array([r.text for r in rejects], pa.string()),
     ]
-    columns += [pa.nulls(n, pa.string()) for _ in schema.names[4:]]
+    # A line that split unambiguously keeps its schema fields' cells, so those who may not
+    # see the whole line (it can hold columns outside the schema) still see those.
+    columns += [
+        pa.array([r.cells[positions[name]] if r.cells else None for r in rejects], pa.string())
+        for name in schema.names[4:]
+    ]
     return pa.table(columns, schema=schema)
 
 

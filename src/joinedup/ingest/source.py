@@ -26,6 +26,9 @@ class Reject:
     #: ``columns`` (wrong number of fields), ``json`` (a line that is not a usable
     #: JSON object) or ``encoding`` (a line that is not UTF-8).
     rule: str = "columns"
+    #: The line split into the file's columns, only when that split is unambiguous (as
+    #: many fields as the header): a ragged line has no reliable positions.
+    cells: tuple[str, ...] | None = None
 
 
 @dataclass
