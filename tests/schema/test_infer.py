@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.ingest import ingest
 from joinedup.ingest.columns import match_columns
@@ -295,3 +296,23 @@ def test_unique_words_and_personal_codes_are_not_proposed_unique(tmp_path: Path)
     rows = "\n".join(f"{town},{i}A High Street" for i, town in enumerate(towns, start=1))
     schema = infer_file_schema(write_csv(tmp_path / "t.csv", "place,address\n" + rows))
     assert not schema.field("place").constraints.unique and not schema.field("address").constraints.unique
+
+
+def test_a_duckdb_failure_while_inferring_is_one_line_without_the_files_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    import joinedup.ingest.inference as inference
+
+    def failing(*args: object, **kwargs: object) -> None:
+        # DuckDB's own message quotes the value it could not convert.
+        raise duckdb.ConversionException("Conversion Error: Could not convert string 'Sam Jackson' to INT32")
+
+    monkeypatch.setattr(inference, "profile_columns", failing)
+    path = write_csv(tmp_path / "p.csv", "id,name\n1,Sam Jackson\n")
+    with pytest.raises(InputError) as caught:
+        infer_file_schema(path)
+    message = str(caught.value)
+    assert message == f"{path}: cannot check its rows (Conversion Error)"
+    assert "Sam" not in message

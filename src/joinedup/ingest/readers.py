@@ -27,6 +27,7 @@ from joinedup.ingest.jsonl_reader import open_jsonl
 from joinedup.ingest.parquet_reader import open_parquet
 from joinedup.ingest.source import Reject, Source, check_header_row, first_line, hash_file
 from joinedup.schema import Schema
+from joinedup.storage.duck import error_kind
 
 __all__ = ["FORMATS", "Reject", "Source", "detect_format", "open_source", "remove_stale_scratch", "validation_failed"]
 
@@ -129,10 +130,14 @@ def _open(
 
 
 def validation_failed(path: Path, exc: duckdb.Error) -> InputError:
-    """The one line for a DuckDB error met while checking a file's rows."""
+    """The one line for a DuckDB error met while checking a file's rows.
+
+    Only the kind of error is shown, as ingest does: DuckDB's message can quote the
+    file's values (a failed cast names the text it could not convert).
+    """
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return InputError(f"{path}: not enough memory to check it ({first_line(exc)}); raise the estate's memory_limit")
-    return InputError(f"{path}: cannot check its rows: {first_line(exc)}")
+        return InputError(f"{path}: not enough memory to check it; raise the estate's memory_limit")
+    return InputError(f"{path}: cannot check its rows ({error_kind(exc)})")
 
 
 def remove_stale_scratch(tmp_dir: Path) -> None:
