@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): /v1 for partners under sharing agreements (docs/api.md)."""

@@ -1,0 +1,1 @@
+"""Open data publishing, catalogue exchange (DCAT, Data Package, CKAN) and search (docs/publish.md)."""
