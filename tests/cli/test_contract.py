@@ -130,7 +130,7 @@ def test_every_limit_has_a_minimum(path: tuple[str, ...], command: Any) -> None:
 
 
 #: Path parameters that name a folder, not a file to read or write.
-FOLDERS = {"--estate", "path"}
+FOLDERS = {"--estate", "path", "out_dir", "folder"}
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)

@@ -65,5 +65,10 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("audit.who_accessed", "ask who accessed a person's data", "", _AUDIT),
         Permission("audit.verify", "verify the audit log", "", _AUDIT),
         Permission("audit.checkpoint", "sign or export audit checkpoints", "", _AUDIT),
+        # -- quality (issue 17) --
+        # -- linkage (issue 18) --
+        # -- lifecycle and individual rights (issue 19) --
+        # -- sharing and the API (issue 20) --
+        # -- publishing and discovery (issue 23) --
     )
 }

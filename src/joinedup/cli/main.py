@@ -101,6 +101,11 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(standards.app, name="standards")
 app.add_typer(principal.app, name="principal")
 app.add_typer(audit.app, name="audit")
+# -- quality (issue 17) --
+# -- linkage (issue 18) --
+# -- lifecycle and individual rights (issue 19) --
+# -- sharing and the API (issue 20) --
+# -- publishing and discovery (issue 23) --
 demo.register(app)
 
 
