@@ -10,6 +10,7 @@ from joinedup.audit.membership import dataset_membership
 from joinedup.audit.queries import ReadScope, log, principal_key, who_accessed
 from joinedup.audit.record import record, record_now, release
 from joinedup.audit.redact import contains_identifier
+from joinedup.audit.sealed import forget_sealed, sealed_texts
 from joinedup.audit.signing import checkpoint, export_checkpoint
 from joinedup.audit.subjects import Subject
 from joinedup.audit.verify import verify
@@ -22,11 +23,13 @@ __all__ = [
     "contains_identifier",
     "dataset_membership",
     "export_checkpoint",
+    "forget_sealed",
     "log",
     "principal_key",
     "record",
     "record_now",
     "release",
+    "sealed_texts",
     "verify",
     "who_accessed",
 ]

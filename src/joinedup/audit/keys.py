@@ -86,6 +86,10 @@ def _write_once(path: Path, content: bytes, mode: int) -> None:
         staged.unlink(missing_ok=True)
 
 
+#: For the other keys the log keeps in ``keys/``.
+write_once = _write_once
+
+
 def _publish(path: Path, key: Ed25519PublicKey) -> None:
     _write_once(
         path, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644

@@ -68,3 +68,18 @@ class AuditCheckpointRow(Base):
     #: Raw Ed25519 public key, hex.
     public_key: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.String(128))
+
+
+class AuditSealedRow(Base):
+    """A read's query text, sealed (AES-256-GCM under ``keys/audit-seal.key``), outside the hash chain.
+
+    The entry it belongs to holds only a commitment to it (``detail["sealed"]``, the
+    SHA-256 of ``sealed``), so verify notices a changed or swapped text, while an
+    erasure can delete the text that names a person without touching the chain.
+    """
+
+    __tablename__ = "audit_sealed"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    #: 12-byte nonce followed by the ciphertext and its tag.
+    sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)

@@ -41,7 +41,9 @@ from joinedup.audit.canonical import canonical_json, canonical_time, encode_entr
 from joinedup.audit.checkpoints import DEFAULT_INTERVAL, Checkpoint, checkpoint_interval, keep_checkpoint
 from joinedup.audit.entry import AuditEntry
 from joinedup.audit.keys import ChainKey, chain_key, make_chain_key
+from joinedup.audit.models import AuditSealedRow
 from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
+from joinedup.audit.sealing import commitment, seal
 from joinedup.audit.signing import sign_checked
 from joinedup.audit.subjects import Subject, estate_secret, hash_subjects
 from joinedup.audit.verify import SETTINGS_ACTION, TAMPERING_ACTION
@@ -106,9 +108,11 @@ def record(
     read that gives them must give everyone it returned (who-accessed then
     trusts the list instead of asking about the dataset). ``sql`` is a query's
     text: it is stored with literals replaced by ``?`` and their keyed hashes
-    under ``detail["literals"]``. NHS and NI numbers anywhere in the text an
-    entry stores (principal, purpose, dataset, columns, ``detail`` strings) are
-    replaced the same way, their hashes under ``detail["mentions"]``. A read over several datasets leaves ``dataset``
+    under ``detail["literals"]``; the text itself is sealed in ``audit_sealed``
+    (see :mod:`joinedup.audit.sealing`) with its commitment under ``detail["sealed"]``.
+    NHS and NI numbers anywhere in the text an entry stores (principal, purpose,
+    dataset, columns, ``detail`` strings) are replaced the same way, their hashes
+    under ``detail["mentions"]``. A read over several datasets leaves ``dataset``
     empty and gives ``detail={"versions": {name: version, ...}}``. ``names`` are
     the dataset and column names a query may use openly: given them, any other
     name in ``sql`` or ``columns`` (an alias, an expression's text) is replaced
@@ -138,10 +142,14 @@ def record(
         facts.update(cleaned)
         mentions.update(found)
     column_list = [str(c) for c in columns]
+    sealed: bytes | None = None
     if sql is not None:
         redacted = redact_sql(secret, sql, names)
         facts["sql"] = redacted.text
         facts["literals"] = redacted.hashes
+        # The text itself, literals included, goes outside the chain; the entry commits to it.
+        sealed = seal(estate, sql)
+        facts["sealed"] = commitment(sealed)
     if names is not None:
         column_list, found = redact_names(secret, column_list, names)
         if found:
@@ -165,6 +173,11 @@ def record(
     )
     connection = session.connection() if isinstance(session, Session) else session
     entry, signed = _append(connection, estate, fields, follow_settings)
+    if sealed is not None:
+        # Same transaction as the entry: both are committed, or neither. A text left at this seq by
+        # entries deleted outside joinedup is not this entry's (its commitment says so): it gives way.
+        connection.execute(sa.delete(AuditSealedRow).where(AuditSealedRow.seq == entry.seq))
+        connection.execute(sa.insert(AuditSealedRow).values(seq=entry.seq, sealed=sealed))
     _keep_when_committed(session, estate, signed)
     return entry
 

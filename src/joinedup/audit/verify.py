@@ -21,6 +21,7 @@ exporting one regularly matters.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
@@ -60,6 +61,9 @@ _HEAD = sa.text("SELECT seq, hash, mac, checkpoint_every FROM audit_head WHERE i
 SETTINGS_ACTION = "audit.settings"
 #: The entry an append writes first when it finds the head set outside joinedup (detail: the head's seq).
 TAMPERING_ACTION = "audit.tampering"
+#: The entry that records sealed query texts destroyed to forget a person (detail: their seqs).
+SEALED_FORGET_ACTION = "audit.sealed_forget"
+_SEALED = sa.text("SELECT seq, sealed FROM audit_sealed ORDER BY seq")
 _NO_END = 2**62
 _BATCH = 20_000
 
@@ -172,6 +176,8 @@ def verify(
             walk = _Walk(report, key, expect_upto=expect_upto, max_problems=max_problems)
             found = walk.run(conn, set(wanted))
         head_after = conn.execute(_HEAD).one_or_none() if has_head else None
+        if "audit_entries" not in tables:
+            _check_sealed(report, conn, walk, head_before.seq if head_before is not None else 0)
     if has_head:
         _check_head(report, head_before, head_after, found)
     for made in stored:
@@ -223,6 +229,10 @@ class _Walk:
         self.due: list[int] = []
         #: The newest seq a checkpoint signed by this estate vouches for: MACs are checked after it.
         self.vouched = 0
+        #: seq → the commitment to its sealed query text, for entries that have one.
+        self.sealed: dict[int, str] = {}
+        #: Seqs whose sealed text an audited ``audit.sealed_forget`` destroyed.
+        self.forgotten: set[int] = set()
 
     def run(
         self, conn: sa.Connection, wanted: set[int], after: int = 0, after_hash: str = ZERO_HASH, upto: int = _NO_END
@@ -319,6 +329,10 @@ class _Walk:
                     )
                 if seq <= self.expect_upto and seq % interval == 0:
                     due.append(seq)
+            if '"sealed":"' in detail:
+                self._note_sealed(seq, detail)
+            elif action == SEALED_FORGET_ACTION:
+                self._note_forgotten(detail)
             if seq in wanted:
                 found[seq] = stored_hash
             last_seq, last_hash = seq, stored_hash
@@ -327,6 +341,59 @@ class _Walk:
                 break
         report.last_seq, report.last_hash = last_seq, last_hash
         return found
+
+    def _note_sealed(self, seq: int, detail: str) -> None:
+        try:
+            made = json.loads(detail).get("sealed")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(made, str):
+            self.sealed[seq] = made
+
+    def _note_forgotten(self, detail: str) -> None:
+        try:
+            found = json.loads(detail)
+            seqs, resealed = found.get("seqs", []), found.get("resealed", {})
+        except (ValueError, AttributeError):
+            return
+        self.forgotten.update(s for s in seqs if isinstance(s, int))
+        if isinstance(resealed, dict):
+            # Sealed again without the forgotten person's literals: the newer commitment is the one to match.
+            self.sealed.update({int(k): v for k, v in resealed.items() if str(k).isdigit() and isinstance(v, str)})
+
+
+def _check_sealed(report: VerifyReport, conn: sa.Connection, walk: _Walk, upto: int) -> None:
+    """Every sealed query text matches the commitment its entry holds; a missing one was forgotten on the record.
+
+    Texts for entries past ``upto`` (appended while verify ran) are left for next time.
+    """
+    if not sa.inspect(conn).has_table("audit_sealed"):
+        if walk.sealed:
+            report.problems.append(Problem(None, "the catalogue's audit_sealed table is missing: it was tampered with"))
+        return
+    unseen = {seq for seq in walk.sealed if seq <= upto}
+    problems = report.problems
+    for seq, sealed in conn.execute(_SEALED, execution_options={"stream_results": True, "yield_per": _BATCH}):
+        if seq > upto:
+            continue
+        expected = walk.sealed.get(seq)
+        unseen.discard(seq)
+        if expected is None:
+            problems.append(Problem(seq, f"seq {seq} has a sealed query text but its entry commits to none: added"))
+        elif hashlib.sha256(bytes(sealed)).hexdigest() != expected:
+            problems.append(
+                Problem(seq, f"seq {seq}'s sealed query text does not match its entry's commitment: it was changed")
+            )
+    missing = sorted(unseen - walk.forgotten)
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        problems.append(
+            Problem(
+                missing[0],
+                f"seq {missing[0]}{more}: the sealed query text is missing, and no audit.sealed_forget "
+                "entry destroyed it: it was deleted outside joinedup",
+            )
+        )
 
 
 def _signed_at_change(detail: str) -> bool:

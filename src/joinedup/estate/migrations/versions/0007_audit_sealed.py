@@ -7,6 +7,9 @@ Create Date: 2026-12-05
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0007_audit_sealed"
 down_revision = "0006_linkage"
 branch_labels = None
@@ -14,8 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Keyed by the entry's seq; no foreign key, so deleting a sealed text never touches the chain.
+    op.create_table(
+        "audit_sealed",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("sealed", sa.LargeBinary, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("audit_sealed")
