@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from joinedup.audit import log
 from joinedup.estate import Estate
 from tests.audit import workload
@@ -53,7 +55,7 @@ def test_log_who_accessed_verify_and_checkpoint(estate: Estate, tmp_path: Path) 
     found = jd("audit", "who-accessed", "--nhs-number", "943 476 5919", "--json", user="dpo1")
     assert found.exit_code == 0, found.stderr
     bases = {(a["principal"], a["action"], a["basis"]) for a in as_json(found)["accesses"]}
-    assert ("steward1", "data.query", "mentioned") in bases
+    assert ("steward1", "data.query", "returned") in bases
     assert ("api", "data.read", "dataset") not in bases, "a read that listed its subjects listed everyone it returned"
     shown = jd("audit", "who-accessed", "--nhs-number", "9434765919", user="dpo1")
     assert "steward1" in shown.stdout and "9434765919" not in shown.stdout
@@ -153,3 +155,37 @@ def test_verify_runs_despite_a_bad_checkpoint_every_and_mentions_it(estate: Esta
         assert checked.exit_code == 0, checked.stderr
         assert as_json(checked)["ok"] is True
         assert "checkpoint_every must be" in as_json(checked)["notes"][0]
+
+
+def test_who_accessed_groups_by_basis_and_carries_it_in_json(estate: Estate, tmp_path: Path) -> None:
+    workload.run(estate, tmp_path)
+    jd = runner_for(estate.root)
+    for sql in ("SELECT count(*) FROM residents", "SELECT name FROM residents WHERE postcode LIKE 'CF%'"):
+        assert jd("query", sql, user="admin1").exit_code == 0
+    found = as_json(jd("audit", "who-accessed", "--nhs-number", "9434765919", "--json", user="dpo1"))
+    assert found["counts"] == {"returned": 1, "aggregate": 1}
+    assert all(a["basis"] in found["counts"] for a in found["accesses"])
+    shown = jd("audit", "who-accessed", "--nhs-number", "9434765919", user="dpo1").stdout
+    assert "1 returned, 1 aggregate" in shown and "Aggregate (1)" in shown
+    assert "9434765919" not in shown and "Siobhan" not in shown
+
+
+def test_who_accessed_by_person_key_asks_linkage_for_the_records(
+    estate: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import joinedup.linkage
+
+    workload.run(estate, tmp_path)
+    jd = runner_for(estate.root)
+    monkeypatch.delattr(joinedup.linkage, "records_for_key", raising=False)
+    missing = jd("audit", "who-accessed", "--person-key", "P-1", user="dpo1")
+    assert missing.exit_code != 0 and "linkage has not been run on this estate" in missing.stderr
+    assert missing.stderr.count("\n") == 1
+
+    keys = {"P-1": [("residents", 1)]}
+    monkeypatch.setattr(joinedup.linkage, "records_for_key", lambda _, key: keys.get(key, []), raising=False)
+    found = as_json(jd("audit", "who-accessed", "--person-key", "P-1", "--json", user="dpo1"))
+    # Siobhan's record: the lookup by her NHS number returned it; nothing else touched her row.
+    assert found["counts"] == {"returned": 1}
+    unknown = jd("audit", "who-accessed", "--person-key", "P-404", user="dpo1")
+    assert unknown.exit_code != 0 and "no such person key" in unknown.stderr and "P-404" not in unknown.stderr

@@ -26,7 +26,7 @@ import functools
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -57,6 +57,8 @@ ERASED = "the person was erased from the version it read"
 #: Schema categories whose values, in a query's output, show whose row it was.
 _IDENTIFYING_CATEGORIES = frozenset({"identifier", "name"})
 _IDENTIFIER_TYPES = frozenset({"nhs_number", "ni_number", "person_key"})
+#: Identifiers that name one person, by which a quarantine (never linked) is searched.
+_LOOKUP_KINDS = frozenset({"nhs_number", "ni_number"})
 _PARAMS = "__jd_p"
 _SEQ = "__jd_seq"
 #: Keywords after which a string literal is a value the query compares with (so it can be a parameter).
@@ -99,6 +101,8 @@ class _Rows:
     replaced: bool
     #: Their identifying values as text, lower case.
     values: list[str]
+    #: (kind, canonical value) of the standard identifiers their rows carry.
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def decide(
@@ -121,7 +125,7 @@ def decide(
     rerun: list[BulkRead] = []
     for read in reads:
         if read.action.startswith("quarantine."):
-            verdicts[read.seq] = _quarantine(member, person, read)
+            verdicts[read.seq] = _quarantine(member, person, read, rows)
             continue
         got = [rows(scope) for scope in read.scopes]
         if any(r is None for r in got):
@@ -150,11 +154,21 @@ def decide(
     return verdicts
 
 
-def _quarantine(member: Any, person: Person, read: BulkRead) -> Verdict:
-    """A quarantine read hands over every rejected row of the ingest it names."""
-    if person.kind is None or person.value is None:
-        return Verdict(UNTOUCHED)
-    answers = [member(ReadScope(n, v, "quarantine"), person.kind, person.value) for n, v in read.scopes]
+def _quarantine(
+    member: Any, person: Person, read: BulkRead, rows: Callable[[tuple[str, int]], _Rows | None]
+) -> Verdict:
+    """A quarantine read hands over every rejected row of the ingest it names.
+
+    Rejected rows were never linked, so they are looked for by the person's
+    identifiers: the one given, and those their stored rows of that ingest carry.
+    """
+    answers = []
+    for name, version in read.scopes:
+        stored = rows((name, version))
+        known = set(stored.identifiers) if stored is not None else set()
+        if person.kind in _LOOKUP_KINDS and person.value is not None:
+            known.add((person.kind, person.value))
+        answers += [member(ReadScope(name, version, "quarantine"), kind, value) for kind, value in sorted(known)]
     if True in answers:
         return Verdict(RETURNED)
     return Verdict(UNDETERMINED, VERSION_GONE) if None in answers else Verdict(UNTOUCHED)
@@ -194,7 +208,14 @@ def _person_rows(estate: Estate, person: Person, dataset: str, version: int) -> 
     values = {str(v).lower() for c in identifying if c in mine.column_names for v in mine.column(c).to_pylist() if v}
     if person.value:
         values.add(person.value.lower())
-    return _Rows(mine, full, True, sorted(v for v in values if len(v) >= 3))
+    carried = {
+        (str(f["type"]), str(v))
+        for f in fields
+        if f.get("type") in _LOOKUP_KINDS and f["name"] in mine.column_names
+        for v in mine.column(f["name"]).to_pylist()
+        if v
+    }
+    return _Rows(mine, full, True, sorted(v for v in values if len(v) >= 3), sorted(carried))
 
 
 def parameterise(sql: str) -> tuple[str, tuple[str, ...], list[Any]]:

@@ -13,7 +13,6 @@ from joinedup.access import authorize, resolve_principal
 from joinedup.audit import (
     AuditEntry,
     Subject,
-    dataset_membership,
     export_checkpoint,
     log,
     release,
@@ -36,7 +35,8 @@ from joinedup.cli.common import (
     say,
     table,
 )
-from joinedup.errors import InputError, TamperingError
+from joinedup.errors import InputError, NotFoundError, TamperingError
+from joinedup.estate import Estate
 
 app = typer.Typer(help="Read and verify the tamper-evident audit log (dpo, auditor, admin).", no_args_is_help=True)
 
@@ -78,23 +78,24 @@ def who_accessed_(
     ] = None,
     person_key: Annotated[
         str | None,
-        typer.Option(
-            "--person-key",
-            help="The estate's person key. Planned: linkage, which assigns person keys, is not built yet.",
-        ),
+        typer.Option("--person-key", help="The estate's person key, as linkage assigned it (all their records)."),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Every access that returned this person's data: who, when, why, what.
+    """Every access to this person's data, each with its basis: who, when, why, what.
 
-    Single-record reads and queries naming the person match directly; bulk reads
-    match when the dataset version they read held the person.
+    Each read is re-run over the dataset version it read with only the
+    person's rows: `returned` (their rows left the estate), `aggregate` (their
+    rows changed a count, sum or average, none of their values left), `named`
+    (the entry names them), `undetermined` (the version or query text is gone).
+    Reads whose filters left them out are not listed.
 
     Example:
     joinedup audit who-accessed --nhs-number "943 476 5919"
     joinedup audit who-accessed --ni-number AB123456C --json
+    joinedup audit who-accessed --person-key P-000042
     """
     given = {k: v for k, v in (("nhs_number", nhs_number), ("ni_number", ni_number), ("person_key", person_key)) if v}
     if len(given) != 1:
@@ -102,25 +103,49 @@ def who_accessed_(
     [(kind, value)] = given.items()
     target = open_estate(estate)
     me = authorize(target, resolve_principal(target, as_, "audit.who_accessed").name, "audit.who_accessed")
-    answer = who_accessed(target, kind, value, dataset_membership(target))
+    records = _records_for_key(target, value) if kind == "person_key" else None
+    answer = who_accessed(target, kind, value, records=records)
     # The lookup names the person, so it is itself on the record (as a keyed hash).
     release(
         target, answer, principal=me.name, action="audit.who_accessed", subjects=[Subject(kind, value)],
-        row_count=len(answer.accesses), detail={"kind": kind},
+        row_count=len(answer.accesses), detail={"kind": kind, "counts": answer.counts()},
     )  # fmt: skip
 
     def render(_: Any) -> None:
         if not answer.accesses:
-            say("No recorded access returned this person's data.")
-        else:
-            out.print(_entries_table([a.entry for a in answer.accesses], [a.basis for a in answer.accesses]))
-        if answer.undetermined:
-            say(
-                "{} more bulk reads could not be checked (their dataset version's files are gone): {}",
-                len(answer.undetermined), ", ".join(f"seq {e.seq}" for e in answer.undetermined),
-            )  # fmt: skip
+            say("No recorded access returned or used this person's data.")
+            return
+        say("{}", ", ".join(f"{n} {basis}" for basis, n in answer.counts().items()))
+        for basis, n in answer.counts().items():
+            chosen = [a for a in answer.accesses if a.basis == basis]
+            say("\n[bold]{}[/bold] ({}): {}", basis.capitalize(), n, _BASIS_MEANING.get(basis, ""))
+            reasons = [a.reason or "" for a in chosen] if basis == "undetermined" else None
+            out.print(_entries_table([a.entry for a in chosen], reasons=reasons))
 
     emit(answer.to_dict(), json_, render)
+
+
+_BASIS_MEANING = {
+    "returned": "rows of this person left the estate",
+    "aggregate": "their rows changed an aggregate result; none of their values left",
+    "named": "the entry names the person",
+    "undetermined": "could not be decided; listed, never dropped",
+}
+
+
+def _records_for_key(estate: Estate, key: str) -> list[tuple[str, Any]]:
+    """The (dataset, primary key) records linkage gave this person key; one clear line when there are none."""
+    # Imported here: linkage is built in parallel, and only this option needs it.
+    import joinedup.linkage as linkage
+
+    find = getattr(linkage, "records_for_key", None)
+    if find is None:
+        raise InputError("linkage has not been run on this estate: it has no person keys to look up")
+    records = [(str(dataset), pk) for dataset, pk in find(estate, key)]
+    if not records:
+        # The key itself stays out of the message, as identifiers do.
+        raise NotFoundError("no such person key: linkage has no records under it")
+    return records
 
 
 @app.command("verify")
@@ -226,7 +251,7 @@ def _since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _entries_table(entries: list[AuditEntry], basis: list[str] | None = None) -> Any:
+def _entries_table(entries: list[AuditEntry], basis: list[str] | None = None, reasons: list[str] | None = None) -> Any:
     columns = ["seq", "at (UTC)", "principal", "action", "dataset", "rows", "purpose"]
     rows = [
         [
@@ -243,5 +268,9 @@ def _entries_table(entries: list[AuditEntry], basis: list[str] | None = None) ->
     if basis is not None:
         columns.append("basis")
         for row, why in zip(rows, basis, strict=True):
+            row.append(why)
+    if reasons is not None:
+        columns.append("why undetermined")
+        for row, why in zip(rows, reasons, strict=True):
             row.append(why)
     return table(columns, rows)
