@@ -1,6 +1,11 @@
-"""Audit log benchmark: append throughput on SQLite and verify time for a 1M-entry chain.
+"""Audit log benchmark: append throughput on SQLite, verify time for a 1M-entry chain, precise who-accessed.
 
-Prints one JSON object. Run: ``.venv/bin/python benchmarks/audit.py [--entries 1000000]``.
+Prints one JSON object. Run: ``.venv/bin/python benchmarks/audit.py [--entries 1000000]
+[--people 1000000 --reads 100000]``.
+
+Precise who-accessed is timed over ``--reads`` logged queries of a ``--people``
+row dataset (lookups by NHS number, filters, aggregates), beside today's upper
+bound (every bulk read of a version that held the person) on the same log.
 
 Appends are measured as real use makes them (one committed transaction per
 entry, at the estate's own ``synchronous=FULL``), with ``synchronous=NORMAL``
@@ -139,10 +144,114 @@ def build_chain(estate: Estate, n: int) -> float:
     return time.perf_counter() - started
 
 
+PEOPLE_SCHEMA = """
+fields:
+  - {name: person_id, type: integer}
+  - {name: name, type: string, personal: true, category: name}
+  - {name: nhs_number, type: nhs_number, personal: true, category: identifier}
+  - {name: postcode, type: postcode, personal: true, category: address}
+  - {name: age, type: integer}
+primaryKey: [person_id]
+"""
+POSTCODES = ["SW1A 1AA", "CF10 1EP", "M1 1AE", "B13 9AA", "E1 6AN", "LS1 4AP", "G2 1DY", "BT1 5GS"]
+
+
+def people_csv(folder: Path, people: int) -> Path:
+    """``people`` rows with valid, distinct NHS numbers (mod 11), written by DuckDB."""
+    import duckdb
+
+    path = folder / "people.csv"
+    postcodes = ", ".join(f"'{p}'" for p in POSTCODES)
+    digits = "CAST(400000000 + i AS VARCHAR)"
+    weighted = f"list_sum(list_transform(range(1, 10), lambda k: CAST(substr({digits}, k, 1) AS INT) * (11 - k)))"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT row_number() OVER (ORDER BY i) AS person_id, 'Person ' || i AS name, "
+        f"{digits} || CAST(CASE WHEN c = 11 THEN 0 ELSE c END AS VARCHAR) AS nhs_number, "
+        f"([{postcodes}])[1 + i % {len(POSTCODES)}] AS postcode, 18 + i % 80 AS age "
+        f"FROM (SELECT i, 11 - ({weighted}) % 11 AS c FROM range({people * 11 // 10 + 20}) t(i)) "
+        f"WHERE c != 10 LIMIT {people}) TO '{path}' (HEADER)"
+    )
+    con.close()
+    return path
+
+
+def logged_reads(estate: Estate, nhs: list[str], target: str, reads: int) -> None:
+    """``reads`` query entries as the query command writes them: 60% lookups, 20% filters, 20% aggregates."""
+    import random
+
+    rng = random.Random(22)
+    names = {"people", "person_id", "name", "nhs_number", "postcode", "age", "n"}
+    with estate.session() as session:
+        for i in range(reads):
+            pick = i % 10
+            if pick < 6:
+                who = target if i % 1000 == 0 else rng.choice(nhs)
+                sql, columns = f"SELECT name, postcode FROM people WHERE nhs_number = '{who}'", ["name", "postcode"]
+            elif pick < 8:
+                place, age = rng.choice(POSTCODES), rng.randint(18, 97)
+                sql = f"SELECT name, age FROM people WHERE postcode = '{place}' AND age > {age}"
+                columns = ["name", "age"]
+            elif pick == 8:
+                sql, columns = f"SELECT count(*) AS n FROM people WHERE age < {rng.randint(18, 97)}", ["n"]
+            else:
+                sql, columns = "SELECT postcode, avg(age) AS n FROM people GROUP BY postcode", ["postcode", "n"]
+            record(
+                session, estate, principal="analyst1", action="data.query", purpose="caseload", dataset="people",
+                dataset_version=1, columns=columns, row_count=1 + i % 50, sql=sql, names=names,
+                detail={"versions": {"people": 1}, "truncated": False},
+            )  # fmt: skip
+            if i % 10_000 == 9_999:
+                session.commit()
+        session.commit()
+
+
+def precise_who_accessed(root: Path, people: int, reads: int) -> dict[str, Any]:
+    """Who-accessed over ``reads`` logged queries of a ``people``-row dataset: precise against the upper bound."""
+    import duckdb
+
+    from joinedup.access import bootstrap_admin
+    from joinedup.audit import dataset_membership
+    from joinedup.ingest import ingest
+    from joinedup.schema import parse_schema
+
+    estate = Estate.create(root / "precise")
+    bootstrap_admin(estate, "admin1")
+    started = time.perf_counter()
+    source = people_csv(root, people)
+    ingest(estate, source, dataset="people", principal="admin1", schema=parse_schema(PEOPLE_SCHEMA))
+    load_s = time.perf_counter() - started
+    nhs = [n for (n,) in duckdb.sql(f"SELECT nhs_number FROM read_csv('{source}', all_varchar=true)").fetchall()]
+    target = nhs[len(nhs) // 2]
+    started = time.perf_counter()
+    logged_reads(estate, nhs, target, reads)
+    log_s = time.perf_counter() - started
+    started = time.perf_counter()
+    bound = who_accessed(estate, "nhs_number", target, dataset_membership(estate))
+    bound_s = time.perf_counter() - started
+    started = time.perf_counter()
+    precise = who_accessed(estate, "nhs_number", target)
+    precise_s = time.perf_counter() - started
+    estate.close()
+    return {
+        "people": people,
+        "reads": reads,
+        "ingest_s": round(load_s, 2),
+        "log_write_s": round(log_s, 2),
+        "upper_bound_s": round(bound_s, 2),
+        "upper_bound_listed": len(bound.accesses) + len(bound.undetermined),
+        "precise_s": round(precise_s, 2),
+        "precise_counts": precise.counts(),
+        "target_precise_s": 10,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="chain length to verify")
     parser.add_argument("--appends", type=int, default=3_000, help="entries per append measurement")
+    parser.add_argument("--people", type=int, default=1_000_000, help="rows of the dataset precise who-accessed reads")
+    parser.add_argument("--reads", type=int, default=100_000, help="logged queries precise who-accessed decides")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
@@ -172,6 +281,7 @@ def main() -> None:
         who_accessed(chain, "nhs_number", "9434765919", lambda scope, kind, value: False)
         results["who_accessed_over_all_bulk_reads_s"] = round(time.perf_counter() - started, 2)
         results["targets"] = {"appends_per_s": 5_000, "verify_1m_s": 10}
+        results["precise_who_accessed"] = precise_who_accessed(root, args.people, args.reads)
         for estate in (full, normal, chain):
             estate.close()
     print(json.dumps(results, indent=2))
