@@ -47,7 +47,18 @@ def test_the_ingest_benchmark_runs_and_its_three_counts_agree(tmp_path: Path) ->
 
 def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "audit.py"), "--entries", "2000", "--appends", "200"],
+        [
+            sys.executable,
+            str(BENCHMARKS / "audit.py"),
+            "--entries",
+            "2000",
+            "--appends",
+            "200",
+            "--people",
+            "500",
+            "--reads",
+            "100",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -62,3 +73,31 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     assert report["verify_ok"] is True and report["verify_entries_per_s"] > 0
     assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
     assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}
+
+
+def test_the_precise_who_accessed_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "audit.py"),
+            "--entries",
+            "100",
+            "--appends",
+            "20",
+            "--people",
+            "2000",
+            "--reads",
+            "500",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    precise = json.loads(done.stdout)["precise_who_accessed"]
+    assert (precise["people"], precise["reads"]) == (2000, 500)
+    # The upper bound lists every read of the version; the precise answer only those that touched the person.
+    assert precise["upper_bound_listed"] == 500
+    assert 0 < sum(precise["precise_counts"].values()) < 500
+    assert precise["precise_counts"].get("returned", 0) >= 1 and "undetermined" not in precise["precise_counts"]
