@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -189,3 +190,20 @@ def test_who_accessed_by_person_key_asks_linkage_for_the_records(
     assert found["counts"] == {"returned": 1}
     unknown = jd("audit", "who-accessed", "--person-key", "P-404", user="dpo1")
     assert unknown.exit_code != 0 and "no such person key" in unknown.stderr and "P-404" not in unknown.stderr
+
+
+def test_who_accessed_bad_input_is_one_line_and_changes_nothing(estate: Estate, tmp_path: Path) -> None:
+    from joinedup.audit import log
+
+    workload.run(estate, tmp_path)
+    jd = runner_for(estate.root)
+    entries = len(log(estate, limit=None))
+    bad = jd("audit", "who-accessed", "--nhs-number", "1234567890", "--json", user="dpo1")
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "1234567890" not in bad.stderr
+    assert json.loads(bad.stderr)["message"].startswith("not a valid nhs number")
+    both = jd("audit", "who-accessed", "--nhs-number", "9434765919", "--ni-number", "AB123456C", user="dpo1")
+    assert both.exit_code == 1 and "exactly one of" in both.stderr
+    assert len(log(estate, limit=None)) == entries
+    refused = jd("audit", "who-accessed", "--nhs-number", "9434765919", user="analyst1")
+    assert refused.exit_code == 3 and "9434765919" not in refused.stderr
+    assert [e.action for e in log(estate, limit=None)[entries:]] == ["access.denied"]

@@ -158,3 +158,34 @@ def test_a_text_naming_the_person_outside_a_literal_is_destroyed_whole(estate: E
     assert aliased not in dict(sealed_texts(estate))
     assert verify(estate).ok
     assert bases(estate, DAI) == {aliased: "undetermined"}
+
+
+def test_the_answer_is_decided_on_the_version_read_and_survives_forgetting_someone_else(
+    estate: Estate, residents: int, tmp_path: Path
+) -> None:
+    both = ask(estate, f"SELECT name FROM residents WHERE nhs_number IN ('{SIOBHAN}', '{DAI}')")
+    count = ask(estate, "SELECT count(*) FROM residents")
+    before = bases(estate, SIOBHAN)
+    # A new version without Siobhan, and Dai forgotten from the sealed texts (as his erasure would).
+    path = tmp_path / "later.csv"
+    path.write_text("person_id,name,nhs_number,ni_number,postcode\n3,Mohammed Okonkwo,9876543210,TW294817B,M1 1AE\n")
+    ingest(estate, path, dataset="residents", principal="admin1", schema=parse_schema(workload.SCHEMA))
+    with estate.session() as session:
+        forget_sealed(session, estate, principal="admin1", values=[DAI, "Dai Pritchard"])
+        session.commit()
+    assert before == {both: "returned", count: "aggregate"}
+    assert bases(estate, SIOBHAN) == before
+    assert verify(estate).ok
+
+
+def test_a_read_whose_query_cannot_be_rerun_is_undetermined_with_its_reason(estate: Estate, residents: int) -> None:
+    made = record_now(
+        estate, principal="a", action="data.query", dataset="residents", dataset_version=residents, row_count=2,
+        sql="SELECT name FROM no_such_table",
+    )  # fmt: skip
+    [access] = who_accessed(estate, "nhs_number", SIOBHAN).accesses
+    assert (access.entry.seq, access.basis, access.reason) == (
+        made.seq,
+        "undetermined",
+        "its query could not be re-run",
+    )
