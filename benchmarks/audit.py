@@ -182,28 +182,31 @@ def logged_reads(estate: Estate, nhs: list[str], target: str, reads: int) -> Non
 
     rng = random.Random(22)
     names = {"people", "person_id", "name", "nhs_number", "postcode", "age", "n"}
-    with estate.session() as session:
-        for i in range(reads):
-            pick = i % 10
-            if pick < 6:
-                who = target if i % 1000 == 0 else rng.choice(nhs)
-                sql, columns = f"SELECT name, postcode FROM people WHERE nhs_number = '{who}'", ["name", "postcode"]
-            elif pick < 8:
-                place, age = rng.choice(POSTCODES), rng.randint(18, 97)
-                sql = f"SELECT name, age FROM people WHERE postcode = '{place}' AND age > {age}"
-                columns = ["name", "age"]
-            elif pick == 8:
-                sql, columns = f"SELECT count(*) AS n FROM people WHERE age < {rng.randint(18, 97)}", ["n"]
-            else:
-                sql, columns = "SELECT postcode, avg(age) AS n FROM people GROUP BY postcode", ["postcode", "n"]
-            record(
-                session, estate, principal="analyst1", action="data.query", purpose="caseload", dataset="people",
-                dataset_version=1, columns=columns, row_count=1 + i % 50, sql=sql, names=names,
-                detail={"versions": {"people": 1}, "truncated": False},
-            )  # fmt: skip
-            if i % 10_000 == 9_999:
-                session.commit()
-        session.commit()
+    for start in range(0, reads, 10_000):
+        # One transaction per 10,000 entries, as a busy estate's batched writers would commit.
+        with estate.session() as session:
+            for i in range(start, min(start + 10_000, reads)):
+                record(session, estate, **_read_entry(i, rng, nhs, target, names))
+
+
+def _read_entry(i: int, rng: Any, nhs: list[str], target: str, names: set[str]) -> dict[str, Any]:
+    pick = i % 10
+    if pick < 6:
+        who = target if i % 1000 == 0 else rng.choice(nhs)
+        sql, columns = f"SELECT name, postcode FROM people WHERE nhs_number = '{who}'", ["name", "postcode"]
+    elif pick < 8:
+        place, age = rng.choice(POSTCODES), rng.randint(18, 97)
+        sql = f"SELECT name, age FROM people WHERE postcode = '{place}' AND age > {age}"
+        columns = ["name", "age"]
+    elif pick == 8:
+        sql, columns = f"SELECT count(*) AS n FROM people WHERE age < {rng.randint(18, 97)}", ["n"]
+    else:
+        sql, columns = "SELECT postcode, avg(age) AS n FROM people GROUP BY postcode", ["postcode", "n"]
+    return {
+        "principal": "analyst1", "action": "data.query", "purpose": "caseload", "dataset": "people",
+        "dataset_version": 1, "columns": columns, "row_count": 1 + i % 50, "sql": sql, "names": names,
+        "detail": {"versions": {"people": 1}, "truncated": False},
+    }  # fmt: skip
 
 
 def precise_who_accessed(root: Path, people: int, reads: int) -> dict[str, Any]:
