@@ -41,7 +41,6 @@ from joinedup.audit.canonical import canonical_json, canonical_time, encode_entr
 from joinedup.audit.checkpoints import DEFAULT_INTERVAL, Checkpoint, checkpoint_interval, keep_checkpoint
 from joinedup.audit.entry import AuditEntry
 from joinedup.audit.keys import ChainKey, chain_key, make_chain_key
-from joinedup.audit.models import AuditSealedRow
 from joinedup.audit.redact import redact_detail, redact_names, redact_sql, redact_text
 from joinedup.audit.sealing import commitment, seal
 from joinedup.audit.signing import sign_checked
@@ -62,6 +61,9 @@ _MOVE_HEAD = "UPDATE audit_head SET hash = ?, mac = ?, checkpoint_every = ? WHER
 _INSERT = (
     "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
     " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SEAL = (
+    "INSERT INTO audit_sealed (seq, sealed) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET sealed = excluded.sealed"
 )
 _PENDING = "joinedup.audit.checkpoints"
 #: Who an ``audit.settings`` entry names: the settings file changed the interval (the acting principal is in detail).
@@ -176,8 +178,11 @@ def record(
     if sealed is not None:
         # Same transaction as the entry: both are committed, or neither. A text left at this seq by
         # entries deleted outside joinedup is not this entry's (its commitment says so): it gives way.
-        connection.execute(sa.delete(AuditSealedRow).where(AuditSealedRow.seq == entry.seq))
-        connection.execute(sa.insert(AuditSealedRow).values(seq=entry.seq, sealed=sealed))
+        cursor = connection.connection.cursor()
+        try:
+            _run(connection, cursor, _SEAL, (entry.seq, sealed))
+        finally:
+            cursor.close()
     _keep_when_committed(session, estate, signed)
     return entry
 
