@@ -8,6 +8,7 @@ import pytest
 
 from joinedup.access import add_principal, bootstrap_admin, query_as
 from joinedup.audit import forget_sealed, record_now, sealed_texts, verify, who_accessed
+from joinedup.audit.precise import NOT_RERUN
 from joinedup.estate import Estate
 from joinedup.ingest import ingest
 from joinedup.schema import parse_schema
@@ -186,3 +187,19 @@ def test_a_read_whose_query_cannot_be_rerun_is_undetermined_with_its_reason(esta
         "undetermined",
         "its query could not be re-run",
     )
+
+
+def test_a_rerun_past_the_estate_time_limit_is_undetermined(estate: Estate, residents: int) -> None:
+    made = record_now(
+        estate, principal="a", action="data.query", dataset="residents", dataset_version=residents, row_count=1,
+        sql="SELECT count(*) FROM residents, range(100000000000) AS r(i) WHERE i % 7 = 3",
+    )  # fmt: skip
+    estate.config.extra["query"] = {"time_limit_seconds": 1}
+    [access] = who_accessed(estate, "nhs_number", SIOBHAN).accesses
+    assert (access.entry.seq, access.basis, access.reason) == (made.seq, "undetermined", NOT_RERUN)
+
+
+def test_short_values_are_not_forgotten_everywhere(estate: Estate, residents: int) -> None:
+    ask(estate, "SELECT count(*) FROM residents WHERE person_id = 1")
+    with estate.session() as session:
+        assert forget_sealed(session, estate, principal="admin1", values=["1", " "]) == 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from joinedup.estate import Estate
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 from joinedup.storage import delta
 from joinedup.storage.duck import sealed
+from joinedup.storage.query import time_limit
 
 RETURNED = "returned"
 AGGREGATE = "aggregate"
@@ -288,9 +290,25 @@ def _rerun(
             )
             for name, tables in variants.items()
         }
-        results = {name: _batched(con, shape, values) for name, con in cons.items()}
-        if any(r is None for r in results.values()):
-            results = {name: _one_by_one(con, group, values) for name, con in cons.items()}
+        # The estate's query time limit holds for a re-run too: a shape past it is undetermined.
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            for con in cons.values():
+                con.interrupt()
+
+        clock = threading.Timer(time_limit(estate), stop)
+        clock.daemon = True
+        clock.start()
+        try:
+            results = {name: _batched(con, shape, values, expired) for name, con in cons.items()}
+            if any(r is None for r in results.values()) and not expired.is_set():
+                results = {name: _one_by_one(con, group, values, expired) for name, con in cons.items()}
+        finally:
+            clock.cancel()
+        if expired.is_set():
+            results = dict.fromkeys(cons)
     verdicts: dict[int, Verdict] = {}
     for seq, _, _ in group:
         verdicts[seq] = _verdict(*(_of(results[name], seq) for name in ("person", "empty", "doubled")))
@@ -328,8 +346,12 @@ _SUMMARY = (
 )
 
 
-def _batched(con: duckdb.DuckDBPyConnection, shape: str, values: list[str]) -> dict[int, _Summary] | None:
+def _batched(
+    con: duckdb.DuckDBPyConnection, shape: str, values: list[str], expired: threading.Event
+) -> dict[int, _Summary] | None:
     """Every read of the shape at once: the parameter table joined LATERAL to the query; None when it cannot run."""
+    if expired.is_set():
+        return None
     sql = f"SELECT {_PARAMS}.{_SEQ}, {_SUMMARY} FROM {_PARAMS}, LATERAL ({shape}) AS q GROUP BY 1"
     try:
         rows = con.execute(sql, {"values": values}).fetchall()
@@ -339,10 +361,13 @@ def _batched(con: duckdb.DuckDBPyConnection, shape: str, values: list[str]) -> d
 
 
 def _one_by_one(
-    con: duckdb.DuckDBPyConnection, group: list[tuple[int, str, list[Any]]], values: list[str]
+    con: duckdb.DuckDBPyConnection, group: list[tuple[int, str, list[Any]]], values: list[str], expired: threading.Event
 ) -> dict[int, _Summary | None]:
     found: dict[int, _Summary | None] = {}
     for seq, text, _ in group:
+        if expired.is_set():
+            found[seq] = None
+            continue
         try:
             [(n, h, c)] = con.execute(
                 f"SELECT {_SUMMARY} FROM ({text.strip().rstrip(';')}) AS q", {"values": values}

@@ -62,9 +62,7 @@ _INSERT = (
     "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
     " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_SEAL = (
-    "INSERT INTO audit_sealed (seq, sealed) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET sealed = excluded.sealed"
-)
+_SEAL = "INSERT INTO audit_sealed (seq, sealed) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET sealed = excluded.sealed"
 _PENDING = "joinedup.audit.checkpoints"
 #: Who an ``audit.settings`` entry names: the settings file changed the interval (the acting principal is in detail).
 SETTINGS_PRINCIPAL = "(joinedup.toml)"

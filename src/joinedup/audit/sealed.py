@@ -22,6 +22,7 @@ from joinedup.audit.verify import SEALED_FORGET_ACTION
 from joinedup.estate import Estate
 
 _CHUNK = 5_000
+_SHORTEST = 3
 
 
 def sealed_texts(estate: Estate) -> Iterator[tuple[int, str]]:
@@ -73,15 +74,17 @@ def forget_sealed(
     """Destroy every sealed query text containing any of ``values``; returns how many.
 
     A value matches ignoring case, and ignoring spaces and punctuation (``943 476 5919``
-    matches ``'9434765919'``). Where the values appear only as literals, the text
-    is sealed again with those literals as ``NULL`` (so who-accessed still answers
-    for everyone else the query read); otherwise it is deleted. Runs in
+    matches ``'9434765919'``); values under three characters are ignored. Where the
+    values appear only as literals, the text is sealed again with those literals
+    as ``NULL`` (so who-accessed still answers for everyone else the query read);
+    otherwise it is deleted. Runs in
     ``session``'s transaction with its ``audit.sealed_forget`` entry (which lists
     the seqs and the new commitments, never the values), so the chain still
     verifies. On SQLite the old rows' bytes are overwritten, not just freed.
     """
-    wanted = [v for v in (_folded(v) for v in values) if v]
-    compact = [c for c in (_compact(v) for v in wanted) if len(c) >= 3]
+    # Values shorter than three characters would match inside almost every text: they are not searched for.
+    wanted = [v for v in (_folded(v) for v in values) if len(v) >= _SHORTEST]
+    compact = [c for c in (_compact(v) for v in wanted) if len(c) >= _SHORTEST]
     if not wanted:
         return 0
 
