@@ -1,17 +1,17 @@
 """Reading the log: filtered listings, and who accessed a given person's data.
 
-Who-accessed finds three kinds of evidence, each labelled in the answer:
+Who-accessed answers precisely by default: each bulk read is re-run over the
+version it read with only the person's rows (:mod:`joinedup.audit.precise`),
+and every access gets one basis: ``returned``, ``aggregate``, ``named`` or
+``undetermined``; reads that missed the person are left out.
 
-- ``named``: the entry lists the person's keyed hash among its subjects (a
-  single-record read, an erasure, a who-accessed lookup);
-- ``mentioned``: a read returned rows and its SQL held a literal equal to the
-  person's identifier (``WHERE nhs_number = '...'``), or its purpose quoted it;
+Given a :data:`Membership` function instead, it gives the older upper bound,
+with three kinds of evidence:
+
+- ``named``: the entry lists the person's keyed hash among its subjects;
+- ``mentioned``: a read returned rows and its SQL or purpose held the person's identifier;
 - ``dataset``: a bulk read returned rows from a dataset version that held the
-  person. The log keeps the dataset, version, redacted query and row count
-  rather than a hash per row; whether the person was in that version is asked
-  of a :data:`Membership` function (the storage layer's answer), so the log
-  stays small and erasing a person later does not touch it. This is an upper
-  bound: a query's filter may have left them out.
+  person (its filter may have left them out).
 """
 
 from __future__ import annotations
