@@ -138,6 +138,29 @@ def _render_ingest(result: IngestResult) -> None:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]
         out.print(table(["column", "rule", "rows failing"], rows, title="quarantine reasons"))
         say("See them with: joinedup quarantine --dataset {} --version {}", result.dataset, result.version)
+    _render_quality(result)
+
+
+def _render_quality(result: IngestResult) -> None:
+    quality = result.quality or {}
+    if "error" in quality:
+        out.print(styled("[yellow]quality not measured:[/yellow] {}", quality["error"]))
+        return
+    if not quality:
+        return
+    scores = ", ".join(f"{k} {v:.0%}" for k, v in quality["scores"].items() if k != "overall" and v is not None)
+    failing = quality["failing_rules"]
+    out.print(
+        styled("quality {:.0%} ({}); ", quality["scores"].get("overall") or 0, scores)
+        + (
+            styled("[red]{} rule(s) below target[/red]", len(failing))
+            if failing
+            else "[green]every rule on target[/green]"
+        )
+        + (styled(", drift in {}", ", ".join(quality["drift"])) if quality["drift"] else "")
+    )
+    if failing:
+        say("See them with: joinedup quality show --dataset {} --version {}", result.dataset, result.version)
     if result.rows_above_header:
         say("Rows above the header, not loaded: {:,}", result.rows_above_header)
     if result.columns_ignored:
