@@ -10,6 +10,7 @@ instead of collecting them all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,15 +56,20 @@ class Compiled:
 
 def compile_rule(rule: Rule, schema: Schema, loaded_at: datetime, references: dict[str, str]) -> Compiled | None:
     """The rule's two expressions, or None for a rule not measured row by row (quarantine, freshness, uniqueness)."""
-    where = f"({rule.where})" if rule.where else "TRUE"
     cols = [ident(c) for c in rule.columns]
     col = cols[0] if cols else ""
+
+    def applies(*conditions: str) -> str:
+        # Kept minimal: the scan counts "TRUE" and "x IS NOT NULL" without a filter.
+        parts = [f"({rule.where})"] if rule.where else []
+        return " AND ".join([*parts, *conditions]) or "TRUE"
+
     present = f"{col} IS NOT NULL"
     match rule.check:
         case "completeness":
-            return Compiled(rule, where, " AND ".join(f"{c} IS NOT NULL" for c in cols))
+            return Compiled(rule, applies(), " AND ".join(f"{c} IS NOT NULL" for c in cols))
         case "expression":
-            return Compiled(rule, where, f"(({rule.expression}) IS NOT FALSE)")
+            return Compiled(rule, applies(), f"(({rule.expression}) IS NOT FALSE)")
         case "range":
             bounds = []
             typed = sql_type(schema, rule.columns[0])
@@ -71,28 +77,25 @@ def compile_rule(rule: Rule, schema: Schema, loaded_at: datetime, references: di
                 bounds.append(f"{col} >= CAST({lit(str(rule.minimum))} AS {typed})")
             if rule.maximum is not None:
                 bounds.append(f"{col} <= CAST({lit(str(rule.maximum))} AS {typed})")
-            return Compiled(rule, f"{where} AND {present}", " AND ".join(bounds))
+            return Compiled(rule, applies(present), " AND ".join(bounds))
         case "values":
             assert rule.values is not None
             options = ", ".join(lit(str(v)) for v in rule.values)
-            return Compiled(rule, f"{where} AND {present}", f"CAST({col} AS VARCHAR) IN ({options})")
+            return Compiled(rule, applies(present), f"CAST({col} AS VARCHAR) IN ({options})")
         case "pattern":
             assert rule.pattern is not None
-            return Compiled(
-                rule, f"{where} AND {present}", f"regexp_full_match(CAST({col} AS VARCHAR), {lit(rule.pattern)})"
-            )
+            matches = f"regexp_full_match(CAST({col} AS VARCHAR), {lit(rule.pattern)})"
+            return Compiled(rule, applies(present), matches)
         case "uk_type":
-            return Compiled(rule, f"{where} AND {present}", f"jd_{rule.type}(CAST({col} AS VARCHAR)) IS NOT NULL")
+            return Compiled(rule, applies(present), f"jd_{rule.type}(CAST({col} AS VARCHAR)) IS NOT NULL")
         case "lag":
             loaded = lit(loaded_at.date().isoformat())
             days = int(rule.max_lag_days or 0)
-            return Compiled(
-                rule, f"{where} AND {present}", f"date_diff('day', CAST({col} AS DATE), DATE {loaded}) <= {days}"
-            )
+            return Compiled(rule, applies(present), f"date_diff('day', CAST({col} AS DATE), DATE {loaded}) <= {days}")
         case "reference":
             view = references[rule.id]
             column = ident((rule.reference or "").partition(".")[2])
-            return Compiled(rule, f"{where} AND {present}", f"{col} IN (SELECT {column} FROM {view})")
+            return Compiled(rule, applies(present), f"{col} IN (SELECT {column} FROM {view})")
         case "cross_dataset":
             view = references[rule.id]
             key, value = cols
@@ -100,8 +103,21 @@ def compile_rule(rule: Rule, schema: Schema, loaded_at: datetime, references: di
                 f"EXISTS (SELECT 1 FROM {view} o WHERE o.{key} = t.{key} "
                 f"AND o.{value} IS NOT NULL AND o.{value} <> t.{value})"
             )
-            return Compiled(rule, f"{where} AND t.{key} IS NOT NULL AND t.{value} IS NOT NULL", f"NOT {conflict}")
+            return Compiled(rule, applies(f"t.{key} IS NOT NULL", f"t.{value} IS NOT NULL"), f"NOT {conflict}")
     return None
+
+
+_PRESENT = re.compile(r'("(?:[^"]|"")+") IS NOT NULL')
+
+
+def _checked(applies: str, i: int) -> str:
+    """The count of rows a rule applies to, as cheap as it can be: the row count, a column's count, or a filter."""
+    if applies == "TRUE":
+        return f"count(*) AS r{i}_n"
+    present = _PRESENT.fullmatch(applies)
+    if present:
+        return f"count({present.group(1)}) AS r{i}_n"
+    return f"count(*) FILTER (WHERE {applies}) AS r{i}_n"
 
 
 def scan_sql(rules: list[Compiled], uniques: list[Rule], schema: Schema) -> tuple[str, list[str]]:
@@ -111,9 +127,13 @@ def scan_sql(rules: list[Compiled], uniques: list[Rule], schema: Schema) -> tupl
     """
     parts: list[str] = ["count(*) AS n_rows"]
     for i, c in enumerate(rules):
-        fails = f"({c.applies}) AND NOT coalesce({c.passes}, FALSE)"
+        fails = (
+            f"NOT coalesce({c.passes}, FALSE)"
+            if c.applies == "TRUE"
+            else f"({c.applies}) AND NOT coalesce({c.passes}, FALSE)"
+        )
         parts += [
-            f"count(*) FILTER (WHERE {c.applies}) AS r{i}_n",
+            _checked(c.applies, i),
             f"count(*) FILTER (WHERE {fails}) AS r{i}_f",
             f"min({KEY}, {SAMPLE}) FILTER (WHERE {fails}) AS r{i}_s",
         ]
