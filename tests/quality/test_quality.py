@@ -260,3 +260,33 @@ def test_cli_errors_are_one_line(estate: Estate, cli: Callable[..., Any], people
     assert done.exit_code == 1 and json.loads(done.stderr)["error"] == "schema"
     assert cli("quality", "show", "-d", "missing").exit_code == 1
     assert cli("quality", "rules", "remove", "nope", "-d", "people").exit_code == 1
+
+
+def test_a_registered_rule_whose_column_was_dropped_is_reported_not_fatal(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = _rules(tmp_path, "rules:\n  - {id: sex-coded, check: values, column: sex, values: [M, F]}\n")
+    add_rules(estate, "people", rules, principal="tester")
+    narrower = tmp_path / "narrow.yaml"
+    narrower.write_text(people_schema.read_text().split("  - name: sex")[0], encoding="utf-8")
+    csv = write_csv(tmp_path / "narrow.csv", "person_id,name,nhs_number,postcode,date_of_birth\n1,Sam Jackson,,,")
+    result = ingest(estate, csv, dataset="people", principal="tester", schema=load_schema(narrower))
+    assert "error" not in result.quality
+    by_id = {r["id"]: r for r in latest_result(estate, "people", principal="tester")["rules"]}
+    assert by_id["sex-coded"]["passed"] is None and "unknown column 'sex'" in by_id["sex-coded"]["error"]
+
+
+def test_the_cli_refuses_another_role_with_status_3_and_records_it(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    add_principal(estate, "tester", "ana", "analyst", datasets=["people"])
+    refused = cli("quality", "measure", "-d", "people", "--json", user="ana")
+    assert refused.exit_code == 3 and json.loads(refused.stderr)["error"] == "access-denied"
+    assert cli("quality", "report", "--html", tmp_path / "r.html", user="ana").exit_code == 3  # gp is not hers
+    assert not (tmp_path / "r.html").exists()
+    assert cli("quality", "issues", "list", user="ana").exit_code == 3
+    assert cli("quality", "show", "-d", "people", "--json", user="ana").exit_code == 0  # a grant lets analysts read
+    assert [e.principal for e in log(estate, action="access.denied")][-3:] == ["ana", "ana", "ana"]

@@ -221,7 +221,7 @@ def rules_remove(
 @issues_app.command("list")
 def issues_list(
     dataset: Annotated[
-        str | None, typer.Option("--dataset", "-d", help="One dataset (default: all; admin and dpo).")
+        str | None, typer.Option("--dataset", "-d", help="One dataset (default: all, if you may read each).")
     ] = None,
     open_only: Annotated[bool, typer.Option("--open", help="Only issues still open.")] = False,
     estate: EstateOption = DEFAULT_ESTATE,

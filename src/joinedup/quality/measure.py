@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import EstateError, JoinedupError, NotFoundError
+from joinedup.errors import EstateError, JoinedupError, NotFoundError, SchemaError
 from joinedup.estate import Catalogue, Estate, VersionInfo
 from joinedup.estate.db import now
 from joinedup.estate.models import Dataset, SchemaVersion
@@ -25,7 +25,7 @@ from joinedup.quality import drift as drift_
 from joinedup.quality.cost import cost_model, estimate
 from joinedup.quality.issues import update_issues
 from joinedup.quality.models import ResultRow, RuleRow
-from joinedup.quality.rules import DIMENSIONS, Rule, default_rules, rule_from_dict
+from joinedup.quality.rules import DIMENSIONS, Rule, check_against_schema, default_rules, rule_from_dict
 from joinedup.quality.sql import Compiled, compile_rule, is_joined, joined_sql, scan_sql, unpack_key
 from joinedup.schema import Schema
 from joinedup.storage import delta
@@ -150,7 +150,11 @@ def _run_rules(
     views: dict[str, Any] = {"t": delta.snapshot(estate.table_path(dataset), version.table_version)}
     references: dict[str, str] = {}
     for rule in rules:
-        if is_joined(rule):
+        problem = _no_longer_fits(rule, schema)
+        if problem:
+            results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
+    for rule in rules:
+        if is_joined(rule) and rule.id not in results:
             problem = _attach_reference(estate, catalogue, rule, views, references)
             if problem:
                 results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
@@ -185,6 +189,17 @@ def _run_rules(
                 results[c.rule.id] = _result(c.rule, *_counts(extra, i))
     results["__profile__"] = _profile(values, schema)
     return results
+
+
+def _no_longer_fits(rule: Rule, schema: Schema) -> str | None:
+    """Why a registered rule cannot be measured on this version's schema (a column since dropped), or None."""
+    if rule.source == "default":
+        return None
+    try:
+        check_against_schema(rule, schema, lambda message: SchemaError(message))
+    except SchemaError as exc:
+        return f"not measured on this version: {exc}"
+    return None
 
 
 def _one_row(con: duckdb.DuckDBPyConnection, sql: str, dataset: str) -> tuple[Any, ...]:
