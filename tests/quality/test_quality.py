@@ -290,3 +290,19 @@ def test_the_cli_refuses_another_role_with_status_3_and_records_it(
     assert cli("quality", "issues", "list", user="ana").exit_code == 3
     assert cli("quality", "show", "-d", "people", "--json", user="ana").exit_code == 0  # a grant lets analysts read
     assert [e.principal for e in log(estate, action="access.denied")][-3:] == ["ana", "ana", "ana"]
+
+
+def test_rules_can_live_under_quality_in_the_schema(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    section = "quality:\n  - {id: sex-coded, check: values, column: sex, values: [M], importance: low}\n"
+    with_rules = tmp_path / "with-rules.yaml"
+    with_rules.write_text(people_schema.read_text() + section, encoding="utf-8")
+    result = _load(estate, tmp_path, with_rules, GOOD)
+    assert "sex-coded" in result.quality["failing_rules"]
+    bad = tmp_path / "bad-rules.yaml"
+    bad.write_text(people_schema.read_text() + section.replace("column: sex", "column: gender"), encoding="utf-8")
+    csv = write_csv(tmp_path / "more.csv", "\n".join([HEADER, *GOOD]))
+    done = cli("ingest", csv, "-d", "people", "--schema", bad)
+    assert done.exit_code == 1 and "bad-rules.yaml: quality: rule 'sex-coded': unknown column 'gender'" in done.stderr
+    assert Catalogue(estate).get("people").current.number == 1  # nothing changed

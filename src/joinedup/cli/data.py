@@ -36,6 +36,7 @@ from joinedup.estate import MODES
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
 from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
+from joinedup.quality import schema_rules
 from joinedup.schema import load_schema
 
 IngestMode = choices("IngestMode", MODES)
@@ -99,6 +100,8 @@ def ingest(
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
+    if parsed is not None and schema is not None:
+        schema_rules(parsed, source=f"{schema}: quality")  # a bad rule is named with its file, before any work
     principal = resolve_principal(target, as_, "dataset.ingest", dataset=dataset).name
     with _progress(enabled=not json_) as report:
         result = run_ingest(

@@ -45,7 +45,7 @@ from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, chec
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
-from joinedup.quality import measure_after_ingest
+from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, error_kind, size_in_bytes
@@ -205,6 +205,10 @@ def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode:
                 f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)"
             )
         schema = stored
+    # Bad quality rules in the schema stop the ingest before any data is read, as a bad field would.
+    schema_rules(
+        schema, source="the schema's quality section" if schema is not stored else f"stored schema of {dataset!r}"
+    )
     if mode != "replace":
         if not schema.primary_key:
             raise SchemaError(

@@ -1,7 +1,7 @@
 """Data quality: GDQF rules, set-based measurement, history, issues, drift, cost and reports (docs/quality.md)."""
 
 from joinedup.quality.cost import CostModel, cost_model
-from joinedup.quality.measure import QualityResult, measure, measure_after_ingest, rules_for
+from joinedup.quality.measure import QualityResult, measure, measure_after_ingest, rules_for, schema_rules
 from joinedup.quality.results import (
     add_rules,
     estate_results,
@@ -36,4 +36,5 @@ __all__ = [
     "parse_rules",
     "remove_rule",
     "rules_for",
+    "schema_rules",
 ]

@@ -25,7 +25,14 @@ from joinedup.quality import drift as drift_
 from joinedup.quality.cost import cost_model, estimate
 from joinedup.quality.issues import update_issues
 from joinedup.quality.models import ResultRow, RuleRow
-from joinedup.quality.rules import DIMENSIONS, Rule, check_against_schema, default_rules, rule_from_dict
+from joinedup.quality.rules import (
+    DIMENSIONS,
+    Rule,
+    check_against_schema,
+    default_rules,
+    parse_rules,
+    rule_from_dict,
+)
 from joinedup.quality.sql import Compiled, compile_rule, is_joined, joined_sql, scan_sql, unpack_key
 from joinedup.schema import Schema
 from joinedup.storage import delta
@@ -94,8 +101,18 @@ def rules_for(estate: Estate, dataset: str, schema: Schema) -> list[Rule]:
     with estate.session() as session:
         stored = session.scalars(sa.select(RuleRow).where(RuleRow.dataset == dataset).order_by(RuleRow.id)).all()
         registered = [rule_from_dict(row.definition) for row in stored]
+    declared = schema_rules(schema)
     ids = {r.id for r in registered}
-    return [r for r in default_rules(schema) if r.id not in ids] + registered
+    # A rule declared later (schema over defaults, registered over both) replaces one of the same id.
+    merged = {r.id: r for r in default_rules(schema) + declared if r.id not in ids}
+    return list(merged.values()) + registered
+
+
+def schema_rules(schema: Schema, source: str = "schema") -> list[Rule]:
+    """The rules under ``quality:`` in the schema, checked against its columns (a bad one is a SchemaError)."""
+    if schema.quality is None:
+        return []
+    return list(parse_rules(schema.quality, schema, source=source).rules)
 
 
 def version_schema(estate: Estate, dataset: str, info: VersionInfo) -> Schema:

@@ -126,7 +126,7 @@ def history(estate: Estate, dataset: str, *, principal: str, purpose: str | None
 def estate_results(estate: Estate, *, principal: str, purpose: str | None = None) -> list[dict[str, Any]]:
     """Every dataset's history (for the estate report): a read of each dataset's quality, authorised for each."""
     # Authorised dataset by dataset: without one, a steward's or analyst's grant on any dataset would pass.
-    names = [d.name for d in Catalogue(estate).datasets()]
+    names: list[str | None] = [d.name for d in Catalogue(estate).datasets()]
 
     def fetch(_: Principal) -> Fetched[list[dict[str, Any]]]:
         with estate.session() as session:
@@ -151,7 +151,8 @@ def list_issues(
     estate: Estate, *, principal: str, dataset: str | None = None, open_only: bool = False
 ) -> list[dict[str, Any]]:
     """The issue log: one dataset's, or every dataset's (each authorised). Issues hold no row keys."""
-    for name in [dataset] if dataset is not None else [d.name for d in Catalogue(estate).datasets()] or [None]:
+    names: list[str | None] = [dataset] if dataset is not None else [d.name for d in Catalogue(estate).datasets()]
+    for name in names or [None]:
         authorize(estate, principal, "quality.read", dataset=name)
     query = sa.select(IssueRow).order_by(IssueRow.id)
     if dataset is not None:
