@@ -86,6 +86,7 @@ def test_every_ingest_measures_its_version_and_shows_the_scores(
     assert (nhs["rows_checked"], nhs["rows_failing"], nhs["metric"]) == (5, 1, 0.8)
     assert nhs["sample_keys"] == [[1, 6]]  # the surrogate key (_ingest, _source_row) of the row, never its values
     assert by_id["uniqueness.person_id"]["passed"] is True
+    assert stored["profile"]["quarantine"] == {"rows": 0, "reasons": {}}
 
 
 def test_custom_rules_of_every_dimension_in_one_scan(estate: Estate, people_schema: Path, tmp_path: Path) -> None:

@@ -136,6 +136,8 @@ def _measure(estate: Estate, dataset: str, principal: str, number: int | None) -
     rules = rules_for(estate, dataset, schema)
     results = _run_rules(estate, catalogue, dataset, version, schema, rules)
     profile = results.pop("__profile__")
+    # Counts by column and rule only: the quarantine itself holds the values.
+    profile["quarantine"] = {"rows": version.rows_quarantined, "reasons": version.rule_counts}
     ordered = [results[r.id] for r in rules]
     scores = _scores(ordered)
     history = _profiles_before(estate, dataset, version.number)

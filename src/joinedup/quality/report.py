@@ -46,6 +46,7 @@ def dataset_report(latest: dict[str, Any], history: list[dict[str, Any]], issues
     body.append("</div>")
     body += _rules_section(latest, history)
     body += _worst_columns(latest)
+    body += _quarantine_section(latest)
     body += _drift_section(latest)
     body += _issues_section(issues)
     body += _cost_section([latest])
@@ -145,6 +146,20 @@ def _worst_columns(latest: dict[str, Any]) -> list[str]:
     return ["<h2>Worst columns</h2>", _table(["Column", "Failing rule checks", "Missing", "Distinct (approx.)"], rows)]
 
 
+def _quarantine_section(latest: dict[str, Any]) -> list[str]:
+    """Counts of quarantined rows by column and rule (never their values: those stay in the quarantine)."""
+    quarantine = latest["profile"].get("quarantine") or {}
+    reasons = quarantine.get("reasons") or {}
+    if not reasons:
+        return ["<h2>Quarantine reasons</h2>", "<p>No row of this version's file was quarantined.</p>"]
+    rows = [[_e(column), _e(rule), f"{count:,}"] for column, rules in reasons.items() for rule, count in rules.items()]
+    return [
+        "<h2>Quarantine reasons</h2>",
+        f"<p>{quarantine.get('rows', 0):,} row(s) of this version's file were set aside.</p>",
+        _table(["Column", "Rule", "Rows"], rows),
+    ]
+
+
 def _drift_section(latest: dict[str, Any]) -> list[str]:
     if not latest["drift"]:
         return ["<h2>Drift</h2>", "<p>No metric moved far from its history.</p>"]
@@ -235,7 +250,10 @@ def _dimension_chart(scores: dict[str, Any], title: str) -> Any:
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("score (0–1)")
     for i, v in enumerate(values):
-        ax.text(min(v, 0.9) + 0.01, i, f"{v:.0%}", va="center", fontsize=8)
+        # Inside a long bar in white, beside a short one in black: readable either way.
+        inside = v > 0.85
+        ax.text(v - 0.01 if inside else v + 0.01, i, f"{v:.0%}", va="center", ha="right" if inside else "left",
+                fontsize=8, color="white" if inside else "black")  # fmt: skip
     return fig
 
 
