@@ -307,3 +307,17 @@ def test_rules_can_live_under_quality_in_the_schema(
     done = cli("ingest", csv, "-d", "people", "--schema", bad)
     assert done.exit_code == 1 and "bad-rules.yaml: quality: rule 'sex-coded': unknown column 'gender'" in done.stderr
     assert Catalogue(estate).get("people").current.number == 1  # nothing changed
+
+
+def test_a_rule_comparing_with_a_dataset_the_measurer_may_not_read_is_not_measured(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = "rules:\n  - {id: dob-gp, check: cross_dataset, columns: [nhs_number, date_of_birth], reference: gp}\n"
+    add_rules(estate, "people", _rules(tmp_path, rules), principal="tester")
+    add_principal(estate, "tester", "stu", "steward", datasets=["people"])
+    result = measure(estate, "people", principal="stu")
+    [rule] = [r for r in result.rules if r["id"] == "dob-gp"]
+    assert rule["passed"] is None and "may not read 'gp'" in rule["error"]
+    assert any(e.principal == "stu" and e.dataset == "gp" for e in log(estate, action="access.denied"))

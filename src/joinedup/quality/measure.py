@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import EstateError, JoinedupError, NotFoundError, SchemaError
+from joinedup.errors import AccessDenied, EstateError, JoinedupError, NotFoundError, SchemaError
 from joinedup.estate import Catalogue, Estate, VersionInfo
 from joinedup.estate.db import now
 from joinedup.estate.models import Dataset, SchemaVersion
@@ -134,7 +134,7 @@ def _measure(estate: Estate, dataset: str, principal: str, number: int | None) -
     version = info.version(number)
     schema = version_schema(estate, dataset, version)
     rules = rules_for(estate, dataset, schema)
-    results = _run_rules(estate, catalogue, dataset, version, schema, rules)
+    results = _run_rules(estate, catalogue, dataset, version, schema, rules, principal)
     profile = results.pop("__profile__")
     # Counts by column and rule only: the quarantine itself holds the values.
     profile["quarantine"] = {"rows": version.rows_quarantined, "reasons": version.rule_counts}
@@ -162,7 +162,13 @@ def _measure(estate: Estate, dataset: str, principal: str, number: int | None) -
 
 
 def _run_rules(
-    estate: Estate, catalogue: Catalogue, dataset: str, version: VersionInfo, schema: Schema, rules: list[Rule]
+    estate: Estate,
+    catalogue: Catalogue,
+    dataset: str,
+    version: VersionInfo,
+    schema: Schema,
+    rules: list[Rule],
+    principal: str,
 ) -> dict[str, Any]:
     """Each rule's result by id, and the version's profile under ``__profile__``."""
     results: dict[str, Any] = {}
@@ -174,7 +180,7 @@ def _run_rules(
             results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
     for rule in rules:
         if is_joined(rule) and rule.id not in results:
-            problem = _attach_reference(estate, catalogue, rule, views, references)
+            problem = _attach_reference(estate, catalogue, rule, views, references, principal)
             if problem:
                 results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
     row_rules: list[Compiled] = []
@@ -237,13 +243,23 @@ def _counts(values: dict[str, Any], i: int) -> tuple[None, int, int, list[list[i
 
 
 def _attach_reference(
-    estate: Estate, catalogue: Catalogue, rule: Rule, views: dict[str, Any], references: dict[str, str]
+    estate: Estate,
+    catalogue: Catalogue,
+    rule: Rule,
+    views: dict[str, Any],
+    references: dict[str, str],
+    principal: str,
 ) -> str | None:
     """Register the dataset a rule looks into (its current version); the reason it cannot be, or None."""
     other = (rule.reference or "").partition(".")[0]
     info = catalogue.find(other)
     if info is None or info.current is None:
         return f"reference dataset {other!r} has no versions in the estate"
+    try:
+        # Counts of agreement tell something about the other dataset's rows: only for those who may query it.
+        authorize(estate, principal, "data.query", dataset=other, purpose=f"quality rule {rule.id}")
+    except AccessDenied:
+        return f"not measured: {principal} may not read {other!r}, which the rule compares with"
     snapshot: pads.Dataset = delta.snapshot(estate.table_path(other), info.current.table_version)
     needed = [(rule.reference or "").partition(".")[2]] if rule.check == "reference" else list(rule.columns)
     missing = [c for c in needed if c not in snapshot.schema.names]
