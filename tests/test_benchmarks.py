@@ -101,3 +101,19 @@ def test_the_precise_who_accessed_benchmark_runs(tmp_path: Path) -> None:
     assert precise["upper_bound_listed"] == 500
     assert 0 < sum(precise["precise_counts"].values()) < 500
     assert precise["precise_counts"].get("returned", 0) >= 1 and "undetermined" not in precise["precise_counts"]
+def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "quality.py"), "--rows", "3000", "--repeat", "1", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["rows"] == 3000 and report["custom_rules"] == 10 and report["rules"] > 10
+    assert report["counts_agree"], report["failing_by_rule"]
+    for side in ("quality", "hand"):
+        assert report[side]["seconds"] > 0 and report[side]["peak_rss_mb"] > 0, side
+    assert report["ratio"] > 0
+    targets = report["targets"]
+    assert (targets["ratio_max"], targets["seconds_max"], targets["peak_mb_max"]) == (1.5, 3.0, 1024)

@@ -23,6 +23,8 @@ from joinedup.estate.config import EstateConfig
 from joinedup.ingest import ingest
 from joinedup.ingest.inference import infer_file_schema
 from joinedup.ingest.quarantine import read_quarantine
+from joinedup.quality import add_rules, estate_results, list_issues, measure
+from joinedup.quality.report import estate_report
 from joinedup.schema import Schema
 from joinedup.storage.query import referenced_datasets, run_query
 from joinedup.synthetic import (
@@ -47,6 +49,9 @@ class DemoReport:
     inferred: dict[str, str] = field(default_factory=dict)
     ingests: list[dict[str, Any]] = field(default_factory=list)
     queries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Dataset → its newest quality scores, failing rules and estimated cost.
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality_report: str | None = None
 
     @property
     def quarantine_matches_ground_truth(self) -> bool:
@@ -59,6 +64,8 @@ class DemoReport:
             "inferred_types": self.inferred,
             "ingests": self.ingests,
             "queries": self.queries,
+            "quality": self.quality,
+            "quality_report": self.quality_report,
             "quarantine_matches_ground_truth": self.quarantine_matches_ground_truth,
         }
 
@@ -147,6 +154,8 @@ def run_demo(
             + ("(exactly the planted errors)" if entry["quarantine_matches_ground_truth"] else "(differs from them)")
         )
 
+    _quality(estate, inputs, report, principal, say)
+
     questions = {
         "residents by local authority (top 5)": (
             "SELECT gss_code, count(*) AS residents FROM residents GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
@@ -160,6 +169,55 @@ def run_demo(
         say(f"{title}: {report.queries[title]}")
     estate.close()
     return report
+
+
+#: Rules the demo registers for residents: GDQF metadata, one rule per kind of check it shows off.
+DEMO_RULES = """
+update_frequency: monthly
+rules:
+  - id: dob-as-at-gp
+    check: cross_dataset
+    columns: [nhs_number, date_of_birth]
+    reference: gp_registrations
+    purpose: one person, one date of birth across the council and the NHS
+    requirement: the GP register holds the same date of birth for the same NHS number
+    measurement: residents whose NHS number is registered with a GP
+    target: 0.99
+    importance: high
+    owner: Revenues and benefits data team
+  - id: amount-plausible
+    check: range
+    column: amount
+    minimum: 0
+    maximum: 5000
+    purpose: amounts owed drive recovery letters
+    target: 0.99
+    importance: medium
+    owner: Revenues and benefits data team
+"""
+
+
+def _quality(estate: Estate, inputs: Path, report: DemoReport, principal: str, say: Say) -> None:
+    """Register the demo's rules, measure residents again with them, and write the estate's quality report."""
+    rules = inputs / "residents-rules.yaml"
+    rules.write_text(DEMO_RULES, encoding="utf-8")
+    add_rules(estate, "residents", rules, principal=principal)
+    measure(estate, "residents", principal=principal)
+    results = estate_results(estate, principal=principal, purpose="demo quality report")
+    for entry in results:
+        latest = entry["latest"]
+        report.quality[entry["dataset"]] = {
+            "version": latest["version"],
+            "scores": latest["scores"],
+            "failing_rules": [r["id"] for r in latest["rules"] if r.get("passed") is False],
+            "cost": latest["cost"]["total"],
+        }
+        scores = ", ".join(f"{k} {v:.0%}" for k, v in latest["scores"].items() if v is not None)
+        say(f"quality of {entry['dataset']}: {scores}")
+    path = estate.root / "quality-report.html"
+    path.write_text(estate_report(results, list_issues(estate, principal=principal), estate.config.name), "utf-8")
+    report.quality_report = str(path)
+    say(f"Wrote the quality report to {path}")
 
 
 def check_demo_target(path: Path, fresh: bool) -> None:

@@ -66,6 +66,11 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("audit.verify", "verify the audit log", "", _AUDIT),
         Permission("audit.checkpoint", "sign or export audit checkpoints", "", _AUDIT),
         # -- quality (issue 17) --
+        Permission("quality.measure", "measure the quality", "of", (ADMIN,), scoped=(STEWARD,)),
+        Permission("quality.rules", "change the quality rules", "of", (ADMIN,), scoped=(STEWARD,)),
+        # Results name failing rows by their surrogate keys: a read that can lead to personal data.
+        Permission("quality.read", "read the quality results", "of", (ADMIN, DPO), scoped=(STEWARD, ANALYST)),
+        Permission("quality.issues", "update the quality issue log", "of", (ADMIN,), scoped=(STEWARD,)),
         # -- linkage (issue 18) --
         # -- lifecycle and individual rights (issue 19) --
         # -- sharing and the API (issue 20) --

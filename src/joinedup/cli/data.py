@@ -36,6 +36,7 @@ from joinedup.estate import MODES
 from joinedup.ingest import IngestResult
 from joinedup.ingest import ingest as run_ingest
 from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
+from joinedup.quality import schema_rules
 from joinedup.schema import load_schema
 
 IngestMode = choices("IngestMode", MODES)
@@ -99,6 +100,8 @@ def ingest(
     """
     target = open_estate(estate)
     parsed = load_schema(schema) if schema else None
+    if parsed is not None and schema is not None:
+        schema_rules(parsed, source=f"{schema}: quality")  # a bad rule is named with its file, before any work
     principal = resolve_principal(target, as_, "dataset.ingest", dataset=dataset).name
     with _progress(enabled=not json_) as report:
         result = run_ingest(
@@ -138,6 +141,29 @@ def _render_ingest(result: IngestResult) -> None:
         rows = [[column, rule, count] for column, rules in result.rule_counts.items() for rule, count in rules.items()]
         out.print(table(["column", "rule", "rows failing"], rows, title="quarantine reasons"))
         say("See them with: joinedup quarantine --dataset {} --version {}", result.dataset, result.version)
+    _render_quality(result)
+
+
+def _render_quality(result: IngestResult) -> None:
+    quality = result.quality or {}
+    if "error" in quality:
+        out.print(styled("[yellow]quality not measured:[/yellow] {}", quality["error"]))
+        return
+    if not quality:
+        return
+    scores = ", ".join(f"{k} {v:.0%}" for k, v in quality["scores"].items() if k != "overall" and v is not None)
+    failing = quality["failing_rules"]
+    out.print(
+        styled("quality {:.0%} ({}); ", quality["scores"].get("overall") or 0, scores)
+        + (
+            styled("[red]{} rule(s) below target[/red]", len(failing))
+            if failing
+            else "[green]every rule on target[/green]"
+        )
+        + (styled(", drift in {}", ", ".join(quality["drift"])) if quality["drift"] else "")
+    )
+    if failing:
+        say("See them with: joinedup quality show --dataset {} --version {}", result.dataset, result.version)
     if result.rows_above_header:
         say("Rows above the header, not loaded: {:,}", result.rows_above_header)
     if result.columns_ignored:

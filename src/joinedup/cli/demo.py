@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
 def demo(
     estate: EstateOption = DEFAULT_ESTATE,
     fresh: Annotated[
@@ -77,10 +81,23 @@ def demo(
                 title="demo ingests",
             )
         )
+        dimensions = ("completeness", "uniqueness", "consistency", "timeliness", "validity", "accuracy")
+        out.print(
+            table(
+                ["dataset", *dimensions, "overall", "rules below target"],
+                [
+                    [name, *(_pct(q["scores"].get(d)) for d in (*dimensions, "overall")), ", ".join(q["failing_rules"])]
+                    for name, q in data["quality"].items()
+                ],
+                title="quality by dimension",
+            )
+        )
+        say("Quality report: {}", data["quality_report"])
         say("\nThe estate is at {}. Try:", data["estate"])
         say("  .venv/bin/joinedup show --dataset residents --estate {}", data["estate"])
         say("  .venv/bin/joinedup quarantine --dataset residents --estate {}", data["estate"])
         say('  .venv/bin/joinedup query "SELECT sex, count(*) FROM residents GROUP BY 1" --estate {}', data["estate"])
+        say("  .venv/bin/joinedup quality show --dataset residents --history --estate {}", data["estate"])
 
     emit(report.to_dict(), json_, render)
     if not report.quarantine_matches_ground_truth:

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import audit, data, demo, estate, principal, schema, standards
+from joinedup.cli import audit, data, demo, estate, principal, quality, schema, standards
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
@@ -102,6 +102,7 @@ app.add_typer(standards.app, name="standards")
 app.add_typer(principal.app, name="principal")
 app.add_typer(audit.app, name="audit")
 # -- quality (issue 17) --
+app.add_typer(quality.app, name="quality")
 # -- linkage (issue 18) --
 # -- lifecycle and individual rights (issue 19) --
 # -- sharing and the API (issue 20) --

@@ -45,6 +45,7 @@ from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, chec
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
+from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, error_kind, size_in_bytes
@@ -68,6 +69,8 @@ class IngestResult(Lineage):
     columns_ignored: list[str] = field(default_factory=list)
     recovered: bool = False
     seconds: float = 0.0
+    #: The new version's quality (scores, failing rules, drift, cost), or ``{"error": ...}``; never fails the ingest.
+    quality: dict[str, Any] | None = None
 
     @property
     def source(self) -> str:
@@ -181,8 +184,11 @@ def ingest(
         result = _commit(
             estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered
         )
+    # After the commit point: the version stands whatever measuring it does.
+    notify("quality", None)
+    quality = measure_after_ingest(estate, dataset, result.version, principal)
     notify("done", 1.0)
-    return replace(result, seconds=round(time.perf_counter() - started, 3))
+    return replace(result, seconds=round(time.perf_counter() - started, 3), quality=quality)
 
 
 def _silent(stage: str, fraction: float | None) -> None:
@@ -199,6 +205,10 @@ def _plan(estate: Estate, path: Path, dataset: str, schema: Schema | None, mode:
                 f"dataset {dataset!r} has no schema yet: pass --schema (make one with `joinedup schema infer {path}`)"
             )
         schema = stored
+    # Bad quality rules in the schema stop the ingest before any data is read, as a bad field would.
+    schema_rules(
+        schema, source="the schema's quality section" if schema is not stored else f"stored schema of {dataset!r}"
+    )
     if mode != "replace":
         if not schema.primary_key:
             raise SchemaError(

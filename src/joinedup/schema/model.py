@@ -50,6 +50,7 @@ _FIELD_KEYS = {
 _CONSTRAINT_KEYS = {"required", "unique", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
 _SCHEMA_KEYS = {
     "fields", "primaryKey", "missingValues", "headerRow", "deletionFlag", "name", "title", "description", "$schema",
+    "quality", "joinedup:quality",
 }  # fmt: skip
 _ORDERED_TYPES = {"integer", "number", "date", "datetime", "year"}
 _UNFIT_EXTENSION = (
@@ -166,6 +167,9 @@ class Schema:
     header_row: int = 1
     #: A boolean field whose true value, in an upsert, deletes the row with that primary key.
     deletion_flag: str | None = None
+    #: The dataset's quality rules (``quality:``), kept as written; joinedup.quality checks them
+    #: before an ingest reads any data (docs/quality.md).
+    quality: Any = field(default=None, hash=False)
 
     def field(self, name: str) -> Field:
         for item in self.fields:
@@ -195,6 +199,8 @@ class Schema:
             data["headerRow"] = self.header_row
         if self.deletion_flag:
             data["deletionFlag"] = self.deletion_flag
+        if self.quality is not None:
+            data["quality"] = self.quality
         return data
 
     def digest(self) -> str:
@@ -320,7 +326,15 @@ class _SchemaReader:
             title=self.optional_str(data, "title", ""),
             description=self.optional_str(data, "description", ""),
             deletion_flag=self.deletion_flag(data, fields, primary_key),
+            quality=self.quality(data),
         )
+
+    def quality(self, data: Mapping[str, Any]) -> Any:
+        # A plain Table Schema export carries the section namespaced (see to_table_schema).
+        section = data.get("quality", data.get(f"{NAMESPACE}quality"))
+        if section is not None and not isinstance(section, list | Mapping):
+            raise self.fail("quality", "expected a list of rules or a mapping with 'rules' (see docs/quality.md)")
+        return section
 
     def deletion_flag(self, data: Mapping[str, Any], fields: list[Field], primary_key: list[str]) -> str | None:
         flag = self.optional_str(data, "deletionFlag", "")

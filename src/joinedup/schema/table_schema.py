@@ -82,6 +82,9 @@ def to_table_schema(schema: Schema) -> dict[str, Any]:
     """``schema`` as a descriptor the ``frictionless`` package accepts."""
     data = schema.to_dict()
     data["fields"] = [_plain_field(f) for f in data["fields"]]
+    if "quality" in data:
+        # Not a Table Schema property: carried, namespaced, like the UK types.
+        data[f"{NAMESPACE}quality"] = data.pop("quality")
     return data
 
 

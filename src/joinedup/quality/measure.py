@@ -1,0 +1,396 @@
+"""Measuring a dataset version: every rule in one scan (plus one for rules that join another dataset).
+
+The results, the drift flags, the cost estimate, the issue log's changes and
+the audit entry commit in one catalogue transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as pads
+import sqlalchemy as sa
+
+from joinedup.access import authorize
+from joinedup.audit import record
+from joinedup.errors import AccessDenied, EstateError, JoinedupError, NotFoundError, SchemaError
+from joinedup.estate import Catalogue, Estate, VersionInfo
+from joinedup.estate.db import now
+from joinedup.estate.models import Dataset, SchemaVersion
+from joinedup.quality import drift as drift_
+from joinedup.quality.cost import cost_model, estimate
+from joinedup.quality.issues import update_issues
+from joinedup.quality.models import ResultRow, RuleRow
+from joinedup.quality.rules import (
+    DIMENSIONS,
+    Rule,
+    check_against_schema,
+    default_rules,
+    parse_rules,
+    rule_from_dict,
+)
+from joinedup.quality.sql import Compiled, compile_rule, is_joined, joined_sql, scan_sql, unpack_key
+from joinedup.schema import Schema
+from joinedup.storage import delta
+from joinedup.storage.duck import error_kind, sealed
+
+
+@dataclass
+class QualityResult:
+    """One measurement of one version: scores per dimension, each rule's result, drift, cost."""
+
+    dataset: str
+    version: int
+    measured_at: datetime
+    measured_by: str
+    rows: int
+    scores: dict[str, Any]
+    rules: list[dict[str, Any]]
+    profile: dict[str, Any]
+    drift: list[dict[str, Any]]
+    cost: dict[str, Any]
+    seconds: float
+    issues_opened: list[int] = field(default_factory=list)
+    issues_closed: list[int] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[dict[str, Any]]:
+        return [r for r in self.rules if r.get("passed") is False]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """What an ingest's summary shows: scores, failing rules, drift and cost, no row keys."""
+        return {
+            "version": self.version,
+            "scores": self.scores,
+            "rules": len(self.rules),
+            "failing_rules": [r["id"] for r in self.failing],
+            "drift": [d["id"] for d in self.drift],
+            "cost": self.cost["total"],
+            "currency": self.cost["currency"],
+        }
+
+
+def measure(estate: Estate, dataset: str, *, principal: str, version: int | None = None) -> QualityResult:
+    """Measure every rule of ``dataset`` on ``version`` (default: the current one) and record the results."""
+    authorize(estate, principal, "quality.measure", dataset=dataset)
+    return _measure(estate, dataset, principal, version)
+
+
+def measure_after_ingest(estate: Estate, dataset: str, version: int, principal: str) -> dict[str, Any]:
+    """Measure a version an ingest has just committed; a failure is reported, never raised.
+
+    The ingest has already succeeded: quality must never fail or undo it.
+    """
+    try:
+        return _measure(estate, dataset, principal, version).summary()
+    except JoinedupError as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # the ingest stands whatever happens here
+        return {"error": f"quality was not measured ({error_kind(exc)}); run `joinedup quality measure -d {dataset}`"}
+
+
+def rules_for(estate: Estate, dataset: str, schema: Schema) -> list[Rule]:
+    """The schema's default rules, then the registered ones (a registered rule replaces a default of the same id)."""
+    with estate.session() as session:
+        stored = session.scalars(sa.select(RuleRow).where(RuleRow.dataset == dataset).order_by(RuleRow.id)).all()
+        registered = [rule_from_dict(row.definition) for row in stored]
+    declared = schema_rules(schema)
+    ids = {r.id for r in registered}
+    # A rule declared later (schema over defaults, registered over both) replaces one of the same id.
+    merged = {r.id: r for r in default_rules(schema) + declared if r.id not in ids}
+    return list(merged.values()) + registered
+
+
+def schema_rules(schema: Schema, source: str = "schema") -> list[Rule]:
+    """The rules under ``quality:`` in the schema, checked against its columns (a bad one is a SchemaError)."""
+    if schema.quality is None:
+        return []
+    return list(parse_rules(schema.quality, schema, source=source).rules)
+
+
+def version_schema(estate: Estate, dataset: str, info: VersionInfo) -> Schema:
+    with estate.session() as session:
+        definition = session.scalar(
+            sa.select(SchemaVersion.definition)
+            .join(Dataset, Dataset.id == SchemaVersion.dataset_id)
+            .where(Dataset.name == dataset, SchemaVersion.number == info.schema_number)
+        )
+    if definition is None:
+        raise NotFoundError(f"dataset {dataset!r} version {info.number}: its schema is missing from the catalogue")
+    return Schema.from_dict(definition, f"schema of {dataset!r}")
+
+
+def _measure(estate: Estate, dataset: str, principal: str, number: int | None) -> QualityResult:
+    started = time.perf_counter()
+    catalogue = Catalogue(estate)
+    info = catalogue.get(dataset)
+    version = info.version(number)
+    schema = version_schema(estate, dataset, version)
+    rules = rules_for(estate, dataset, schema)
+    results = _run_rules(estate, catalogue, dataset, version, schema, rules, principal)
+    profile = results.pop("__profile__")
+    # Counts by column and rule only: the quarantine itself holds the values.
+    profile["quarantine"] = {"rows": version.rows_quarantined, "reasons": version.rule_counts}
+    ordered = [results[r.id] for r in rules]
+    scores = _scores(ordered)
+    history = _profiles_before(estate, dataset, version.number)
+    flags = drift_.detect(profile, history)
+    cost = estimate(cost_model(estate), ordered, version.rows_quarantined)
+    measured = QualityResult(
+        dataset=dataset,
+        version=version.number,
+        measured_at=now(),
+        measured_by=principal,
+        rows=profile["rows"],
+        scores=scores,
+        rules=ordered,
+        profile=profile,
+        drift=flags,
+        cost=cost,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    current = info.current is not None and info.current.number == version.number
+    _store(estate, measured, current)
+    return measured
+
+
+def _run_rules(
+    estate: Estate,
+    catalogue: Catalogue,
+    dataset: str,
+    version: VersionInfo,
+    schema: Schema,
+    rules: list[Rule],
+    principal: str,
+) -> dict[str, Any]:
+    """Each rule's result by id, and the version's profile under ``__profile__``."""
+    results: dict[str, Any] = {}
+    views: dict[str, Any] = {"t": delta.snapshot(estate.table_path(dataset), version.table_version)}
+    references: dict[str, str] = {}
+    for rule in rules:
+        problem = _no_longer_fits(rule, schema)
+        if problem:
+            results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
+    for rule in rules:
+        if is_joined(rule) and rule.id not in results:
+            problem = _attach_reference(estate, catalogue, rule, views, references, principal)
+            if problem:
+                results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
+    row_rules: list[Compiled] = []
+    joined: list[Compiled] = []
+    uniques: list[Rule] = []
+    for rule in rules:
+        if rule.id in results:
+            continue
+        if rule.check == "uniqueness":
+            uniques.append(rule)
+        elif rule.check in ("quarantine", "freshness"):
+            results[rule.id] = _catalogue_rule(rule, catalogue, dataset, version)
+        else:
+            compiled = compile_rule(rule, schema, version.created_at, references)
+            assert compiled is not None
+            (joined if is_joined(rule) else row_rules).append(compiled)
+    with sealed(
+        estate.tmp_dir, views=views, memory_limit=estate.config.memory_limit, threads=estate.config.threads
+    ) as con:
+        sql, names = scan_sql(row_rules, uniques, schema)
+        values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+        for i, c in enumerate(row_rules):
+            results[c.rule.id] = _result(c.rule, *_counts(values, i))
+        for i, rule in enumerate(uniques):
+            checked, distinct = values[f"u{i}_n"], values[f"u{i}_d"]
+            results[rule.id] = _result(rule, None, checked, checked - distinct, [])
+        if joined:
+            sql, names = joined_sql(joined)
+            extra = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+            for i, c in enumerate(joined):
+                results[c.rule.id] = _result(c.rule, *_counts(extra, i))
+    results["__profile__"] = _profile(values, schema)
+    return results
+
+
+def _no_longer_fits(rule: Rule, schema: Schema) -> str | None:
+    """Why a registered rule cannot be measured on this version's schema (a column since dropped), or None."""
+    if rule.source == "default":
+        return None
+    try:
+        check_against_schema(rule, schema, lambda message: SchemaError(message))
+    except SchemaError as exc:
+        return f"not measured on this version: {exc}"
+    return None
+
+
+def _one_row(con: duckdb.DuckDBPyConnection, sql: str, dataset: str) -> tuple[Any, ...]:
+    try:
+        row = con.execute(sql).fetchone()
+    except duckdb.Error as exc:
+        # DuckDB's message can quote the data: only its kind is shown.
+        raise EstateError(f"quality of {dataset!r}: measuring failed ({error_kind(exc)})") from None
+    assert row is not None
+    return tuple(row)
+
+
+def _counts(values: dict[str, Any], i: int) -> tuple[None, int, int, list[list[int]]]:
+    samples = sorted(values[f"r{i}_s"] or [])
+    return None, values[f"r{i}_n"], values[f"r{i}_f"], [unpack_key(k) for k in samples]
+
+
+def _attach_reference(
+    estate: Estate,
+    catalogue: Catalogue,
+    rule: Rule,
+    views: dict[str, Any],
+    references: dict[str, str],
+    principal: str,
+) -> str | None:
+    """Register the dataset a rule looks into (its current version); the reason it cannot be, or None."""
+    other = (rule.reference or "").partition(".")[0]
+    info = catalogue.find(other)
+    if info is None or info.current is None:
+        return f"reference dataset {other!r} has no versions in the estate"
+    try:
+        # Counts of agreement tell something about the other dataset's rows: only for those who may query it.
+        authorize(estate, principal, "data.query", dataset=other, purpose=f"quality rule {rule.id}")
+    except AccessDenied:
+        return f"not measured: {principal} may not read {other!r}, which the rule compares with"
+    snapshot: pads.Dataset = delta.snapshot(estate.table_path(other), info.current.table_version)
+    needed = [(rule.reference or "").partition(".")[2]] if rule.check == "reference" else list(rule.columns)
+    missing = [c for c in needed if c not in snapshot.schema.names]
+    if missing:
+        return f"reference dataset {other!r} has no column {missing[0]!r}"
+    name = f"ref_{len(references)}"
+    views[name] = snapshot
+    references[rule.id] = name
+    return None
+
+
+def _catalogue_rule(rule: Rule, catalogue: Catalogue, dataset: str, version: VersionInfo) -> dict[str, Any]:
+    """Rules measured from the catalogue, not the rows: the quarantine share and freshness."""
+    if rule.check == "quarantine":
+        read = version.rows_read
+        return _result(rule, 1.0 - version.rows_quarantined / read if read else 1.0, read, version.rows_quarantined, [])
+    newest = catalogue.get(dataset).current
+    assert newest is not None
+    age = (now() - newest.created_at).total_seconds() / 86_400
+    fresh = age <= (rule.max_age_days or 0)
+    result = _result(rule, 1.0 if fresh else 0.0, 1, 0 if fresh else 1, [])
+    result["age_days"] = round(age, 2)
+    return result
+
+
+def _result(
+    rule: Rule,
+    metric: float | None,
+    checked: int,
+    failing: int,
+    samples: list[list[int]],
+    error: str | None = None,
+) -> dict[str, Any]:
+    if metric is None and error is None:
+        metric = 1.0 - failing / checked if checked else 1.0
+    result: dict[str, Any] = {
+        "id": rule.id,
+        "check": rule.check,
+        "dimension": rule.dimension,
+        "columns": list(rule.columns),
+        "importance": rule.importance,
+        "owner": rule.owner,
+        "metric_name": rule.metric,
+        "target": rule.target,
+        "metric": None if metric is None else round(metric, 6),
+        "passed": None if metric is None else metric >= rule.target,
+        "rows_checked": checked,
+        "rows_failing": failing,
+        "sample_keys": samples,
+        "source": rule.source,
+    }
+    if error:
+        result["error"] = error
+    return result
+
+
+def _scores(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per dimension, the importance-weighted mean of its rules' metrics (0-1); overall, the mean of those."""
+    weights = {"high": 3, "medium": 2, "low": 1}
+    scores: dict[str, Any] = {}
+    for dimension in DIMENSIONS:
+        measured = [r for r in results if r["dimension"] == dimension and r["metric"] is not None]
+        if measured:
+            total = sum(weights[r["importance"]] for r in measured)
+            scores[dimension] = round(sum(weights[r["importance"]] * r["metric"] for r in measured) / total, 4)
+    present = [v for v in scores.values()]
+    scores["overall"] = round(sum(present) / len(present), 4) if present else None
+    return scores
+
+
+def _profile(values: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    rows = int(values["n_rows"])
+    columns: dict[str, Any] = {}
+    for j, name in enumerate(schema.names):
+        present = int(values[f"p{j}_present"])
+        mean = values.get(f"p{j}_mean")
+        columns[name] = {
+            "null_share": round(1 - present / rows, 6) if rows else 0.0,
+            "distinct": int(values[f"p{j}_distinct"]),
+            "mean": None if mean is None else float(mean),
+        }
+    return {"rows": rows, "columns": columns}
+
+
+def _profiles_before(estate: Estate, dataset: str, version: int) -> list[dict[str, Any]]:
+    """The latest profile of each earlier version, oldest first."""
+    with estate.session() as session:
+        rows = session.execute(
+            sa.select(ResultRow.version, ResultRow.profile)
+            .where(ResultRow.dataset == dataset, ResultRow.version < version)
+            .order_by(ResultRow.version, ResultRow.id)
+        ).all()
+    latest = {v: p for v, p in rows}
+    return [latest[v] for v in sorted(latest)]
+
+
+def _store(estate: Estate, measured: QualityResult, current: bool) -> None:
+    """Results, issue changes and the audit entry in one transaction."""
+    with estate.session() as session:
+        session.add(
+            ResultRow(
+                dataset=measured.dataset,
+                version=measured.version,
+                measured_at=measured.measured_at,
+                measured_by=measured.measured_by,
+                rows=measured.rows,
+                scores=measured.scores,
+                rules=measured.rules,
+                profile=measured.profile,
+                drift=measured.drift,
+                cost=measured.cost,
+                seconds=measured.seconds,
+            )
+        )
+        if current:
+            opened, closed = update_issues(session, measured.dataset, measured.version, measured.rules, measured.drift)
+            measured.issues_opened, measured.issues_closed = opened, closed
+        session.flush()
+        record(
+            session,
+            estate,
+            principal=measured.measured_by,
+            action="quality.measure",
+            dataset=measured.dataset,
+            dataset_version=measured.version,
+            row_count=measured.rows,
+            detail={
+                "scores": measured.scores,
+                "failing_rules": [r["id"] for r in measured.failing],
+                "drift": [d["id"] for d in measured.drift],
+                "issues_opened": measured.issues_opened,
+                "issues_closed": measured.issues_closed,
+            },
+        )

@@ -1,0 +1,323 @@
+"""Quality end to end: default and custom rules, one scan, issues, drift, cost, access and audit, reports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from joinedup.access import add_principal
+from joinedup.audit import log
+from joinedup.errors import AccessDenied, SchemaError
+from joinedup.estate import Catalogue, Estate
+from joinedup.ingest import ingest
+from joinedup.quality import add_rules, latest_result, list_issues, measure, parse_rules
+from joinedup.quality.models import ResultRow, RuleRow
+from joinedup.quality.sql import scan_sql
+from joinedup.schema import load_schema
+from tests.conftest import write_csv
+
+HEADER = "person_id,name,nhs_number,postcode,date_of_birth,sex"
+GOOD = [
+    "1,Sam Jackson,9434765919,SW1A 1AA,1980-01-02,F",
+    "2,Bill Smith,9434765870,SW1A 2AA,1990-03-04,M",
+    "3,Dai Jones,9434765862,CF10 1AA,1975-05-06,M",
+    "4,Siobhan Kelly,9434765854,BT1 1AA,1985-07-08,F",
+]
+RULES = """
+update_frequency: monthly
+rules:
+  - id: dob-plausible
+    check: range
+    column: date_of_birth
+    minimum: "1900-01-01"
+    maximum: "2000-01-01"
+    purpose: ages drive eligibility
+    importance: high
+    owner: records team
+  - id: sex-coded
+    check: values
+    column: sex
+    values: [M, F]
+  - id: postcode-known
+    check: reference
+    column: postcode
+    reference: postcodes.postcode
+  - id: same-dob-elsewhere
+    check: cross_dataset
+    columns: [nhs_number, date_of_birth]
+    reference: gp
+  - id: long-name
+    check: expression
+    dimension: validity
+    expression: length(name) > 8
+    importance: low
+"""
+
+
+def _load(estate: Estate, tmp_path: Path, schema: Path, rows: list[str], dataset: str = "people") -> Any:
+    path = write_csv(tmp_path / f"{dataset}.csv", "\n".join([HEADER, *rows]))
+    return ingest(estate, path, dataset=dataset, principal="tester", schema=load_schema(schema))
+
+
+def _rules(tmp_path: Path, text: str = RULES) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_ingest_measures_its_version_and_shows_the_scores(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    result = _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    quality = result.quality
+    assert quality is not None and "error" not in quality
+    assert quality["version"] == 1
+    assert set(quality["scores"]) >= {"completeness", "uniqueness", "validity", "overall"}
+    assert "completeness.nhs_number" in quality["failing_rules"]  # 4 of 5 present, target 95%
+    stored = latest_result(estate, "people", principal="tester")
+    by_id = {r["id"]: r for r in stored["rules"]}
+    nhs = by_id["completeness.nhs_number"]
+    assert (nhs["rows_checked"], nhs["rows_failing"], nhs["metric"]) == (5, 1, 0.8)
+    assert nhs["sample_keys"] == [[1, 6]]  # the surrogate key (_ingest, _source_row) of the row, never its values
+    assert by_id["uniqueness.person_id"]["passed"] is True
+    assert stored["profile"]["quarantine"] == {"rows": 0, "reasons": {}}
+
+
+def test_custom_rules_of_every_dimension_in_one_scan(estate: Estate, people_schema: Path, tmp_path: Path) -> None:
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    postcode_schema = tmp_path / "postcodes.yaml"
+    postcode_schema.write_text("fields:\n  - {name: postcode, type: postcode}\n", encoding="utf-8")
+    ingest(estate, write_csv(tmp_path / "pc.csv", "postcode\nSW1A 1AA\nSW1A 2AA\nCF10 1AA"), dataset="postcodes",
+           principal="tester", schema=load_schema(postcode_schema))  # fmt: skip
+    rows = [*GOOD[:3], "4,Siobhan Kelly,9434765854,BT1 1AA,1999-07-08,X", "5,Bo,,,2005-01-01,F"]
+    rows[1] = "2,Bill Smith,9434765870,SW1A 2AA,1990-03-05,M"  # a different date of birth from gp's
+    _load(estate, tmp_path, people_schema, rows)
+    add_rules(estate, "people", _rules(tmp_path), principal="tester")
+    result = measure(estate, "people", principal="tester")
+    by_id = {r["id"]: r for r in result.rules}
+    assert by_id["dob-plausible"]["rows_failing"] == 1 and by_id["dob-plausible"]["sample_keys"] == [[1, 6]]
+    assert by_id["sex-coded"]["rows_failing"] == 1
+    assert by_id["postcode-known"]["rows_failing"] == 1  # BT1 1AA is not in the reference list
+    # Bill's and Siobhan's dates of birth differ from gp's for the same NHS number.
+    assert by_id["same-dob-elsewhere"]["sample_keys"] == [[1, 3], [1, 5]]
+    assert by_id["long-name"]["rows_failing"] == 1
+    assert by_id["timeliness.freshness"]["passed"] is True
+    assert set(result.scores) == {*("completeness", "uniqueness", "consistency", "timeliness", "validity"),
+                                  "accuracy", "overall"}  # fmt: skip
+    assert result.cost["total"] > 0 and "basis" in result.cost["assumptions"]
+
+
+def test_the_row_rules_share_one_aggregate_scan(people_schema: Path) -> None:
+    schema = load_schema(people_schema)
+    ruleset = parse_rules({"rules": [{"id": "a", "check": "completeness", "column": "sex"},
+                                     {"id": "b", "check": "pattern", "column": "name", "pattern": "[A-Z].*"}]},
+                          schema, source="r.yaml")  # fmt: skip
+    from datetime import UTC, datetime
+
+    from joinedup.quality.sql import compile_rule
+
+    compiled = [compile_rule(r, schema, datetime.now(UTC), {}) for r in ruleset.rules if r.check != "freshness"]
+    sql, names = scan_sql([c for c in compiled if c], [], schema)
+    assert sql.count("FROM t") == 1 and "r1_f" in names and "p0_present" in names
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"id": "x", "check": "completeness", "column": "nope"}, "rule 'x': unknown column 'nope'"),
+        ({"id": "x", "check": "completeness", "column": "sex", "dimension": "beauty"}, "dimension 'beauty'"),
+        ({"id": "x", "check": "completeness", "column": "sex", "target": 1.5}, "target 1.5: expected a number from 0"),
+        ({"id": "x", "check": "expression", "expression": "1; DROP TABLE t"}, "rule 'x': expression:"),
+        ({"id": "x", "check": "expression", "expression": "person_id + 1"}, "not a boolean expression"),
+        ({"id": "x", "check": "expression", "expression": "person_id IN (SELECT 1)"}, "subquery"),
+        ({"id": "x", "check": "expression", "expression": "nonsense_col > 1"}, "rule 'x': expression:"),
+        ({"id": "x", "check": "pattern", "column": "name", "pattern": "("}, "not a valid regular expression"),
+        ({"id": "x", "check": "reference", "column": "postcode", "reference": "nodot"}, "DATASET.COLUMN"),
+    ],
+)
+def test_a_bad_rule_is_one_line_naming_rule_and_file_and_changes_nothing(
+    estate: Estate, people_schema: Path, tmp_path: Path, rule: dict[str, Any], message: str
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"rules": [{"id": "fine", "check": "completeness", "column": "sex"}, rule]}))
+    with pytest.raises(SchemaError) as caught:
+        add_rules(estate, "people", path, principal="tester")
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith("bad.json: ") and message in text
+    with estate.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(RuleRow)) == 0
+
+
+def test_an_issue_opens_below_target_and_closes_when_a_later_version_meets_it(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    [issue] = [i for i in list_issues(estate, principal="tester") if i["rule"] == "completeness.nhs_number"]
+    assert (issue["status"], issue["first_version"]) == ("open", 1)
+    _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    [again] = [i for i in list_issues(estate, principal="tester") if i["rule"] == "completeness.nhs_number"]
+    assert (again["id"], again["last_version"]) == (issue["id"], 2)
+    _load(estate, tmp_path, people_schema, GOOD)
+    [closed] = [i for i in list_issues(estate, principal="tester") if i["rule"] == "completeness.nhs_number"]
+    assert (closed["status"], closed["closed_version"]) == ("closed", 3)
+
+
+def test_a_file_that_arrives_half_empty_is_flagged_as_drift(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    many = [f"{i},Person Number{i},,SW1A 1AA,1980-01-02,F" for i in range(1, 41)]
+    _load(estate, tmp_path, people_schema, many)
+    result = _load(estate, tmp_path, people_schema, many[:15])
+    assert "drift.row_count" in result.quality["drift"]
+    assert any(
+        i["rule"] == "drift.row_count" and i["status"] == "open" for i in list_issues(estate, principal="tester")
+    )
+
+
+def test_quality_never_fails_an_ingest(estate: Estate, people_schema: Path, tmp_path: Path) -> None:
+    estate.config.extra["quality"] = {"cost_day_rate": "lots"}  # a broken setting: measuring fails
+    result = _load(estate, tmp_path, people_schema, GOOD)
+    assert result.version == 1 and "cost_day_rate" in result.quality["error"]
+    assert Catalogue(estate).get("people").current is not None
+
+
+def test_cost_follows_the_settings(estate: Estate, people_schema: Path, tmp_path: Path) -> None:
+    estate.config.extra["quality"] = {"cost_day_rate": 740, "cost_hours_per_day": 7.4, "cost_minutes_medium": 60}
+    result = _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    stored = latest_result(estate, "people", principal="tester")
+    assert stored["cost"]["by_rule"]["completeness.nhs_number"] == 100.0  # one hour at £100 an hour
+    assert stored["cost"]["assumptions"]["day_rate"] == 740
+    assert result.quality["cost"] == stored["cost"]["total"]
+
+
+def test_reading_results_is_audited_and_refused_without_a_grant(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    add_principal(estate, "tester", "ana", "analyst", datasets=["other"])
+    add_principal(estate, "tester", "dee", "dpo")
+    with pytest.raises(AccessDenied):
+        latest_result(estate, "people", principal="ana")
+    with pytest.raises(AccessDenied):
+        measure(estate, "people", principal="dee")
+    assert latest_result(estate, "people", principal="dee")["version"] == 1
+    actions = [(e.action, e.principal) for e in log(estate)]
+    assert ("access.denied", "ana") in actions and ("quality.read", "dee") in actions
+    assert ("quality.measure", "tester") in actions
+
+
+def test_no_personal_value_reaches_the_audit_log_or_the_results(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    measure(estate, "people", principal="tester")
+    latest_result(estate, "people", principal="tester")
+    with estate.engine.connect() as con:
+        audit = " ".join(str(row) for row in con.execute(sa.text("SELECT * FROM audit_entries")))
+        results = " ".join(str(row) for row in con.execute(sa.select(ResultRow.__table__)))
+    for value in ("9434765919", "Sam Jackson", "SW1A 1AA", "1980-01-02", "Siobhan"):
+        assert value not in audit and value not in results
+
+
+def test_the_cli_measures_shows_history_and_writes_reports_that_fetch_nothing(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, [*GOOD, "5,Ann Lee,,,1991-01-02,F"])
+    _load(estate, tmp_path, people_schema, GOOD)
+    assert (
+        cli(
+            "quality", "rules", "add", _rules(tmp_path, RULES.split("  - id: postcode-known")[0]), "-d", "people"
+        ).exit_code
+        == 0
+    )
+    done = cli("quality", "measure", "-d", "people", "--json", "--html", tmp_path / "people.html")
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["scores"]["overall"] is not None
+    history = cli("quality", "show", "-d", "people", "--history", "--json").json()
+    assert [h["version"] for h in history] == [1, 2]
+    assert cli("quality", "report", "--html", tmp_path / "estate.html").exit_code == 0
+    issues = cli("quality", "issues", "list", "--json").json()
+    noted = cli("quality", "issues", "note", issues[0]["id"], "supplier asked to fix", "--json").json()
+    assert noted["notes"][0]["text"] == "supplier asked to fix"
+    for page in ("people.html", "estate.html"):
+        text = (tmp_path / page).read_text(encoding="utf-8")
+        assert "<svg" in text and "<script" not in text.lower() and "<link" not in text.lower()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", text, re.IGNORECASE)
+        assert not re.search(r"url\((?!#)", text) and "@import" not in text
+
+
+def test_cli_errors_are_one_line(estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {id: x, check: completeness, column: nope}\n")
+    done = cli("quality", "rules", "add", bad, "-d", "people", "--json")
+    assert done.exit_code == 1 and json.loads(done.stderr)["error"] == "schema"
+    assert cli("quality", "show", "-d", "missing").exit_code == 1
+    assert cli("quality", "rules", "remove", "nope", "-d", "people").exit_code == 1
+
+
+def test_a_registered_rule_whose_column_was_dropped_is_reported_not_fatal(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = _rules(tmp_path, "rules:\n  - {id: sex-coded, check: values, column: sex, values: [M, F]}\n")
+    add_rules(estate, "people", rules, principal="tester")
+    narrower = tmp_path / "narrow.yaml"
+    narrower.write_text(people_schema.read_text().split("  - name: sex")[0], encoding="utf-8")
+    csv = write_csv(tmp_path / "narrow.csv", "person_id,name,nhs_number,postcode,date_of_birth\n1,Sam Jackson,,,")
+    result = ingest(estate, csv, dataset="people", principal="tester", schema=load_schema(narrower))
+    assert "error" not in result.quality
+    by_id = {r["id"]: r for r in latest_result(estate, "people", principal="tester")["rules"]}
+    assert by_id["sex-coded"]["passed"] is None and "unknown column 'sex'" in by_id["sex-coded"]["error"]
+
+
+def test_the_cli_refuses_another_role_with_status_3_and_records_it(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    add_principal(estate, "tester", "ana", "analyst", datasets=["people"])
+    refused = cli("quality", "measure", "-d", "people", "--json", user="ana")
+    assert refused.exit_code == 3 and json.loads(refused.stderr)["error"] == "access-denied"
+    assert cli("quality", "report", "--html", tmp_path / "r.html", user="ana").exit_code == 3  # gp is not hers
+    assert not (tmp_path / "r.html").exists()
+    assert cli("quality", "issues", "list", user="ana").exit_code == 3
+    assert cli("quality", "show", "-d", "people", "--json", user="ana").exit_code == 0  # a grant lets analysts read
+    assert [e.principal for e in log(estate, action="access.denied")][-3:] == ["ana", "ana", "ana"]
+
+
+def test_rules_can_live_under_quality_in_the_schema(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    section = "quality:\n  - {id: sex-coded, check: values, column: sex, values: [M], importance: low}\n"
+    with_rules = tmp_path / "with-rules.yaml"
+    with_rules.write_text(people_schema.read_text() + section, encoding="utf-8")
+    result = _load(estate, tmp_path, with_rules, GOOD)
+    assert "sex-coded" in result.quality["failing_rules"]
+    bad = tmp_path / "bad-rules.yaml"
+    bad.write_text(people_schema.read_text() + section.replace("column: sex", "column: gender"), encoding="utf-8")
+    csv = write_csv(tmp_path / "more.csv", "\n".join([HEADER, *GOOD]))
+    done = cli("ingest", csv, "-d", "people", "--schema", bad)
+    assert done.exit_code == 1 and "bad-rules.yaml: quality: rule 'sex-coded': unknown column 'gender'" in done.stderr
+    assert Catalogue(estate).get("people").current.number == 1  # nothing changed
+
+
+def test_a_rule_comparing_with_a_dataset_the_measurer_may_not_read_is_not_measured(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = "rules:\n  - {id: dob-gp, check: cross_dataset, columns: [nhs_number, date_of_birth], reference: gp}\n"
+    add_rules(estate, "people", _rules(tmp_path, rules), principal="tester")
+    add_principal(estate, "tester", "stu", "steward", datasets=["people"])
+    result = measure(estate, "people", principal="stu")
+    [rule] = [r for r in result.rules if r["id"] == "dob-gp"]
+    assert rule["passed"] is None and "may not read 'gp'" in rule["error"]
+    assert any(e.principal == "stu" and e.dataset == "gp" for e in log(estate, action="access.denied"))
