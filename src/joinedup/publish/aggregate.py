@@ -49,9 +49,7 @@ def parse_aggregate(text: str) -> AggregateSpec:
     """``"count by la_code, year"``, ``"sum amount by la_code"``, ``"mean of age by year"``."""
     match = _SPEC.match(text)
     if not match:
-        raise PublishError(
-            "--aggregate: expected 'count by COL[, COL...]' or 'sum|mean COLUMN by COL[, COL...]'"
-        )
+        raise PublishError("--aggregate: expected 'count by COL[, COL...]' or 'sum|mean COLUMN by COL[, COL...]'")
     measure = match["measure"].lower()
     column = match["column"]
     if measure == "count" and column:

@@ -31,7 +31,7 @@ DCAT_CONTEXT = {
     "foaf": "http://xmlns.com/foaf/0.1/",
     "vcard": "http://www.w3.org/2006/vcard/ns#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "adms": "http://www.w3.org/ns/adms#",
+    "csvw": "http://www.w3.org/ns/csvw#",
     # The Exchange Model's own terms (securityClassification, summary ...), namespaced as its JSON-LD context does.
     "ukgov": "https://co-cddo.github.io/ukgov-metadata-exchange-model/ns#",
 }
@@ -52,7 +52,9 @@ REQUIRED_DCAT = (
 )
 
 
-def csvw(meta: Mapping[str, Any], fields: Sequence[Mapping[str, Any]], suppressed_columns: Sequence[str]) -> dict[str, Any]:
+def csvw(
+    meta: Mapping[str, Any], fields: Sequence[Mapping[str, Any]], suppressed_columns: Sequence[str]
+) -> dict[str, Any]:
     """CSVW metadata for ``data.csv``: a suppressed cell (``[c]``) is declared as a null value of its column."""
     columns = []
     for f in fields:
@@ -140,6 +142,9 @@ def dcat_dataset(meta: Mapping[str, Any], distributions: Sequence[Mapping[str, A
         "dcat:theme": list(meta.get("themes") or []),
         "dct:accrualPeriodicity": meta.get("update_frequency") or "irregular",
     }
+    if meta.get("columns"):
+        # DCAT has no columns; a CSVW table schema carries their names, so `find` elsewhere can match them.
+        node["csvw:tableSchema"] = {"csvw:column": [{"csvw:name": c} for c in meta["columns"]]}
     if distributions:
         node["dcat:distribution"] = [dict(d) for d in distributions]
     return node
@@ -167,3 +172,14 @@ def dcat_document(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if len(nodes) == 1:
         return {"@context": DCAT_CONTEXT, **nodes[0]}
     return {"@context": DCAT_CONTEXT, "@type": "dcat:Catalog", "dcat:dataset": [dict(n) for n in nodes]}
+
+
+def dcat_document_catalogue(nodes: Sequence[Mapping[str, Any]], publisher: str) -> dict[str, Any]:
+    """A ``dcat:Catalog`` of the estate's datasets (always a catalogue, even of one or none)."""
+    return {
+        "@context": DCAT_CONTEXT,
+        "@type": "dcat:Catalog",
+        "dct:title": f"Catalogue of {publisher}",
+        "dct:publisher": {"@type": "foaf:Organization", "foaf:name": publisher},
+        "dcat:dataset": [dict(n) for n in nodes],
+    }

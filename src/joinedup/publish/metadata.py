@@ -28,6 +28,8 @@ ACCESS_RIGHTS = ("OPEN", "INTERNAL", "COMMERCIAL")
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "annual", "irregular", "never")
 #: The fields ``catalogue describe`` may set, with their defaults (None: none unless set).
 EDITABLE: dict[str, Any] = {
+    "title": None,
+    "description": None,
     "summary": None,
     "keywords": [],
     "themes": [],
@@ -65,10 +67,13 @@ def _record(estate: Estate, info: DatasetInfo, stored: Mapping[str, Any]) -> dic
     return {
         "identifier": f"{estate.config.name}/{info.name}",
         "name": info.name,
-        "title": info.title or schema.get("title") or info.name,
-        "description": info.description or schema.get("description") or f"The dataset {info.name}.",
         **fields,
-        "summary": fields["summary"] or info.title or info.name,
+        "title": fields["title"] or info.title or schema.get("title") or info.name,
+        "description": fields["description"]
+        or info.description
+        or schema.get("description")
+        or f"The dataset {info.name}.",
+        "summary": fields["summary"] or fields["title"] or info.title or info.name,
         "version": str(current.number) if current else "0",
         "issued": _iso(info.created_at),
         "modified": _iso(current.created_at if current else info.created_at),

@@ -42,8 +42,8 @@ from joinedup.publish.scan import scan_release
 from joinedup.schema import Schema, to_table_schema
 from joinedup.storage import delta
 from joinedup.storage.csv_export import write_csv
-from joinedup.storage.duck import sealed
 from joinedup.storage.duck import quote_identifier as q
+from joinedup.storage.duck import sealed
 
 ACTION = "data.publish"
 #: Rows a dry run shows.
@@ -212,7 +212,12 @@ def _write(
             f"{meta['access_rights']}: only OFFICIAL, OPEN datasets are published (catalogue describe)"
         )
     number = _next_number(estate, result.dataset)
-    meta = {**meta, "release_version": f"{result.dataset_version}.{number}", "released": now().isoformat()}
+    meta = {
+        **meta,
+        "columns": result.columns,
+        "release_version": f"{result.dataset_version}.{number}",
+        "released": now().isoformat(),
+    }
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     try:
         files = _write_files(staging, meta, result, plan, schema, rows)

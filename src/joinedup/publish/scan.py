@@ -18,6 +18,8 @@ from joinedup.storage.duck import quote_identifier as q
 #: Shorter personal values (a sex, an initial) are everywhere in ordinary data.
 MIN_LENGTH = 3
 _IDENTIFIERS = ("nhs_number", "ni_number", "utr")
+#: Runs of text shaped like an NHS number or UTR (ten digits, maybe spaced) or an NI number.
+_SHAPES = r"[0-9][0-9 \-]{8,14}[0-9]|[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]"
 
 
 def _folded(sql: str) -> str:
@@ -30,8 +32,7 @@ def scan_release(
     """Refuse (:class:`PersonalDataFound`) when a released column holds a personal value or an identifier."""
     if personal:
         parts = " UNION ".join(
-            f"SELECT {_folded(q(c))} AS v FROM {source} WHERE length({_folded(q(c))}) >= {MIN_LENGTH}"
-            for c in personal
+            f"SELECT {_folded(q(c))} AS v FROM {source} WHERE length({_folded(q(c))}) >= {MIN_LENGTH}" for c in personal
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE personal_values AS {parts}")
     for column in columns:
@@ -57,9 +58,7 @@ def _holds_identifier(con: duckdb.DuckDBPyConnection, release: str, column: str)
     text = f"CAST({q(column)} AS VARCHAR)"
     whole = " OR ".join(f"jd_{kind}({text}) IS NOT NULL" for kind in _IDENTIFIERS)
     # Words of free text: an identifier inside a sentence ("NHS no 943 476 5919") is one with its blanks taken out.
-    candidates = (
-        f"regexp_extract_all({text}, '[0-9][0-9 \\-]{{8,14}}[0-9]|[A-Za-z]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?[A-Da-d]')"
-    )
+    candidates = f"regexp_extract_all({text}, '{_SHAPES}')"
     inside = " OR ".join(
         f"len(list_filter({candidates}, lambda t: jd_{kind}(t) IS NOT NULL)) > 0" for kind in _IDENTIFIERS
     )
