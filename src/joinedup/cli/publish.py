@@ -257,7 +257,7 @@ def imported_(
 
 def find_(
     query: Annotated[str, typer.Argument(help='Words to look for, e.g. "NHS number" or "school admissions".')],
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many.")] = 20,
     estate: EstateOption = DEFAULT_ESTATE,
     as_: AsOption = None,
     json_: JsonOption = False,
