@@ -62,3 +62,17 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     assert report["verify_ok"] is True and report["verify_entries_per_s"] > 0
     assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
     assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}
+
+
+def test_the_publish_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "publish.py"), "--rows", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["rows"] == 5000 and report["cells_released"] > report["groups"]
+    assert report["suppressed_primary"] > 0 and report["publish_s"] > 0 and report["target_publish_s"] == 5
