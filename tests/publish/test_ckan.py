@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from joinedup.estate import Estate
 from joinedup.publish import CkanError, publish, releases
 from joinedup.publish.ckan import CkanPusher
+from tests.conftest import CliResult
 from tests.publish.ckan_server import ckan_portal
 
 
@@ -51,3 +54,13 @@ def test_the_token_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         CkanPusher("http://127.0.0.1:1")
     with pytest.raises(CkanError, match="not an http"):
         CkanPusher("ftp://x", token="t")
+
+
+def test_the_cli_without_a_token_refuses_before_writing(
+    cli: Callable[..., CliResult], residents: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JOINEDUP_CKAN_TOKEN", raising=False)
+    done = cli("publish", "-d", "residents", "--aggregate", "count by year", "--out", tmp_path / "o",
+               "--ckan", "http://127.0.0.1:1", "--json")  # fmt: skip
+    assert done.exit_code == 1 and json.loads(done.stderr)["error"] == "ckan"
+    assert not (tmp_path / "o").exists() and releases(residents) == []
