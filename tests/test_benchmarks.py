@@ -89,6 +89,9 @@ def test_the_precise_who_accessed_benchmark_runs(tmp_path: Path) -> None:
             "--reads",
             "500",
         ],
+def test_the_publish_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "publish.py"), "--rows", "5000"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -117,3 +120,6 @@ def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp
     assert report["ratio"] > 0
     targets = report["targets"]
     assert (targets["ratio_max"], targets["seconds_max"], targets["peak_mb_max"]) == (1.5, 3.0, 1024)
+    report = json.loads(done.stdout)
+    assert report["rows"] == 5000 and report["cells_released"] > report["groups"]
+    assert report["suppressed_primary"] > 0 and report["publish_s"] > 0 and report["target_publish_s"] == 5

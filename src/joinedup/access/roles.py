@@ -75,5 +75,13 @@ PERMISSIONS: dict[str, Permission] = {
         # -- lifecycle and individual rights (issue 19) --
         # -- sharing and the API (issue 20) --
         # -- publishing and discovery (issue 23) --
+        Permission("data.publish", "publish open data", "from", (ADMIN,), scoped=(STEWARD,)),
+        Permission("catalogue.describe", "change the catalogue record", "of", (ADMIN,), scoped=(STEWARD,)),
+        # Catalogue records hold no personal data, but an OFFICIAL-SENSITIVE dataset's existence is not for everyone.
+        Permission(
+            "catalogue.read", "read the catalogue record", "of", (ADMIN, DPO, AUDITOR), scoped=(STEWARD, ANALYST)
+        ),
+        Permission("catalogue.import", "import another body's catalogue", "", (ADMIN, STEWARD)),
+        Permission("estate.export_all", "export the whole estate", "", (ADMIN,)),
     )
 }

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import audit, data, demo, estate, principal, quality, schema, standards
+from joinedup.cli import audit, data, demo, estate, principal, publish, quality, schema, standards
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
@@ -107,6 +107,7 @@ app.add_typer(quality.app, name="quality")
 # -- lifecycle and individual rights (issue 19) --
 # -- sharing and the API (issue 20) --
 # -- publishing and discovery (issue 23) --
+publish.register(app)
 demo.register(app)
 
 
