@@ -1,0 +1,108 @@
+"""Erasure is real (invariant 2): planted values vanish from every byte, everyone else stays, four eyes, holds."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from joinedup.audit import verify
+from joinedup.estate import Catalogue
+from joinedup.storage import delta
+from tests.lifecycle.conftest import NAME, NHS, Planted
+from tests.lifecycle.oracle import occurrences
+
+SPELLINGS = [NHS, "943 476 5919", NAME]
+
+
+def _rows(planted: Planted, dataset: str) -> list[dict[str, object]]:
+    current = Catalogue(planted.estate).get(dataset).version(None)
+    table = delta.snapshot(planted.estate.table_path(dataset), current.table_version).to_table()
+    return sorted(table.drop_columns(["_ingest", "_source_row"]).to_pylist(), key=str)
+
+
+def _request(planted: Planted) -> None:
+    cli = planted.cli
+    opened = cli("request", "open", "erasure", "--nhs-number", NHS, "--name", NAME, "--received", "2026-11-30",
+                 user="dora")  # fmt: skip
+    assert opened.exit_code == 0, opened.stderr
+    found = cli("subject", "find", "R1", "--json", user="dora")
+    assert found.exit_code == 0, found.stderr
+    assert {(m["dataset"], m["part"]) for m in found.json()} == {
+        ("people", "table"),
+        ("people", "quarantine"),
+        ("visits", "table"),
+    }
+
+
+def test_erasure_leaves_no_byte_of_the_person_and_everyone_else_intact(planted: Planted) -> None:
+    cli = planted.cli
+    assert occurrences(planted.estate.root, SPELLINGS)  # the oracle sees what was planted
+    before = {d: _rows(planted, d) for d in ("people", "visits")}
+    _request(planted)
+    proposed = cli("subject", "erase", "R1", "--json", user="dora")
+    assert proposed.exit_code == 0 and proposed.json()["status"] == "proposed"
+    done = cli("subject", "erase", "R1", "--approve", "--json", user="dan")
+    assert done.exit_code == 0, done.stderr
+    certificate = done.json()["certificate"]
+    assert certificate["verification"]["clean"] and certificate["approved_by"] == "dan"
+    planted.estate.close()
+    assert occurrences(planted.estate.root, SPELLINGS) == []
+    for dataset in ("people", "visits"):
+        after = _rows(planted, dataset)
+        assert after == [r for r in before[dataset] if NHS not in str(r)]
+        assert len(after) == len(before[dataset]) - 1
+    assert verify(planted.estate).ok
+    # The current version reads back; the versions whose files held the person are marked purged.
+    assert {tuple(v) for v in certificate["versions_purged"]} >= {("visits", 1), ("visits", 2)}
+    shown = cli("subject", "certificate", "R1", "--json", user="dora").json()
+    assert shown["certificate"] == "E1"
+    listed = cli("request", "list", "--json", user="dora").json()
+    assert listed[0]["status"] == "erased"
+    # Who accessed the person stays answerable after erasure (their keyed hash, never the number).
+    who = cli("audit", "who-accessed", "--nhs-number", NHS, "--json", user="dora")
+    assert any(a["action"] == "subject.erase" for a in who.json()["accesses"])
+
+
+def test_four_eyes_and_refusals_change_nothing(planted: Planted) -> None:
+    cli = planted.cli
+    _request(planted)
+    unproposed = cli("subject", "erase", "R1", "--approve", user="dan")
+    assert unproposed.exit_code == 1 and "no erasure proposed" in unproposed.stderr
+    cli("subject", "erase", "R1", user="dora")
+    same = cli("subject", "erase", "R1", "--approve", user="dora")
+    assert same.exit_code == 3 and "four eyes" in same.stderr
+    analyst = cli("subject", "erase", "R1", "--approve", user="ann")
+    assert analyst.exit_code == 3
+    unknown = cli("subject", "erase", "R7", user="dora")
+    assert unknown.exit_code == 1 and "unknown request R7" in unknown.stderr
+    assert NHS in str(_rows(planted, "people"))
+
+
+def test_a_legal_hold_refuses_erasure(planted: Planted) -> None:
+    cli = planted.cli
+    _request(planted)
+    held = cli("hold", "add", "--dataset", "visits", "--nhs-number", NHS, "--reason", "inquiry", "--json", user="dora")
+    assert held.exit_code == 0, held.stderr
+    refused = cli("subject", "erase", "R1", user="dora")
+    assert refused.exit_code == 1 and "legal hold H1" in refused.stderr and NHS not in refused.stderr
+    assert cli("hold", "list", "--json", user="dora").json()[0]["scope"] == "one person"
+    assert cli("hold", "remove", "H1", user="dora").exit_code == 0
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0
+
+
+def test_a_person_not_found_is_refused(planted: Planted) -> None:
+    cli = planted.cli
+    cli("request", "open", "erasure", "--nhs-number", "401 023 2137", "--received", "2026-11-30", user="dora")
+    cli("subject", "find", "R1", user="dora")
+    refused = cli("subject", "erase", "R1", user="dora")
+    assert refused.exit_code == 1 and "not found" in refused.stderr
+
+
+def test_the_audit_log_holds_no_raw_values(planted: Planted) -> None:
+    cli = planted.cli
+    _request(planted)
+    cli("subject", "erase", "R1", user="dora")
+    cli("subject", "erase", "R1", "--approve", user="dan")
+    planted.estate.close()
+    with sqlite3.connect(planted.estate.root / "catalogue.db") as con:
+        text = repr(con.execute("SELECT * FROM audit_entries").fetchall()).lower()
+    assert all(s.lower() not in text for s in SPELLINGS)
