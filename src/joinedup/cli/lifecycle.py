@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,11 +20,12 @@ from joinedup.cli.common import (
     emit,
     open_estate,
     out,
+    output_file,
     say,
     table,
 )
 from joinedup.errors import InputError
-from joinedup.lifecycle import erasure, find, holds, requests
+from joinedup.lifecycle import erasure, export, find, holds, requests
 
 request_app = typer.Typer(help="The register of access, erasure and rectification requests.", no_args_is_help=True)
 subject_app = typer.Typer(help="Find, export, rectify and erase one person's data.", no_args_is_help=True)
@@ -82,8 +84,8 @@ def request_open(
     request's own until it is answered.
 
     Example:
-    joinedup request open erasure --nhs-number "943 476 5919" --received 2026-01-31
-    joinedup request open access --name "Sam Jackson" --dob 1980-02-29 --received 2026-03-01
+    joinedup request open erasure --nhs-number 9434765919 --received 2026-01-31
+    joinedup request open access --ni-number AB123456C --received 2026-03-01
     """
     target = open_estate(estate)
     details = requests.identifiers(nhs_number, ni_number, name, dob, postcode)
@@ -239,6 +241,30 @@ def subject_reject(
     _decide(request, dataset, row, quarantine, estate, as_, json_, confirm=False)
 
 
+@subject_app.command("export")
+def subject_export(
+    request: RequestArgument,
+    out_: Annotated[
+        Path, typer.Option("--out", help="The zip file to write.", callback=output_file, show_default=False)
+    ],
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Write the subject access pack: every confirmed record, each dataset's purpose and retention, who accessed it.
+
+    JSON and CSV with a readable HTML summary, in one zip. "Who accessed"
+    is the same answer as `joinedup audit who-accessed`.
+
+    Example:
+    joinedup subject export R12 --out r12-pack.zip
+    """
+    target = open_estate(estate)
+    found = export.export_pack(target, _me(target, as_, export.ACTION), requests.parse_request_id(request), out_)
+    emit(found, json_, lambda _: say("Wrote {} ({} records, {} recorded accesses).", out_, found["records"],
+                                     found["accesses"]))  # fmt: skip
+
+
 @subject_app.command("erase")
 def subject_erase(
     request: Annotated[list[str], typer.Argument(help="The erasure request(s); several share one run.")],
@@ -358,7 +384,7 @@ def hold_remove(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Lift a legal hold.
+    """Lift a legal hold: retention and erasure may touch that data again.
 
     Example:
     joinedup hold remove H3

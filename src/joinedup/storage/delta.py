@@ -174,11 +174,20 @@ def delete_rows(
 
     Rewritten files get the same statistics rules as :func:`write`.
     """
-    table = DeltaTable(str(path))
     predicate = key_predicate(keys)
     if not predicate:
-        return Committed(table.version(), 0, 0, 0)
-    metrics = table.delete(
+        return Committed(DeltaTable(str(path)).version(), 0, 0, 0)
+    return delete_where(path, predicate, personal_columns=personal_columns, all_columns=all_columns)
+
+
+def delete_where(
+    path: Path, predicate: str, *, personal_columns: Iterable[str], all_columns: Iterable[str]
+) -> Committed:
+    """Delete the rows matching ``predicate`` as a new Delta version; only files holding them are rewritten.
+
+    The predicate is written into the Delta log: it must name no person's value.
+    """
+    metrics = DeltaTable(str(path)).delete(
         predicate, writer_properties=_writer_properties(_stats_columns(personal_columns, all_columns))
     )
     version = latest_version(path)
