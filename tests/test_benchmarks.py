@@ -62,3 +62,17 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     assert report["verify_ok"] is True and report["verify_entries_per_s"] > 0
     assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
     assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}
+
+
+def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "erasure.py"), "--rows", "5000", "--batch", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["one_person"]["verified_clean"] and report["one_person"]["rows_removed"] == 5
+    assert report["batch"]["verified_clean"] and report["batch"]["rows_removed"] == 100

@@ -106,3 +106,21 @@ def test_the_audit_log_holds_no_raw_values(planted: Planted) -> None:
     with sqlite3.connect(planted.estate.root / "catalogue.db") as con:
         text = repr(con.execute("SELECT * FROM audit_entries").fetchall()).lower()
     assert all(s.lower() not in text for s in SPELLINGS)
+
+
+def test_several_requests_share_one_run(planted: Planted) -> None:
+    from tests.lifecycle.conftest import OTHERS
+
+    cli = planted.cli
+    _request(planted)
+    _, other_nhs = OTHERS[0]
+    cli("request", "open", "erasure", "--nhs-number", other_nhs, "--received", "2026-11-30", user="dora")
+    cli("subject", "find", "R2", user="dora")
+    assert cli("subject", "erase", "R1", "R2", user="dora").exit_code == 0
+    done = cli("subject", "erase", "R2", "R1", "--approve", "--json", user="dan")
+    assert done.exit_code == 0, done.stderr
+    removed = {r["dataset"]: r["table_rows"] for r in done.json()["certificate"]["removed"]}
+    assert removed == {"people": 2, "visits": 2}
+    planted.estate.close()
+    assert occurrences(planted.estate.root, [*SPELLINGS, other_nhs]) == []
+    assert len(_rows(planted, "visits")) == len(OTHERS) - 1

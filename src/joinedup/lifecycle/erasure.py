@@ -321,10 +321,9 @@ def _rewrite_dataset(job: _Job, dataset: str) -> dict[str, Any]:
 
 def _holds(path: Any, version: int, predicate: str) -> bool:
     """Whether the Delta table at ``version`` has a row matching the key predicate (numbers only)."""
-    try:
-        data = delta.snapshot(path, version)
-    except Exception:
+    if not _readable(path, version):
         return False  # already purged: holds nothing readable
+    data = delta.snapshot(path, version)
     with connect(macros=[]) as con:
         con.register("t", data)
         [(count,)] = con.execute(f"SELECT count(*) FROM t WHERE {predicate}").fetchall()
