@@ -25,11 +25,13 @@ from joinedup.cli.common import (
     table,
 )
 from joinedup.errors import InputError
-from joinedup.lifecycle import erasure, export, find, holds, requests
+from joinedup.lifecycle import erasure, export, find, holds, requests, retention
 
 request_app = typer.Typer(help="The register of access, erasure and rectification requests.", no_args_is_help=True)
 subject_app = typer.Typer(help="Find, export, rectify and erase one person's data.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: data neither retention nor erasure may touch.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention rules per dataset, applied on demand.", no_args_is_help=True)
+RetentionAction = choices("RetentionAction", retention.ACTIONS)
 
 RequestKind = choices("RequestKind", requests.KINDS)
 RequestStatus = choices("RequestStatus", ("open", "closed", "erased"))
@@ -40,6 +42,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(request_app, name="request")
     app.add_typer(subject_app, name="subject")
     app.add_typer(hold_app, name="hold")
+    app.add_typer(retention_app, name="retention")
 
 
 def _me(estate: Any, as_: str | None, action: str) -> str:
@@ -392,3 +395,71 @@ def hold_remove(
     target = open_estate(estate)
     found = holds.remove_hold(target, _me(target, as_, "hold.manage"), holds.parse_hold_id(hold))
     emit(found.to_dict(), json_, lambda _: say("Lifted hold H{} on {}.", found.id, found.dataset))
+
+
+@retention_app.command("set")
+def retention_set(
+    period: Annotated[str, typer.Option("--period", help="ISO 8601 period: P6Y, P18M, P90D.")],
+    from_: Annotated[str, typer.Option("--from", help="A date column, or `ingest` (when the row was loaded).")],
+    action: Annotated[RetentionAction, typer.Option("--action", help="What happens past the date.")],  # type: ignore[valid-type]
+    dataset: DatasetOption = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Set a dataset's retention rule: how long rows are kept, from when, and what happens then.
+
+    Example:
+    joinedup retention set -d visits --period P6Y --from seen_on --action delete
+    joinedup retention set -d people --period P2Y --from ingest --action archive
+    """
+    if dataset is None:
+        raise typer.BadParameter("name the dataset, e.g. --dataset people", param_hint="'--dataset'")
+    target = open_estate(estate)
+    rule = retention.set_rule(target, _me(target, as_, retention.ACTION), dataset, period, from_, str(chosen(action)))
+    emit(rule.to_dict(), json_, lambda _: say("{}: keep {} from {}, then {}.", rule.dataset, rule.period,
+                                              rule.from_, rule.action))  # fmt: skip
+
+
+@retention_app.command("list")
+def retention_list(
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the retention rules of every dataset.
+
+    Example:
+    joinedup retention list --json
+    """
+    target = open_estate(estate)
+    rules = retention.list_rules(target, _me(target, as_, retention.ACTION))
+    rows = [[r.dataset, r.period, r.from_, r.action] for r in rules]
+    columns = ["dataset", "period", "from", "action"]
+    emit([r.to_dict() for r in rules], json_, lambda _: out.print(table(columns, rows)) if rows else say("No rules."))
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing.")] = False,
+    folder: Annotated[
+        Path | None, typer.Option("--archive", help="The archive estate rows to archive go to.", show_default=False)
+    ] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Remove (or archive) every row past its retention date; rows under a legal hold stay.
+
+    Each dataset changed gets a new version; old files still holding such rows
+    are deleted, and the versions that needed them are marked purged.
+
+    Example:
+    joinedup retention run --dry-run
+    joinedup retention run --archive /srv/archive-estate --json
+    """
+    target = open_estate(estate)
+    found = retention.run(target, _me(target, as_, retention.ACTION), dry_run=dry_run, archive=folder)
+    rows = [[r["dataset"], r["cutoff"], r["rows"], r["status"]] for r in found]
+    emit(found, json_, lambda _: out.print(table(["dataset", "before", "rows", "outcome"], rows)) if rows
+         else say("No retention rules set."))  # fmt: skip
