@@ -25,7 +25,7 @@ from joinedup.cli.common import (
     table,
 )
 from joinedup.errors import InputError
-from joinedup.lifecycle import erasure, export, find, holds, requests, retention
+from joinedup.lifecycle import erasure, export, find, holds, rectify, requests, retention
 
 request_app = typer.Typer(help="The register of access, erasure and rectification requests.", no_args_is_help=True)
 subject_app = typer.Typer(help="Find, export, rectify and erase one person's data.", no_args_is_help=True)
@@ -266,6 +266,33 @@ def subject_export(
     found = export.export_pack(target, _me(target, as_, export.ACTION), requests.parse_request_id(request), out_)
     emit(found, json_, lambda _: say("Wrote {} ({} records, {} recorded accesses).", out_, found["records"],
                                      found["accesses"]))  # fmt: skip
+
+
+@subject_app.command("rectify")
+def subject_rectify(
+    request: RequestArgument,
+    set_: Annotated[list[str], typer.Option("--set", help="A correction, COLUMN=VALUE (repeat for more).")],
+    dataset: DatasetOption = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Correct the person's confirmed rows: a new version, validated by the schema like any ingest.
+
+    Needs the right to load the dataset too (admin, or its steward). The audit
+    entry names the columns changed, never the values.
+
+    Example:
+    joinedup subject rectify R12 -d people --set postcode="LS1 4AP"
+    """
+    if dataset is None:
+        raise typer.BadParameter("name the dataset, e.g. --dataset people", param_hint="'--dataset'")
+    target = open_estate(estate)
+    changes = rectify.parse_changes(set_)
+    me = _me(target, as_, rectify.ACTION)
+    found = rectify.rectify(target, me, requests.parse_request_id(request), dataset, changes)
+    emit(found, json_, lambda _: say("{}: {} row(s) corrected in new version {}.", dataset, found["rows_updated"],
+                                     found["version"]))  # fmt: skip
 
 
 @subject_app.command("erase")
