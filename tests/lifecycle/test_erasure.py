@@ -124,3 +124,16 @@ def test_several_requests_share_one_run(planted: Planted) -> None:
     planted.estate.close()
     assert occurrences(planted.estate.root, [*SPELLINGS, other_nhs]) == []
     assert len(_rows(planted, "visits")) == len(OTHERS) - 1
+
+
+def test_show_stays_honest_after_an_erasure(planted: Planted) -> None:
+    cli = planted.cli
+    _request(planted)
+    cli("subject", "erase", "R1", user="dora")
+    cli("subject", "erase", "R1", "--approve", user="dan")
+    shown = cli("show", "-d", "visits", "--json").json()
+    purged = {v["number"]: v["purged"] for v in shown["versions"]}
+    assert purged[1] and purged[2] and purged[3] is None
+    assert "no longer reads back" in cli("show", "-d", "visits").stdout
+    current = cli("query", "SELECT count(*) AS n FROM visits", "--json").json()
+    assert current == [{"n": 6}]

@@ -21,6 +21,7 @@ from joinedup.lifecycle.requests import (
     list_requests,
     open_request,
 )
+from joinedup.lifecycle.retention import purged_versions, rule_of
 from joinedup.lifecycle.scan import ScanResult, scan
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
     "matches",
     "open_request",
     "propose_erasure",
+    "purged_versions",
     "recipients_to_notify",
     "remove_hold",
+    "rule_of",
     "scan",
 ]

@@ -193,3 +193,17 @@ def _archive(archive: Estate, principal: str, dataset: str, rows: Any) -> None:
     pq.write_table(rows, path)
     record_now(archive, principal=principal, action="retention.archive", dataset=dataset, row_count=rows.num_rows,
                detail={"file": str(path.relative_to(archive.root))})  # fmt: skip
+
+
+def rule_of(estate: Estate, dataset: str) -> dict[str, Any] | None:
+    """The dataset's retention rule, as ``show`` lists it (None when none is set)."""
+    with estate.session() as session:
+        row = session.get(RetentionRule, dataset)
+        return None if row is None else Rule(row.dataset, row.period, row.from_, row.action).to_dict()
+
+
+def purged_versions(estate: Estate, dataset: str) -> dict[int, str]:
+    """``{version: reason}`` for the versions of ``dataset`` that no longer read back (erasure or retention)."""
+    with estate.session() as session:
+        rows = session.scalars(sa.select(PurgedVersion).where(PurgedVersion.dataset == dataset)).all()
+        return {r.number: r.reason for r in rows}
