@@ -137,3 +137,21 @@ def test_show_stays_honest_after_an_erasure(planted: Planted) -> None:
     assert "no longer reads back" in cli("show", "-d", "visits").stdout
     current = cli("query", "SELECT count(*) AS n FROM visits", "--json").json()
     assert current == [{"n": 6}]
+
+
+def test_rows_loaded_after_find_fail_verification_then_a_new_find_finishes(planted: Planted) -> None:
+    from joinedup.ingest import ingest
+    from tests.conftest import write_csv
+
+    cli = planted.cli
+    _request(planted)
+    cli("subject", "erase", "R1", user="dora")
+    late = write_csv(planted.tmp / "late.csv", f"visit_id,nhs_number,patient,clinic\n500,{NHS},{NAME},Hull")
+    ingest(planted.estate, late, dataset="visits", principal="tester", mode="append")
+    failed = cli("subject", "erase", "R1", "--approve", user="dan")
+    assert failed.exit_code == 1 and "still in" in failed.stderr and NHS not in failed.stderr
+    assert cli("subject", "find", "R1", user="dora").exit_code == 0
+    done = cli("subject", "erase", "R1", "--approve", "--json", user="dan")
+    assert done.exit_code == 0, done.stderr
+    planted.estate.close()
+    assert occurrences(planted.estate.root, SPELLINGS) == []

@@ -474,10 +474,18 @@ def _vacuum_catalogue(job: _Job) -> dict[str, Any]:
 def _verify(job: _Job) -> dict[str, Any]:
     result = scan(job.estate.root, job.patterns())
     if not result.clean:
+        # Rows loaded since `subject find` (or values outside any dataset): every step runs again next time,
+        # over the rows a new find confirms.
+        with job.estate.session() as session:
+            run = session.get(ErasureRun, job.run_id)
+            assert run is not None
+            run.steps = {}
         where = ", ".join(f"{f} ({k})" for f, k in result.hits[:5])
+        labels = _labels(job.request_ids)
         raise ErasureIncomplete(
             f"erasure E{job.run_id}: the person's values are still in {len(result.hits)} file(s): {where}; "
-            "no certificate issued (run `joinedup subject erase --approve` again once resolved)"
+            f"no certificate issued: run `joinedup subject find` for {labels} again, "
+            f"then `joinedup subject erase {labels} --approve`"
         )
     return result.to_dict()
 
