@@ -76,3 +76,4 @@ def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["one_person"]["verified_clean"] and report["one_person"]["rows_removed"] == 5
     assert report["batch"]["verified_clean"] and report["batch"]["rows_removed"] == 100
+    assert 0 < report["retention"]["rows_removed"] < 5 * 5000
