@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from joinedup.audit import verify
 from joinedup.estate import Catalogue
 from joinedup.storage import delta
@@ -155,3 +157,37 @@ def test_rows_loaded_after_find_fail_verification_then_a_new_find_finishes(plant
     assert done.exit_code == 0, done.stderr
     planted.estate.close()
     assert occurrences(planted.estate.root, SPELLINGS) == []
+
+
+def test_linkage_and_sealed_query_steps_call_those_capabilities_when_present(
+    planted: Planted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import joinedup.audit
+    import joinedup.linkage
+
+    seen: dict[str, object] = {}
+
+    def erase_records(estate: object, records: list[dict[str, object]]) -> int:
+        seen["records"] = records
+        return len(records)
+
+    def forget_sealed(session: object, estate: object, *, principal: str, values: list[str], purpose: str) -> int:
+        seen["values"] = values
+        return 2
+
+    monkeypatch.setattr(joinedup.linkage, "erase_records", erase_records, raising=False)
+    monkeypatch.setattr(joinedup.audit, "forget_sealed", forget_sealed, raising=False)
+    _request(planted)
+    planted.cli("subject", "erase", "R1", user="dora")
+    done = planted.cli("subject", "erase", "R1", "--approve", "--json", user="dan").json()["certificate"]
+    assert done["linkage"]["records_removed"] == 3 and done["sealed_queries"]["texts_destroyed"] == 2
+    assert NHS in seen["values"]  # type: ignore[operator]
+
+
+def test_refusals_name_no_values(planted: Planted) -> None:
+    cli = planted.cli
+    bad = cli("hold", "add", "-d", "people", "--nhs-number", "943 476 5918", "--reason", "x", "--json", user="dora")
+    assert bad.exit_code == 1 and "5918" not in bad.stderr
+    cli("request", "open", "erasure", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    refused = cli("subject", "find", "R1", user="ann")
+    assert refused.exit_code == 3 and NHS not in refused.stderr
