@@ -23,7 +23,7 @@ from joinedup.estate import Estate
 from joinedup.estate.db import now
 from joinedup.lifecycle.deadlines import MAX_EXTENSION_MONTHS, days_left, due_date
 from joinedup.lifecycle.models import SubjectRequest
-from joinedup.lifecycle.sealing import seal, unseal
+from joinedup.lifecycle.sealing import destroy, seal, unseal
 from joinedup.standards import STANDARD_TYPES
 
 KINDS = ("access", "erasure", "rectification")
@@ -226,5 +226,7 @@ def close_request(estate: Estate, principal: str, request_id: int, outcome: str)
         if row.status != "open":
             raise InputError(f"request R{request_id} is already {row.status}")
         row.status, row.outcome, row.closed_at, row.closed_by = "closed", outcome, now(), me.name
+        row.sealed = None  # minimisation: once answered, the details it was answered with are not kept
         _audit(session, estate, me.name, "request.close", row, {})
+    destroy(estate, f"R{request_id}")
     return _info(row)
