@@ -92,6 +92,9 @@ def test_the_precise_who_accessed_benchmark_runs(tmp_path: Path) -> None:
 def test_the_publish_benchmark_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "publish.py"), "--rows", "5000"],
+def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "erasure.py"), "--rows", "5000", "--batch", "20"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -123,3 +126,7 @@ def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp
     report = json.loads(done.stdout)
     assert report["rows"] == 5000 and report["cells_released"] > report["groups"]
     assert report["suppressed_primary"] > 0 and report["publish_s"] > 0 and report["target_publish_s"] == 5
+    report = json.loads(done.stdout)
+    assert report["one_person"]["verified_clean"] and report["one_person"]["rows_removed"] == 5
+    assert report["batch"]["verified_clean"] and report["batch"]["rows_removed"] == 100
+    assert 0 < report["retention"]["rows_removed"] < 5 * 5000

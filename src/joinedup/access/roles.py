@@ -73,6 +73,11 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("quality.issues", "update the quality issue log", "of", (ADMIN,), scoped=(STEWARD,)),
         # -- linkage (issue 18) --
         # -- lifecycle and individual rights (issue 19) --
+        Permission("request.manage", "manage individual rights requests", "", (DPO, ADMIN)),
+        Permission("subject.find", "find a person's records", "", (DPO, ADMIN)),
+        Permission("subject.export", "export a subject access pack", "", (DPO, ADMIN)),
+        Permission("subject.rectify", "rectify a person's records", "", (DPO, ADMIN)),
+        Permission("hold.manage", "manage legal holds", "on", (DPO, ADMIN)),
         # -- sharing and the API (issue 20) --
         # -- publishing and discovery (issue 23) --
         Permission("data.publish", "publish open data", "from", (ADMIN,), scoped=(STEWARD,)),

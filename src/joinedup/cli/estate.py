@@ -26,6 +26,7 @@ from joinedup.cli.common import (
     table,
 )
 from joinedup.estate import Catalogue, Estate
+from joinedup.lifecycle import purged_versions, rule_of
 
 
 def register(app: typer.Typer) -> None:
@@ -147,7 +148,7 @@ def show(
         )
         out.print(
             table(
-                ["version", "when", "who", "source", "sha256", "read", "loaded", "quarantined"],
+                ["version", "when", "who", "source", "sha256", "read", "loaded", "quarantined", "purged"],
                 [
                     [
                         v["number"],
@@ -158,6 +159,7 @@ def show(
                         v["rows_read"],
                         v["rows_loaded"],
                         v["rows_quarantined"],
+                        "purged" if v.get("purged") else "",
                     ]
                     for v in data["versions"]
                 ],
@@ -165,4 +167,20 @@ def show(
             )
         )
 
-    emit(info.to_dict(), json_, render)
+        if data.get("retention"):
+            rule = data["retention"]
+            say("Retention: keep {} from {}, then {}.", rule["period"], rule["from"], rule["action"])
+        for v in data["versions"]:
+            if v.get("purged"):
+                say("Version {} no longer reads back: {}.", v["number"], v["purged"])
+
+    emit(_with_lifecycle(target, info.to_dict()), json_, render)
+
+
+def _with_lifecycle(estate: Estate, data: dict[str, Any]) -> dict[str, Any]:
+    """``show``'s data with the retention rule and, per version, why it was purged (None when it reads back)."""
+    purged = purged_versions(estate, data["name"])
+    for version in data["versions"]:
+        version["purged"] = purged.get(version["number"])
+    data["retention"] = rule_of(estate, data["name"])
+    return data

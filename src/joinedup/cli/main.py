@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import audit, data, demo, estate, principal, publish, quality, schema, standards
+from joinedup.cli import audit, data, demo, estate, lifecycle, principal, publish, quality, schema, standards
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
@@ -105,6 +105,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(quality.app, name="quality")
 # -- linkage (issue 18) --
 # -- lifecycle and individual rights (issue 19) --
+lifecycle.register(app)
 # -- sharing and the API (issue 20) --
 # -- publishing and discovery (issue 23) --
 publish.register(app)

@@ -155,3 +155,41 @@ def _writer_properties(stats_columns: list[str]) -> WriterProperties:
 def snapshot(path: Path, version: int) -> pads.Dataset:
     """The table as it was at ``version``, as a pyarrow dataset (lazy, pushdown-capable)."""
     return DeltaTable(str(path), version=version).to_pyarrow_dataset()
+
+
+def key_predicate(keys: Iterable[tuple[int, int]]) -> str:
+    """A predicate naming rows by surrogate key only: numbers, never a person's value (it enters the Delta log)."""
+    by_ingest: dict[int, list[int]] = {}
+    for ingest, row in sorted(set(keys)):
+        by_ingest.setdefault(int(ingest), []).append(int(row))
+    return " OR ".join(
+        f"(_ingest = {ingest} AND _source_row IN ({', '.join(map(str, rows))}))" for ingest, rows in by_ingest.items()
+    )
+
+
+def delete_rows(
+    path: Path, keys: Iterable[tuple[int, int]], *, personal_columns: Iterable[str], all_columns: Iterable[str]
+) -> Committed:
+    """Delete the rows with these surrogate keys as a new Delta version; only files holding them are rewritten.
+
+    Rewritten files get the same statistics rules as :func:`write`.
+    """
+    predicate = key_predicate(keys)
+    if not predicate:
+        return Committed(DeltaTable(str(path)).version(), 0, 0, 0)
+    return delete_where(path, predicate, personal_columns=personal_columns, all_columns=all_columns)
+
+
+def delete_where(
+    path: Path, predicate: str, *, personal_columns: Iterable[str], all_columns: Iterable[str]
+) -> Committed:
+    """Delete the rows matching ``predicate`` as a new Delta version; only files holding them are rewritten.
+
+    The predicate is written into the Delta log: it must name no person's value.
+    """
+    metrics = DeltaTable(str(path)).delete(
+        predicate, writer_properties=_writer_properties(_stats_columns(personal_columns, all_columns))
+    )
+    version = latest_version(path)
+    assert version is not None
+    return Committed(version, 0, 0, int(metrics.get("num_deleted_rows", 0)))

@@ -1,0 +1,48 @@
+"""The requests register through the CLI: open, list (overdue first), extend, close, and bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.lifecycle.conftest import NHS, Planted
+
+
+def test_open_list_extend_close(planted: Planted) -> None:
+    cli = planted.cli
+    opened = cli("request", "open", "erasure", "--nhs-number", "943 476 5919", "--received", "2026-01-31", "--json",
+                 user="dora")  # fmt: skip
+    assert opened.exit_code == 0, opened.stderr
+    assert opened.json()["due"] == "2026-02-28"
+    recent = date.today().replace(day=1).isoformat()
+    cli("request", "open", "access", "--name", "Sam Jackson", "--dob", "1980-02-29", "--received", recent, user="dora")
+    listed = cli("request", "list", "--json", user="dora").json()
+    assert [r["request"] for r in listed] == ["R1", "R2"]  # overdue first
+    assert listed[0]["overdue"] and not listed[1]["overdue"]
+    extended = cli("request", "extend", "R1", "--months", "2", "--reason", "complex", "--json", user="dora").json()
+    assert extended["due"] == "2026-04-30"
+    again = cli("request", "extend", "R1", "--months", "1", "--reason", "more", user="dora")
+    assert again.exit_code == 1 and "at most 2 months" in again.stderr
+    closed = cli("request", "close", "R2", "--outcome", "pack sent", "--json", user="dora").json()
+    assert closed["status"] == "closed"
+    shown = cli("request", "list", user="dora")
+    assert "OVERDUE" in shown.stdout
+
+
+def test_bad_input_is_one_line_and_changes_nothing(planted: Planted) -> None:
+    cli = planted.cli
+    bad = cli("request", "open", "erasure", "--nhs-number", "943 476 5918", "--received", "2026-01-01", user="dora")
+    assert bad.exit_code == 1 and "not a valid nhs number" in bad.stderr and "5918" not in bad.stderr
+    future = cli("request", "open", "erasure", "--nhs-number", NHS, "--received", "2999-01-01", user="dora")
+    assert future.exit_code == 1 and "future" in future.stderr
+    unknown = cli("request", "extend", "R9", "--reason", "x", user="dora")
+    assert unknown.exit_code == 1 and "unknown request R9" in unknown.stderr
+    nobody = cli("request", "open", "access", "--received", "2026-01-01", user="dora")
+    assert nobody.exit_code == 1 and "identify the person" in nobody.stderr
+    assert cli("request", "list", "--json", user="dora").json() == []
+
+
+def test_an_analyst_may_not_manage_requests(planted: Planted) -> None:
+    refused = planted.cli("request", "list", user="ann")
+    assert refused.exit_code == 3
+    log = planted.cli("audit", "log", "--action", "access.denied", "--json", user="dora").json()
+    assert log and log[-1]["principal"] == "ann"
