@@ -67,6 +67,9 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("audit.checkpoint", "sign or export audit checkpoints", "", _AUDIT),
         # -- quality (issue 17) --
         # -- linkage (issue 18) --
+        _read("linkage.run", "link records", "of"),
+        _read("linkage.read", "read linkage results", "of"),
+        Permission("linkage.review", "decide review pairs", "of", (ADMIN,), scoped=(STEWARD,)),
         # -- lifecycle and individual rights (issue 19) --
         # -- sharing and the API (issue 20) --
         # -- publishing and discovery (issue 23) --
