@@ -33,7 +33,8 @@ class Scored:
 
 def _quiet() -> None:
     # Splink logs every step at INFO; a command prints its own summary.
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    # Its warning that some level met no random pair (so keeps a default u) is expected on small data.
+    logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def score(

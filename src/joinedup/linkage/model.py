@@ -42,8 +42,8 @@ def _levels(column: str, *levels: Level) -> dict[str, Any]:
     return {"output_column_name": column, "comparison_levels": out, "comparison_description": column}
 
 
-def _else(m: float) -> Level:
-    return Level("disagree", "ELSE", m)
+def _else(m: float, what: str) -> Level:
+    return Level(f"{what} disagree", "ELSE", m)
 
 
 def _jw(column: str, at: float) -> str:
@@ -60,7 +60,7 @@ def identifier(column: str) -> dict[str, Any]:
         column,
         Level(f"same {column}", _exact(column), 0.90),
         Level(f"{column} one typo apart", f'damerau_levenshtein("{column}_l", "{column}_r") <= 1', 0.04),
-        _else(0.06),
+        _else(0.06, f"{column}s"),
     )
 
 
@@ -80,7 +80,7 @@ def given_name() -> dict[str, Any]:
         Level("given names nearly the same", _jw("given_name", 0.92), 0.05),
         Level("given and family names swapped", _SWAPPED, 0.02),
         Level("given names similar", _jw("given_name", 0.80), 0.03),
-        _else(0.02),
+        _else(0.02, "given names"),
     )
 
 
@@ -91,7 +91,7 @@ def family_name() -> dict[str, Any]:
         Level("family names nearly the same", _jw("family_name", 0.92), 0.06),
         Level("given and family names swapped", _SWAPPED, 0.02),
         Level("family names similar", _jw("family_name", 0.80), 0.03),
-        _else(0.06),
+        _else(0.06, "family names"),
     )
 
 
@@ -107,7 +107,7 @@ def date_of_birth() -> dict[str, Any]:
         Level("day and month swapped", swapped, 0.02),
         Level("dates of birth one typo apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 1', 0.08),
         Level("dates of birth two typos apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 2', 0.03),
-        _else(0.02),
+        _else(0.02, "dates of birth"),
     )
 
 
@@ -125,7 +125,7 @@ def postcode() -> dict[str, Any]:
         Level(
             "same postcode area", f"regexp_extract(\"{c}_l\", '^[A-Z]+') = regexp_extract(\"{c}_r\", '^[A-Z]+')", 0.04
         ),
-        _else(0.15),
+        _else(0.15, "postcodes"),
     )
 
 
@@ -135,7 +135,7 @@ def address() -> dict[str, Any]:
         Level("same address", _exact("address"), 0.55),
         Level("addresses nearly the same", _jw("address", 0.92), 0.20),
         Level("addresses similar", _jw("address", 0.80), 0.10),
-        _else(0.15),
+        _else(0.15, "addresses"),
     )
 
 
@@ -145,12 +145,12 @@ def business_name() -> dict[str, Any]:
         Level("same name", _exact("business_name"), 0.80, tf=True),
         Level("names nearly the same", _jw("business_name", 0.92), 0.10),
         Level("names similar", _jw("business_name", 0.80), 0.05),
-        _else(0.05),
+        _else(0.05, "names"),
     )
 
 
 def sex() -> dict[str, Any]:
-    return _levels("sex", Level("same sex", _exact("sex"), 0.97), _else(0.03))
+    return _levels("sex", Level("same sex", _exact("sex"), 0.97), _else(0.03, "sexes"))
 
 
 _IDENTIFIERS = ("nhs_number", "ni_number", "national_id", "uprn", "company_number", "vat_number")
@@ -222,7 +222,7 @@ def settings(roles: Sequence[str], link_type: str) -> dict[str, Any]:
         "comparisons": comparisons(roles),
         "blocking_rules_to_generate_predictions": [{"blocking_rule": r, "sql_dialect": "duckdb"} for r in rules],
         "retain_matching_columns": False,
-        "retain_intermediate_calculation_columns": False,
+        "retain_intermediate_calculation_columns": True,
         "additional_columns_to_retain": [],
         "probability_two_random_records_match": 1e-4,
     }

@@ -115,7 +115,7 @@ def link(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental
         )
         if out is not None:
-            _write_out(con, out)
+            _write_out(con, out, entity)
         summary = _summary(con)
     return LinkResult(
         run_id=result, entity=entity, datasets=versions, records=summary["records"], pairs_scored=pairs_scored,
@@ -257,7 +257,7 @@ def _collect_pairs(
     # Kept from the last run: pairs whose two records are both still here, unchanged.
     con.execute(
         """INSERT INTO jd_pairs BY NAME
-        SELECT p.* EXCLUDE (accepted, status) FROM jd_prev_pairs_arrow p
+        SELECT p.* EXCLUDE (accepted, status, pair_id) FROM jd_prev_pairs_arrow p
         JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l AND NOT l.changed
         JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r AND NOT r.changed"""
     ).fetchall()
@@ -318,7 +318,9 @@ def _accept(
                           AND b.dataset_r = s.dataset_r AND b.id_r = s.id_r)"""
     ).fetchall()
     con.execute(
-        """CREATE TABLE jd_scored AS SELECT p.*, s.status, s.status LIKE 'match%' AS accepted
+        """CREATE TABLE jd_scored AS SELECT
+            left(md5(p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
+            p.*, s.status, s.status LIKE 'match%' AS accepted
         FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)"""
     )
 
@@ -411,7 +413,7 @@ def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     }
 
 
-def _write_out(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+def _write_out(con: duckdb.DuckDBPyConnection, out: Path, entity: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pairs = out / "pairs.csv"
     clusters = out / "clusters.csv"
