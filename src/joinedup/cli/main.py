@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import audit, data, demo, estate, link, principal, schema, standards
+from joinedup.cli import audit, data, demo, estate, link, principal, schema, standards, synth
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
@@ -104,6 +104,7 @@ app.add_typer(audit.app, name="audit")
 # -- quality (issue 17) --
 # -- linkage (issue 18) --
 link.register(app)
+synth.register(app)
 # -- lifecycle and individual rights (issue 19) --
 # -- sharing and the API (issue 20) --
 # -- publishing and discovery (issue 23) --

@@ -257,4 +257,5 @@ def guard_sql(roles: Sequence[str]) -> str:
         return "TRUE"
     ids = [f'l."{r}" = r."{r}"' for r in _IDENTIFIERS if r in has]
     person = " AND ".join(parts)
-    return f"(({person}){' OR ' + ' OR '.join(ids) if ids else ''})"
+    # coalesce: a comparison with a missing value is NULL, and NOT NULL would wave the pair through.
+    return f"coalesce(({person}){' OR ' + ' OR '.join(ids) if ids else ''}, FALSE)"

@@ -279,8 +279,9 @@ def _accept(
     """Set each pair's ``status``: review decisions first, then threshold, household guard and one-to-one."""
     decisions = _decisions(estate, entity)
     con.register("jd_decisions_arrow", decisions)
-    quoted = ", ".join(f"'{d}'" for d in one_per_entity) or "NULL"
-    both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))"
+    quoted = ", ".join(f"'{d}'" for d in one_per_entity)
+    # Never NULL: NOT NULL would let a pair skip the household guard.
+    both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))" if quoted else "FALSE"
     con.execute(
         f"""CREATE TABLE jd_status AS
         SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r,
