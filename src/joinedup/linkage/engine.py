@@ -19,6 +19,8 @@ from joinedup.linkage import model
 
 #: Below this a pair is not kept at all (nor offered for review).
 KEEP_FROM = 0.05
+#: Fewer records than this and u keeps the model's priors (see :func:`_train`).
+_U_FROM_RECORDS = 2000
 #: Random pairs for estimating u: enough for stable estimates, few enough to be quick.
 _U_PAIRS = 2e5
 
@@ -69,7 +71,8 @@ def score(
         settings["additional_columns_to_retain"] = ["changed"]
     linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings, log_level=None)
     if saved_model is None:
-        _train(linker, roles)
+        records = sum(int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]) for name in frames)
+        _train(linker, roles, records)
     predictions = linker.inference.predict(threshold_match_probability=KEEP_FROM)
     trained = linker.misc.save_model_to_json(overwrite=True)
     # The stored model never carries the incremental filter.
@@ -78,13 +81,16 @@ def score(
     return Scored(predictions.physical_name, trained)
 
 
-def _train(linker: Any, roles: Sequence[str]) -> None:
+def _train(linker: Any, roles: Sequence[str], records: int) -> None:
     deterministic = model.deterministic_rules(roles)
     if deterministic:
         # Too few deterministic matches to estimate from: the prior stays.
         with contextlib.suppress(Exception):
             linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=_U_PAIRS, seed=1)
+    # Random pairs stand for non-matches only when matches are a tiny share of them: with few records they
+    # are not (half of a small test's pairs can be true matches), so the model's prior u values stay.
+    if records >= _U_FROM_RECORDS:
+        linker.training.estimate_u_using_random_sampling(max_pairs=_U_PAIRS, seed=1)
 
 
 def gamma_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -24,8 +24,9 @@ class Level:
     label: str
     sql: str
     m: float
+    #: u before the data says otherwise: kept for a level too rare among random pairs to estimate (small datasets).
+    u: float = 0.0
     tf: bool = False
-    null: bool = False
 
 
 def _levels(column: str, *levels: Level) -> dict[str, Any]:
@@ -35,6 +36,8 @@ def _levels(column: str, *levels: Level) -> dict[str, Any]:
     out: list[dict[str, Any]] = [null]
     for level in levels:
         item: dict[str, Any] = {"sql_condition": level.sql, "label_for_charts": level.label, "m_probability": level.m}
+        if level.u:
+            item["u_probability"] = level.u
         if level.tf:
             item["tf_adjustment_column"] = column
             item["tf_adjustment_weight"] = 1.0
@@ -43,7 +46,7 @@ def _levels(column: str, *levels: Level) -> dict[str, Any]:
 
 
 def _else(m: float, what: str) -> Level:
-    return Level(f"{what} disagree", "ELSE", m)
+    return Level(f"{what} disagree", "ELSE", m, 0.95)
 
 
 def _jw(column: str, at: float) -> str:
@@ -58,8 +61,8 @@ def identifier(column: str) -> dict[str, Any]:
     """NHS, NI, UPRN, company numbers: strong but fallible (mistyped, reused)."""
     return _levels(
         column,
-        Level(f"same {column}", _exact(column), 0.90),
-        Level(f"{column} one typo apart", f'damerau_levenshtein("{column}_l", "{column}_r") <= 1', 0.04),
+        Level(f"same {column}", _exact(column), 0.90, 1e-6),
+        Level(f"{column} one typo apart", f'damerau_levenshtein("{column}_l", "{column}_r") <= 1', 0.04, 1e-5),
         _else(0.06, f"{column}s"),
     )
 
@@ -73,13 +76,16 @@ _SWAPPED = (
 def given_name() -> dict[str, Any]:
     return _levels(
         "given_name",
-        Level("same given name", _exact("given_name"), 0.80, tf=True),
+        Level("same given name", _exact("given_name"), 0.80, 0.01, tf=True),
         Level(
-            "given names are variants (Sam/Samantha, Dai/David)", "list_has_any(given_groups_l, given_groups_r)", 0.08
+            "given names are variants (Sam/Samantha, Dai/David)",
+            "list_has_any(given_groups_l, given_groups_r)",
+            0.08,
+            0.002,
         ),
-        Level("given names nearly the same", _jw("given_name", 0.92), 0.05),
-        Level("given and family names swapped", _SWAPPED, 0.02),
-        Level("given names similar", _jw("given_name", 0.80), 0.03),
+        Level("given names nearly the same", _jw("given_name", 0.92), 0.05, 0.003),
+        Level("given and family names swapped", _SWAPPED, 0.02, 1e-5),
+        Level("given names similar", _jw("given_name", 0.80), 0.03, 0.02),
         _else(0.02, "given names"),
     )
 
@@ -87,10 +93,10 @@ def given_name() -> dict[str, Any]:
 def family_name() -> dict[str, Any]:
     return _levels(
         "family_name",
-        Level("same family name", _exact("family_name"), 0.85, tf=True),
-        Level("family names nearly the same", _jw("family_name", 0.92), 0.06),
-        Level("given and family names swapped", _SWAPPED, 0.02),
-        Level("family names similar", _jw("family_name", 0.80), 0.03),
+        Level("same family name", _exact("family_name"), 0.85, 0.005, tf=True),
+        Level("family names nearly the same", _jw("family_name", 0.92), 0.06, 0.003),
+        Level("given and family names swapped", _SWAPPED, 0.02, 1e-5),
+        Level("family names similar", _jw("family_name", 0.80), 0.03, 0.02),
         _else(0.06, "family names"),
     )
 
@@ -103,10 +109,10 @@ def date_of_birth() -> dict[str, Any]:
     )
     return _levels(
         c,
-        Level("same date of birth", _exact(c), 0.85),
-        Level("day and month swapped", swapped, 0.02),
-        Level("dates of birth one typo apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 1', 0.08),
-        Level("dates of birth two typos apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 2', 0.03),
+        Level("same date of birth", _exact(c), 0.85, 3e-4),
+        Level("day and month swapped", swapped, 0.02, 1e-5),
+        Level("dates of birth one typo apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 1', 0.08, 0.002),
+        Level("dates of birth two typos apart", f'damerau_levenshtein("{c}_l", "{c}_r") <= 2', 0.03, 0.01),
         _else(0.02, "dates of birth"),
     )
 
@@ -119,11 +125,14 @@ def postcode() -> dict[str, Any]:
 
     return _levels(
         c,
-        Level("same postcode", _exact(c), 0.72, tf=True),
-        Level("same postcode sector", part(2), 0.05),
-        Level("same postcode district", part(3), 0.04),
+        Level("same postcode", _exact(c), 0.72, 5e-5, tf=True),
+        Level("same postcode sector", part(2), 0.05, 0.001),
+        Level("same postcode district", part(3), 0.04, 0.005),
         Level(
-            "same postcode area", f"regexp_extract(\"{c}_l\", '^[A-Z]+') = regexp_extract(\"{c}_r\", '^[A-Z]+')", 0.04
+            "same postcode area",
+            f"regexp_extract(\"{c}_l\", '^[A-Z]+') = regexp_extract(\"{c}_r\", '^[A-Z]+')",
+            0.04,
+            0.05,
         ),
         _else(0.15, "postcodes"),
     )
@@ -132,9 +141,9 @@ def postcode() -> dict[str, Any]:
 def address() -> dict[str, Any]:
     return _levels(
         "address",
-        Level("same address", _exact("address"), 0.55),
-        Level("addresses nearly the same", _jw("address", 0.92), 0.20),
-        Level("addresses similar", _jw("address", 0.80), 0.10),
+        Level("same address", _exact("address"), 0.55, 1e-5),
+        Level("addresses nearly the same", _jw("address", 0.92), 0.20, 5e-5),
+        Level("addresses similar", _jw("address", 0.80), 0.10, 0.005),
         _else(0.15, "addresses"),
     )
 
@@ -142,15 +151,15 @@ def address() -> dict[str, Any]:
 def business_name() -> dict[str, Any]:
     return _levels(
         "business_name",
-        Level("same name", _exact("business_name"), 0.80, tf=True),
-        Level("names nearly the same", _jw("business_name", 0.92), 0.10),
-        Level("names similar", _jw("business_name", 0.80), 0.05),
+        Level("same name", _exact("business_name"), 0.80, 1e-4, tf=True),
+        Level("names nearly the same", _jw("business_name", 0.92), 0.10, 5e-4),
+        Level("names similar", _jw("business_name", 0.80), 0.05, 0.01),
         _else(0.05, "names"),
     )
 
 
 def sex() -> dict[str, Any]:
-    return _levels("sex", Level("same sex", _exact("sex"), 0.97), _else(0.03, "sexes"))
+    return _levels("sex", Level("same sex", _exact("sex"), 0.97, 0.5), _else(0.03, "sexes"))
 
 
 _IDENTIFIERS = ("nhs_number", "ni_number", "national_id", "uprn", "company_number", "vat_number")
