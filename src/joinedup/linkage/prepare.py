@@ -53,8 +53,11 @@ def _role_sql(role: str, cols: list[str]) -> str:
     return f"nullif(upper(regexp_replace(CAST({first} AS VARCHAR), '[^A-Za-z0-9]', '', 'g')), '')"
 
 
-def frame_sql(columns: DatasetColumns, roles: Sequence[str], source: str) -> str:
-    """SELECT the prepared frame of one dataset from the view ``source``."""
+def frame_sql(columns: DatasetColumns, roles: Sequence[str], source: str, *, variants: bool = True) -> str:
+    """SELECT the prepared frame of one dataset from the view ``source``.
+
+    Without ``variants`` each given name is its own only group (plain string comparison, for measuring the gain).
+    """
     selected = [f"{quote_literal(columns.dataset)} AS source_dataset", f"{record_id_sql(columns)} AS unique_id"]
     selected += [f"{_role_sql(r, columns.columns[r])} AS {q(r)}" for r in roles]
     inner = f"SELECT {', '.join(selected)} FROM {q(source)}"
@@ -63,7 +66,8 @@ def frame_sql(columns: DatasetColumns, roles: Sequence[str], source: str) -> str
     # Variant groups of the given name (the name itself when it has none); given_key is one of them, for blocking.
     return f"""
         WITH f AS ({inner}),
-        g AS (SELECT name, list(grp ORDER BY grp) AS groups FROM {NAME_GROUPS} GROUP BY name)
+        g AS (SELECT name, list(grp ORDER BY grp) AS groups FROM {NAME_GROUPS} WHERE {"TRUE" if variants else "FALSE"}
+              GROUP BY name)
         SELECT f.*,
                coalesce(g.groups, CASE WHEN f.given_name IS NULL THEN NULL ELSE [f.given_name] END) AS given_groups,
                coalesce(g.groups[1], f.given_name) AS given_key

@@ -29,7 +29,7 @@ from joinedup.estate.db import now
 from joinedup.linkage import engine, keys, model, names, prepare, store
 from joinedup.linkage.columns import ENTITIES, DatasetColumns, comparable, map_columns
 from joinedup.storage import delta
-from joinedup.storage.duck import connect
+from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
 
 DEFAULT_THRESHOLD = 0.9
@@ -100,7 +100,9 @@ def link(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
     ) as con:
         names.register(con)
-        frames = _prepare(estate, con, mappings, roles, {n: infos[n].version(None).table_version for n in chosen})
+        variants = bool((settings or {}).get("name_variants", True))
+        tables = {n: infos[n].version(None).table_version for n in chosen}
+        frames = _prepare(estate, con, mappings, roles, tables, variants)
         saved = _saved_model(estate, entity, roles)
         incremental, changed = _changes(estate, con, entity, frames, saved is not None and not full)
         say(f"scoring {'changed records' if incremental else 'all records'}")
@@ -172,6 +174,7 @@ def _prepare(
     mappings: Sequence[DatasetColumns],
     roles: Sequence[str],
     table_versions: Mapping[str, int],
+    variants: bool,
 ) -> list[str]:
     frames = []
     digest = " || '|' || ".join(f"coalesce(CAST({q(r)} AS VARCHAR), '')" for r in roles)
@@ -179,9 +182,10 @@ def _prepare(
         source = f"jd_src_{i}"
         con.register(source, delta.snapshot(estate.table_path(columns.dataset), table_versions[columns.dataset]))
         frame = f"jd_frame_{i}"
+        select = prepare.frame_sql(columns, roles, source, variants=variants)
         con.execute(
             f"CREATE TABLE {frame} AS SELECT *, md5({digest}) AS digest, "
-            f"source_dataset || ':' || unique_id AS rid FROM ({prepare.frame_sql(columns, roles, source)})"
+            f"source_dataset || ':' || unique_id AS rid FROM ({select})"
         )
         con.unregister(source)
         frames.append(frame)
@@ -241,10 +245,15 @@ def _collect_pairs(
     weights = [c for c in _columns(con, scored) if c.startswith("mw_")]
     con.execute("CREATE TABLE jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
     mw = ", ".join(f"p.{q(c)}" for c in weights)
+    # A dedupe of one dataset has no source_dataset columns in Splink's output: the dataset is the only one.
+    columns = _columns(con, scored)
+    only = con.execute(f"SELECT any_value(source_dataset) FROM {frames[0]}").fetchall()[0][0]
+    side_l = "p.source_dataset_l" if "source_dataset_l" in columns else quote_literal(str(only))
+    side_r = "p.source_dataset_r" if "source_dataset_r" in columns else quote_literal(str(only))
     con.sql(
         f"""CREATE TABLE jd_pairs AS
-        SELECT p.source_dataset_l AS dataset_l, p.unique_id_l AS id_l,
-               p.source_dataset_r AS dataset_r, p.unique_id_r AS id_r,
+        SELECT {side_l} AS dataset_l, p.unique_id_l AS id_l,
+               {side_r} AS dataset_r, p.unique_id_r AS id_r,
                p.match_probability, p.match_weight{", " + mw if mw else ""}
         FROM {scored} p"""
     )
@@ -383,11 +392,7 @@ def _store(
         ]
         if events:
             c.execute(sa.insert(store.history), events)
-        pairs = con.sql("SELECT * FROM jd_scored ORDER BY dataset_l, id_l, dataset_r, id_r").to_arrow_table()
-        keyed = con.sql(
-            """SELECT split_part(k.rid, ':', 1) AS dataset, substr(k.rid, length(split_part(k.rid, ':', 1)) + 2) AS id,
-                      k.rid, k.key, r.digest FROM jd_keys k JOIN jd_records r USING (rid) ORDER BY k.key, k.rid"""
-        ).to_arrow_table()
+        pairs, keyed = _outputs(estate, con, entity, list(versions))
         store.replace(store.pairs_path(estate, entity), pairs)
         store.replace(store.keys_path(estate, entity), keyed)
         record(
@@ -395,6 +400,29 @@ def _store(
             detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary},
         )  # fmt: skip
     return run_id
+
+
+def _outputs(
+    estate: Estate, con: duckdb.DuckDBPyConnection, entity: str, datasets: list[str]
+) -> tuple[pa.Table, pa.Table]:
+    """This run's pairs and keys, plus the earlier ones of datasets this run did not link (kept as they were)."""
+    listed = ", ".join(quote_literal(d) for d in datasets)
+    pairs = con.sql("SELECT * FROM jd_scored").to_arrow_table()
+    earlier = store.read(store.pairs_path(estate, entity))
+    if earlier is not None:
+        con.register("jd_earlier_pairs", earlier)
+        others = con.sql(
+            f"SELECT * FROM jd_earlier_pairs WHERE dataset_l NOT IN ({listed}) AND dataset_r NOT IN ({listed})"
+        ).to_arrow_table()
+        pairs = pa.concat_tables([pairs, others.select(pairs.column_names).cast(pairs.schema)])
+    keyed = con.sql(
+        """SELECT split_part(k.rid, ':', 1) AS dataset, substr(k.rid, length(split_part(k.rid, ':', 1)) + 2) AS id,
+                  k.rid, k.key, r.digest FROM jd_keys k JOIN jd_records r USING (rid)"""
+    ).to_arrow_table()
+    if "dataset" in con.sql("SELECT * FROM jd_prev_keys LIMIT 0").columns:
+        others = con.sql(f"SELECT * FROM jd_prev_keys WHERE dataset NOT IN ({listed})").to_arrow_table()
+        keyed = pa.concat_tables([keyed, others.select(keyed.column_names).cast(keyed.schema)])
+    return pairs, keyed
 
 
 def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
