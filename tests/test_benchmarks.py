@@ -62,3 +62,21 @@ def test_the_audit_benchmark_runs(tmp_path: Path) -> None:
     assert report["verify_ok"] is True and report["verify_entries_per_s"] > 0
     assert report["chain_entries"] == 2000 and report["verify_s"] >= 0
     assert report["targets"] == {"appends_per_s": 5_000, "verify_1m_s": 10}
+
+
+def test_the_linkage_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "linkage.py"), "--quick", "--skip", "febrl"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    pair = report["synthetic_pair"]
+    assert pair["with_name_variants"]["f1"] > 0.9 and 0 <= pair["baseline"]["f1"] <= 1
+    assert pair["plain_jaro_winkler_names"]["f1"] <= pair["with_name_variants"]["f1"]
+    incremental = report["dedupe"]["incremental"]
+    assert incremental["was_incremental"] and incremental["records_changed"] > 0
+    assert incremental["keys_new"] <= incremental["records_changed"]
