@@ -206,3 +206,17 @@ def test_other_roles_are_refused_and_audited_and_the_log_holds_no_identifiers(li
         text = " ".join(str(row) for row in db.execute("SELECT * FROM audit_entries"))
     for raw in ("9434765919", "Samantha", "Jackson", "LS1 4AP", "C1", "G1"):
         assert raw not in text
+
+
+def test_query_joins_a_dataset_to_its_person_keys(linked: Cli, estate: Estate) -> None:
+    sql = (
+        "SELECT c.id, k.person_key FROM council c JOIN person_keys k ON k.dataset = 'council' AND k.id = c.id "
+        "ORDER BY c.id"
+    )
+    result = linked("query", sql, "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = result.json()["rows"] if isinstance(result.json(), dict) else result.json()
+    assert len(rows) == 8
+    # Keys of datasets the query does not read stay out of sight.
+    alone = linked("query", "SELECT count(*) AS n FROM person_keys", "--json").json()
+    assert "0" in str(alone)
