@@ -58,6 +58,8 @@ class LinkResult:
     changed: int
     seconds: float
     roles: list[str] = field(default_factory=list)
+    #: Seconds per step (prepare, changes, score, accept, cluster, keys, store), to see where time goes.
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,6 +98,7 @@ def link(
     _check_roles(roles, entity, chosen)
     if out is not None:
         _check_out(out)
+    stages: dict[str, float] = {}
     with connect(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
     ) as con:
@@ -103,19 +106,26 @@ def link(
         variants = bool((settings or {}).get("name_variants", True))
         tables = {n: infos[n].version(None).table_version for n in chosen}
         frames = _prepare(estate, con, mappings, roles, tables, variants)
+        stages["prepare"] = _lap(started, stages)
         saved = _saved_model(estate, entity, roles)
         incremental, changed = _changes(estate, con, entity, frames, saved is not None and not full)
+        stages["changes"] = _lap(started, stages)
         say(f"scoring {'changed records' if incremental else 'all records'}")
         scored = engine.score(con, frames, roles, saved_model=saved if incremental else None, only_changed=incremental)
+        stages["score"] = _lap(started, stages)
         _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental)
         pairs_scored = _count(con, "jd_pairs")
         _accept(estate, con, entity, roles, threshold, [m.dataset for m in mappings if m.one_per_entity])
+        stages["accept"] = _lap(started, stages)
         say("clustering")
         _cluster(con, frames)
+        stages["cluster"] = _lap(started, stages)
         outcome = keys.assign(con, estate, entity)
+        stages["keys"] = _lap(started, stages)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental
         )
+        stages["store"] = _lap(started, stages)
         if out is not None:
             _write_out(con, out, entity)
         summary = _summary(con)
@@ -124,8 +134,13 @@ def link(
         pairs_accepted=summary["accepted"], clusters=summary["clusters"], across=summary["across"],
         keys_kept=outcome.kept, keys_new=outcome.new, merges=len(outcome.merges), splits=len(outcome.splits),
         review=summary["review"], incremental=incremental, changed=changed,
-        seconds=round(time.perf_counter() - started, 3), roles=list(roles),
+        seconds=round(time.perf_counter() - started, 3), roles=list(roles), stages=stages,
     )  # fmt: skip
+
+
+def _lap(started: float, stages: Mapping[str, float]) -> float:
+    """Seconds since the last stage ended (or since ``started``)."""
+    return round(time.perf_counter() - started - sum(stages.values()), 3)
 
 
 def _check_arguments(
@@ -177,6 +192,7 @@ def _prepare(
     variants: bool,
 ) -> list[str]:
     frames = []
+    salt = _salt(estate)
     digest = " || '|' || ".join(f"coalesce(CAST({q(r)} AS VARCHAR), '')" for r in roles)
     for i, columns in enumerate(mappings):
         source = f"jd_src_{i}"
@@ -184,7 +200,7 @@ def _prepare(
         frame = f"jd_frame_{i}"
         select = prepare.frame_sql(columns, roles, source, variants=variants)
         con.execute(
-            f"CREATE TABLE {frame} AS SELECT *, md5({digest}) AS digest, "
+            f"CREATE TABLE {frame} AS SELECT *, sha256({salt} || {digest}) AS digest, "
             f"source_dataset || ':' || unique_id AS rid FROM ({select})"
         )
         con.unregister(source)
@@ -287,6 +303,7 @@ def _accept(
 ) -> None:
     """Set each pair's ``status``: review decisions first, then threshold, household guard and one-to-one."""
     decisions = _decisions(estate, entity)
+    salt = _salt(estate)
     con.register("jd_decisions_arrow", decisions)
     quoted = ", ".join(f"'{d}'" for d in one_per_entity)
     # Never NULL: NOT NULL would let a pair skip the household guard.
@@ -328,8 +345,8 @@ def _accept(
                           AND b.dataset_r = s.dataset_r AND b.id_r = s.id_r)"""
     ).fetchall()
     con.execute(
-        """CREATE TABLE jd_scored AS SELECT
-            left(md5(p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
+        f"""CREATE TABLE jd_scored AS SELECT
+            left(sha256({salt} || p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
             p.*, s.status, s.status LIKE 'match%' AS accepted
         FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)"""
     )
@@ -463,6 +480,6 @@ def _path(path: Path) -> str:
     return text
 
 
-def record_digest(values: Sequence[str]) -> str:
-    """What a record's digest is made of (for tests): md5 of its compared values joined with '|'."""
-    return hashlib.md5("|".join(values).encode(), usedforsecurity=False).hexdigest()
+def _salt(estate: Estate) -> str:
+    """A SQL literal keyed by the estate's secret, so digests and pair ids cannot be recomputed from guessed values."""
+    return quote_literal(hashlib.sha256(b"linkage:" + estate.secret).hexdigest() + ":")
