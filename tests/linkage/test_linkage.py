@@ -220,3 +220,35 @@ def test_query_joins_a_dataset_to_its_person_keys(linked: Cli, estate: Estate) -
     # Keys of datasets the query does not read stay out of sight.
     alone = linked("query", "SELECT count(*) AS n FROM person_keys", "--json").json()
     assert "0" in str(alone)
+
+
+BUSINESS_SCHEMA = """
+fields:
+  - {name: ref, type: string}
+  - {name: company_name, type: string}
+  - {name: company_number, type: company_number}
+  - {name: postcode, type: postcode}
+primaryKey: [ref]
+"""
+
+
+def test_businesses_link_on_normalised_names_and_company_numbers(cli: Cli, estate: Estate, tmp_path: Path) -> None:
+    schema = tmp_path / "b.yaml"
+    schema.write_text(BUSINESS_SCHEMA)
+    rows = {
+        "suppliers": "ref,company_name,company_number,postcode\nS1,The Acme Widget Company Ltd,01234567,LS1 4AP\n"
+        "S2,Bridge Cafe,,CF10 1EP\nS3,Northern Steel PLC,SC123456,G1 1AA\n",
+        "licences": "ref,company_name,company_number,postcode\nL1,ACME WIDGET LIMITED,1234567,LS1 4AP\n"
+        "L2,Bridge Café,,CF10 1EP\nL3,Southern Steel PLC,,BN1 1AA\n",
+    }
+    for name, text in rows.items():
+        assert cli("ingest", write_csv(tmp_path / f"{name}.csv", text), "-d", name, "--schema", schema).exit_code == 0
+    result = cli("link", "run", "-d", "suppliers", "-d", "licences", "--entity", "business", "--json")
+    assert result.exit_code == 0, result.stderr
+    table = store.read(store.keys_path(estate, "business"))
+    assert table is not None
+    keys = {(r["dataset"], r["id"]): r["key"] for r in table.to_pylist()}
+    assert keys[("suppliers", "S1")] == keys[("licences", "L1")]
+    assert keys[("suppliers", "S2")] == keys[("licences", "L2")]
+    assert keys[("suppliers", "S3")] != keys[("licences", "L3")]
+    assert all(k.startswith("B") for k in keys.values())

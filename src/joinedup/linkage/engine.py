@@ -58,12 +58,14 @@ def score(
     _quiet()
     link_type = "dedupe_only" if len(frames) == 1 else "link_and_dedupe"
     db_api = DuckDBAPI(connection=con)
+    records = sum(int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]) for name in frames)
     inputs = [db_api.register(name) for name in frames]
     if saved_model is not None:
         settings = json.loads(json.dumps(saved_model))
         settings["link_type"] = link_type
     else:
-        settings = model.settings(roles, link_type)
+        # A value's frequency among a few records says nothing about how common it is (as with u, see _train).
+        settings = model.settings(roles, link_type, term_frequencies=records >= _U_FROM_RECORDS)
     if only_changed:
         rules = settings["blocking_rules_to_generate_predictions"]
         for rule in rules:
@@ -71,7 +73,6 @@ def score(
         settings["additional_columns_to_retain"] = ["changed"]
     linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings, log_level=None)
     if saved_model is None:
-        records = sum(int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]) for name in frames)
         _train(linker, roles, records)
     predictions = linker.inference.predict(threshold_match_probability=KEEP_FROM)
     trained = linker.misc.save_model_to_json(overwrite=True)
@@ -87,6 +88,11 @@ def _train(linker: Any, roles: Sequence[str], records: int) -> None:
         # Too few deterministic matches to estimate from: the prior stays.
         with contextlib.suppress(Exception):
             linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+    # No deterministic match at all estimates 0 (and its log-odds fail): fall back to one match per record.
+    settings = linker._settings_obj
+    prior = float(settings._probability_two_random_records_match)
+    if not 1e-9 < prior < 0.5:
+        settings._probability_two_random_records_match = min(0.5, 1.0 / max(records, 2))
     # Random pairs stand for non-matches only when matches are a tiny share of them: with few records they
     # are not (half of a small test's pairs can be true matches), so the model's prior u values stay.
     if records >= _U_FROM_RECORDS:

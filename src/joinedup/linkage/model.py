@@ -222,13 +222,20 @@ def deterministic_rules(roles: Sequence[str]) -> list[str]:
     return rules
 
 
-def settings(roles: Sequence[str], link_type: str) -> dict[str, Any]:
+def settings(roles: Sequence[str], link_type: str, *, term_frequencies: bool = True) -> dict[str, Any]:
+    """Splink settings; without ``term_frequencies`` no level is adjusted for how common its value is."""
     rules = blocking_rules(roles)
+    compared = comparisons(roles)
+    if not term_frequencies:
+        for comparison in compared:
+            for level in comparison["comparison_levels"]:
+                level.pop("tf_adjustment_column", None)
+                level.pop("tf_adjustment_weight", None)
     return {
         "link_type": link_type,
         "unique_id_column_name": "unique_id",
         "source_dataset_column_name": "source_dataset",
-        "comparisons": comparisons(roles),
+        "comparisons": compared,
         "blocking_rules_to_generate_predictions": [{"blocking_rule": r, "sql_dialect": "duckdb"} for r in rules],
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": True,
