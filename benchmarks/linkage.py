@@ -174,11 +174,11 @@ def dedupe(folder: Path, people: int) -> dict[str, Any]:
     log(f"incremental after {changed} changes: {incremental_s:.1f}s ({again['incremental']})")
     return {
         "records": ran["records"], "link_run_s": round(full_s, 2), "peak_mib": round(peak),
-        "ingest_s": round(ingest_s, 2), "clusters": ran["clusters"],
+        "ingest_s": round(ingest_s, 2), "clusters": ran["clusters"], "stages": ran.get("stages"),
         "incremental": {"records_changed": changed, "was_incremental": again["incremental"],
                         "link_run_s": round(incremental_s, 2), "peak_mib": round(inc_peak),
                         "fraction_of_full": round(incremental_s / full_s, 3),
-                        "keys_kept": again["keys_kept"], "keys_new": again["keys_new"]},
+                        "keys_kept": again["keys_kept"], "keys_new": again["keys_new"], "stages": again.get("stages")},
         "targets": {"seconds_1m": 120, "incremental_fraction": 0.2},
     }  # fmt: skip
 

@@ -358,8 +358,9 @@ def review_decide(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    found = results.find_pair(target, kind, pair)
+    # Who is acting is settled before anything about the pairs is looked up (or said).
     name = resolve_principal(target, as_, "linkage.review").name
+    found = results.find_pair(target, kind, pair)
     for dataset in sorted({found["dataset_l"], found["dataset_r"]}):
         authorize(target, name, "linkage.review", dataset=dataset, purpose=purpose)
     value = chosen(decision) or ""
