@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,19 +60,24 @@ def score(
     link_type = "dedupe_only" if len(frames) == 1 else "link_and_dedupe"
     db_api = DuckDBAPI(connection=con)
     records = sum(int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]) for name in frames)
-    inputs = [db_api.register(name) for name in frames]
     if saved_model is not None:
         settings = json.loads(json.dumps(saved_model))
         settings["link_type"] = link_type
     else:
         # A value's frequency among a few records says nothing about how common it is (as with u, see _train).
         settings = model.settings(roles, link_type, term_frequencies=records >= _U_FROM_RECORDS)
+    scored_frames = list(frames)
     if only_changed:
         rules = settings["blocking_rules_to_generate_predictions"]
+        scored_frames = _candidates(con, frames, [r["blocking_rule"] for r in rules])
         for rule in rules:
             rule["blocking_rule"] = f"({rule['blocking_rule']}) AND (l.changed OR r.changed)"
         settings["additional_columns_to_retain"] = ["changed"]
+    inputs = [db_api.register(name) for name in scored_frames]
     linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings, log_level=None)
+    if only_changed:
+        # Scored on candidates only, value frequencies still come from every record.
+        _register_frequencies(con, db_api, linker, frames, settings)
     if saved_model is None:
         _train(linker, roles, records)
     predictions = linker.inference.predict(threshold_match_probability=KEEP_FROM)
@@ -80,6 +86,69 @@ def score(
     if only_changed and saved_model is not None:
         trained = saved_model
     return Scored(predictions.physical_name, trained)
+
+
+def _sides(rule: str) -> list[tuple[str, str]] | None:
+    """A blocking rule's conjuncts as (left, right) expressions, or None when it is not ``a = b AND ...``."""
+    pairs = []
+    for part in rule.split(" AND "):
+        sides = part.split(" = ")
+        if len(sides) != 2 or "r." in sides[0] or "l." in sides[1]:
+            return None
+        pairs.append((sides[0].strip(), sides[1].strip()))
+    return pairs
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, frames: Sequence[str], rules: Sequence[str]) -> list[str]:
+    """Each frame cut to its changed records and the records sharing a blocking key with one (incremental runs).
+
+    Only pairs with a changed record are scored, and every such pair meets a blocking
+    rule, so nothing else can take part: the rest of a million records is never joined.
+    """
+    parsed = [_sides(rule) for rule in rules]
+    if any(p is None for p in parsed):
+        return list(frames)
+    everything = " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames)
+    con.execute(f"CREATE OR REPLACE TABLE jd_all AS {everything}").fetchall()
+    con.execute("CREATE OR REPLACE TABLE jd_changed AS SELECT * FROM jd_all WHERE changed").fetchall()
+    selects = []
+    for sides in parsed:
+        assert sides is not None
+        for a, b in (("c", "a"), ("a", "c")):  # the changed record on the left of the rule, then on the right
+            on = " AND ".join(
+                re.sub(r"\bl\.", f"{a}.", left) + " = " + re.sub(r"\br\.", f"{b}.", right) for left, right in sides
+            )
+            selects.append(f"SELECT a.rid FROM jd_all a JOIN jd_changed c ON {on}")
+    con.execute(f"CREATE OR REPLACE TABLE jd_candidate_ids AS {' UNION '.join(selects)}").fetchall()
+    cut = []
+    for i, frame in enumerate(frames):
+        name = f"jd_candidates_{i}"
+        con.execute(
+            f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {frame} WHERE rid IN (SELECT rid FROM jd_candidate_ids)"
+        ).fetchall()
+        cut.append(name)
+    return cut
+
+
+def _register_frequencies(
+    con: duckdb.DuckDBPyConnection, db_api: Any, linker: Any, frames: Sequence[str], settings: dict[str, Any]
+) -> None:
+    columns = sorted(
+        {
+            str(level["tf_adjustment_column"])
+            for comparison in settings.get("comparisons", [])
+            for level in comparison.get("comparison_levels", [])
+            if level.get("tf_adjustment_column")
+        }
+    )
+    everything = " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames)
+    for column in columns:
+        table = f"jd_tf_{column}"
+        con.execute(
+            f'CREATE OR REPLACE TABLE {table} AS SELECT "{column}", count(*) / sum(count(*)) OVER () AS "tf_{column}" '
+            f'FROM ({everything}) WHERE "{column}" IS NOT NULL GROUP BY 1'
+        ).fetchall()
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
 
 
 def _train(linker: Any, roles: Sequence[str], records: int) -> None:
