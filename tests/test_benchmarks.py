@@ -130,3 +130,19 @@ def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp
     assert report["one_person"]["verified_clean"] and report["one_person"]["rows_removed"] == 5
     assert report["batch"]["verified_clean"] and report["batch"]["rows_removed"] == 100
     assert 0 < report["retention"]["rows_removed"] < 5 * 5000
+def test_the_linkage_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "linkage.py"), "--quick", "--skip", "febrl"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    pair = report["synthetic_pair"]
+    assert pair["with_name_variants"]["f1"] > 0.9 and 0 <= pair["baseline"]["f1"] <= 1
+    assert pair["plain_jaro_winkler_names"]["f1"] <= pair["with_name_variants"]["f1"]
+    incremental = report["dedupe"]["incremental"]
+    assert incremental["was_incremental"] and incremental["records_changed"] > 0
+    assert incremental["keys_new"] <= incremental["records_changed"]

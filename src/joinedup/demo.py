@@ -52,6 +52,8 @@ class DemoReport:
     #: Dataset → its newest quality scores, failing rules and estimated cost.
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)
     quality_report: str | None = None
+    #: What linking residents with GP registrations found (issue 18).
+    linkage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def quarantine_matches_ground_truth(self) -> bool:
@@ -67,6 +69,7 @@ class DemoReport:
             "quality": self.quality,
             "quality_report": self.quality_report,
             "quarantine_matches_ground_truth": self.quarantine_matches_ground_truth,
+            "linkage": self.linkage,
         }
 
 
@@ -107,7 +110,8 @@ def run_demo(
     say(f"Made the estate at {path}; writing synthetic exports to {inputs}")
 
     residents = generate_people(rows, seed=seed, ragged_rows=3, non_ascii=True, address=True)
-    gp = generate_people(max(rows // 2, 10), seed=seed + 1, error_rate=0.03)
+    # The same seed: GP registrations are half the residents (their own planted errors), so linkage finds them.
+    gp = generate_people(max(rows // 2, 10), seed=seed, error_rate=0.03, address=True)
     businesses = generate_businesses(max(rows // 5, 10), seed=seed + 2)
     files: list[tuple[str, Path, GroundTruth, dict[str, Any]]] = [
         (
@@ -120,7 +124,7 @@ def run_demo(
             "gp_registrations",
             inputs / "gp_registrations.xlsx",
             write_xlsx(inputs / "gp_registrations.xlsx", gp),
-            people_schema(),
+            people_schema(address=True),
         ),
         (
             "businesses",
@@ -167,6 +171,7 @@ def run_demo(
     for title, sql in questions.items():
         report.queries[title] = run_query(estate, sql, datasets=referenced_datasets(estate, sql)).records()
         say(f"{title}: {report.queries[title]}")
+    report.linkage = _link_people(estate, principal, say)
     estate.close()
     return report
 
@@ -218,6 +223,20 @@ def _quality(estate: Estate, inputs: Path, report: DemoReport, principal: str, s
     path.write_text(estate_report(results, list_issues(estate, principal=principal), estate.config.name), "utf-8")
     report.quality_report = str(path)
     say(f"Wrote the quality report to {path}")
+
+
+def _link_people(estate: Estate, principal: str, say: Say) -> dict[str, Any]:
+    """Link residents with GP registrations: one person key per person across both (issue 18)."""
+    from joinedup.linkage.run import link
+
+    result = link(estate, ["residents", "gp_registrations"], principal=principal, purpose="demo")
+    found = {"records": result.records, "people": result.clusters, "people_in_both": result.across,
+             "for_review": result.review, "seconds": result.seconds}  # fmt: skip
+    say(
+        f"linkage: {result.records:,} records are {result.clusters:,} people, "
+        f"{result.across:,} of them in both residents and GP registrations ({result.review} pairs for review)"
+    )
+    return found
 
 
 def check_demo_target(path: Path, fresh: bool) -> None:

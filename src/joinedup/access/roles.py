@@ -72,6 +72,9 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("quality.read", "read the quality results", "of", (ADMIN, DPO), scoped=(STEWARD, ANALYST)),
         Permission("quality.issues", "update the quality issue log", "of", (ADMIN,), scoped=(STEWARD,)),
         # -- linkage (issue 18) --
+        _read("linkage.run", "link records", "of"),
+        _read("linkage.read", "read linkage results", "of"),
+        Permission("linkage.review", "decide review pairs", "of", (ADMIN,), scoped=(STEWARD,)),
         # -- lifecycle and individual rights (issue 19) --
         Permission("request.manage", "manage individual rights requests", "", (DPO, ADMIN)),
         Permission("subject.find", "find a person's records", "", (DPO, ADMIN)),

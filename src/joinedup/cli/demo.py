@@ -93,11 +93,19 @@ def demo(
             )
         )
         say("Quality report: {}", data["quality_report"])
+        if data.get("linkage"):
+            found = data["linkage"]
+            say(
+                "Linked residents and GP registrations: {} people, {} in both.",
+                found["people"],
+                found["people_in_both"],
+            )
         say("\nThe estate is at {}. Try:", data["estate"])
         say("  .venv/bin/joinedup show --dataset residents --estate {}", data["estate"])
         say("  .venv/bin/joinedup quarantine --dataset residents --estate {}", data["estate"])
         say('  .venv/bin/joinedup query "SELECT sex, count(*) FROM residents GROUP BY 1" --estate {}', data["estate"])
         say("  .venv/bin/joinedup quality show --dataset residents --history --estate {}", data["estate"])
+        say("  .venv/bin/joinedup review list --estate {}", data["estate"])
 
     emit(report.to_dict(), json_, render)
     if not report.quarantine_matches_ground_truth:

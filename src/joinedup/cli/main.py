@@ -14,7 +14,20 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import audit, data, demo, estate, lifecycle, principal, publish, quality, schema, standards
+from joinedup.cli import (
+    audit,
+    data,
+    demo,
+    estate,
+    lifecycle,
+    link,
+    principal,
+    publish,
+    quality,
+    schema,
+    standards,
+    synth,
+)
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
 
@@ -104,6 +117,8 @@ app.add_typer(audit.app, name="audit")
 # -- quality (issue 17) --
 app.add_typer(quality.app, name="quality")
 # -- linkage (issue 18) --
+link.register(app)
+synth.register(app)
 # -- lifecycle and individual rights (issue 19) --
 lifecycle.register(app)
 # -- sharing and the API (issue 20) --

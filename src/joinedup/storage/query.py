@@ -102,10 +102,11 @@ def run_query(
     ``deadline`` (from :func:`query_deadline`) defaults to the estate's time limit from now.
     """
     catalogue = Catalogue(estate)
-    views = {
+    views: dict[str, Any] = {
         name: delta.snapshot(estate.table_path(name), catalogue.get(name).version(number).table_version)
         for name, number in datasets.items()
     }
+    views.update(_key_views(estate, sql, datasets))
     with (
         sealed(
             estate.tmp_dir, views=views, memory_limit=estate.config.memory_limit, threads=estate.config.threads
@@ -140,6 +141,30 @@ def run_query(
         table = table.slice(0, limit)
     rows = list(zip(*(column.to_pylist() for column in table.columns), strict=True))
     return QueryResult(table.column_names, rows, dict(datasets), truncated)
+
+
+#: Linkage's keys as views a query can join to: view → (entity, key column). Written by joinedup.linkage.
+KEY_VIEWS = {"person_keys": ("person", "person_key"), "business_keys": ("business", "business_key")}
+
+
+def _key_views(estate: Estate, sql: str, datasets: dict[str, int]) -> dict[str, pa.Table]:
+    """``person_keys(dataset, id, person_key)`` (and business keys) for the records of the datasets the query reads.
+
+    Keys are personal data: a query sees only the keys of datasets it was authorised to read.
+    """
+    import pyarrow.compute as pc
+
+    found: dict[str, pa.Table] = {}
+    for view, (entity, column) in KEY_VIEWS.items():
+        path = estate.root / "linkage" / entity / "keys"
+        if view not in sql.lower() or delta.latest_version(path) is None:
+            continue
+        wanted = pa.array(sorted(datasets), pa.string())
+        table = delta.snapshot(path, int(delta.latest_version(path) or 0)).to_table(
+            columns=["dataset", "id", "key"], filter=pc.field("dataset").isin(wanted)
+        )
+        found[view] = table.rename_columns(["dataset", "id", column])
+    return found
 
 
 class QueryRunError(QueryError):

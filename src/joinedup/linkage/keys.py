@@ -1,0 +1,93 @@
+"""Persistent keys: each new cluster takes over the earlier key it shares most records with.
+
+Keys are random (``secrets``), so they say nothing about the person. A key
+goes to at most one cluster (where most of its records went); a cluster whose
+records carried several keys keeps the biggest share's and records a *merge*;
+a key whose records went to several clusters stays with one and the others
+get new keys, recorded as a *split*.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from joinedup.estate import Estate
+
+PREFIX = {"person": "P", "business": "B"}
+
+
+def new_key(entity: str) -> str:
+    return f"{PREFIX[entity]}{secrets.token_hex(8).upper()}"
+
+
+@dataclass
+class Outcome:
+    kept: int = 0
+    new: int = 0
+    #: (kept key, absorbed keys)
+    merges: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: (key, keys its records moved to)
+    splits: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def events(self) -> Iterator[tuple[str, str, list[str], str]]:
+        for key, others in self.merges:
+            yield "merge", key, others, "records under these keys were linked by this run's evidence or a review"
+        for key, others in self.splits:
+            yield "split", key, others, "records under this key no longer link (changed values or a review)"
+
+
+def assign(con: duckdb.DuckDBPyConnection, estate: Estate, entity: str) -> Outcome:
+    """``jd_keys(rid, key)`` from ``jd_clusters`` and the last run's ``jd_prev_keys``."""
+    con.execute(
+        """CREATE TABLE jd_overlap AS
+        SELECT c.cluster_id, p.key, count(*) AS n
+        FROM jd_clusters c JOIN jd_prev_keys p ON p.rid = c.rid GROUP BY ALL"""
+    )
+    # Each earlier key to the cluster holding most of its records; each cluster takes the biggest such key.
+    con.execute(
+        """CREATE TABLE jd_taken AS
+        SELECT cluster_id, key FROM (
+            SELECT * FROM jd_overlap QUALIFY row_number() OVER (PARTITION BY key ORDER BY n DESC, cluster_id) = 1
+        ) QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY n DESC, key) = 1"""
+    )
+    fresh = con.sql(
+        "SELECT DISTINCT cluster_id FROM jd_clusters WHERE cluster_id NOT IN (SELECT cluster_id FROM jd_taken)"
+    ).to_arrow_table()
+    made = pa.table(
+        {
+            "cluster_id": fresh.column("cluster_id"),
+            "key": pa.array([new_key(entity) for _ in range(fresh.num_rows)], pa.string()),
+        }
+    )
+    con.register("jd_made_arrow", made)
+    con.execute(
+        """CREATE TABLE jd_cluster_keys AS SELECT cluster_id, key FROM jd_taken
+        UNION ALL SELECT cluster_id, key FROM jd_made_arrow"""
+    )
+    con.unregister("jd_made_arrow")
+    con.execute(
+        "CREATE TABLE jd_keys AS SELECT c.rid, k.key FROM jd_clusters c JOIN jd_cluster_keys k USING (cluster_id)"
+    )
+    outcome = Outcome(kept=_scalar(con, "SELECT count(*) FROM jd_taken"), new=made.num_rows)
+    merges = con.execute(
+        """SELECT t.key, list(DISTINCT o.key ORDER BY o.key) FROM jd_taken t JOIN jd_overlap o USING (cluster_id)
+        WHERE o.key <> t.key GROUP BY t.key ORDER BY t.key"""
+    ).fetchall()
+    outcome.merges = [(str(k), [str(x) for x in others]) for k, others in merges]
+    splits = con.execute(
+        """SELECT o.key, list(DISTINCT k.key ORDER BY k.key) FROM jd_overlap o
+        JOIN jd_cluster_keys k USING (cluster_id)
+        WHERE k.key <> o.key AND o.key IN (SELECT key FROM jd_taken) GROUP BY o.key ORDER BY o.key"""
+    ).fetchall()
+    outcome.splits = [(str(k), [str(x) for x in others]) for k, others in splits]
+    return outcome
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    rows = con.execute(sql).fetchall()
+    return int(rows[0][0]) if rows else 0

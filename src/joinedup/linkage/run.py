@@ -1,0 +1,485 @@
+"""``link``: deduplicate within and link across datasets, cluster, and give every record a persistent key.
+
+The steps, all in one DuckDB connection: prepare each dataset's records
+(:mod:`prepare`), score candidate pairs with Splink (:mod:`engine`), keep
+accepted pairs (threshold, household guard, review decisions, one-to-one
+between datasets holding one record per entity), connect them into clusters,
+carry earlier keys over by overlap (:mod:`keys`), then store pairs and keys and
+commit the run, its model, its key history and its audit entry together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from joinedup.access import authorize
+from joinedup.audit import record
+from joinedup.errors import InputError, NotFoundError
+from joinedup.estate import Catalogue, Estate
+from joinedup.estate.db import now
+from joinedup.linkage import engine, keys, model, names, prepare, store
+from joinedup.linkage.columns import ENTITIES, DatasetColumns, comparable, map_columns
+from joinedup.storage import delta
+from joinedup.storage.duck import connect, quote_literal
+from joinedup.storage.duck import quote_identifier as q
+
+DEFAULT_THRESHOLD = 0.9
+#: Pairs from here up to the threshold are offered for clerical review.
+REVIEW_FROM = 0.5
+#: Incremental only when at most this share of records is new or changed; beyond it a full run is as quick.
+_INCREMENTAL_UP_TO = 0.2
+
+
+@dataclass
+class LinkResult:
+    run_id: int
+    entity: str
+    datasets: dict[str, int]
+    records: int
+    pairs_scored: int
+    pairs_accepted: int
+    clusters: int
+    across: int
+    keys_kept: int
+    keys_new: int
+    merges: int
+    splits: int
+    review: int
+    incremental: bool
+    changed: int
+    seconds: float
+    roles: list[str] = field(default_factory=list)
+    #: Seconds per step (prepare, changes, score, accept, cluster, keys, store), to see where time goes.
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def link(
+    estate: Estate,
+    datasets: Sequence[str],
+    *,
+    principal: str,
+    entity: str = "person",
+    threshold: float = DEFAULT_THRESHOLD,
+    one_per_entity: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+    purpose: str | None = None,
+    out: Path | None = None,
+    full: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+) -> LinkResult:
+    """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring)."""
+    started = time.perf_counter()
+    chosen = _check_arguments(estate, datasets, entity, threshold, one_per_entity)
+    for name in chosen:
+        authorize(estate, principal, "linkage.run", dataset=name, purpose=purpose)
+    catalogue = Catalogue(estate)
+    infos = {name: catalogue.get(name) for name in chosen}
+    versions = {name: info.version(None).number for name, info in infos.items()}
+    per_dataset = dict((settings or {}).get("datasets", {}))
+    mappings = []
+    for name, info in infos.items():
+        override = dict(per_dataset.get(name, {}))
+        if name in one_per_entity:
+            override["one_per_entity"] = True
+        mappings.append(map_columns(name, info.schema or {}, entity, override))
+    roles = comparable(mappings, entity)
+    _check_roles(roles, entity, chosen)
+    if out is not None:
+        _check_out(out)
+    stages: dict[str, float] = {}
+    with connect(
+        memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
+    ) as con:
+        names.register(con)
+        variants = bool((settings or {}).get("name_variants", True))
+        tables = {n: infos[n].version(None).table_version for n in chosen}
+        frames = _prepare(estate, con, mappings, roles, tables, variants)
+        stages["prepare"] = _lap(started, stages)
+        saved = _saved_model(estate, entity, roles)
+        incremental, changed = _changes(estate, con, entity, frames, saved is not None and not full)
+        stages["changes"] = _lap(started, stages)
+        say(f"scoring {'changed records' if incremental else 'all records'}")
+        scored = engine.score(con, frames, roles, saved_model=saved if incremental else None, only_changed=incremental)
+        stages["score"] = _lap(started, stages)
+        _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental)
+        pairs_scored = _count(con, "jd_pairs")
+        _accept(estate, con, entity, roles, threshold, [m.dataset for m in mappings if m.one_per_entity])
+        stages["accept"] = _lap(started, stages)
+        say("clustering")
+        _cluster(con, frames)
+        stages["cluster"] = _lap(started, stages)
+        outcome = keys.assign(con, estate, entity)
+        stages["keys"] = _lap(started, stages)
+        result = _store(
+            estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental
+        )
+        stages["store"] = _lap(started, stages)
+        if out is not None:
+            _write_out(con, out, entity)
+        summary = _summary(con)
+    return LinkResult(
+        run_id=result, entity=entity, datasets=versions, records=summary["records"], pairs_scored=pairs_scored,
+        pairs_accepted=summary["accepted"], clusters=summary["clusters"], across=summary["across"],
+        keys_kept=outcome.kept, keys_new=outcome.new, merges=len(outcome.merges), splits=len(outcome.splits),
+        review=summary["review"], incremental=incremental, changed=changed,
+        seconds=round(time.perf_counter() - started, 3), roles=list(roles), stages=stages,
+    )  # fmt: skip
+
+
+def _lap(started: float, stages: Mapping[str, float]) -> float:
+    """Seconds since the last stage ended (or since ``started``)."""
+    return round(time.perf_counter() - started - sum(stages.values()), 3)
+
+
+def _check_arguments(
+    estate: Estate, datasets: Sequence[str], entity: str, threshold: float, one_per_entity: Sequence[str]
+) -> list[str]:
+    if entity not in ENTITIES:
+        raise InputError(f"link: entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+    if not 0.0 < threshold <= 1.0 or threshold != threshold:
+        raise InputError(f"link: threshold {threshold}: expected a probability above 0 and at most 1")
+    chosen = list(dict.fromkeys(datasets))
+    if not chosen:
+        raise InputError("link: name at least one dataset (--dataset/-d)")
+    catalogue = Catalogue(estate)
+    for name in chosen:
+        info = catalogue.find(name)
+        if info is None:
+            raise NotFoundError(f"link: no dataset {name!r} in estate {estate.config.name!r}")
+        if info.current is None:
+            raise NotFoundError(f"link: dataset {name!r} has no versions yet; ingest it first")
+    for name in one_per_entity:
+        if name not in chosen:
+            raise InputError(f"link: --one-per-entity {name!r} is not one of the datasets being linked")
+    return chosen
+
+
+def _check_roles(roles: Sequence[str], entity: str, datasets: Sequence[str]) -> None:
+    needed = {"person": ("given_name", "family_name"), "business": ("business_name",)}[entity]
+    identifiers = {"nhs_number", "ni_number", "national_id", "company_number", "vat_number"}
+    if not (set(needed) <= set(roles) or identifiers & set(roles)):
+        found = ", ".join(roles) or "none"
+        raise InputError(
+            f"link: datasets {', '.join(datasets)} have no comparable {entity} columns in common "
+            f"(need {' and '.join(needed)} or an identifier; shared: {found}); "
+            "name them in a settings file (--settings)"
+        )
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"link: --out {out}: exists and is not a folder")
+
+
+def _prepare(
+    estate: Estate,
+    con: duckdb.DuckDBPyConnection,
+    mappings: Sequence[DatasetColumns],
+    roles: Sequence[str],
+    table_versions: Mapping[str, int],
+    variants: bool,
+) -> list[str]:
+    frames = []
+    salt = _salt(estate)
+    digest = " || '|' || ".join(f"coalesce(CAST({q(r)} AS VARCHAR), '')" for r in roles)
+    for i, columns in enumerate(mappings):
+        source = f"jd_src_{i}"
+        con.register(source, delta.snapshot(estate.table_path(columns.dataset), table_versions[columns.dataset]))
+        frame = f"jd_frame_{i}"
+        select = prepare.frame_sql(columns, roles, source, variants=variants)
+        con.execute(
+            f"CREATE TABLE {frame} AS SELECT *, sha256({salt} || {digest}) AS digest, "
+            f"source_dataset || ':' || unique_id AS rid FROM ({select})"
+        )
+        con.unregister(source)
+        frames.append(frame)
+    return frames
+
+
+def _saved_model(estate: Estate, entity: str, roles: Sequence[str]) -> dict[str, Any] | None:
+    with estate.engine.connect() as c:
+        row = c.execute(
+            sa.select(store.models.c.roles, store.models.c.model)
+            .where(store.models.c.entity == entity)
+            .order_by(store.models.c.id.desc())
+            .limit(1)
+        ).first()
+    if row is None or list(row.roles) != list(roles):
+        return None
+    return dict(row.model)
+
+
+def _changes(
+    estate: Estate, con: duckdb.DuckDBPyConnection, entity: str, frames: Sequence[str], allowed: bool
+) -> tuple[bool, int]:
+    """Mark each record ``changed`` (new, or its compared values differ from the last run); incremental or not."""
+    previous = store.read(store.keys_path(estate, entity))
+    if previous is None:
+        previous = pa.table({n: pa.array([], pa.string()) for n in ("rid", "key", "digest")})
+    con.register("jd_prev_keys_arrow", previous)
+    con.execute("CREATE TABLE jd_prev_keys AS SELECT * FROM jd_prev_keys_arrow")
+    con.unregister("jd_prev_keys_arrow")
+    for frame in frames:
+        con.execute(f"ALTER TABLE {frame} ADD COLUMN changed BOOLEAN")
+        con.execute(
+            f"UPDATE {frame} f SET changed = NOT EXISTS "
+            f"(SELECT 1 FROM jd_prev_keys p WHERE p.rid = f.rid AND p.digest = f.digest)"
+        ).fetchall()
+    total = sum(_count(con, f) for f in frames)
+    changed = sum(_count(con, f, "changed") for f in frames)
+    incremental = allowed and previous.num_rows > 0 and changed <= _INCREMENTAL_UP_TO * max(total, 1)
+    return incremental, changed
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "TRUE") -> int:
+    rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchall()
+    return int(rows[0][0])
+
+
+def _collect_pairs(
+    estate: Estate,
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    scored: str,
+    frames: Sequence[str],
+    roles: Sequence[str],
+    incremental: bool,
+) -> None:
+    """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records."""
+    weights = [c for c in _columns(con, scored) if c.startswith("mw_")]
+    con.execute("CREATE TABLE jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
+    mw = ", ".join(f"p.{q(c)}" for c in weights)
+    # A dedupe of one dataset has no source_dataset columns in Splink's output: the dataset is the only one.
+    columns = _columns(con, scored)
+    only = con.execute(f"SELECT any_value(source_dataset) FROM {frames[0]}").fetchall()[0][0]
+    side_l = "p.source_dataset_l" if "source_dataset_l" in columns else quote_literal(str(only))
+    side_r = "p.source_dataset_r" if "source_dataset_r" in columns else quote_literal(str(only))
+    con.sql(
+        f"""CREATE TABLE jd_pairs AS
+        SELECT {side_l} AS dataset_l, p.unique_id_l AS id_l,
+               {side_r} AS dataset_r, p.unique_id_r AS id_r,
+               p.match_probability, p.match_weight{", " + mw if mw else ""}
+        FROM {scored} p"""
+    )
+    if not incremental:
+        return
+    previous = store.read(store.pairs_path(estate, entity))
+    if previous is None:
+        return
+    con.register("jd_prev_pairs_arrow", previous)
+    # Kept from the last run: pairs whose two records are both still here, unchanged.
+    con.execute(
+        """INSERT INTO jd_pairs BY NAME
+        SELECT p.* EXCLUDE (accepted, status, pair_id) FROM jd_prev_pairs_arrow p
+        JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l AND NOT l.changed
+        JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r AND NOT r.changed"""
+    ).fetchall()
+    con.unregister("jd_prev_pairs_arrow")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _accept(
+    estate: Estate,
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    roles: Sequence[str],
+    threshold: float,
+    one_per_entity: Sequence[str],
+) -> None:
+    """Set each pair's ``status``: review decisions first, then threshold, household guard and one-to-one."""
+    decisions = _decisions(estate, entity)
+    salt = _salt(estate)
+    con.register("jd_decisions_arrow", decisions)
+    quoted = ", ".join(f"'{d}'" for d in one_per_entity)
+    # Never NULL: NOT NULL would let a pair skip the household guard.
+    both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))" if quoted else "FALSE"
+    con.execute(
+        f"""CREATE TABLE jd_status AS
+        SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r,
+          CASE
+            WHEN d.decision = 'match' THEN 'match (reviewed)'
+            WHEN d.decision = 'non-match' THEN 'non-match (reviewed)'
+            WHEN {both_single} AND p.dataset_l = p.dataset_r THEN 'same dataset, one record per entity'
+            WHEN NOT {both_single} AND NOT {model.guard_sql(roles)} THEN 'household: names or dates of birth differ'
+            WHEN p.match_probability >= {threshold} THEN 'match'
+            WHEN p.match_probability >= {min(REVIEW_FROM, threshold)} THEN 'review'
+            ELSE 'non-match'
+          END AS status
+        FROM jd_pairs p
+        JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l
+        JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r
+        LEFT JOIN jd_decisions_arrow d
+          ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
+    )
+    con.unregister("jd_decisions_arrow")
+    # Between two datasets that each hold one record per entity, a record keeps only its mutually best match.
+    con.execute(
+        f"""CREATE TABLE jd_best AS
+        SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r
+        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)
+        WHERE s.status = 'match' AND {both_single}
+        QUALIFY row_number() OVER (
+                PARTITION BY p.dataset_l, p.id_l, p.dataset_r ORDER BY p.match_probability DESC, p.id_r) = 1
+            AND row_number() OVER (
+                PARTITION BY p.dataset_r, p.id_r, p.dataset_l ORDER BY p.match_probability DESC, p.id_l) = 1"""
+    )
+    con.execute(
+        f"""UPDATE jd_status s SET status = 'not the best match (one record per entity)'
+        WHERE s.status = 'match' AND {both_single.replace("p.", "s.")}
+          AND NOT EXISTS (SELECT 1 FROM jd_best b WHERE b.dataset_l = s.dataset_l AND b.id_l = s.id_l
+                          AND b.dataset_r = s.dataset_r AND b.id_r = s.id_r)"""
+    ).fetchall()
+    con.execute(
+        f"""CREATE TABLE jd_scored AS SELECT
+            left(sha256({salt} || p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
+            p.*, s.status, s.status LIKE 'match%' AS accepted
+        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)"""
+    )
+
+
+def _decisions(estate: Estate, entity: str) -> pa.Table:
+    r = store.reviews.c
+    with estate.engine.connect() as c:
+        rows = c.execute(
+            sa.select(r.dataset_l, r.id_l, r.dataset_r, r.id_r, r.decision).where(r.entity == entity)
+        ).all()
+    cols = ("dataset_l", "id_l", "dataset_r", "id_r", "decision")
+    return pa.table({name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(cols)})
+
+
+def _cluster(con: duckdb.DuckDBPyConnection, frames: Sequence[str]) -> None:
+    """``jd_clusters(rid, cluster_id)``: connected components of the accepted pairs (every record in one)."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con.execute("CREATE TABLE jd_nodes AS SELECT rid FROM jd_records")
+    con.execute(
+        """CREATE TABLE jd_edges AS SELECT dataset_l || ':' || id_l AS rid_l, dataset_r || ':' || id_r AS rid_r
+        FROM jd_scored WHERE accepted"""
+    )
+    engine._quiet()
+    clustered = cluster_pairwise_predictions_at_threshold(
+        "jd_nodes", "jd_edges", DuckDBAPI(connection=con), node_id_column_name="rid"
+    )
+    con.execute(f"CREATE TABLE jd_clusters AS SELECT rid, cluster_id FROM {clustered.physical_name}")
+
+
+def _store(
+    estate: Estate,
+    con: duckdb.DuckDBPyConnection,
+    principal: str,
+    purpose: str | None,
+    entity: str,
+    versions: dict[str, int],
+    threshold: float,
+    roles: Sequence[str],
+    trained: dict[str, Any],
+    outcome: keys.Outcome,
+    incremental: bool,
+) -> int:
+    summary = _summary(con)
+    with estate.engine.begin() as c:
+        run_id = int(
+            c.execute(
+                sa.insert(store.runs).values(
+                    entity=entity, at=now(), principal=principal, datasets=versions, threshold=threshold,
+                    incremental=incremental, summary=summary,
+                ).returning(store.runs.c.id)
+            ).scalar_one()
+        )  # fmt: skip
+        c.execute(sa.insert(store.models).values(entity=entity, run_id=run_id, roles=list(roles), model=trained))
+        events = [
+            {"entity": entity, "run_id": run_id, "event": kind, "key": key, "others": others, "reason": reason}
+            for kind, key, others, reason in outcome.events()
+        ]
+        if events:
+            c.execute(sa.insert(store.history), events)
+        pairs, keyed = _outputs(estate, con, entity, list(versions))
+        store.replace(store.pairs_path(estate, entity), pairs)
+        store.replace(store.keys_path(estate, entity), keyed)
+        record(
+            c, estate, principal=principal, action="linkage.run", purpose=purpose, row_count=summary["records"],
+            detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary},
+        )  # fmt: skip
+    return run_id
+
+
+def _outputs(
+    estate: Estate, con: duckdb.DuckDBPyConnection, entity: str, datasets: list[str]
+) -> tuple[pa.Table, pa.Table]:
+    """This run's pairs and keys, plus the earlier ones of datasets this run did not link (kept as they were)."""
+    listed = ", ".join(quote_literal(d) for d in datasets)
+    pairs = con.sql("SELECT * FROM jd_scored").to_arrow_table()
+    earlier = store.read(store.pairs_path(estate, entity))
+    if earlier is not None:
+        con.register("jd_earlier_pairs", earlier)
+        others = con.sql(
+            f"SELECT * FROM jd_earlier_pairs WHERE dataset_l NOT IN ({listed}) AND dataset_r NOT IN ({listed})"
+        ).to_arrow_table()
+        pairs = pa.concat_tables([pairs, others.select(pairs.column_names).cast(pairs.schema)])
+    keyed = con.sql(
+        """SELECT split_part(k.rid, ':', 1) AS dataset, substr(k.rid, length(split_part(k.rid, ':', 1)) + 2) AS id,
+                  k.rid, k.key, r.digest FROM jd_keys k JOIN jd_records r USING (rid)"""
+    ).to_arrow_table()
+    if "dataset" in con.sql("SELECT * FROM jd_prev_keys LIMIT 0").columns:
+        others = con.sql(f"SELECT * FROM jd_prev_keys WHERE dataset NOT IN ({listed})").to_arrow_table()
+        keyed = pa.concat_tables([keyed, others.select(keyed.column_names).cast(keyed.schema)])
+    return pairs, keyed
+
+
+def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    def one(sql: str) -> int:
+        rows = con.execute(sql).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    return {
+        "records": one("SELECT count(*) FROM jd_records"),
+        "accepted": one("SELECT count(*) FROM jd_scored WHERE accepted"),
+        "review": one("SELECT count(*) FROM jd_scored WHERE status = 'review'"),
+        "clusters": one("SELECT count(DISTINCT key) FROM jd_keys"),
+        "across": one(
+            "SELECT count(*) FROM (SELECT key FROM jd_keys GROUP BY key"
+            " HAVING count(DISTINCT split_part(rid, ':', 1)) > 1)"
+        ),
+    }
+
+
+def _write_out(con: duckdb.DuckDBPyConnection, out: Path, entity: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = out / "pairs.csv"
+    clusters = out / "clusters.csv"
+    con.execute(
+        f"""COPY (SELECT dataset_l, id_l, dataset_r, id_r, round(match_probability, 6) AS match_probability
+        FROM jd_scored WHERE accepted ORDER BY ALL) TO '{_path(pairs)}' (HEADER, DELIMITER ',')"""
+    )
+    con.execute(
+        f"""COPY (SELECT split_part(rid, ':', 1) AS dataset, substr(rid, length(split_part(rid, ':', 1)) + 2) AS id,
+        key AS {"person_key"} FROM jd_keys ORDER BY ALL) TO '{_path(clusters)}' (HEADER, DELIMITER ',')"""
+    )
+
+
+def _path(path: Path) -> str:
+    text = str(path.absolute())
+    if "'" in text:
+        raise InputError(f"link: --out {path}: a folder name with a quote is not supported")
+    return text
+
+
+def _salt(estate: Estate) -> str:
+    """A SQL literal keyed by the estate's secret, so digests and pair ids cannot be recomputed from guessed values."""
+    return quote_literal(hashlib.sha256(b"linkage:" + estate.secret).hexdigest() + ":")
