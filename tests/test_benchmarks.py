@@ -89,12 +89,6 @@ def test_the_precise_who_accessed_benchmark_runs(tmp_path: Path) -> None:
             "--reads",
             "500",
         ],
-def test_the_publish_benchmark_runs(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "publish.py"), "--rows", "5000"],
-def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "erasure.py"), "--rows", "5000", "--batch", "20"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -107,6 +101,8 @@ def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
     assert precise["upper_bound_listed"] == 500
     assert 0 < sum(precise["precise_counts"].values()) < 500
     assert precise["precise_counts"].get("returned", 0) >= 1 and "undetermined" not in precise["precise_counts"]
+
+
 def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "quality.py"), "--rows", "3000", "--repeat", "1", "--out", str(tmp_path)],
@@ -123,13 +119,37 @@ def test_the_quality_benchmark_runs_and_agrees_with_the_hand_written_queries(tmp
     assert report["ratio"] > 0
     targets = report["targets"]
     assert (targets["ratio_max"], targets["seconds_max"], targets["peak_mb_max"]) == (1.5, 3.0, 1024)
+
+
+def test_the_publish_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "publish.py"), "--rows", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["rows"] == 5000 and report["cells_released"] > report["groups"]
     assert report["suppressed_primary"] > 0 and report["publish_s"] > 0 and report["target_publish_s"] == 5
+
+
+def test_the_erasure_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "erasure.py"), "--rows", "5000", "--batch", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["one_person"]["verified_clean"] and report["one_person"]["rows_removed"] == 5
     assert report["batch"]["verified_clean"] and report["batch"]["rows_removed"] == 100
     assert 0 < report["retention"]["rows_removed"] < 5 * 5000
+
+
 def test_the_linkage_benchmark_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "linkage.py"), "--quick", "--skip", "febrl"],

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from joinedup.audit import verify
 from joinedup.estate import Catalogue
 from joinedup.storage import delta
@@ -159,20 +157,27 @@ def test_rows_loaded_after_find_fail_verification_then_a_new_find_finishes(plant
     assert occurrences(planted.estate.root, SPELLINGS) == []
 
 
-def test_linkage_step_calls_linkage_when_present(planted: Planted, monkeypatch: pytest.MonkeyPatch) -> None:
-    import joinedup.linkage
+def test_erasure_removes_the_person_from_linkage_outputs(planted: Planted) -> None:
+    from joinedup.linkage import keys_for_records, record_ids, records_for_key
+    from joinedup.linkage.run import link
 
-    seen: dict[str, object] = {}
-
-    def erase_records(estate: object, records: list[dict[str, object]]) -> int:
-        seen["records"] = records
-        return len(records)
-
-    monkeypatch.setattr(joinedup.linkage, "erase_records", erase_records, raising=False)
+    link(planted.estate, ["people", "visits"], principal="tester", purpose="test")
+    [(dataset, person_id)] = record_ids(planted.estate, "people", [(1, 2)])
+    assert (dataset, person_id) == ("people", "1")
+    [key] = keys_for_records(planted.estate, [("people", "1")])
+    theirs = records_for_key(planted.estate, key)
+    assert ("people", "1") in theirs and any(d == "visits" for d, _ in theirs)
+    someone_else = {k: records_for_key(planted.estate, k) for k in keys_for_records(planted.estate, [("people", "10")])}
+    assert someone_else
     _request(planted)
     planted.cli("subject", "erase", "R1", user="dora")
-    done = planted.cli("subject", "erase", "R1", "--approve", "--json", user="dan").json()["certificate"]
-    assert done["linkage"]["records_removed"] == 3
+    done = planted.cli("subject", "erase", "R1", "--approve", "--json", user="dan")
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["certificate"]["linkage"]["records_removed"] >= len(theirs)
+    assert records_for_key(planted.estate, key) == []
+    assert {k: records_for_key(planted.estate, k) for k in someone_else} == someone_else
+    planted.estate.close()
+    assert occurrences(planted.estate.root, SPELLINGS) == []
 
 
 def test_a_logged_query_naming_the_person_is_forgotten_and_the_log_still_verifies(planted: Planted) -> None:

@@ -33,7 +33,6 @@ it finishes, and each can run again safely, so an erasure killed part-way
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 from deltalake import DeltaTable
 
+from joinedup import linkage
 from joinedup.access import authorize
 from joinedup.audit import Subject, forget_sealed, principal_key, record, sealed_texts
 from joinedup.errors import AccessDenied, InputError, JoinedupError, NotFoundError
@@ -341,14 +341,12 @@ def _repoint_quarantine(session: sa.orm.Session, dataset: str, quarantine_versio
 
 
 def _linkage(job: _Job) -> dict[str, Any]:
-    erase_records = _optional("joinedup.linkage", "erase_records")
-    if erase_records is None:
-        return {"applicable": False, "reason": "not applicable: linkage not installed or not run"}
+    # Runs before the rows go: linkage names records by primary key, read back from the data by surrogate key.
     records = [
-        {"dataset": d, "ingest": i, "source_row": r} for (d, part), keys in job.keys.items() if part == "table"
-        for i, r in sorted(keys)
+        record for (dataset, part), keys in sorted(job.keys.items()) if part == "table"
+        for record in linkage.record_ids(job.estate, dataset, keys)
     ]  # fmt: skip
-    return {"applicable": True, "records_removed": int(erase_records(job.estate, records))}
+    return {"records_removed": linkage.erase_records(job.estate, records)}
 
 
 def _sealed_queries(job: _Job) -> dict[str, Any]:
@@ -363,14 +361,6 @@ def _sealed_hits(estate: Estate, patterns: dict[str, str]) -> list[tuple[str, st
         kind for _seq, text in sealed_texts(estate) for spelling, kind in patterns.items() if spelling in text.lower()
     }
     return [("catalogue: sealed query texts", kind) for kind in sorted(found)]
-
-
-def _optional(module: str, name: str) -> Any:
-    """``module.name`` when that capability is installed and offers it, else None."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
 
 
 def _purge_files(job: _Job) -> dict[str, Any]:
@@ -548,8 +538,8 @@ def _certificate(job: _Job) -> dict[str, Any]:
 
 #: The erasure, in order; each step's name is recorded in the catalogue when it finishes.
 STEPS: list[tuple[str, Step]] = [
-    ("rewrite_tables", _rewrite_tables),
     ("linkage", _linkage),
+    ("rewrite_tables", _rewrite_tables),
     ("sealed_queries", _sealed_queries),
     ("purge_files", _purge_files),
     ("rewrite_logs", _rewrite_logs),

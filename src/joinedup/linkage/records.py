@@ -13,9 +13,11 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from joinedup.estate import Estate
+from joinedup.estate import Catalogue, Estate
 from joinedup.linkage import store
-from joinedup.linkage.columns import ENTITIES
+from joinedup.linkage.columns import ENTITIES, DatasetColumns
+from joinedup.linkage.prepare import record_id_sql
+from joinedup.storage import delta
 
 
 def _pairs_of(records: Iterable[tuple[str, str]]) -> pa.Table:
@@ -103,3 +105,32 @@ def _erase_from(estate: Estate, path: object, wanted: pa.Table, *sides: tuple[st
     if removed:
         store.replace(path, kept.cast(table.schema))
     return removed
+
+
+def record_ids(estate: Estate, dataset: str, rows: Iterable[tuple[int, int]]) -> list[tuple[str, str]]:
+    """(dataset, linkage id) of the rows named by surrogate key ``(_ingest, _source_row)`` in any kept version.
+
+    Erasure knows rows by surrogate key; linkage names a record by its primary key
+    (else its surrogate key), so the ids are read back from the data before the rows go.
+    Every version is searched because a person may be confirmed in a version since replaced.
+    """
+    predicate = delta.key_predicate(rows)
+    if not predicate:
+        return []
+    info = Catalogue(estate).get(dataset)
+    key = tuple((info.schema or {}).get("primaryKey") or ())
+    if isinstance((info.schema or {}).get("primaryKey"), str):
+        key = (str(info.schema["primaryKey"]),)  # type: ignore[index]
+    id_sql = record_id_sql(DatasetColumns(dataset, {}, key, False))
+    found: set[str] = set()
+    path = estate.table_path(dataset)
+    with duckdb.connect() as con:
+        for version in sorted({v.table_version for v in info.versions}):
+            try:
+                con.register("t", delta.snapshot(path, version))
+                found.update(str(r[0]) for r in con.execute(f"SELECT {id_sql} FROM t WHERE {predicate}").fetchall())
+            except Exception:
+                continue
+            finally:
+                con.unregister("t")
+    return [(dataset, i) for i in sorted(found)]
