@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from joinedup import linkage
 from joinedup.access import authorize
 from joinedup.audit import record
 from joinedup.errors import InputError, NotFoundError
@@ -186,6 +187,7 @@ def find_subject(estate: Estate, principal: str, request_id: int) -> list[Match]
         for key, score in scored_keys(estate, info.name, details).items():
             if key not in exact:
                 found.append((info.name, "table", key, "search", score))
+    found = _by_person_key(estate, found)
     with estate.session() as session:
         existing = {
             (m.dataset, m.part, m.ingest, m.source_row): m
@@ -209,6 +211,30 @@ def find_subject(estate: Estate, principal: str, request_id: int) -> list[Match]
             row_count=len(existing), detail={"request": f"R{request_id}", "counts": counts},
         )  # fmt: skip
         return sorted((_match(m) for m in existing.values()), key=lambda m: (m.dataset, m.part, m.ingest, m.source_row))
+
+
+def _by_person_key(
+    estate: Estate, found: list[tuple[str, str, tuple[int, int], str, float]]
+) -> list[tuple[str, str, tuple[int, int], str, float]]:
+    """Add the records linkage gave the same person key as an exact match, as candidates for a person to confirm.
+
+    Linkage is probabilistic, so what it adds is proposed, never confirmed by itself.
+    """
+    exact = [(d, k) for d, part, k, basis, _ in found if part == "table" and basis == "identifier"]
+    records = [
+        r for d in sorted({d for d, _ in exact}) for r in linkage.record_ids(estate, d, [k for x, k in exact if x == d])
+    ]
+    ids: dict[str, set[str]] = {}
+    for key in linkage.keys_for_records(estate, records):
+        for dataset, record_id in linkage.records_for_key(estate, key):
+            ids.setdefault(dataset, set()).add(record_id)
+    seen = {(d, part, k) for d, part, k, _, _ in found}
+    linked = [
+        (dataset, "table", key, "person key", 1.0) for dataset in sorted(ids)
+        for key in sorted(linkage.rows_for_ids(estate, dataset, ids[dataset]))
+        if (dataset, "table", key) not in seen
+    ]  # fmt: skip
+    return [*found, *linked]
 
 
 def _match(m: SubjectMatch) -> Match:

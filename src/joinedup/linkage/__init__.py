@@ -5,6 +5,6 @@ a household guard, one-to-one constraints, persistent random keys, clerical
 review and evaluation. See docs/linkage.md.
 """
 
-from joinedup.linkage.records import erase_records, keys_for_records, record_ids, records_for_key
+from joinedup.linkage.records import erase_records, keys_for_records, record_ids, records_for_key, rows_for_ids
 
-__all__ = ["erase_records", "keys_for_records", "record_ids", "records_for_key"]
+__all__ = ["erase_records", "keys_for_records", "record_ids", "records_for_key", "rows_for_ids"]

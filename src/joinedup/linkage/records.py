@@ -118,10 +118,7 @@ def record_ids(estate: Estate, dataset: str, rows: Iterable[tuple[int, int]]) ->
     if not predicate:
         return []
     info = Catalogue(estate).get(dataset)
-    key = tuple((info.schema or {}).get("primaryKey") or ())
-    if isinstance((info.schema or {}).get("primaryKey"), str):
-        key = (str(info.schema["primaryKey"]),)  # type: ignore[index]
-    id_sql = record_id_sql(DatasetColumns(dataset, {}, key, False))
+    id_sql = record_id_sql(DatasetColumns(dataset, {}, _primary_key(info.schema), False))
     found: set[str] = set()
     path = estate.table_path(dataset)
     with duckdb.connect() as con:
@@ -134,3 +131,23 @@ def record_ids(estate: Estate, dataset: str, rows: Iterable[tuple[int, int]]) ->
             finally:
                 con.unregister("t")
     return [(dataset, i) for i in sorted(found)]
+
+
+def rows_for_ids(estate: Estate, dataset: str, ids: Iterable[str]) -> set[tuple[int, int]]:
+    """Surrogate keys ``(_ingest, _source_row)`` of the current version's records with these linkage ids."""
+    wanted = pa.table({"id": sorted({str(i) for i in ids})})
+    if not wanted.num_rows:
+        return set()
+    info = Catalogue(estate).get(dataset)
+    id_sql = record_id_sql(DatasetColumns(dataset, {}, _primary_key(info.schema), False))
+    current = info.version(None)
+    with duckdb.connect() as con:
+        con.register("t", delta.snapshot(estate.table_path(dataset), current.table_version))
+        con.register("w", wanted)
+        rows = con.execute(f"SELECT _ingest, _source_row FROM t WHERE {id_sql} IN (SELECT id FROM w)").fetchall()
+    return {(int(i), int(r)) for i, r in rows}
+
+
+def _primary_key(schema: dict[str, object] | None) -> tuple[str, ...]:
+    key = (schema or {}).get("primaryKey") or ()
+    return (key,) if isinstance(key, str) else tuple(str(k) for k in key)  # type: ignore[attr-defined]
