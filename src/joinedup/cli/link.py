@@ -135,13 +135,18 @@ def _settings(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read(target: Estate, as_: str | None, entity: str, purpose: str | None) -> str:
-    """Authorise ``linkage.read`` on every dataset of the latest run; the principal's name."""
+def _read(target: Estate, as_: str | None, entity: str, purpose: str | None) -> tuple[str, list[str]]:
+    """Authorise ``linkage.read`` on every dataset of the latest run; the principal's name and those datasets.
+
+    Reads then show only pairs, keys and runs of those datasets: the stored results also keep earlier
+    runs' pairs of other datasets, which this authorisation does not cover.
+    """
     run_ = results.latest_run(target, entity)
     name = resolve_principal(target, as_, "linkage.read").name
-    for dataset in run_["datasets"]:
+    datasets = sorted(run_["datasets"])
+    for dataset in datasets:
         authorize(target, name, "linkage.read", dataset=dataset, purpose=purpose)
-    return name
+    return name, datasets
 
 
 @app.command("history")
@@ -160,9 +165,9 @@ def history(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    name = _read(target, as_, kind, purpose)
+    name, datasets = _read(target, as_, kind, purpose)
     data = release(
-        target, results.history(target, kind), principal=name, action="linkage.read", purpose=purpose,
+        target, results.history(target, kind, datasets), principal=name, action="linkage.read", purpose=purpose,
         detail={"what": "history", "entity": kind},
     )  # fmt: skip
 
@@ -206,7 +211,7 @@ def model(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    name = _read(target, as_, kind, purpose)
+    name, _ = _read(target, as_, kind, purpose)
     data = release(
         target, results.describe_model(target, kind), principal=name, action="linkage.read", purpose=purpose,
         detail={"what": "model", "entity": kind},
@@ -238,8 +243,8 @@ def explain(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    name = _read(target, as_, kind, purpose)
-    found = results.find_pair(target, kind, pair)
+    name, datasets = _read(target, as_, kind, purpose)
+    found = results.find_pair(target, kind, pair, datasets)
     data = release(
         target, results.explain(target, kind, found), principal=name, action="linkage.read", purpose=purpose,
         detail={"what": "explain", "entity": kind, "pair": pair},
@@ -283,9 +288,9 @@ def evaluate(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    name = _read(target, as_, kind, purpose)
+    name, datasets = _read(target, as_, kind, purpose)
     data = release(
-        target, results.evaluate(target, kind, truth), principal=name, action="linkage.read", purpose=purpose,
+        target, results.evaluate(target, kind, truth, datasets), principal=name, action="linkage.read", purpose=purpose,
         detail={"what": "evaluate", "entity": kind},
     )  # fmt: skip
 
@@ -313,8 +318,8 @@ def review_list(
     """
     target = open_estate(estate)
     kind = chosen(entity) or "person"
-    name = _read(target, as_, kind, purpose)
-    queue = results.review_queue(target, kind, limit)
+    name, datasets = _read(target, as_, kind, purpose)
+    queue = results.review_queue(target, kind, limit, datasets)
     data = release(
         target, queue, principal=name, action="linkage.read", purpose=purpose, row_count=len(queue),
         detail={"what": "review", "entity": kind},

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from joinedup.errors import InputError, NotFoundError
@@ -39,8 +40,11 @@ def latest_run(estate: Estate, entity: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def history(estate: Estate, entity: str) -> dict[str, Any]:
-    """Every run (who, when, datasets and versions, counts) and every merge and split of keys, oldest first."""
+def history(estate: Estate, entity: str, datasets: Collection[str] | None = None) -> dict[str, Any]:
+    """Every run (who, when, datasets and versions, counts) and every merge and split of keys, oldest first.
+
+    With ``datasets``, only the runs over those datasets (and their events): keys are personal data.
+    """
     r, h = store.runs.c, store.history.c
     with estate.engine.connect() as c:
         runs = [dict(row._mapping) for row in c.execute(sa.select(store.runs).where(r.entity == entity).order_by(r.id))]
@@ -50,6 +54,10 @@ def history(estate: Estate, entity: str) -> dict[str, Any]:
                 sa.select(h.run_id, h.event, h.key, h.others, h.reason).where(h.entity == entity).order_by(h.id)
             )
         ]
+    if datasets is not None:
+        runs = [run for run in runs if set(run["datasets"]) <= set(datasets)]
+        shown = {run["id"] for run in runs}
+        events = [e for e in events if e["run_id"] in shown]
     for run in runs:
         run["at"] = run["at"].isoformat().replace("+00:00", "Z")
     return {"entity": entity, "runs": runs, "events": events}
@@ -121,16 +129,21 @@ def _in_words(lv: LevelWeight) -> str:
     )
 
 
-def _pairs(estate: Estate, entity: str) -> pa.Table:
+def _pairs(estate: Estate, entity: str, datasets: Collection[str] | None = None) -> pa.Table:
+    """The stored pairs; with ``datasets``, only pairs with both records in them (what the reader may see)."""
     table = store.read(store.pairs_path(estate, entity))
     if table is None:
         raise NotFoundError(f"no {entity} linkage has run in this estate yet; run `joinedup link run` first")
-    return table
+    if datasets is None:
+        return table
+    allowed = pa.array(sorted(datasets), pa.string())
+    keep = pc.and_(pc.is_in(table["dataset_l"], allowed), pc.is_in(table["dataset_r"], allowed))
+    return table.filter(keep)
 
 
-def find_pair(estate: Estate, entity: str, pair_id: str) -> dict[str, Any]:
+def find_pair(estate: Estate, entity: str, pair_id: str, datasets: Collection[str] | None = None) -> dict[str, Any]:
     with duckdb.connect() as con:
-        con.register("p", _pairs(estate, entity))
+        con.register("p", _pairs(estate, entity, datasets))
         found = con.sql("SELECT * FROM p WHERE pair_id = ?", params=[pair_id]).to_arrow_table().to_pylist()
     if not found:
         raise NotFoundError(f"no {entity} pair {pair_id!r} in the latest run (see `joinedup review list`)")
@@ -191,10 +204,15 @@ def evidence_words(steps: Sequence[dict[str, Any]]) -> tuple[list[str], list[str
     return for_, against
 
 
-def review_queue(estate: Estate, entity: str, limit: int) -> list[dict[str, Any]]:
-    """Pairs in the uncertain band, most likely first, each with both records' compared values side by side."""
+def review_queue(
+    estate: Estate, entity: str, limit: int, datasets: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Pairs in the uncertain band, most likely first, each with both records' compared values side by side.
+
+    With ``datasets``, only pairs between records of those datasets.
+    """
     with duckdb.connect() as con:
-        con.register("p", _pairs(estate, entity))
+        con.register("p", _pairs(estate, entity, datasets))
         pairs = con.sql(
             f"SELECT * FROM p WHERE status = 'review' ORDER BY match_probability DESC, pair_id LIMIT {int(limit)}"
         ).to_arrow_table()
@@ -264,17 +282,20 @@ def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str
     return found
 
 
-def evaluate(estate: Estate, entity: str, truth: Path) -> dict[str, Any]:
+def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str] | None = None) -> dict[str, Any]:
     """Precision, recall and F1 of the latest run's clusters against ``truth``.
 
     ``truth`` is a CSV of true cluster ids (``dataset,id,cluster``) or of true
     matching pairs (``dataset_l,id_l,dataset_r,id_r``, with an optional
     ``match`` column of 1/0). Pairs are compared as links between records
-    (two records with one key count as linked).
+    (two records with one key count as linked). With ``datasets``, only the
+    keys of records in those datasets count as linked records.
     """
     keys = store.read(store.keys_path(estate, entity))
     if keys is None:
         raise NotFoundError(f"no {entity} linkage has run in this estate yet; run `joinedup link run` first")
+    if datasets is not None:
+        keys = keys.filter(pc.is_in(keys["dataset"], pa.array(sorted(datasets), pa.string())))
     with duckdb.connect() as con:
         con.register("k", keys)
         try:

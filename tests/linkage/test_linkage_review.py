@@ -1,0 +1,55 @@
+"""Hostile use of linkage: other datasets' pairs, strict settings, output folders, truth files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from joinedup.estate import Estate
+from joinedup.linkage import store
+from tests.linkage.test_linkage import COUNCIL, GP, HEADER, Cli, _load
+
+
+@pytest.fixture
+def linked(cli: Cli, tmp_path: Path) -> Cli:
+    _load(cli, tmp_path, "council", COUNCIL)
+    _load(cli, tmp_path, "gp", GP)
+    result = cli("link", "run", "-d", "council", "-d", "gp", "--json")
+    assert result.exit_code == 0, result.stderr
+    return cli
+
+
+@pytest.fixture
+def two_runs(cli: Cli, tmp_path: Path) -> Cli:
+    """council and gp linked (many pairs left for review), then dwp deduplicated alone: the latest run."""
+    _load(cli, tmp_path, "council", COUNCIL)
+    _load(cli, tmp_path, "gp", GP)
+    result = cli("link", "run", "-d", "council", "-d", "gp", "--threshold", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    _load(cli, tmp_path, "dwp", f"{HEADER}\nD1,Sam,Jackson,1980-03-14,12 Mill Lane,LS1 4AP,\n"
+          "D2,Samantha,Jackson,1980-03-14,12 Mill Lane,LS1 4AP,\n")  # fmt: skip
+    result = cli("link", "run", "-d", "dwp", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert cli("principal", "add", "ann", "--role", "analyst", "--dataset", "dwp").exit_code == 0
+    return cli
+
+
+def _pairs_of(estate: Estate, *datasets: str) -> list[dict[str, object]]:
+    table = store.read(store.pairs_path(estate, "person"))
+    assert table is not None
+    return [p for p in table.to_pylist() if {p["dataset_l"], p["dataset_r"]} <= set(datasets)]
+
+
+def test_reads_show_no_pair_of_datasets_outside_the_latest_run(two_runs: Cli, estate: Estate, tmp_path: Path) -> None:
+    kept = _pairs_of(estate, "council", "gp")
+    assert any(p["status"] == "review" for p in kept)  # still stored, from the earlier run
+    listed = two_runs("review", "list", "--limit", "100", "--json", "--purpose", "fraud check", user="ann")
+    assert listed.exit_code == 0, listed.stderr
+    assert {d for item in listed.json() for d in (item["left"]["dataset"], item["right"]["dataset"])} <= {"dwp"}
+    explained = two_runs("link", "explain", str(kept[0]["pair_id"]), "--purpose", "fraud check", user="ann")
+    assert explained.exit_code != 0 and "Jackson" not in explained.stdout + explained.stderr
+    truth = tmp_path / "truth.csv"
+    truth.write_text("dataset,id,cluster\ncouncil,C1,1\ngp,G1,1\ncouncil,C2,2\ngp,G2,2\n")
+    measured = two_runs("link", "evaluate", "--truth", truth, "--purpose", "fraud check", "--json", user="ann")
+    assert measured.exit_code == 1 and "not among the linked records" in measured.stderr
