@@ -53,3 +53,16 @@ def test_reads_show_no_pair_of_datasets_outside_the_latest_run(two_runs: Cli, es
     truth.write_text("dataset,id,cluster\ncouncil,C1,1\ngp,G1,1\ncouncil,C2,2\ngp,G2,2\n")
     measured = two_runs("link", "evaluate", "--truth", truth, "--purpose", "fraud check", "--json", user="ann")
     assert measured.exit_code == 1 and "not among the linked records" in measured.stderr
+
+
+def test_a_run_over_other_datasets_is_never_incremental(linked: Cli, tmp_path: Path) -> None:
+    # One small dataset added to two: few records are new, but the datasets differ from the last run.
+    _load(linked, tmp_path, "dwp", f"{HEADER}\nD1,Sam,Jackson,1980-03-14,12 Mill Lane,LS1 4AP,9434765919\n")
+    result = linked("link", "run", "-d", "council", "-d", "gp", "-d", "dwp", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["incremental"] is False
+    # And dropping one again is a full run too.
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--json")
+    assert result.json()["incremental"] is False
+    again = linked("link", "run", "-d", "gp", "-d", "council", "--json")
+    assert again.json()["incremental"] is True

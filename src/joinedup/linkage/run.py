@@ -108,7 +108,8 @@ def link(
         frames = _prepare(estate, con, mappings, roles, tables, variants)
         stages["prepare"] = _lap(started, stages)
         saved = _saved_model(estate, entity, roles)
-        incremental, changed = _changes(estate, con, entity, frames, saved is not None and not full)
+        same = _last_datasets(estate, entity) == set(chosen)
+        incremental, changed = _changes(estate, con, entity, frames, saved is not None and same and not full)
         stages["changes"] = _lap(started, stages)
         say(f"scoring {'changed records' if incremental else 'all records'}")
         scored = engine.score(con, frames, roles, saved_model=saved if incremental else None, only_changed=incremental)
@@ -219,6 +220,18 @@ def _saved_model(estate: Estate, entity: str, roles: Sequence[str]) -> dict[str,
     if row is None or list(row.roles) != list(roles):
         return None
     return dict(row.model)
+
+
+def _last_datasets(estate: Estate, entity: str) -> set[str] | None:
+    """The datasets the last run for ``entity`` linked: an incremental run must link the very same ones.
+
+    Otherwise the model, the kept pairs and the value frequencies describe other records (a dataset added
+    or dropped), and the result would not be the one a full run gives.
+    """
+    r = store.runs.c
+    with estate.engine.connect() as c:
+        row = c.execute(sa.select(r.datasets).where(r.entity == entity).order_by(r.id.desc()).limit(1)).first()
+    return None if row is None else set(row.datasets)
 
 
 def _changes(
