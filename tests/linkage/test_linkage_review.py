@@ -8,7 +8,7 @@ import pytest
 
 from joinedup.estate import Estate
 from joinedup.linkage import store
-from tests.linkage.test_linkage import COUNCIL, GP, HEADER, Cli, _load
+from tests.linkage.test_linkage import COUNCIL, GP, HEADER, Cli, _keys, _load
 
 
 @pytest.fixture
@@ -66,3 +66,33 @@ def test_a_run_over_other_datasets_is_never_incremental(linked: Cli, tmp_path: P
     assert result.json()["incremental"] is False
     again = linked("link", "run", "-d", "gp", "-d", "council", "--json")
     assert again.json()["incremental"] is True
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("datasets:\n  gp:\n    colums: {given_name: given_name}\n", "'colums'"),
+        ("datasets:\n  gp:\n    one_per_entity: yes please\n", "one_per_entity"),
+        ("datasets:\n  gp:\n    columns: [given_name]\n", "columns"),
+        ("dataset:\n  gp: {}\n", "'dataset'"),
+        ("name_variants: maybe\n", "name_variants"),
+        ("datasets:\n  nosuch: {one_per_entity: true}\n", "'nosuch'"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("datasets: {gp: {columns: {given_name: [1, 2]}}}\n", "given_name"),
+    ],
+)
+def test_settings_files_are_strict(linked: Cli, estate: Estate, tmp_path: Path, text: str, message: str) -> None:
+    settings = tmp_path / "link.yaml"
+    settings.write_text(text)
+    before = _keys(estate)
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--settings", settings)
+    assert result.exit_code == 1, result.stdout
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _keys(estate) == before
+
+
+def test_a_settings_file_not_in_utf8_gets_one_line(linked: Cli, tmp_path: Path) -> None:
+    settings = tmp_path / "link.yaml"
+    settings.write_bytes("datasets:\n  gp: {columns: {given_name: 'Si\u00e2n'}}\n".encode("utf-16"))
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--settings", settings)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1

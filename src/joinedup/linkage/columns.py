@@ -67,6 +67,49 @@ class DatasetColumns:
         return set(self.columns)
 
 
+#: What a settings file may hold, at the top and per dataset; anything else is refused, not ignored.
+SETTINGS_KEYS = ("datasets", "name_variants")
+DATASET_KEYS = ("columns", "one_per_entity")
+
+
+def check_settings(settings: Mapping[str, Any], datasets: Sequence[str], entity: str) -> None:
+    """Refuse, in one line naming it, anything in a settings file that would otherwise be silently ignored.
+
+    A misspelt key (``colums``) or a dataset not being linked would otherwise leave the run to the
+    schemas' guesses while the user believes the settings took effect.
+    """
+    where = "linkage settings"
+    _known_keys(settings, SETTINGS_KEYS, where)
+    if not isinstance(settings.get("name_variants", True), bool):
+        raise InputError(f"{where}: name_variants must be true or false")
+    per_dataset = settings.get("datasets", {})
+    if not isinstance(per_dataset, Mapping):
+        raise InputError(f"{where}: datasets must be a mapping of dataset names to their settings")
+    for name, entry in per_dataset.items():
+        if name not in datasets:
+            raise InputError(f"{where}: dataset {str(name)!r} is not one of the datasets being linked")
+        if not isinstance(entry, Mapping):
+            raise InputError(f"{where}: {name}: expected a mapping with columns and/or one_per_entity")
+        _known_keys(entry, DATASET_KEYS, f"{where}: {name}")
+        if not isinstance(entry.get("one_per_entity", False), bool):
+            raise InputError(f"{where}: {name}: one_per_entity must be true or false")
+        columns = entry.get("columns", {})
+        if not isinstance(columns, Mapping):
+            raise InputError(f"{where}: {name}: columns must be a mapping of roles to column names")
+        for role, column in columns.items():
+            chosen = [column] if isinstance(column, str) else column
+            if not isinstance(chosen, list) or not chosen or not all(isinstance(c, str) for c in chosen):
+                raise InputError(f"{where}: {name}: {str(role)!r} must name a column or a list of columns")
+            if str(role) not in ROLES[entity]:
+                raise InputError(f"{where}: {name}: {str(role)!r} is not a {entity} role ({', '.join(ROLES[entity])})")
+
+
+def _known_keys(mapping: Mapping[str, Any], known: Sequence[str], where: str) -> None:
+    unknown = [str(k) for k in mapping if k not in known]
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(known)})")
+
+
 def map_columns(
     dataset: str, schema: Mapping[str, Any], entity: str, override: Mapping[str, Any] | None = None
 ) -> DatasetColumns:

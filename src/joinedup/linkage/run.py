@@ -27,7 +27,7 @@ from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
 from joinedup.linkage import engine, keys, model, names, prepare, store
-from joinedup.linkage.columns import ENTITIES, DatasetColumns, comparable, map_columns
+from joinedup.linkage.columns import ENTITIES, DatasetColumns, check_settings, comparable, map_columns
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
@@ -82,6 +82,7 @@ def link(
     """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring)."""
     started = time.perf_counter()
     chosen = _check_arguments(estate, datasets, entity, threshold, one_per_entity)
+    check_settings(settings or {}, chosen, entity)
     for name in chosen:
         authorize(estate, principal, "linkage.run", dataset=name, purpose=purpose)
     catalogue = Catalogue(estate)
