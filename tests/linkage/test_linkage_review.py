@@ -96,3 +96,30 @@ def test_a_settings_file_not_in_utf8_gets_one_line(linked: Cli, tmp_path: Path) 
     settings.write_bytes("datasets:\n  gp: {columns: {given_name: 'Si\u00e2n'}}\n".encode("utf-16"))
     result = linked("link", "run", "-d", "council", "-d", "gp", "--settings", settings)
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_out_is_checked_before_the_run(linked: Cli, estate: Estate, tmp_path: Path) -> None:
+    runs = len(linked("link", "history", "--json").json()["runs"])
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad, message in (
+        (estate.root / "linked", "inside the estate"),
+        (estate.root, "inside the estate"),
+        (afile / "sub", "not a folder"),
+        (tmp_path / "it's", "quote"),
+    ):
+        result = linked("link", "run", "-d", "council", "-d", "gp", "--full", "--out", bad)
+        assert result.exit_code == 1, bad
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (estate.root / "linked").exists()
+    assert len(linked("link", "history", "--json").json()["runs"]) == runs
+
+
+def test_synth_out_is_checked_before_writing(cli: Cli, estate: Estate, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad, message in ((estate.root / "synth", "inside the estate"), (afile / "sub", "not a folder")):
+        result = cli("synth", "people", "--n", "5", "--out", bad)
+        assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert not (estate.root / "synth").exists()
+    assert cli("synth", "people", "--n", "5", "--out", tmp_path / "ok").exit_code == 0

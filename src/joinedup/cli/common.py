@@ -144,6 +144,28 @@ def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
     return value
 
 
+def output_folder(option: str, folder: Path, estate: Path) -> Path:
+    """A folder a command will write files into, checked before any work: one line if it cannot be.
+
+    Refused when it is a file, when it cannot be made or written, and when it lies inside the estate:
+    files written there are no part of any dataset, so erasure, retention and audit would not see them.
+    """
+    where = f"{option} {folder}"
+    target = folder.expanduser().resolve()
+    if target.is_relative_to(estate.expanduser().resolve()):
+        raise InputError(f"{where}: is inside the estate; write outside the estate folder")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{where}: exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{where}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{where}: folder {existing} is not writable")
+    return folder
+
+
 EstateOption = Annotated[
     Path,
     typer.Option(

@@ -24,6 +24,7 @@ from joinedup.cli.common import (
     input_file,
     open_estate,
     out,
+    output_folder,
     say,
     table,
 )
@@ -96,6 +97,8 @@ def run(
     joinedup link run -d a -d b --one-per-entity a --one-per-entity b
     joinedup link run -d suppliers --entity business --out linked
     """
+    if out_dir is not None:
+        output_folder("--out", out_dir, estate)
     target = open_estate(estate)
     principal = resolve_principal(target, as_, "linkage.run", dataset=dataset[0] if dataset else None).name
     parsed = _settings(settings) if settings else None

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from joinedup.cli.common import DEFAULT_ESTATE, JsonOption, UnusedAsOption, UnusedEstateOption, emit, say
+from joinedup.cli.common import (
+    DEFAULT_ESTATE,
+    JsonOption,
+    UnusedAsOption,
+    UnusedEstateOption,
+    emit,
+    output_folder,
+    say,
+)
 
 app = typer.Typer(help="Make synthetic UK datasets with a ground truth (no real person in them).", no_args_is_help=True)
 
@@ -38,10 +46,7 @@ def people(
     """
     from joinedup.synthetic.population import write_population
 
-    if out_dir.exists() and not out_dir.is_dir():
-        from joinedup.errors import InputError
-
-        raise InputError(f"--out {out_dir}: exists and is not a folder")
+    output_folder("--out", out_dir, estate)
     counts = write_population(out_dir, n, seed=seed)
     data = {"out": str(out_dir), "people": n, "records": counts, "truth": str(out_dir / "truth.csv")}
     emit(data, json_, lambda d: say("Wrote {} to {} (truth in {}).", d["records"], d["out"], d["truth"]))

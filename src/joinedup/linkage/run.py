@@ -98,7 +98,7 @@ def link(
     roles = comparable(mappings, entity)
     _check_roles(roles, entity, chosen)
     if out is not None:
-        _check_out(out)
+        _check_out(out, estate)
     stages: dict[str, float] = {}
     with connect(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
@@ -180,9 +180,19 @@ def _check_roles(roles: Sequence[str], entity: str, datasets: Sequence[str]) -> 
         )
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
+def _check_out(out: Path, estate: Estate) -> None:
+    """Everything that would stop pairs.csv and clusters.csv being written, found before the run, not after."""
+    target = out.resolve()
+    if target.is_relative_to(estate.root.resolve()):
+        raise InputError(f"link: --out {out}: is inside the estate; write outside the estate folder")
+    if target.exists() and not target.is_dir():
         raise InputError(f"link: --out {out}: exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"link: --out {out}: {existing} is a file, not a folder")
+    _path(out)
 
 
 def _prepare(
