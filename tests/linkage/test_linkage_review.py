@@ -8,6 +8,7 @@ import pytest
 
 from joinedup.estate import Estate
 from joinedup.linkage import store
+from tests.conftest import write_csv
 from tests.linkage.test_linkage import COUNCIL, GP, HEADER, Cli, _keys, _load
 
 
@@ -123,3 +124,21 @@ def test_synth_out_is_checked_before_writing(cli: Cli, estate: Estate, tmp_path:
         assert result.exit_code == 1 and message in result.stderr, result.stderr
     assert not (estate.root / "synth").exists()
     assert cli("synth", "people", "--n", "5", "--out", tmp_path / "ok").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "dataset,id,cluster\n", "dataset_l,id_l,dataset_r,id_r,match\n", "dataset,id,cluster\ncouncil,C1,1\n"],
+)
+def test_a_truth_with_no_true_pairs_is_refused(linked: Cli, tmp_path: Path, text: str) -> None:
+    truth = tmp_path / "truth.csv"
+    truth.write_text(text)
+    result = linked("link", "evaluate", "--truth", truth, "--json")
+    assert result.exit_code == 1, result.stdout
+    assert "no true" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_truth_not_in_utf8_gets_one_line(linked: Cli, tmp_path: Path) -> None:
+    truth = write_csv(tmp_path / "truth.csv", "dataset,id,cluster\ncouncil,C1,Siân\ngp,G1,Siân\n", "utf-16")
+    result = linked("link", "evaluate", "--truth", truth)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1

@@ -296,6 +296,8 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
         raise NotFoundError(f"no {entity} linkage has run in this estate yet; run `joinedup link run` first")
     if datasets is not None:
         keys = keys.filter(pc.is_in(keys["dataset"], pa.array(sorted(datasets), pa.string())))
+    if truth.stat().st_size == 0:
+        raise InputError(f"{truth}: is empty; it holds no true pairs to measure against")
     with duckdb.connect() as con:
         con.register("k", keys)
         try:
@@ -328,6 +330,11 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
                 f"{truth}: expected columns dataset,id,cluster (true cluster ids) "
                 "or dataset_l,id_l,dataset_r,id_r[,match] (labelled pairs)"
             )
+        if not _count(con, "tp"):
+            raise InputError(
+                f"{truth}: holds no true matching pairs (no two records share a cluster or are labelled a match); "
+                "precision and recall need at least one"
+            )
         unknown = con.execute(
             "SELECT count(*), min(dataset) FROM ids WHERE NOT EXISTS "
             "(SELECT 1 FROM k WHERE k.dataset = ids.dataset AND k.id = ids.id)"
@@ -358,6 +365,10 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
         "recall": round(recall, 5),
         "f1": round(f1, 5),
     }
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def decide(
