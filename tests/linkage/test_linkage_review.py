@@ -142,3 +142,24 @@ def test_a_truth_not_in_utf8_gets_one_line(linked: Cli, tmp_path: Path) -> None:
     truth = write_csv(tmp_path / "truth.csv", "dataset,id,cluster\ncouncil,C1,Siân\ngp,G1,Siân\n", "utf-16")
     result = linked("link", "evaluate", "--truth", truth)
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_truth_with_repeated_rows_scores_as_without_them(linked: Cli, tmp_path: Path) -> None:
+    once = tmp_path / "once.csv"
+    once.write_text("dataset,id,cluster\ncouncil,C1,1\ngp,G1,1\ncouncil,C2,2\ngp,G2,2\n")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("dataset,id,cluster\ncouncil,C1,1\ncouncil,C1,1\ngp,G1,1\ncouncil,C2,2\ngp,G2,2\ngp,G2,2\n")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("dataset_l,id_l,dataset_r,id_r\ncouncil,C1,gp,G1\ngp,G1,council,C1\ncouncil,C2,gp,G2\n")
+    expected = linked("link", "evaluate", "--truth", once, "--json").json()
+    assert expected["precision"] == 1.0 and expected["true_pairs"] == 2
+    assert linked("link", "evaluate", "--truth", twice, "--json").json() == expected
+    assert linked("link", "evaluate", "--truth", pairs, "--json").json() == expected
+
+
+def test_a_truth_putting_one_record_in_two_clusters_is_refused(linked: Cli, tmp_path: Path) -> None:
+    truth = tmp_path / "truth.csv"
+    truth.write_text("dataset,id,cluster\ncouncil,C1,1\ngp,G1,1\ncouncil,C1,2\ngp,G2,2\n")
+    result = linked("link", "evaluate", "--truth", truth)
+    assert result.exit_code == 1 and "more than one cluster" in result.stderr
+    assert "C1" not in result.stderr

@@ -309,21 +309,29 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
         columns = {str(r[0]) for r in con.execute("DESCRIBE t").fetchall()}
         cluster = next((c for c in ("cluster", "cluster_id", "true_id", "entity_id") if c in columns), None)
         if {"dataset", "id"} <= columns and cluster:
+            # A repeated row is one record, not two: counted twice it would score precision above 1.
+            con.execute(f"CREATE TABLE tc AS SELECT DISTINCT dataset, id, {q(cluster)} AS cluster FROM t").fetchall()
+            twice = _count(con, "(SELECT dataset, id FROM tc GROUP BY ALL HAVING count(*) > 1)")
+            if twice:
+                raise InputError(
+                    f"{truth}: {twice} record(s) are in more than one cluster; a record has one true cluster"
+                )
             con.execute(
-                f"CREATE TABLE tp AS SELECT a.dataset || ':' || a.id AS l, b.dataset || ':' || b.id AS r "
-                f"FROM t a JOIN t b ON a.{q(cluster)} = b.{q(cluster)} "
+                "CREATE TABLE tp AS SELECT a.dataset || ':' || a.id AS l, b.dataset || ':' || b.id AS r "
+                "FROM tc a JOIN tc b ON a.cluster = b.cluster "
                 "AND a.dataset || ':' || a.id < b.dataset || ':' || b.id"
             ).fetchall()
-            con.execute("CREATE TABLE ids AS SELECT dataset, id FROM t").fetchall()
+            con.execute("CREATE TABLE ids AS SELECT DISTINCT dataset, id FROM tc").fetchall()
         elif {"dataset_l", "id_l", "dataset_r", "id_r"} <= columns:
             keep = "WHERE match IN ('1', 'true', 'True', 'yes')" if "match" in columns else ""
+            # A pair given twice, or both ways round, is one pair; a record paired with itself is no pair.
             con.execute(
-                f"CREATE TABLE tp AS SELECT least(dataset_l || ':' || id_l, dataset_r || ':' || id_r) AS l, "
+                f"CREATE TABLE tp AS SELECT DISTINCT least(dataset_l || ':' || id_l, dataset_r || ':' || id_r) AS l, "
                 f"greatest(dataset_l || ':' || id_l, dataset_r || ':' || id_r) AS r FROM t {keep}"
             ).fetchall()
+            con.execute("DELETE FROM tp WHERE l = r").fetchall()
             con.execute(
-                "CREATE TABLE ids AS SELECT dataset_l AS dataset, id_l AS id FROM t "
-                "UNION ALL SELECT dataset_r, id_r FROM t"
+                "CREATE TABLE ids AS SELECT dataset_l AS dataset, id_l AS id FROM t UNION SELECT dataset_r, id_r FROM t"
             ).fetchall()
         else:
             raise InputError(
