@@ -14,6 +14,7 @@ from joinedup.audit.subjects import canonical_identifier, estate_secret, subject
 from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
+from joinedup.lifecycle.labels import parse_label
 from joinedup.lifecycle.models import LegalHold
 from joinedup.lifecycle.sealing import destroy, seal, unseal
 
@@ -115,7 +116,4 @@ def held_people(estate: Estate, dataset: str) -> tuple[bool, list[str]]:
 
 
 def parse_hold_id(text: str) -> int:
-    stripped = text.strip().lstrip("Hh")
-    if not stripped.isdigit():
-        raise InputError(f"hold {text!r}: expected a hold number such as H3")
-    return int(stripped)
+    return parse_label(text, "H", "hold")
