@@ -86,3 +86,9 @@ def test_leading_zeros_and_lower_case_still_name_the_request(planted: Planted) -
     planted.cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
     for text in ("R1", "r1", "1", "R0001", " R1 "):
         assert planted.cli("subject", "find", text, user="dora").exit_code == 0, text
+
+
+def test_hold_list_of_an_unknown_dataset_is_an_error(planted: Planted) -> None:
+    listed = planted.cli("hold", "list", "--dataset", "nosuch", "--json", user="dora")
+    assert listed.exit_code != 0 and "nosuch" in listed.stderr and listed.stdout == ""
+    assert planted.cli("hold", "list", "--dataset", "people", "--json", user="dora").json() == []

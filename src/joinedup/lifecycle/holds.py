@@ -71,7 +71,10 @@ def add_hold(estate: Estate, principal: str, dataset: str, reason: str, nhs_numb
 
 
 def list_holds(estate: Estate, principal: str, dataset: str | None = None) -> list[Hold]:
+    """Holds in force, of one dataset when ``dataset`` is given (an unknown name is an error, not "no holds")."""
     authorize(estate, principal, "hold.manage", dataset=dataset)
+    if dataset is not None:
+        Catalogue(estate).get(dataset)
     with estate.session() as session:
         query = sa.select(LegalHold).order_by(LegalHold.id)
         if dataset is not None:
