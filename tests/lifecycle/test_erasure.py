@@ -204,3 +204,55 @@ def test_refusals_name_no_values(planted: Planted) -> None:
     cli("request", "open", "erasure", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
     refused = cli("subject", "find", "R1", user="ann")
     assert refused.exit_code == 3 and NHS not in refused.stderr
+
+
+def test_a_four_eyes_refusal_is_on_the_audit_trail(planted: Planted) -> None:
+    cli = planted.cli
+    _request(planted)
+    cli("subject", "erase", "R1", user="dora")
+    refused = cli("subject", "erase", "R1", "--approve", user="dora")
+    assert refused.exit_code == 3 and "four eyes" in refused.stderr
+    log = cli("audit", "log", "--action", "subject.erase_refused", "--json", user="dan").json()
+    assert [(e["principal"], e["detail"]["erasure"], e["detail"]["reason"]) for e in log] == [
+        ("dora", "E1", "four eyes: the proposer may not approve")
+    ]
+    assert NHS not in str(log) and verify(planted.estate).ok
+    assert NHS in str(_rows(planted, "people"))
+
+
+def test_overlapping_erasures_are_refused(planted: Planted) -> None:
+    """A request (or a row) already in an unfinished erasure cannot start a second one."""
+    from tests.lifecycle.conftest import OTHERS
+
+    cli = planted.cli
+    _request(planted)
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0
+    _, other_nhs = OTHERS[0]
+    cli("request", "open", "erasure", "--nhs-number", other_nhs, "--received", "2026-11-30", user="dora")
+    cli("subject", "find", "R2", user="dora")
+    wider = cli("subject", "erase", "R1", "R2", user="dora")
+    assert wider.exit_code == 1 and "R1" in wider.stderr and "E1" in wider.stderr
+    # A second request for the same person: its rows are those E1 will erase.
+    cli("request", "open", "erasure", "--nhs-number", NHS, "--received", "2026-12-01", user="dora")
+    cli("subject", "find", "R3", user="dora")
+    same_rows = cli("subject", "erase", "R3", user="dora")
+    assert same_rows.exit_code == 1 and "E1" in same_rows.stderr
+    assert cli("subject", "erase", "R2", user="dora").exit_code == 0  # no overlap: allowed
+    runs = cli("audit", "log", "--action", "subject.erase_proposed", "--json", user="dan").json()
+    assert [e["detail"]["erasure"] for e in runs] == ["E1", "E2"]
+
+
+def test_a_second_run_of_an_erasure_already_running_is_refused(planted: Planted) -> None:
+    import fcntl
+
+    cli = planted.cli
+    _request(planted)
+    cli("subject", "erase", "R1", user="dora")
+    lock = planted.estate.root / "locks" / "erasure.run.lock"
+    with open(lock, "a+") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = cli("subject", "erase", "R1", "--approve", user="dan")
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+    assert busy.exit_code != 0 and "running in another process" in busy.stderr
+    assert NHS in str(_rows(planted, "people"))
+    assert cli("subject", "erase", "R1", "--approve", user="dan").exit_code == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.lifecycle.conftest import NHS, Planted
 
 
@@ -46,3 +48,47 @@ def test_an_analyst_may_not_manage_requests(planted: Planted) -> None:
     assert refused.exit_code == 3
     log = planted.cli("audit", "log", "--action", "access.denied", "--json", user="dora").json()
     assert log and log[-1]["principal"] == "ann"
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        (("hold", "remove"), "H99999999999999999999999"),
+        (("hold", "remove"), "H\u00b2"),
+        (("hold", "remove"), "H\u0661\u0662"),
+        (("hold", "remove"), "X1"),
+        (("subject", "find"), "R99999999999999999999"),
+        (("subject", "find"), "R\u0661"),
+        (("subject", "find"), "R-1"),
+        (("subject", "find"), "H1"),
+    ],
+)
+def test_request_and_hold_numbers_are_ascii_digits_that_fit(
+    planted: Planted, command: tuple[str, str], text: str
+) -> None:
+    """Huge, non-ASCII or signed numbers get one line naming the text, never a crash or another record."""
+    planted.cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    planted.cli("hold", "add", "--dataset", "people", "--reason", "inquiry", user="dora")
+    refused = planted.cli(*command, text, user="dora")
+    assert refused.exit_code == 1, refused.stderr
+    assert "expected a" in refused.stderr and "unexpectedly" not in refused.stderr
+    assert len(planted.cli("hold", "list", "--json", user="dora").json()) == 1
+
+
+@pytest.mark.parametrize("row", ["99999999999999999999:1", "1:\u00b2", "\u0661:1"])
+def test_row_keys_are_ascii_digits_that_fit(planted: Planted, row: str) -> None:
+    planted.cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    refused = planted.cli("subject", "confirm", "R1", "--dataset", "people", "--row", row, user="dora")
+    assert refused.exit_code == 1 and "--row" in refused.stderr and "unexpectedly" not in refused.stderr
+
+
+def test_leading_zeros_and_lower_case_still_name_the_request(planted: Planted) -> None:
+    planted.cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    for text in ("R1", "r1", "1", "R0001", " R1 "):
+        assert planted.cli("subject", "find", text, user="dora").exit_code == 0, text
+
+
+def test_hold_list_of_an_unknown_dataset_is_an_error(planted: Planted) -> None:
+    listed = planted.cli("hold", "list", "--dataset", "nosuch", "--json", user="dora")
+    assert listed.exit_code != 0 and "nosuch" in listed.stderr and listed.stdout == ""
+    assert planted.cli("hold", "list", "--dataset", "people", "--json", user="dora").json() == []

@@ -58,3 +58,18 @@ def test_a_whole_dataset_hold_stops_retention(planted: Planted) -> None:
     done = cli("retention", "run", "--json", user="dora").json()
     assert done[0]["status"].startswith("held")
     assert cli("retention", "run", user="ann").exit_code == 3
+
+
+def test_an_archive_inside_the_estate_is_refused(planted: Planted) -> None:
+    """Archived rows left under the estate would not be gone from it (and erasure's byte scan would find them)."""
+    cli = planted.cli
+    cli("retention", "set", "-d", "people", "--period", "P51Y", "--from", "date_of_birth", "--action", "archive",
+        user="dora")  # fmt: skip
+    before = _dobs(planted)
+    nested = planted.estate.root / "old"
+    assert cli("init", nested).exit_code == 0
+    for target in (planted.estate.root, nested, planted.estate.root / "." / "old" / ".." / "old"):
+        refused = cli("retention", "run", "--archive", target, user="dora")
+        assert refused.exit_code == 1 and "--archive" in refused.stderr and "inside" in refused.stderr, target
+    assert _dobs(planted) == before
+    assert not (planted.estate.root / "archive").exists() and not (nested / "archive").exists()

@@ -25,7 +25,7 @@ from joinedup.cli.common import (
     table,
 )
 from joinedup.errors import InputError
-from joinedup.lifecycle import erasure, export, find, holds, rectify, requests, retention
+from joinedup.lifecycle import erasure, export, find, holds, labels, rectify, requests, retention
 
 request_app = typer.Typer(help="The register of access, erasure and rectification requests.", no_args_is_help=True)
 subject_app = typer.Typer(help="Find, export, rectify and erase one person's data.", no_args_is_help=True)
@@ -203,7 +203,7 @@ def _decide(
     target = open_estate(estate)
     match = find.decide(
         target, _me(target, as_, "subject.find"), requests.parse_request_id(request), dataset,
-        find.parse_row(row), confirm=confirm, part="quarantine" if quarantine else "table",
+        labels.parse_row(row), confirm=confirm, part="quarantine" if quarantine else "table",
     )  # fmt: skip
     emit(match.to_dict(), json_, lambda _: say("{} {} in {}: {}.", match.part, match.row, match.dataset, match.status))
 

@@ -33,8 +33,10 @@ it finishes, and each can run again safely, so an erasure killed part-way
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,8 @@ from deltalake import DeltaTable
 
 from joinedup import linkage
 from joinedup.access import authorize
-from joinedup.audit import Subject, forget_sealed, principal_key, record, sealed_texts
-from joinedup.errors import AccessDenied, InputError, JoinedupError, NotFoundError
+from joinedup.audit import Subject, forget_sealed, principal_key, record, record_now, sealed_texts
+from joinedup.errors import AccessDenied, BusyError, InputError, JoinedupError, NotFoundError
 from joinedup.estate import Catalogue, Estate, Lineage
 from joinedup.estate.db import now
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
@@ -109,6 +111,7 @@ def propose(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
         if existing is not None:
             return _summary(existing)
         keys = _check(estate, session, request_ids)
+        _refuse_overlap(session, request_ids, keys)
         run = ErasureRun(
             request_ids=sorted(request_ids), status="proposed", proposed_by=me.name, proposed_at=now(), steps={}
         )
@@ -126,6 +129,7 @@ def propose(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
 def approve(estate: Estate, principal: str, request_ids: list[int]) -> dict[str, Any]:
     """Approve (as a second principal) and run the proposed erasure, or finish one a kill interrupted."""
     me = authorize(estate, principal, ACTION)
+    refused: int | None = None
     with estate.session() as session:
         run = _run_for(session, request_ids)
         if run is None:
@@ -135,11 +139,9 @@ def approve(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
             )
         if run.status == "done":
             return _summary(run)
-        if run.status == "proposed":
-            if principal_key(run.proposed_by) == principal_key(me.name):
-                raise AccessDenied(
-                    f"{me.name} proposed erasure E{run.id}; a different dpo or admin must approve it (four eyes)"
-                )
+        if run.status == "proposed" and principal_key(run.proposed_by) == principal_key(me.name):
+            refused = run.id
+        elif run.status == "proposed":
             _check(estate, session, run.request_ids)
             run.status, run.approved_by, run.approved_at = "running", me.name, now()
             record(
@@ -147,7 +149,62 @@ def approve(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
                 detail={"erasure": f"E{run.id}", "proposed_by": run.proposed_by},
             )  # fmt: skip
         run_id = run.id
-    return _run(estate, run_id, me.name)
+    if refused is not None:
+        # Outside the session above: a refusal must reach the audit trail, not roll back with the error.
+        record_now(
+            estate, principal=me.name, action="subject.erase_refused",
+            detail={"erasure": f"E{refused}", "requests": _labels(request_ids).split(),
+                    "reason": "four eyes: the proposer may not approve"},
+        )  # fmt: skip
+        raise AccessDenied(
+            f"{me.name} proposed erasure E{refused}; a different dpo or admin must approve it (four eyes)"
+        )
+    with _running(estate, run_id):
+        return _run(estate, run_id, me.name)
+
+
+@contextlib.contextmanager
+def _running(estate: Estate, run_id: int) -> Iterator[None]:
+    """Only one process runs an erasure at a time: a second approval (or resume) meanwhile is refused, not queued."""
+    # A dot cannot be in a dataset name, so this lock never collides with a dataset's.
+    path = estate.root / "locks" / "erasure.run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(
+                f"an erasure is running in another process; run erasure E{run_id} again when it finishes"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _refuse_overlap(
+    session: sa.orm.Session, request_ids: list[int], keys: dict[tuple[str, str], set[tuple[int, int]]]
+) -> None:
+    """One line when a request, or a row, is already in an erasure not yet finished: two runs would fight over it."""
+    wanted = {(d, p, i, r) for (d, p), rows in keys.items() for i, r in rows}
+    for run in session.scalars(sa.select(ErasureRun).where(ErasureRun.status != "done").order_by(ErasureRun.id)):
+        shared = sorted(set(run.request_ids) & set(request_ids))
+        if shared:
+            raise InputError(
+                f"{_labels(shared)} already in erasure E{run.id} ({run.status}) of {_labels(run.request_ids)}: "
+                f"approve or finish that one (`joinedup subject erase {_labels(run.request_ids)} --approve`)"
+            )
+        theirs = session.execute(
+            sa.select(SubjectMatch.dataset, SubjectMatch.part, SubjectMatch.ingest, SubjectMatch.source_row).where(
+                SubjectMatch.request_id.in_(run.request_ids), SubjectMatch.status == "confirmed"
+            )
+        ).all()
+        overlap = wanted & {tuple(t) for t in theirs}
+        if overlap:
+            raise InputError(
+                f"{_labels(request_ids)}: {len(overlap)} row(s) are already being erased by erasure E{run.id} "
+                f"({run.status}) of {_labels(run.request_ids)}; finish that one first"
+            )
 
 
 def _labels(request_ids: Iterable[int]) -> str:

@@ -20,12 +20,14 @@ from typing import Any
 import pyarrow.compute as pc
 
 from joinedup.access import authorize
-from joinedup.audit import dataset_membership, record_now, who_accessed
+from joinedup.audit import record_now, who_accessed
+from joinedup.errors import InputError
 from joinedup.estate import Catalogue, Estate
 from joinedup.lifecycle.find import matches
 from joinedup.lifecycle.models import RetentionRule
 from joinedup.lifecycle.recipients import recipients_to_notify
 from joinedup.lifecycle.requests import request_details, subjects_of
+from joinedup.lifecycle.retention import purged_versions
 from joinedup.storage import delta
 from joinedup.storage.csv_export import safe_cell
 
@@ -36,17 +38,10 @@ def export_pack(estate: Estate, principal: str, request_id: int, out: Path) -> d
     """Write the request's subject access pack to ``out`` (a zip); a summary of what it holds."""
     me = authorize(estate, principal, ACTION)
     details = request_details(estate, request_id)
-    records = _records(estate, request_id)
+    _refuse_while_pending(estate, request_id)
+    records, keys = _records(estate, request_id)
     datasets = _about(estate, sorted({r["dataset"] for r in records}))
-    accesses: list[dict[str, Any]] = []
-    for kind in ("nhs_number", "ni_number"):
-        if kind in details:
-            answer = who_accessed(estate, kind, details[kind], dataset_membership(estate))
-            accesses += [
-                {"when": a.entry.at, "who": a.entry.principal, "what": a.entry.action, "why": a.entry.purpose,
-                 "dataset": a.entry.dataset, "basis": a.basis}
-                for a in answer.accesses
-            ]  # fmt: skip
+    accesses = _accesses(estate, details, keys)
     pack = {"request": f"R{request_id}", "records": records, "datasets": datasets, "accessed_by": accesses}
     staged = out.with_name(f".{out.name}.partial")
     _write_zip(staged, pack)
@@ -63,25 +58,73 @@ def export_pack(estate: Estate, principal: str, request_id: int, out: Path) -> d
             "datasets": sorted(datasets)}  # fmt: skip
 
 
-def _records(estate: Estate, request_id: int) -> list[dict[str, Any]]:
-    """The confirmed rows as the current version (and the quarantine) hold them."""
-    found: list[dict[str, Any]] = []
+def _refuse_while_pending(estate: Estate, request_id: int) -> None:
+    """A pack sent before every proposed row is decided would leave out (or wrongly include) someone's records."""
+    pending = matches(estate, request_id, "candidate")
+    if pending:
+        raise InputError(
+            f"request R{request_id} has {len(pending)} candidate row(s) awaiting a decision: "
+            "`joinedup subject confirm` or `subject reject` each one `subject find` lists, then export"
+        )
+
+
+#: Basis of an access, strongest first, for merging the answers of several identifiers.
+_BASIS_RANK = {"returned": 0, "named": 1, "aggregate": 2, "undetermined": 3}
+
+
+def _accesses(estate: Estate, details: dict[str, str], keys: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """Who accessed the person's data: the precise answer of ``audit who-accessed``, for each identifier and record."""
+    kinds: list[tuple[str | None, str | None]] = [(k, details[k]) for k in ("nhs_number", "ni_number") if k in details]
+    if not kinds and not keys:
+        return []
+    best: dict[int, Any] = {}
+    for kind, value in kinds or [(None, None)]:
+        for access in who_accessed(estate, kind, value, records=keys).accesses:
+            seen = best.get(access.entry.seq)
+            if seen is None or _BASIS_RANK.get(access.basis, 9) < _BASIS_RANK.get(seen.basis, 9):
+                best[access.entry.seq] = access
+    return [
+        {"when": a.entry.at, "who": a.entry.principal, "what": a.entry.action, "why": a.entry.purpose,
+         "dataset": a.entry.dataset, "basis": a.basis}
+        for _, a in sorted(best.items())
+    ]  # fmt: skip
+
+
+def _records(estate: Estate, request_id: int) -> tuple[list[dict[str, Any]], list[tuple[str, Any]]]:
+    """The confirmed rows as every version still readable holds them, and their (dataset, primary key) pairs.
+
+    A row an older version still reads back is data the estate holds about the
+    person (Art. 15), even when the current version replaced or corrected it;
+    each distinct form of a row appears once, with the versions that hold it.
+    """
     wanted: dict[tuple[str, str], set[tuple[int, int]]] = {}
     for m in matches(estate, request_id, "confirmed"):
         wanted.setdefault((m.dataset, m.part), set()).add((m.ingest, m.source_row))
-    for (dataset, part), keys in sorted(wanted.items()):
-        current = Catalogue(estate).get(dataset).version(None)
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    keys: set[tuple[str, str]] = set()
+    for (dataset, part), rows in sorted(wanted.items()):
+        info = Catalogue(estate).get(dataset)
+        primary = ((info.schema or {}).get("primaryKey") or ["_source_row"])[0]
         path = estate.table_path(dataset) if part == "table" else estate.quarantine_path(dataset)
-        version = current.table_version if part == "table" else current.quarantine_version
-        if version is None:
-            continue
-        data = delta.snapshot(path, version)
-        ingests = sorted({i for i, _ in keys})
-        table = data.to_table(filter=pc.field("_ingest").isin(ingests))
-        for row in table.to_pylist():
-            if (row["_ingest"], row["_source_row"]) in keys:
-                found.append({"dataset": dataset, "part": part, **{k: _plain(v) for k, v in row.items()}})
-    return found
+        gone = purged_versions(estate, dataset)
+        ingests = sorted({i for i, _ in rows})
+        for version in info.versions:
+            delta_version = version.table_version if part == "table" else version.quarantine_version
+            if delta_version is None or version.number in gone:
+                continue
+            table = delta.snapshot(path, delta_version).to_table(filter=pc.field("_ingest").isin(ingests))
+            for row in table.to_pylist():
+                if (row["_ingest"], row["_source_row"]) not in rows:
+                    continue
+                plain = {k: _plain(v) for k, v in row.items()}
+                held = found.setdefault(
+                    (dataset, part, json.dumps(plain, sort_keys=True, default=str)),
+                    {"dataset": dataset, "part": part, **plain, "versions": []},
+                )
+                held["versions"].append(version.number)
+                if part == "table" and row.get(primary) is not None:
+                    keys.add((dataset, str(row[primary])))
+    return list(found.values()), sorted(keys)
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from joinedup import linkage
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import InputError, NotFoundError
+from joinedup.errors import NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.models import Dataset, SchemaVersion
 from joinedup.lifecycle.models import SubjectMatch
@@ -50,14 +50,6 @@ class Match:
             "dataset": self.dataset, "part": self.part, "row": self.row, "basis": self.basis,
             "score": round(self.score, 3), "status": self.status,
         }  # fmt: skip
-
-
-def parse_row(text: str) -> tuple[int, int]:
-    """``INGEST:ROW`` (as ``subject find`` shows it) as two numbers."""
-    parts = text.split(":")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise InputError(f"--row {text!r}: expected INGEST:ROW as `subject find` shows it, e.g. 1:42")
-    return int(parts[0]), int(parts[1])
 
 
 def data_files(estate: Estate, dataset: str, part: str) -> list[Path]:

@@ -14,6 +14,7 @@ from joinedup.audit.subjects import canonical_identifier, estate_secret, subject
 from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
+from joinedup.lifecycle.labels import parse_label
 from joinedup.lifecycle.models import LegalHold
 from joinedup.lifecycle.sealing import destroy, seal, unseal
 
@@ -70,7 +71,10 @@ def add_hold(estate: Estate, principal: str, dataset: str, reason: str, nhs_numb
 
 
 def list_holds(estate: Estate, principal: str, dataset: str | None = None) -> list[Hold]:
+    """Holds in force, of one dataset when ``dataset`` is given (an unknown name is an error, not "no holds")."""
     authorize(estate, principal, "hold.manage", dataset=dataset)
+    if dataset is not None:
+        Catalogue(estate).get(dataset)
     with estate.session() as session:
         query = sa.select(LegalHold).order_by(LegalHold.id)
         if dataset is not None:
@@ -115,7 +119,4 @@ def held_people(estate: Estate, dataset: str) -> tuple[bool, list[str]]:
 
 
 def parse_hold_id(text: str) -> int:
-    stripped = text.strip().lstrip("Hh")
-    if not stripped.isdigit():
-        raise InputError(f"hold {text!r}: expected a hold number such as H3")
-    return int(stripped)
+    return parse_label(text, "H", "hold")

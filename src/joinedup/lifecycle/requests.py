@@ -7,7 +7,6 @@ answer it: the identifiers and the name, date of birth and postcode to search by
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Estate
 from joinedup.estate.db import now
 from joinedup.lifecycle.deadlines import MAX_EXTENSION_MONTHS, days_left, due_date
+from joinedup.lifecycle.labels import parse_label
 from joinedup.lifecycle.models import SubjectRequest
 from joinedup.lifecycle.sealing import destroy, seal, unseal
 from joinedup.standards import STANDARD_TYPES
@@ -29,7 +29,6 @@ from joinedup.standards import STANDARD_TYPES
 KINDS = ("access", "erasure", "rectification")
 #: Who manages the register: the action every request command is authorised against.
 MANAGE = "request.manage"
-_REQUEST_ID = re.compile(r"[Rr]?-?0*(\d{1,9})")
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,7 @@ class RequestInfo:
 
 def parse_request_id(text: str) -> int:
     """``R12``, ``r12`` or ``12`` as the number 12."""
-    found = _REQUEST_ID.fullmatch(text.strip())
-    if not found:
-        raise InputError(f"request {text!r}: expected a request number such as R12")
-    return int(found.group(1))
+    return parse_label(text, "R", "request")
 
 
 def _info(row: SubjectRequest) -> RequestInfo:

@@ -91,8 +91,19 @@ def run(
     rules = list_rules(estate, me.name)
     if not dry_run and archive is None and any(r.action == "archive" for r in rules):
         raise InputError("a rule archives: give the archive estate with --archive PATH")
+    if archive is not None:
+        _outside(estate, archive)
     target = Estate.open(archive) if archive is not None and not dry_run else None
     return [_apply(estate, me.name, rule, today or date.today(), dry_run, target) for rule in rules]
+
+
+def _outside(estate: Estate, archive: Path) -> None:
+    """Archived rows must leave the estate: under it they would still be held, and erasure's scan would find them."""
+    root, folder = estate.root.resolve(), archive.resolve()
+    if folder == root or folder.is_relative_to(root):
+        raise InputError(
+            f"--archive {str(archive)!r} is inside the estate {str(estate.root)!r}: archive to a separate estate"
+        )
 
 
 def _apply(

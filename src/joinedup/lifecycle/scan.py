@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,9 @@ def patterns_for(details: Iterable[tuple[str, str]]) -> dict[str, str]:
     for kind, value in details:
         if kind in ("nhs_number", "ni_number", "name"):
             for form in spellings(kind, value):
-                found[form.lower()] = kind
+                # A name's accents may be one code point or a letter and a combining mark (NFC or NFD).
+                for normal in ("NFC", "NFD"):
+                    found[unicodedata.normalize(normal, form.lower())] = kind
     return found
 
 
@@ -66,10 +69,11 @@ def scan(root: Path, patterns: dict[str, str], *, only: Iterable[Path] | None = 
     result = ScanResult()
     if not patterns:
         return result
-    automaton = ahocorasick.Automaton()
-    for spelling, kind in patterns.items():
-        automaton.add_word(spelling.encode().decode("latin-1"), kind)
-    automaton.make_automaton()
+    # Raw bytes lowered byte by byte: exact for ASCII, and matches a UTF-8 spelling whose other letters agree.
+    automaton = _automaton({spelling.encode().decode("latin-1"): kind for spelling, kind in patterns.items()})
+    # Letters outside ASCII change case only once decoded: searched again as UTF-8 text and as Latin-1 text.
+    wide = {spelling: kind for spelling, kind in patterns.items() if not spelling.isascii()}
+    unicode_automaton = _automaton(wide) if wide else None
     regex = "|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True))
     for path in only if only is not None else _files(root):
         if not path.is_file():
@@ -78,10 +82,22 @@ def scan(root: Path, patterns: dict[str, str], *, only: Iterable[Path] | None = 
         data = path.read_bytes()
         result.bytes += len(data)
         kinds = {kind for _, kind in automaton.iter(data.lower().decode("latin-1"))}
+        if unicode_automaton is not None:
+            for encoding in ("utf-8", "latin-1"):
+                text = data.decode(encoding, errors="replace").lower()
+                kinds |= {kind for _, kind in unicode_automaton.iter(text)}
         if path.suffix == ".parquet":
             kinds |= _decoded_hits(path, regex, patterns)
         result.hits += [(str(path.relative_to(root)), kind) for kind in sorted(kinds)]
     return result
+
+
+def _automaton(words: dict[str, str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for word, kind in words.items():
+        automaton.add_word(word, kind)
+    automaton.make_automaton()
+    return automaton
 
 
 def _files(root: Path) -> Iterator[Path]:
