@@ -321,3 +321,23 @@ def test_a_rule_comparing_with_a_dataset_the_measurer_may_not_read_is_not_measur
     [rule] = [r for r in result.rules if r["id"] == "dob-gp"]
     assert rule["passed"] is None and "may not read 'gp'" in rule["error"]
     assert any(e.principal == "stu" and e.dataset == "gp" for e in log(estate, action="access.denied"))
+
+
+def test_reports_and_releases_are_refused_inside_the_estate_folder(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    for args in (
+        ("quality", "report", "--html", estate.root / "r.html"),
+        ("quality", "measure", "-d", "people", "--html", estate.root / "r.html"),
+        ("quality", "show", "-d", "people", "--html", estate.root / "tmp" / ".." / "r.html"),
+        ("catalogue", "export", "--out", estate.root / "c.jsonld"),
+        ("export-all", "--out", estate.root / "exported"),
+        ("publish", "-d", "people", "--columns", "sex", "--out", estate.root / "release"),
+    ):
+        done = cli(*args, "--json")
+        assert done.exit_code == 1, args
+        assert "inside the estate folder" in json.loads(done.stderr)["message"], args
+    assert not (estate.root / "r.html").exists() and not (estate.root / "exported").exists()
+    assert not (estate.root / "release").exists() and not (estate.root / "c.jsonld").exists()
+    assert cli("quality", "report", "--html", tmp_path / "fine.html").exit_code == 0
