@@ -68,6 +68,9 @@ def test_a_sensitive_dataset_is_not_published(residents: Estate, tmp_path: Path)
     with pytest.raises(PublishError, match="only OFFICIAL, OPEN"):
         publish(residents, "tester", "residents", out=tmp_path / "o", aggregate="count by year")
     assert not (tmp_path / "o").exists()
+    # A dry run shows what would be released: nothing, so it says so instead of showing the rows.
+    with pytest.raises(PublishError, match="only OFFICIAL, OPEN"):
+        publish(residents, "tester", "residents", out=tmp_path / "o", columns=["la_code", "year"], dry_run=True)
 
 
 def test_import_of_a_dcat_export_and_a_ckan_dump_then_find(residents: Estate, tmp_path: Path) -> None:

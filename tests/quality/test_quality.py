@@ -321,3 +321,95 @@ def test_a_rule_comparing_with_a_dataset_the_measurer_may_not_read_is_not_measur
     [rule] = [r for r in result.rules if r["id"] == "dob-gp"]
     assert rule["passed"] is None and "may not read 'gp'" in rule["error"]
     assert any(e.principal == "stu" and e.dataset == "gp" for e in log(estate, action="access.denied"))
+
+
+def test_reports_and_releases_are_refused_inside_the_estate_folder(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    for args in (
+        ("quality", "report", "--html", estate.root / "r.html"),
+        ("quality", "measure", "-d", "people", "--html", estate.root / "r.html"),
+        ("quality", "show", "-d", "people", "--html", estate.root / "tmp" / ".." / "r.html"),
+        ("catalogue", "export", "--out", estate.root / "c.jsonld"),
+        ("export-all", "--out", estate.root / "exported"),
+        ("publish", "-d", "people", "--columns", "sex", "--out", estate.root / "release"),
+    ):
+        done = cli(*args, "--json")
+        assert done.exit_code == 1, args
+        assert "inside the estate folder" in json.loads(done.stderr)["message"], args
+    assert not (estate.root / "r.html").exists() and not (estate.root / "exported").exists()
+    assert not (estate.root / "release").exists() and not (estate.root / "c.jsonld").exists()
+    assert cli("quality", "report", "--html", tmp_path / "fine.html").exit_code == 0
+
+
+def test_unquoted_yaml_dates_in_a_rules_file_mean_the_dates_written(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = _rules(
+        tmp_path,
+        "rules:\n"
+        "  - {id: dob, check: range, column: date_of_birth, minimum: 1900-01-01, maximum: 1985-01-01}\n"
+        "  - {id: coded, check: values, column: sex, values: [2026-01-01, F]}\n"
+        "  - {id: named, check: completeness, column: name, purpose: 2026-01-01, owner: 2026-01-01}\n",
+    )
+    added = cli("quality", "rules", "add", rules, "-d", "people", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert added.json()[0]["minimum"] == "1900-01-01" and added.json()[2]["owner"] == "2026-01-01"
+    by_id = {r["id"]: r for r in cli("quality", "measure", "-d", "people", "--json").json()["rules"]}
+    assert by_id["dob"]["rows_failing"] == 2  # born 1990 and 1985-07-08
+    assert by_id["coded"]["rows_failing"] == 2  # the M rows
+
+
+def test_one_rule_failing_on_the_data_is_reported_and_the_others_are_measured(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    rules = _rules(
+        tmp_path,
+        "rules:\n"
+        "  - {id: numeric-name, check: expression, expression: 'CAST(name AS INTEGER) > 0'}\n"
+        "  - {id: coded, check: values, column: sex, values: [F]}\n",
+    )
+    add_rules(estate, "people", rules, principal="tester")
+    result = measure(estate, "people", principal="tester")
+    by_id = {r["id"]: r for r in result.rules}
+    assert by_id["numeric-name"]["passed"] is None
+    assert "Conversion Error" in by_id["numeric-name"]["error"] and "Sam" not in by_id["numeric-name"]["error"]
+    assert by_id["coded"]["rows_failing"] == 2 and by_id["completeness.nhs_number"]["passed"] is True
+    assert result.profile["rows"] == 4
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("{id: r, check: range, column: person_id, minimum: abc}", "minimum 'abc' is not a bigint"),
+        ("{id: r, check: range, column: date_of_birth, maximum: 31/12/2000}", "is not a date"),
+        ("{id: r, check: lag, column: name, max_lag_days: 3}", "needs a date or datetime column"),
+        ("{id: r, check: values, column: sex, values: [[M], F]}", "expected a list of codes"),
+        ("{id: r, check: values, column: sex, values: [~]}", "expected a list of codes"),
+        ("{id: r, check: reference, column: postcode, reference: nosuch.postcode}", "'nosuch' is not in the estate"),
+        ("{id: r, check: reference, column: postcode, reference: people.nope}", "has no column 'nope'"),
+        ("{id: r, check: cross_dataset, columns: [nhs_number, date_of_birth], reference: gp}", "'gp' is not in"),
+    ],
+)
+def test_a_rule_that_cannot_be_measured_is_refused_when_added(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path, rule: str, message: str
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    done = cli("quality", "rules", "add", _rules(tmp_path, f"rules:\n  - {rule}\n"), "-d", "people", "--json")
+    assert done.exit_code == 1
+    text = json.loads(done.stderr)["message"]
+    assert "\n" not in text and text.startswith("rules.yaml: rule 'r': ") and message in text, text
+    with estate.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(RuleRow)) == 0
+
+
+def test_the_issue_log_of_an_unknown_dataset_is_an_error_not_an_empty_list(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    done = cli("quality", "issues", "list", "-d", "peple", "--json")
+    assert done.exit_code == 1 and "unknown dataset 'peple'" in json.loads(done.stderr)["message"]
+    assert cli("quality", "issues", "list", "-d", "people", "--json").exit_code == 0

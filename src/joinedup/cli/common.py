@@ -259,6 +259,19 @@ def open_estate(path: Path) -> Estate:
     return Estate.open(path)
 
 
+def outside_estate(estate: Estate, path: Path, option: str) -> Path:
+    """Refuse to write a report, release or export inside the estate folder: one line, nothing written.
+
+    Files there would escape erasure's inventory and its byte scan would find them, a
+    release could overwrite the estate's own files, and an export would copy itself.
+    """
+    root = estate.root.resolve()
+    where = path.resolve()
+    if where == root or where.is_relative_to(root):
+        raise InputError(f"{option} {path}: is inside the estate folder {estate.root}; write it elsewhere")
+    return path
+
+
 def to_jsonable(value: Any) -> Any:
     """``value`` as something JSON holds exactly: times as ISO 8601 text, NaN and infinities as null."""
     if isinstance(value, datetime):

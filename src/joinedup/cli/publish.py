@@ -20,6 +20,7 @@ from joinedup.cli.common import (
     open_estate,
     out,
     output_file,
+    outside_estate,
     say,
     table,
 )
@@ -91,6 +92,8 @@ def publish_(
     joinedup publish -d people --aggregate "mean age by year" --out r2
     """
     target = open_estate(estate)
+    if not dry_run:
+        outside_estate(target, out_dir, "--out")
     me = resolve_principal(target, as_, "data.publish", dataset=dataset).name
     pusher = CkanPusher(ckan, owner_org=ckan_org) if ckan and not dry_run else None
     result = publish(
@@ -200,6 +203,7 @@ def export_(
     joinedup catalogue export --format datapackage --out datapackage.json
     """
     target = open_estate(estate)
+    outside_estate(target, out_file, "--out")
     me = resolve_principal(target, as_, "catalogue.read").name
     result = export_catalogue(target, me, chosen(format_) or "dcat", out_file)
     emit(result, json_, lambda r: say("Wrote {} records ({}) to {}", len(r["datasets"]), r["format"], r["out"]))
@@ -301,6 +305,7 @@ def export_all_(
     joinedup export-all --out estate-export
     """
     target = open_estate(estate)
+    outside_estate(target, out_dir, "--out")
     me = resolve_principal(target, as_, "estate.export_all").name
     result = export_all(target, me, out_dir)
     emit(result, json_, lambda r: say("Exported {} datasets, {} catalogue tables, {} files to {} (manifest {})",

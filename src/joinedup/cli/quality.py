@@ -19,6 +19,7 @@ from joinedup.cli.common import (
     open_estate,
     out,
     output_file,
+    outside_estate,
     say,
     table,
 )
@@ -72,6 +73,8 @@ def measure_command(
     joinedup quality measure -d residents --version 2 --html residents.html
     """
     target = open_estate(estate)
+    if html is not None:
+        outside_estate(target, html, "--html")
     principal = resolve_principal(target, as_, "quality.measure", dataset=dataset).name
     result = measure(target, dataset, principal=principal, version=version).to_dict()
     if html is not None:
@@ -101,6 +104,8 @@ def show_command(
     joinedup quality show -d residents --html residents-quality.html
     """
     target = open_estate(estate)
+    if html is not None:
+        outside_estate(target, html, "--html")
     principal = resolve_principal(target, as_, "quality.read", dataset=dataset, purpose=purpose).name
     if html is not None:
         _write_dataset_report(target, dataset, principal, purpose, html)
@@ -130,6 +135,7 @@ def report_command(
     joinedup quality report --html estate-quality.html
     """
     target = open_estate(estate)
+    outside_estate(target, html, "--html")
     principal = resolve_principal(target, as_, "quality.read", purpose=purpose).name
     datasets = estate_results(target, principal=principal, purpose=purpose)
     issues = list_issues(target, principal=principal)

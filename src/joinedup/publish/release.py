@@ -96,6 +96,8 @@ def publish(
     version = info.version(None)
     schema = Schema.from_dict(info.schema or {}, source=f"schema of {dataset}")
     plan = _plan(schema, columns, aggregate, threshold)
+    # A dry run answers "what would be released": a dataset that may not be released at all is refused here too.
+    _open_record(estate, dataset)
     if not dry_run:
         _check_out(out)
     source = delta.snapshot(estate.table_path(dataset), version.table_version)
@@ -205,12 +207,7 @@ def _write(
     out: Path,
     push: Pusher | None,
 ) -> ReleaseResult:
-    meta = describe(estate, result.dataset)
-    if meta["security_classification"] != "OFFICIAL" or meta["access_rights"] != "OPEN":
-        raise PublishError(
-            f"dataset {result.dataset!r} is {meta['security_classification']} with access rights "
-            f"{meta['access_rights']}: only OFFICIAL, OPEN datasets are published (catalogue describe)"
-        )
+    meta = _open_record(estate, result.dataset)
     number = _next_number(estate, result.dataset)
     meta = {
         **meta,
@@ -239,6 +236,17 @@ def _write(
         shutil.rmtree(out, ignore_errors=True)
         raise
     return result
+
+
+def _open_record(estate: Estate, dataset: str) -> dict[str, Any]:
+    """The dataset's catalogue record, if it may be published at all (OFFICIAL and OPEN)."""
+    meta = describe(estate, dataset)
+    if meta["security_classification"] != "OFFICIAL" or meta["access_rights"] != "OPEN":
+        raise PublishError(
+            f"dataset {dataset!r} is {meta['security_classification']} with access rights "
+            f"{meta['access_rights']}: only OFFICIAL, OPEN datasets are published (catalogue describe)"
+        )
+    return meta
 
 
 def _next_number(estate: Estate, dataset: str) -> int:

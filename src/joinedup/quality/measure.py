@@ -200,20 +200,59 @@ def _run_rules(
     with sealed(
         estate.tmp_dir, views=views, memory_limit=estate.config.memory_limit, threads=estate.config.threads
     ) as con:
-        sql, names = scan_sql(row_rules, uniques, schema)
-        values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+        try:
+            sql, names = scan_sql(row_rules, uniques, schema)
+            values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+        except EstateError:
+            # One rule failing on the data (a cast of a value that does not convert) must not lose the
+            # others: find the ones that fail on their own, report them, and scan the rest together.
+            row_rules, uniques = _measurable(con, row_rules, uniques, schema, dataset, results)
+            sql, names = scan_sql(row_rules, uniques, schema)
+            values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
         for i, c in enumerate(row_rules):
             results[c.rule.id] = _result(c.rule, *_counts(values, i))
         for i, rule in enumerate(uniques):
             checked, distinct = values[f"u{i}_n"], values[f"u{i}_d"]
             results[rule.id] = _result(rule, None, checked, checked - distinct, [])
         if joined:
-            sql, names = joined_sql(joined)
-            extra = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+            try:
+                sql, names = joined_sql(joined)
+                extra = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+            except EstateError:
+                joined = [c for c in joined if _runs_alone(con, joined_sql([c])[0], c.rule, dataset, results)]
+                sql, names = joined_sql(joined)
+                extra = dict(zip(names, _one_row(con, sql, dataset), strict=True)) if joined else {}
             for i, c in enumerate(joined):
                 results[c.rule.id] = _result(c.rule, *_counts(extra, i))
     results["__profile__"] = _profile(values, schema)
     return results
+
+
+def _measurable(
+    con: duckdb.DuckDBPyConnection,
+    row_rules: list[Compiled],
+    uniques: list[Rule],
+    schema: Schema,
+    dataset: str,
+    results: dict[str, Any],
+) -> tuple[list[Compiled], list[Rule]]:
+    """The rules that can be measured, each tried alone; those that cannot go into ``results`` with the reason."""
+    kept = [
+        c for c in row_rules if _runs_alone(con, scan_sql([c], [], schema, profile=False)[0], c.rule, dataset, results)
+    ]
+    unique = [u for u in uniques if _runs_alone(con, scan_sql([], [u], schema, profile=False)[0], u, dataset, results)]
+    return kept, unique
+
+
+def _runs_alone(con: duckdb.DuckDBPyConnection, sql: str, rule: Rule, dataset: str, results: dict[str, Any]) -> bool:
+    """True when the rule's own query runs; otherwise its result records why it was not measured."""
+    try:
+        _one_row(con, sql, dataset)
+    except EstateError as exc:
+        reason = str(exc).rsplit("(", 1)[-1].rstrip(")")
+        results[rule.id] = _result(rule, None, 0, 0, [], error=f"not measured: the rule failed on the data ({reason})")
+        return False
+    return True
 
 
 def _no_longer_fits(rule: Rule, schema: Schema) -> str | None:

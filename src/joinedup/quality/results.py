@@ -34,6 +34,7 @@ def add_rules(estate: Estate, dataset: str, path: Path, *, principal: str) -> li
     ruleset = load_rules(path, _schema(estate, dataset))
     if not ruleset.rules:
         raise SchemaError(f"{path.name}: holds no rules")
+    _check_references(estate, ruleset.rules, path.name)
     stamp = now()
     with estate.session() as session:
         ids = [r.id for r in ruleset.rules]
@@ -59,6 +60,22 @@ def add_rules(estate: Estate, dataset: str, path: Path, *, principal: str) -> li
             detail={"rules": ids, "source": path.name},
         )
     return list(ruleset.rules)
+
+
+def _check_references(estate: Estate, rules: tuple[Rule, ...], source: str) -> None:
+    """A rule that looks into another dataset names one the estate holds, with the columns it compares."""
+    catalogue = Catalogue(estate)
+    for rule in rules:
+        if rule.check not in ("reference", "cross_dataset"):
+            continue
+        other, _, column = (rule.reference or "").partition(".")
+        info = catalogue.find(other)
+        if info is None or info.schema is None:
+            raise SchemaError(f"{source}: rule {rule.id!r}: reference dataset {other!r} is not in the estate")
+        names = Schema.from_dict(info.schema, f"schema of {other!r}").names
+        for needed in [column] if rule.check == "reference" else list(rule.columns):
+            if needed not in names:
+                raise SchemaError(f"{source}: rule {rule.id!r}: reference dataset {other!r} has no column {needed!r}")
 
 
 def remove_rule(estate: Estate, dataset: str, rule_id: str, *, principal: str) -> None:
@@ -151,6 +168,8 @@ def list_issues(
     estate: Estate, *, principal: str, dataset: str | None = None, open_only: bool = False
 ) -> list[dict[str, Any]]:
     """The issue log: one dataset's, or every dataset's (each authorised). Issues hold no row keys."""
+    if dataset is not None:
+        Catalogue(estate).get(dataset)  # a misspelt name is an error, not an empty log
     names: list[str | None] = [dataset] if dataset is not None else [d.name for d in Catalogue(estate).datasets()]
     for name in names or [None]:
         authorize(estate, principal, "quality.read", dataset=name)

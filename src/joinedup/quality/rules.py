@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +161,22 @@ def freshness_rule(frequency: str, source: str = "default") -> Rule:
     )
 
 
+def _as_written(value: Any) -> Any:
+    """YAML reads an unquoted ``2026-01-01`` as a date: the rule means the text it was written as."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
+
+
 def _rule(item: Any, index: int, schema: Schema | None, source: str) -> Rule:
     label = f"rules[{index}]"
     if not isinstance(item, Mapping):
         raise SchemaError(f"{source}: {label}: expected a mapping")
+    item = {key: _as_written(value) for key, value in item.items()}
     rule_id = item.get("id")
     if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
         raise SchemaError(f"{source}: {label}: id: expected lower-case letters, digits, '_', '.' or '-' (at most 100)")
@@ -199,6 +212,12 @@ def _rule(item: Any, index: int, schema: Schema | None, source: str) -> Rule:
     values = item.get("values")
     if values is not None and (not isinstance(values, list) or not values):
         raise fail("values: expected a non-empty list")
+    if values is not None and not all(isinstance(v, str | int | float) for v in values):
+        raise fail("values: expected a list of codes (text or numbers, no lists, mappings or nulls)")
+    for key in ("minimum", "maximum"):
+        bound = item.get(key)
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, str | int | float)):
+            raise fail(f"{key}: expected a number, a date or text")
     rule = Rule(
         id=rule_id,
         check=check,
@@ -284,17 +303,39 @@ def _dataset_name(name: str, fail: Any) -> None:
 
 
 def check_against_schema(rule: Rule, schema: Schema, fail: Any) -> None:
-    """Columns exist; expressions and conditions are single boolean expressions over the row's columns."""
+    """Columns exist and fit the check; expressions and conditions are single boolean expressions over the row."""
     names = set(schema.names)
     for column in rule.columns:
         if column not in names:
             raise fail(f"unknown column {column!r} (columns: {', '.join(schema.names)})")
+    _check_types(rule, schema, fail)
     for key in ("where", "expression"):
         text = getattr(rule, key)
         if text is not None:
             problem = expression_problem(text, schema)
             if problem:
                 raise fail(f"{key}: {problem}")
+
+
+def _check_types(rule: Rule, schema: Schema, fail: Any) -> None:
+    """What the scan would only find out on the data: bounds that are not of the column's type, a lag on non-dates."""
+    from joinedup.quality.sql import sql_type
+
+    if rule.check == "lag" and sql_type(schema, rule.columns[0]) not in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
+        raise fail(
+            f"a lag rule needs a date or datetime column; {rule.columns[0]!r} is {schema.field(rule.columns[0]).type}"
+        )
+    if rule.check != "range":
+        return
+    typed = sql_type(schema, rule.columns[0])
+    for key in ("minimum", "maximum"):
+        bound = getattr(rule, key)
+        if bound is None:
+            continue
+        try:
+            duckdb.execute(f"SELECT CAST(? AS {typed})", [str(bound)]).fetchall()
+        except duckdb.Error:
+            raise fail(f"{key} {bound!r} is not a {typed.lower()} like column {rule.columns[0]!r}") from None
 
 
 def expression_problem(text: str, schema: Schema) -> str | None:

@@ -120,7 +120,9 @@ def _checked(applies: str, i: int) -> str:
     return f"count(*) FILTER (WHERE {applies}) AS r{i}_n"
 
 
-def scan_sql(rules: list[Compiled], uniques: list[Rule], schema: Schema) -> tuple[str, list[str]]:
+def scan_sql(
+    rules: list[Compiled], uniques: list[Rule], schema: Schema, *, profile: bool = True
+) -> tuple[str, list[str]]:
     """The one aggregate over the version: every row-level rule, every uniqueness rule and the drift profile.
 
     Returns the SQL and the names of its output columns, in order.
@@ -146,7 +148,7 @@ def scan_sql(rules: list[Compiled], uniques: list[Rule], schema: Schema) -> tupl
             f"count(*) FILTER (WHERE {where}) AS u{i}_n",
             f"count(DISTINCT {key}) FILTER (WHERE {where}) AS u{i}_d",
         ]
-    for j, name in enumerate(schema.names):
+    for j, name in enumerate(schema.names if profile else ()):
         column = ident(name)
         parts += [f"count({column}) AS p{j}_present", f"approx_count_distinct({column}) AS p{j}_distinct"]
         # A mean over a personal column could be one person's value (a dataset of one row).
