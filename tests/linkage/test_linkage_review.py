@@ -163,3 +163,13 @@ def test_a_truth_putting_one_record_in_two_clusters_is_refused(linked: Cli, tmp_
     result = linked("link", "evaluate", "--truth", truth)
     assert result.exit_code == 1 and "more than one cluster" in result.stderr
     assert "C1" not in result.stderr
+
+
+def test_a_run_with_name_variants_switched_is_never_incremental(linked: Cli, tmp_path: Path) -> None:
+    settings = tmp_path / "plain.yaml"
+    settings.write_text("name_variants: false\n")
+    # Nothing changed in the data, but the comparisons did: the kept pairs were scored with variants.
+    plain = linked("link", "run", "-d", "council", "-d", "gp", "--settings", settings, "--json")
+    assert plain.exit_code == 0, plain.stderr
+    assert plain.json()["incremental"] is False
+    assert linked("link", "run", "-d", "council", "-d", "gp", "--json").json()["incremental"] is False

@@ -109,7 +109,7 @@ def link(
         frames = _prepare(estate, con, mappings, roles, tables, variants)
         stages["prepare"] = _lap(started, stages)
         saved = _saved_model(estate, entity, roles)
-        same = _last_datasets(estate, entity) == set(chosen)
+        same = _last_run(estate, entity) == (set(chosen), variants)
         incremental, changed = _changes(estate, con, entity, frames, saved is not None and same and not full)
         stages["changes"] = _lap(started, stages)
         say(f"scoring {'changed records' if incremental else 'all records'}")
@@ -125,8 +125,9 @@ def link(
         outcome = keys.assign(con, estate, entity)
         stages["keys"] = _lap(started, stages)
         result = _store(
-            estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental
-        )
+            estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
+            variants,
+        )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
             _write_out(con, out, entity)
@@ -233,16 +234,20 @@ def _saved_model(estate: Estate, entity: str, roles: Sequence[str]) -> dict[str,
     return dict(row.model)
 
 
-def _last_datasets(estate: Estate, entity: str) -> set[str] | None:
-    """The datasets the last run for ``entity`` linked: an incremental run must link the very same ones.
+def _last_run(estate: Estate, entity: str) -> tuple[set[str], bool] | None:
+    """What the last run for ``entity`` linked, and whether with name variants: an incremental run must match both.
 
     Otherwise the model, the kept pairs and the value frequencies describe other records (a dataset added
-    or dropped), and the result would not be the one a full run gives.
+    or dropped) or other comparisons, and the result would not be the one a full run gives.
     """
     r = store.runs.c
     with estate.engine.connect() as c:
-        row = c.execute(sa.select(r.datasets).where(r.entity == entity).order_by(r.id.desc()).limit(1)).first()
-    return None if row is None else set(row.datasets)
+        row = c.execute(
+            sa.select(r.datasets, r.summary).where(r.entity == entity).order_by(r.id.desc()).limit(1)
+        ).first()
+    if row is None:
+        return None
+    return set(row.datasets), bool((row.summary or {}).get("name_variants", True))
 
 
 def _changes(
@@ -415,8 +420,9 @@ def _store(
     trained: dict[str, Any],
     outcome: keys.Outcome,
     incremental: bool,
+    variants: bool,
 ) -> int:
-    summary = _summary(con)
+    summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
     with estate.engine.begin() as c:
         run_id = int(
             c.execute(
