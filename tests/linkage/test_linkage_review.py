@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,21 @@ def test_a_run_with_name_variants_switched_is_never_incremental(linked: Cli, tmp
     assert plain.exit_code == 0, plain.stderr
     assert plain.json()["incremental"] is False
     assert linked("link", "run", "-d", "council", "-d", "gp", "--json").json()["incremental"] is False
+
+
+def test_damaged_results_get_one_line_not_a_crash(linked: Cli, estate: Estate) -> None:
+    for part in (store.pairs_path(estate, "person")).glob("*.parquet"):
+        part.unlink()
+    for args in (["review", "list"], ["link", "run", "-d", "council", "-d", "gp"]):
+        result = linked(*args)
+        assert result.exit_code != 0 and "unexpectedly" not in result.stderr, result.stderr
+        # Progress lines go to stderr too; the error is one line.
+        assert result.stderr.strip().splitlines()[-1].startswith("Error: linkage results person/pairs cannot be read")
+    assert len(linked("link", "history", "--json").json()["runs"]) == 1
+
+
+def test_keys_gone_after_a_run_stop_the_next_run_rather_than_renumber_everyone(linked: Cli, estate: Estate) -> None:
+    shutil.rmtree(store.keys_path(estate, "person"))
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--full")
+    assert result.exit_code != 0 and "keys of the last run are missing" in result.stderr, result.stderr
+    assert not store.keys_path(estate, "person").exists()

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import InputError, NotFoundError
+from joinedup.errors import EstateError, InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
 from joinedup.linkage import engine, keys, model, names, prepare, store
@@ -99,6 +99,13 @@ def link(
     _check_roles(roles, entity, chosen)
     if out is not None:
         _check_out(out, estate)
+    last = _last_run(estate, entity)
+    if last is not None and not store.written(store.keys_path(estate, entity)):
+        # Going on would give every record a new key: persistence broken without a word.
+        raise EstateError(
+            f"link: the {entity} keys of the last run are missing from the estate (linkage/{entity}/keys); "
+            "restore the estate folder from a backup"
+        )
     stages: dict[str, float] = {}
     with connect(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
@@ -109,7 +116,7 @@ def link(
         frames = _prepare(estate, con, mappings, roles, tables, variants)
         stages["prepare"] = _lap(started, stages)
         saved = _saved_model(estate, entity, roles)
-        same = _last_run(estate, entity) == (set(chosen), variants)
+        same = last == (set(chosen), variants)
         incremental, changed = _changes(estate, con, entity, frames, saved is not None and same and not full)
         stages["changes"] = _lap(started, stages)
         say(f"scoring {'changed records' if incremental else 'all records'}")

@@ -14,8 +14,9 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
+from joinedup.errors import EstateError
 from joinedup.estate import Estate
 from joinedup.estate.db import UTCDateTime
 
@@ -77,12 +78,26 @@ def keys_path(estate: Estate, entity: str) -> Path:
     return linkage_dir(estate, entity) / "keys"
 
 
+def written(path: Path) -> bool:
+    """Whether linkage has written a Delta table at ``path`` (every run writes both of an entity's tables)."""
+    return (path / "_delta_log").is_dir()
+
+
 def read(path: Path) -> pa.Table | None:
-    """The current Delta table at ``path``, or None when linkage has not written it yet."""
+    """The current Delta table at ``path``, or None when linkage has not written it yet.
+
+    A table whose files were removed or damaged is one clear error, never an unexpected crash: every
+    linkage command, and erasure, would otherwise stop there with a traceback.
+    """
     try:
         return DeltaTable(str(path)).to_pyarrow_table()
     except TableNotFoundError:
         return None
+    except (OSError, DeltaError, pa.ArrowException) as exc:
+        raise EstateError(
+            f"linkage results {path.parent.name}/{path.name} cannot be read ({type(exc).__name__}): "
+            "files under it were removed or damaged; restore the estate folder from a backup"
+        ) from None
 
 
 def replace(path: Path, table: pa.Table) -> None:
