@@ -101,11 +101,13 @@ def link(
         _check_out(out, estate)
     last = _last_run(estate, entity)
     if last is not None and not store.written(store.keys_path(estate, entity)):
-        # Going on would give every record a new key: persistence broken without a word.
-        raise EstateError(
-            f"link: the {entity} keys of the last run are missing from the estate (linkage/{entity}/keys); "
-            "restore the estate folder from a backup"
-        )
+        # Going on would give every record a new key: persistence broken without a word, unless asked for.
+        if not full:
+            raise EstateError(
+                f"link: the {entity} keys of the last run are missing from the estate (linkage/{entity}/keys); "
+                "restore the estate folder from a backup, or run with --full to give every record a new key"
+            )
+        say(f"the {entity} keys of the last run are missing: every record gets a new key")
     stages: dict[str, float] = {}
     with connect(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
