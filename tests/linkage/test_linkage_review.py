@@ -108,7 +108,6 @@ def test_out_is_checked_before_the_run(linked: Cli, estate: Estate, tmp_path: Pa
         (estate.root / "linked", "inside the estate"),
         (estate.root, "inside the estate"),
         (afile / "sub", "not a folder"),
-        (tmp_path / "it's", "quote"),
     ):
         result = linked("link", "run", "-d", "council", "-d", "gp", "--full", "--out", bad)
         assert result.exit_code == 1, bad
@@ -196,3 +195,26 @@ def test_keys_gone_after_a_run_stop_the_next_run_rather_than_renumber_everyone(l
     # Asked for in so many words, every record gets a new key.
     assert linked("link", "run", "-d", "council", "-d", "gp", "--full").exit_code == 0
     assert not set(_keys(estate).values()) & set(before.values())
+
+
+def test_out_files_are_guarded_private_and_fine_with_any_folder_name(cli: Cli, tmp_path: Path) -> None:
+    _load(cli, tmp_path, "council", COUNCIL.replace("C1,", "=HYPERLINK(1),").replace("C6,", "@SUM(1),"))
+    out = tmp_path / "it's linked"
+    result = cli("link", "run", "-d", "council", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    clusters = (out / "clusters.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK(1)" in clusters and "'@SUM(1)" in clusters
+    assert "\n=" not in clusters and ",=" not in clusters and ",@" not in clusters
+    for name in ("pairs.csv", "clusters.csv"):
+        assert (out / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_business_clusters_carry_a_business_key_column(cli: Cli, tmp_path: Path) -> None:
+    schema = tmp_path / "b.yaml"
+    schema.write_text(
+        "fields:\n  - {name: ref, type: string}\n  - {name: company_name, type: string}\nprimaryKey: [ref]\n"
+    )
+    assert cli("ingest", write_csv(tmp_path / "s.csv", "ref,company_name\nS1,Acme Ltd\nS2,Acme Limited\n"), "-d", "s",
+               "--schema", schema).exit_code == 0  # fmt: skip
+    assert cli("link", "run", "-d", "s", "--entity", "business", "--out", tmp_path / "o").exit_code == 0
+    assert (tmp_path / "o" / "clusters.csv").read_text().splitlines()[0] == "dataset,id,business_key"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from joinedup.estate.db import now
 from joinedup.linkage import engine, keys, model, names, prepare, store
 from joinedup.linkage.columns import ENTITIES, DatasetColumns, check_settings, comparable, map_columns
 from joinedup.storage import delta
+from joinedup.storage.csv_export import write_csv
 from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
 
@@ -202,7 +203,6 @@ def _check_out(out: Path, estate: Estate) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"link: --out {out}: {existing} is a file, not a folder")
-    _path(out)
 
 
 def _prepare(
@@ -499,24 +499,29 @@ def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _write_out(con: duckdb.DuckDBPyConnection, out: Path, entity: str) -> None:
+    """pairs.csv and clusters.csv, written as every export is: guarded against formulas, private, whole or not at all.
+
+    Ids are each dataset's primary key, as loaded: an id such as ``=HYPERLINK(...)`` must not run when opened.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    pairs = out / "pairs.csv"
-    clusters = out / "clusters.csv"
-    con.execute(
-        f"""COPY (SELECT dataset_l, id_l, dataset_r, id_r, round(match_probability, 6) AS match_probability
-        FROM jd_scored WHERE accepted ORDER BY ALL) TO '{_path(pairs)}' (HEADER, DELIMITER ',')"""
-    )
-    con.execute(
-        f"""COPY (SELECT split_part(rid, ':', 1) AS dataset, substr(rid, length(split_part(rid, ':', 1)) + 2) AS id,
-        key AS {"person_key"} FROM jd_keys ORDER BY ALL) TO '{_path(clusters)}' (HEADER, DELIMITER ',')"""
-    )
+    write_csv(
+        out / "pairs.csv",
+        ("dataset_l", "id_l", "dataset_r", "id_r", "match_probability"),
+        _rows(con, "SELECT dataset_l, id_l, dataset_r, id_r, round(match_probability, 6) FROM jd_scored "
+              "WHERE accepted ORDER BY ALL"),
+    )  # fmt: skip
+    write_csv(
+        out / "clusters.csv",
+        ("dataset", "id", f"{entity}_key"),
+        _rows(con, "SELECT split_part(rid, ':', 1), substr(rid, length(split_part(rid, ':', 1)) + 2), key "
+              "FROM jd_keys ORDER BY ALL"),
+    )  # fmt: skip
 
 
-def _path(path: Path) -> str:
-    text = str(path.absolute())
-    if "'" in text:
-        raise InputError(f"link: --out {path}: a folder name with a quote is not supported")
-    return text
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[Any, ...]]:
+    result = con.execute(sql)
+    while batch := result.fetchmany(10_000):
+        yield from batch
 
 
 def _salt(estate: Estate) -> str:
