@@ -218,3 +218,14 @@ def test_business_clusters_carry_a_business_key_column(cli: Cli, tmp_path: Path)
                "--schema", schema).exit_code == 0  # fmt: skip
     assert cli("link", "run", "-d", "s", "--entity", "business", "--out", tmp_path / "o").exit_code == 0
     assert (tmp_path / "o" / "clusters.csv").read_text().splitlines()[0] == "dataset,id,business_key"
+
+
+def test_a_decided_pair_leaves_the_review_list_at_once(two_runs: Cli) -> None:
+    assert two_runs("link", "run", "-d", "council", "-d", "gp", "--threshold", "1").exit_code == 0
+    listed = two_runs("review", "list", "--limit", "100", "--json").json()
+    assert listed
+    first = listed[0]["pair"]
+    assert two_runs("review", "decide", first, "match").exit_code == 0
+    again = two_runs("review", "list", "--limit", "100", "--json").json()
+    assert first not in {item["pair"] for item in again}
+    assert len(again) == len(listed) - 1

@@ -211,10 +211,20 @@ def review_queue(
 
     With ``datasets``, only pairs between records of those datasets.
     """
+    r = store.reviews.c
+    with estate.engine.connect() as c:
+        decided = c.execute(sa.select(r.dataset_l, r.id_l, r.dataset_r, r.id_r).where(r.entity == entity)).all()
+    sides = ("dataset_l", "id_l", "dataset_r", "id_r")
     with duckdb.connect() as con:
         con.register("p", _pairs(estate, entity, datasets))
+        # Decided since the run: off the list at once, not offered again until the next run.
+        con.register(
+            "d", pa.table({n: pa.array([row[i] for row in decided], pa.string()) for i, n in enumerate(sides)})
+        )
         pairs = con.sql(
-            f"SELECT * FROM p WHERE status = 'review' ORDER BY match_probability DESC, pair_id LIMIT {int(limit)}"
+            "SELECT * FROM p WHERE status = 'review' AND NOT EXISTS (SELECT 1 FROM d WHERE d.dataset_l = p.dataset_l "
+            "AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r) "
+            f"ORDER BY match_probability DESC, pair_id LIMIT {int(limit)}"
         ).to_arrow_table()
     values = _values(estate, entity, pairs)
     queue = []
