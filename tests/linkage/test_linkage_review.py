@@ -229,3 +229,12 @@ def test_a_decided_pair_leaves_the_review_list_at_once(two_runs: Cli) -> None:
     again = two_runs("review", "list", "--limit", "100", "--json").json()
     assert first not in {item["pair"] for item in again}
     assert len(again) == len(listed) - 1
+
+
+def test_a_second_run_while_one_is_under_way_is_refused(linked: Cli, estate: Estate) -> None:
+    runs = len(linked("link", "history", "--json").json()["runs"])
+    with store.lock(estate, "person"):
+        result = linked("link", "run", "-d", "council", "-d", "gp", "--full")
+    assert result.exit_code != 0 and "linkage run is under way" in result.stderr, result.stderr
+    assert len(linked("link", "history", "--json").json()["runs"]) == runs
+    assert linked("link", "run", "-d", "council", "-d", "gp", "--full").exit_code == 0

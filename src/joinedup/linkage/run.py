@@ -80,7 +80,29 @@ def link(
     full: bool = False,
     say: Callable[[str], None] = lambda _: None,
 ) -> LinkResult:
-    """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring)."""
+    """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring).
+
+    One run per entity at a time (:func:`store.lock`): a second is refused with :class:`BusyError`.
+    """
+    if entity not in ENTITIES:
+        raise InputError(f"link: entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+    with store.lock(estate, entity):
+        return _link(estate, datasets, principal, entity, threshold, one_per_entity, settings, purpose, out, full, say)
+
+
+def _link(
+    estate: Estate,
+    datasets: Sequence[str],
+    principal: str,
+    entity: str,
+    threshold: float,
+    one_per_entity: Sequence[str],
+    settings: Mapping[str, Any] | None,
+    purpose: str | None,
+    out: Path | None,
+    full: bool,
+    say: Callable[[str], None],
+) -> LinkResult:
     started = time.perf_counter()
     chosen = _check_arguments(estate, datasets, entity, threshold, one_per_entity)
     check_settings(settings or {}, chosen, entity)
