@@ -238,3 +238,18 @@ def test_a_second_run_while_one_is_under_way_is_refused(linked: Cli, estate: Est
     assert result.exit_code != 0 and "linkage run is under way" in result.stderr, result.stderr
     assert len(linked("link", "history", "--json").json()["runs"]) == runs
     assert linked("link", "run", "-d", "council", "-d", "gp", "--full").exit_code == 0
+
+
+def test_a_steward_of_one_dataset_neither_links_nor_decides_for_the_other(linked: Cli, estate: Estate) -> None:
+    assert linked("principal", "add", "sue", "--role", "steward", "--dataset", "council").exit_code == 0
+    runs = len(linked("link", "history", "--json").json()["runs"])
+    refused = linked("link", "run", "-d", "council", "-d", "gp", user="sue")
+    assert refused.exit_code == 3 and "'gp'" in refused.stderr
+    pair = _pairs_of(estate, "council", "gp")[0]
+    refused = linked("review", "decide", str(pair["pair_id"]), "non-match", user="sue")
+    assert refused.exit_code == 3
+    refused = linked("review", "list", user="sue")
+    assert refused.exit_code == 3
+    assert len(linked("link", "history", "--json").json()["runs"]) == runs
+    explained = linked("link", "explain", str(pair["pair_id"]), "--json").json()
+    assert "reviewed" not in explained["status"]
