@@ -253,3 +253,17 @@ def test_a_steward_of_one_dataset_neither_links_nor_decides_for_the_other(linked
     assert len(linked("link", "history", "--json").json()["runs"]) == runs
     explained = linked("link", "explain", str(pair["pair_id"]), "--json").json()
     assert "reviewed" not in explained["status"]
+
+
+def test_who_accessed_a_person_lists_the_review_lists_that_showed_them(two_runs: Cli, estate: Estate) -> None:
+    assert two_runs("link", "run", "-d", "council", "-d", "gp", "--threshold", "1").exit_code == 0
+    shown = two_runs("review", "list", "--limit", "1", "--json").json()
+    assert len(shown) == 1
+    key = _keys(estate)[(shown[0]["left"]["dataset"], shown[0]["left"]["id"])]
+    answer = two_runs("audit", "who-accessed", "--person-key", key, "--json")
+    assert answer.exit_code == 0, answer.stderr
+    assert "linkage.read" in answer.stdout
+    # Someone the list did not show is not named by it.
+    seen = {_keys(estate)[(item[side]["dataset"], item[side]["id"])] for item in shown for side in ("left", "right")}
+    unseen = sorted(set(_keys(estate).values()) - seen)[0]
+    assert "linkage.read" not in two_runs("audit", "who-accessed", "--person-key", unseen, "--json").stdout

@@ -325,6 +325,7 @@ def review_list(
     queue = results.review_queue(target, kind, limit, datasets)
     data = release(
         target, queue, principal=name, action="linkage.read", purpose=purpose, row_count=len(queue),
+        subjects=results.shown_subjects(target, kind, queue) if kind == "person" else (),
         detail={"what": "review", "entity": kind},
     )  # fmt: skip
 

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from joinedup.audit import Subject
+from joinedup.audit.subjects import canonical_identifier
 from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.linkage import names, prepare, store
@@ -250,6 +252,29 @@ def review_queue(
             }
         )
     return queue
+
+
+def shown_subjects(estate: Estate, entity: str, queue: Sequence[dict[str, Any]]) -> list[Subject]:
+    """The people a review list shows, as audit subjects: each record's key, and its NHS or NI number if shown.
+
+    So that "who accessed this person?" finds the reviewer who saw them side by side.
+    """
+    records = {(item[side]["dataset"], item[side]["id"]) for item in queue for side in ("left", "right")}
+    found: set[tuple[str, str]] = set()
+    keys = store.read(store.keys_path(estate, entity))
+    if keys is not None and records:
+        with duckdb.connect() as con:
+            con.register("k", keys)
+            con.register("w", pa.table({"dataset": [d for d, _ in records], "id": [i for _, i in records]}))
+            rows = con.execute("SELECT DISTINCT k.key FROM k JOIN w ON k.dataset = w.dataset AND k.id = w.id")
+            found.update(("person_key", str(r[0])) for r in rows.fetchall())
+    for item in queue:
+        for side in ("left", "right"):
+            for kind in ("nhs_number", "ni_number"):
+                value = item[side].get(kind)
+                if value and canonical_identifier(kind, str(value)) is not None:
+                    found.add((kind, str(value)))
+    return [Subject(kind, value) for kind, value in sorted(found)]
 
 
 def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
