@@ -267,3 +267,9 @@ def test_who_accessed_a_person_lists_the_review_lists_that_showed_them(two_runs:
     seen = {_keys(estate)[(item[side]["dataset"], item[side]["id"])] for item in shown for side in ("left", "right")}
     unseen = sorted(set(_keys(estate).values()) - seen)[0]
     assert "linkage.read" not in two_runs("audit", "who-accessed", "--person-key", unseen, "--json").stdout
+
+
+def test_the_run_entry_says_when_pairs_and_keys_left_the_estate(linked: Cli, tmp_path: Path) -> None:
+    assert linked("link", "run", "-d", "council", "-d", "gp", "--out", tmp_path / "o").exit_code == 0
+    runs = linked("audit", "log", "--action", "linkage.run", "--json").json()
+    assert [e["detail"]["written_out"] for e in runs] == [False, True]

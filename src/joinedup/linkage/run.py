@@ -158,7 +158,7 @@ def _link(
         stages["keys"] = _lap(started, stages)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
-            variants,
+            variants, written_out=out is not None,
         )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
@@ -452,6 +452,8 @@ def _store(
     outcome: keys.Outcome,
     incremental: bool,
     variants: bool,
+    *,
+    written_out: bool,
 ) -> int:
     summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
     with estate.engine.begin() as c:
@@ -475,7 +477,9 @@ def _store(
         store.replace(store.keys_path(estate, entity), keyed)
         record(
             c, estate, principal=principal, action="linkage.run", purpose=purpose, row_count=summary["records"],
-            detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary},
+            detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary,
+                    # Pairs and keys about to leave the estate as pairs.csv and clusters.csv (--out).
+                    "written_out": written_out},
         )  # fmt: skip
     return run_id
 
