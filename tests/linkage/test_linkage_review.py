@@ -273,3 +273,16 @@ def test_the_run_entry_says_when_pairs_and_keys_left_the_estate(linked: Cli, tmp
     assert linked("link", "run", "-d", "council", "-d", "gp", "--out", tmp_path / "o").exit_code == 0
     runs = linked("audit", "log", "--action", "linkage.run", "--json").json()
     assert [e["detail"]["written_out"] for e in runs] == [False, True]
+
+
+def test_review_list_shows_the_columns_the_run_compared(cli: Cli, tmp_path: Path) -> None:
+    # A legacy export whose name columns are the wrong way round, put right by the settings file.
+    _load(cli, tmp_path, "dwp", f"{HEADER}\nD1,Jackson,Sam,1980-03-14,12 Mill Lane,LS1 4AP,\n"
+          "D2,Jackson,Samantha,1980-03-15,99 Other Road,LS1 4AP,\n")  # fmt: skip
+    settings = tmp_path / "link.yaml"
+    settings.write_text("datasets:\n  dwp: {columns: {given_name: family_name, family_name: given_name}}\n")
+    ran = cli("link", "run", "-d", "dwp", "--settings", settings, "--threshold", "1")
+    assert ran.exit_code == 0, ran.stderr
+    [item] = cli("review", "list", "--json").json()
+    assert {item["left"]["given_name"], item["right"]["given_name"]} == {"sam", "samantha"}
+    assert item["left"]["family_name"] == item["right"]["family_name"] == "jackson"

@@ -289,6 +289,7 @@ def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str
         ):
             wanted.setdefault(dataset, set()).add(record_id)
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    compared = dict(latest_run(estate, entity)["summary"].get("columns") or {})
     catalogue = Catalogue(estate)
     with connect(memory_limit=estate.config.memory_limit, temp_dir=estate.tmp_dir, macros=()) as con:
         names.register(con)
@@ -296,7 +297,10 @@ def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str
             info = catalogue.find(dataset)
             if info is None or info.current is None:
                 continue
-            columns = map_columns(dataset, info.schema or {}, entity)
+            # The columns the run compared (a settings file may have named them), else the schema's guess.
+            present = {str(f.get("name")) for f in (info.schema or {}).get("fields", []) if isinstance(f, dict)}
+            named = {r: c for r, c in dict(compared.get(dataset, {})).items() if set(c) <= present}
+            columns = map_columns(dataset, info.schema or {}, entity, {"columns": named})
             if not set(roles) <= columns.roles():
                 continue
             con.register("src", delta.snapshot(estate.table_path(dataset), info.current.table_version))

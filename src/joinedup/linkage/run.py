@@ -158,7 +158,7 @@ def _link(
         stages["keys"] = _lap(started, stages)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
-            variants, written_out=out is not None,
+            variants, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
         )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
@@ -454,14 +454,17 @@ def _store(
     variants: bool,
     *,
     written_out: bool,
+    columns: dict[str, dict[str, list[str]]],
 ) -> int:
     summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
+    # Kept with the run, not in the audit entry: which columns played which part (a settings file may have said).
+    summary_with_columns = {**summary, "columns": columns}
     with estate.engine.begin() as c:
         run_id = int(
             c.execute(
                 sa.insert(store.runs).values(
                     entity=entity, at=now(), principal=principal, datasets=versions, threshold=threshold,
-                    incremental=incremental, summary=summary,
+                    incremental=incremental, summary=summary_with_columns,
                 ).returning(store.runs.c.id)
             ).scalar_one()
         )  # fmt: skip
