@@ -335,7 +335,7 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
         raise NotFoundError(f"no {entity} linkage has run in this estate yet; run `joinedup link run` first")
     if datasets is not None:
         keys = keys.filter(pc.is_in(keys["dataset"], pa.array(sorted(datasets), pa.string())))
-    if truth.stat().st_size == 0:
+    if truth.is_file() and truth.stat().st_size == 0:
         raise InputError(f"{truth}: is empty; it holds no true pairs to measure against")
     with duckdb.connect() as con:
         con.register("k", keys)
