@@ -10,7 +10,7 @@ import pytest
 from joinedup.estate import Estate
 from joinedup.linkage import store
 from tests.conftest import write_csv
-from tests.linkage.test_linkage import COUNCIL, GP, HEADER, Cli, _keys, _load
+from tests.linkage.test_linkage import COUNCIL, GP, HEADER, SCHEMA, Cli, _keys, _load
 
 
 @pytest.fixture
@@ -286,3 +286,21 @@ def test_review_list_shows_the_columns_the_run_compared(cli: Cli, tmp_path: Path
     [item] = cli("review", "list", "--json").json()
     assert {item["left"]["given_name"], item["right"]["given_name"]} == {"sam", "samantha"}
     assert item["left"]["family_name"] == item["right"]["family_name"] == "jackson"
+
+
+def test_keys_persist_over_a_reload_of_a_dataset_without_a_primary_key(
+    cli: Cli, estate: Estate, tmp_path: Path
+) -> None:
+    schema = tmp_path / "nokey.yaml"
+    schema.write_text(SCHEMA.format(title="letters").replace("primaryKey: [id]\n", ""))
+    csv = write_csv(tmp_path / "letters.csv", COUNCIL)
+    for _ in range(2):
+        assert cli("ingest", csv, "-d", "letters", "--schema", schema).exit_code == 0
+        ran = cli("link", "run", "-d", "letters", "--json")
+        assert ran.exit_code == 0, ran.stderr
+        keys = _keys(estate)
+        if _ == 0:
+            before = sorted(keys.values())
+    # The surrogate ids are new after the reload; the people, and their keys, are not.
+    assert sorted(keys.values()) == before
+    assert ran.json()["keys_new"] == 0
