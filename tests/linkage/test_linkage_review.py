@@ -304,3 +304,9 @@ def test_keys_persist_over_a_reload_of_a_dataset_without_a_primary_key(
     # The surrogate ids are new after the reload; the people, and their keys, are not.
     assert sorted(keys.values()) == before
     assert ran.json()["keys_new"] == 0
+
+
+def test_a_stranger_learns_nothing_about_linkage_runs(cli: Cli) -> None:
+    for args in (["review", "list"], ["link", "history"], ["link", "model"]):
+        result = cli(*args, user="mallory")
+        assert result.exit_code == 3 and "no person linkage" not in result.stderr, result.stderr
