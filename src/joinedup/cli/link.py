@@ -144,8 +144,9 @@ def _read(target: Estate, as_: str | None, entity: str, purpose: str | None) -> 
     Reads then show only pairs, keys and runs of those datasets: the stored results also keep earlier
     runs' pairs of other datasets, which this authorisation does not cover.
     """
-    run_ = results.latest_run(target, entity)
+    # Who is asking is settled (and a stranger refused, on the record) before anything about the runs is said.
     name = resolve_principal(target, as_, "linkage.read").name
+    run_ = results.latest_run(target, entity)
     datasets = sorted(run_["datasets"])
     for dataset in datasets:
         authorize(target, name, "linkage.read", dataset=dataset, purpose=purpose)
@@ -325,6 +326,7 @@ def review_list(
     queue = results.review_queue(target, kind, limit, datasets)
     data = release(
         target, queue, principal=name, action="linkage.read", purpose=purpose, row_count=len(queue),
+        subjects=results.shown_subjects(target, kind, queue) if kind == "person" else (),
         detail={"what": "review", "entity": kind},
     )  # fmt: skip
 

@@ -43,10 +43,24 @@ class Outcome:
 
 def assign(con: duckdb.DuckDBPyConnection, estate: Estate, entity: str) -> Outcome:
     """``jd_keys(rid, key)`` from ``jd_clusters`` and the last run's ``jd_prev_keys``."""
+    # A record is found among the last run's by its id; failing that (a dataset without a primary key names
+    # records by load and row, new on every reload) by the digest of its compared values, in the same dataset,
+    # among the last run's records no longer present.
+    con.execute(
+        """CREATE TABLE jd_by_digest AS
+        SELECT c.rid, c.cluster_id, min(p.key) AS key
+        FROM jd_clusters c JOIN jd_records r ON r.rid = c.rid
+        JOIN jd_prev_keys p ON p.digest = r.digest AND split_part(p.rid, ':', 1) = split_part(c.rid, ':', 1)
+        WHERE NOT EXISTS (SELECT 1 FROM jd_prev_keys x WHERE x.rid = c.rid)
+          AND NOT EXISTS (SELECT 1 FROM jd_records y WHERE y.rid = p.rid)
+        GROUP BY c.rid, c.cluster_id"""
+    )
     con.execute(
         """CREATE TABLE jd_overlap AS
-        SELECT c.cluster_id, p.key, count(*) AS n
-        FROM jd_clusters c JOIN jd_prev_keys p ON p.rid = c.rid GROUP BY ALL"""
+        SELECT cluster_id, key, count(*) AS n FROM (
+            SELECT c.cluster_id, p.key FROM jd_clusters c JOIN jd_prev_keys p ON p.rid = c.rid
+            UNION ALL SELECT cluster_id, key FROM jd_by_digest
+        ) GROUP BY ALL"""
     )
     # Each earlier key to the cluster holding most of its records; each cluster takes the biggest such key.
     con.execute(

@@ -69,9 +69,11 @@ def erase_records(estate: Estate, records: Iterable[tuple[str, str]]) -> int:
         return 0
     removed = 0
     for entity in ENTITIES:
-        removed += _erase_from(estate, store.keys_path(estate, entity), wanted, ("dataset", "id"))
-        pairs = store.pairs_path(estate, entity)
-        removed += _erase_from(estate, pairs, wanted, ("dataset_l", "id_l"), ("dataset_r", "id_r"))
+        # After any run under way: its rewrite of keys and pairs would otherwise bring the records back.
+        with store.lock(estate, entity, wait=True):
+            removed += _erase_from(estate, store.keys_path(estate, entity), wanted, ("dataset", "id"))
+            pairs = store.pairs_path(estate, entity)
+            removed += _erase_from(estate, pairs, wanted, ("dataset_l", "id_l"), ("dataset_r", "id_r"))
     r = store.reviews.c
     with estate.engine.begin() as c:
         for dataset, record_id in zip(

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from joinedup.audit import Subject
+from joinedup.audit.subjects import canonical_identifier
 from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.linkage import names, prepare, store
@@ -211,10 +213,20 @@ def review_queue(
 
     With ``datasets``, only pairs between records of those datasets.
     """
+    r = store.reviews.c
+    with estate.engine.connect() as c:
+        decided = c.execute(sa.select(r.dataset_l, r.id_l, r.dataset_r, r.id_r).where(r.entity == entity)).all()
+    sides = ("dataset_l", "id_l", "dataset_r", "id_r")
     with duckdb.connect() as con:
         con.register("p", _pairs(estate, entity, datasets))
+        # Decided since the run: off the list at once, not offered again until the next run.
+        con.register(
+            "d", pa.table({n: pa.array([row[i] for row in decided], pa.string()) for i, n in enumerate(sides)})
+        )
         pairs = con.sql(
-            f"SELECT * FROM p WHERE status = 'review' ORDER BY match_probability DESC, pair_id LIMIT {int(limit)}"
+            "SELECT * FROM p WHERE status = 'review' AND NOT EXISTS (SELECT 1 FROM d WHERE d.dataset_l = p.dataset_l "
+            "AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r) "
+            f"ORDER BY match_probability DESC, pair_id LIMIT {int(limit)}"
         ).to_arrow_table()
     values = _values(estate, entity, pairs)
     queue = []
@@ -242,6 +254,29 @@ def review_queue(
     return queue
 
 
+def shown_subjects(estate: Estate, entity: str, queue: Sequence[dict[str, Any]]) -> list[Subject]:
+    """The people a review list shows, as audit subjects: each record's key, and its NHS or NI number if shown.
+
+    So that "who accessed this person?" finds the reviewer who saw them side by side.
+    """
+    records = {(item[side]["dataset"], item[side]["id"]) for item in queue for side in ("left", "right")}
+    found: set[tuple[str, str]] = set()
+    keys = store.read(store.keys_path(estate, entity))
+    if keys is not None and records:
+        with duckdb.connect() as con:
+            con.register("k", keys)
+            con.register("w", pa.table({"dataset": [d for d, _ in records], "id": [i for _, i in records]}))
+            rows = con.execute("SELECT DISTINCT k.key FROM k JOIN w ON k.dataset = w.dataset AND k.id = w.id")
+            found.update(("person_key", str(r[0])) for r in rows.fetchall())
+    for item in queue:
+        for side in ("left", "right"):
+            for kind in ("nhs_number", "ni_number"):
+                value = item[side].get(kind)
+                if value and canonical_identifier(kind, str(value)) is not None:
+                    found.add((kind, str(value)))
+    return [Subject(kind, value) for kind, value in sorted(found)]
+
+
 def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
     """The compared values of the records in ``pairs`` as the model saw them, from each dataset's current version."""
     if not pairs.num_rows:
@@ -254,6 +289,7 @@ def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str
         ):
             wanted.setdefault(dataset, set()).add(record_id)
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    compared = dict(latest_run(estate, entity)["summary"].get("columns") or {})
     catalogue = Catalogue(estate)
     with connect(memory_limit=estate.config.memory_limit, temp_dir=estate.tmp_dir, macros=()) as con:
         names.register(con)
@@ -261,7 +297,10 @@ def _values(estate: Estate, entity: str, pairs: pa.Table) -> dict[tuple[str, str
             info = catalogue.find(dataset)
             if info is None or info.current is None:
                 continue
-            columns = map_columns(dataset, info.schema or {}, entity)
+            # The columns the run compared (a settings file may have named them), else the schema's guess.
+            present = {str(f.get("name")) for f in (info.schema or {}).get("fields", []) if isinstance(f, dict)}
+            named = {r: c for r, c in dict(compared.get(dataset, {})).items() if set(c) <= present}
+            columns = map_columns(dataset, info.schema or {}, entity, {"columns": named})
             if not set(roles) <= columns.roles():
                 continue
             con.register("src", delta.snapshot(estate.table_path(dataset), info.current.table_version))
@@ -296,7 +335,7 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
         raise NotFoundError(f"no {entity} linkage has run in this estate yet; run `joinedup link run` first")
     if datasets is not None:
         keys = keys.filter(pc.is_in(keys["dataset"], pa.array(sorted(datasets), pa.string())))
-    if truth.stat().st_size == 0:
+    if truth.is_file() and truth.stat().st_size == 0:
         raise InputError(f"{truth}: is empty; it holds no true pairs to measure against")
     with duckdb.connect() as con:
         con.register("k", keys)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,13 @@ import sqlalchemy as sa
 
 from joinedup.access import authorize
 from joinedup.audit import record
-from joinedup.errors import InputError, NotFoundError
+from joinedup.errors import EstateError, InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
 from joinedup.linkage import engine, keys, model, names, prepare, store
 from joinedup.linkage.columns import ENTITIES, DatasetColumns, check_settings, comparable, map_columns
 from joinedup.storage import delta
+from joinedup.storage.csv_export import write_csv
 from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
 
@@ -79,7 +80,29 @@ def link(
     full: bool = False,
     say: Callable[[str], None] = lambda _: None,
 ) -> LinkResult:
-    """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring)."""
+    """Link ``datasets`` for ``entity`` and store the pairs, clusters and keys (see the module's docstring).
+
+    One run per entity at a time (:func:`store.lock`): a second is refused with :class:`BusyError`.
+    """
+    if entity not in ENTITIES:
+        raise InputError(f"link: entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+    with store.lock(estate, entity):
+        return _link(estate, datasets, principal, entity, threshold, one_per_entity, settings, purpose, out, full, say)
+
+
+def _link(
+    estate: Estate,
+    datasets: Sequence[str],
+    principal: str,
+    entity: str,
+    threshold: float,
+    one_per_entity: Sequence[str],
+    settings: Mapping[str, Any] | None,
+    purpose: str | None,
+    out: Path | None,
+    full: bool,
+    say: Callable[[str], None],
+) -> LinkResult:
     started = time.perf_counter()
     chosen = _check_arguments(estate, datasets, entity, threshold, one_per_entity)
     check_settings(settings or {}, chosen, entity)
@@ -99,6 +122,15 @@ def link(
     _check_roles(roles, entity, chosen)
     if out is not None:
         _check_out(out, estate)
+    last = _last_run(estate, entity)
+    if last is not None and not store.written(store.keys_path(estate, entity)):
+        # Going on would give every record a new key: persistence broken without a word, unless asked for.
+        if not full:
+            raise EstateError(
+                f"link: the {entity} keys of the last run are missing from the estate (linkage/{entity}/keys); "
+                "restore the estate folder from a backup, or run with --full to give every record a new key"
+            )
+        say(f"the {entity} keys of the last run are missing: every record gets a new key")
     stages: dict[str, float] = {}
     with connect(
         memory_limit=estate.config.memory_limit, threads=estate.config.threads, temp_dir=estate.tmp_dir, macros=()
@@ -109,7 +141,7 @@ def link(
         frames = _prepare(estate, con, mappings, roles, tables, variants)
         stages["prepare"] = _lap(started, stages)
         saved = _saved_model(estate, entity, roles)
-        same = _last_datasets(estate, entity) == set(chosen)
+        same = last == (set(chosen), variants)
         incremental, changed = _changes(estate, con, entity, frames, saved is not None and same and not full)
         stages["changes"] = _lap(started, stages)
         say(f"scoring {'changed records' if incremental else 'all records'}")
@@ -125,8 +157,9 @@ def link(
         outcome = keys.assign(con, estate, entity)
         stages["keys"] = _lap(started, stages)
         result = _store(
-            estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental
-        )
+            estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
+            variants, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
+        )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
             _write_out(con, out, entity)
@@ -192,7 +225,6 @@ def _check_out(out: Path, estate: Estate) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"link: --out {out}: {existing} is a file, not a folder")
-    _path(out)
 
 
 def _prepare(
@@ -233,16 +265,20 @@ def _saved_model(estate: Estate, entity: str, roles: Sequence[str]) -> dict[str,
     return dict(row.model)
 
 
-def _last_datasets(estate: Estate, entity: str) -> set[str] | None:
-    """The datasets the last run for ``entity`` linked: an incremental run must link the very same ones.
+def _last_run(estate: Estate, entity: str) -> tuple[set[str], bool] | None:
+    """What the last run for ``entity`` linked, and whether with name variants: an incremental run must match both.
 
     Otherwise the model, the kept pairs and the value frequencies describe other records (a dataset added
-    or dropped), and the result would not be the one a full run gives.
+    or dropped) or other comparisons, and the result would not be the one a full run gives.
     """
     r = store.runs.c
     with estate.engine.connect() as c:
-        row = c.execute(sa.select(r.datasets).where(r.entity == entity).order_by(r.id.desc()).limit(1)).first()
-    return None if row is None else set(row.datasets)
+        row = c.execute(
+            sa.select(r.datasets, r.summary).where(r.entity == entity).order_by(r.id.desc()).limit(1)
+        ).first()
+    if row is None:
+        return None
+    return set(row.datasets), bool((row.summary or {}).get("name_variants", True))
 
 
 def _changes(
@@ -415,14 +451,20 @@ def _store(
     trained: dict[str, Any],
     outcome: keys.Outcome,
     incremental: bool,
+    variants: bool,
+    *,
+    written_out: bool,
+    columns: dict[str, dict[str, list[str]]],
 ) -> int:
-    summary = _summary(con)
+    summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
+    # Kept with the run, not in the audit entry: which columns played which part (a settings file may have said).
+    summary_with_columns = {**summary, "columns": columns}
     with estate.engine.begin() as c:
         run_id = int(
             c.execute(
                 sa.insert(store.runs).values(
                     entity=entity, at=now(), principal=principal, datasets=versions, threshold=threshold,
-                    incremental=incremental, summary=summary,
+                    incremental=incremental, summary=summary_with_columns,
                 ).returning(store.runs.c.id)
             ).scalar_one()
         )  # fmt: skip
@@ -438,7 +480,9 @@ def _store(
         store.replace(store.keys_path(estate, entity), keyed)
         record(
             c, estate, principal=principal, action="linkage.run", purpose=purpose, row_count=summary["records"],
-            detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary},
+            detail={"entity": entity, "run": run_id, "versions": versions, "incremental": incremental, **summary,
+                    # Pairs and keys about to leave the estate as pairs.csv and clusters.csv (--out).
+                    "written_out": written_out},
         )  # fmt: skip
     return run_id
 
@@ -484,24 +528,29 @@ def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _write_out(con: duckdb.DuckDBPyConnection, out: Path, entity: str) -> None:
+    """pairs.csv and clusters.csv, written as every export is: guarded against formulas, private, whole or not at all.
+
+    Ids are each dataset's primary key, as loaded: an id such as ``=HYPERLINK(...)`` must not run when opened.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    pairs = out / "pairs.csv"
-    clusters = out / "clusters.csv"
-    con.execute(
-        f"""COPY (SELECT dataset_l, id_l, dataset_r, id_r, round(match_probability, 6) AS match_probability
-        FROM jd_scored WHERE accepted ORDER BY ALL) TO '{_path(pairs)}' (HEADER, DELIMITER ',')"""
-    )
-    con.execute(
-        f"""COPY (SELECT split_part(rid, ':', 1) AS dataset, substr(rid, length(split_part(rid, ':', 1)) + 2) AS id,
-        key AS {"person_key"} FROM jd_keys ORDER BY ALL) TO '{_path(clusters)}' (HEADER, DELIMITER ',')"""
-    )
+    write_csv(
+        out / "pairs.csv",
+        ("dataset_l", "id_l", "dataset_r", "id_r", "match_probability"),
+        _rows(con, "SELECT dataset_l, id_l, dataset_r, id_r, round(match_probability, 6) FROM jd_scored "
+              "WHERE accepted ORDER BY ALL"),
+    )  # fmt: skip
+    write_csv(
+        out / "clusters.csv",
+        ("dataset", "id", f"{entity}_key"),
+        _rows(con, "SELECT split_part(rid, ':', 1), substr(rid, length(split_part(rid, ':', 1)) + 2), key "
+              "FROM jd_keys ORDER BY ALL"),
+    )  # fmt: skip
 
 
-def _path(path: Path) -> str:
-    text = str(path.absolute())
-    if "'" in text:
-        raise InputError(f"link: --out {path}: a folder name with a quote is not supported")
-    return text
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[Any, ...]]:
+    result = con.execute(sql)
+    while batch := result.fetchmany(10_000):
+        yield from batch
 
 
 def _salt(estate: Estate) -> str:

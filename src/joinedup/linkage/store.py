@@ -8,14 +8,18 @@ models, key history and review decisions are catalogue rows (migration 0006).
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import sqlalchemy as sa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
+from joinedup.errors import BusyError, EstateError
 from joinedup.estate import Estate
 from joinedup.estate.db import UTCDateTime
 
@@ -77,12 +81,46 @@ def keys_path(estate: Estate, entity: str) -> Path:
     return linkage_dir(estate, entity) / "keys"
 
 
+@contextmanager
+def lock(estate: Estate, entity: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold ``entity``'s linkage lock: one run (or erasure of linkage outputs) at a time.
+
+    A run reads the last keys and pairs early and rewrites them at the end: two runs at once would
+    each drop the other's work, and an erasure in between would be undone by the run's rewrite.
+    A second run is refused; an erasure (``wait``) waits for the run to finish.
+    """
+    # Beside the datasets' locks (a name no dataset can have), so a refused run leaves nothing behind.
+    with open(estate.root / "locks" / f"linkage-{entity}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(f"a {entity} linkage run is under way in this estate; try again when it finishes") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def written(path: Path) -> bool:
+    """Whether linkage has written a Delta table at ``path`` (every run writes both of an entity's tables)."""
+    return (path / "_delta_log").is_dir()
+
+
 def read(path: Path) -> pa.Table | None:
-    """The current Delta table at ``path``, or None when linkage has not written it yet."""
+    """The current Delta table at ``path``, or None when linkage has not written it yet.
+
+    A table whose files were removed or damaged is one clear error, never an unexpected crash: every
+    linkage command, and erasure, would otherwise stop there with a traceback.
+    """
     try:
         return DeltaTable(str(path)).to_pyarrow_table()
     except TableNotFoundError:
         return None
+    except (OSError, DeltaError, pa.ArrowException) as exc:
+        raise EstateError(
+            f"linkage results {path.parent.name}/{path.name} cannot be read ({type(exc).__name__}): "
+            "files under it were removed or damaged; restore the estate folder from a backup"
+        ) from None
 
 
 def replace(path: Path, table: pa.Table) -> None:
