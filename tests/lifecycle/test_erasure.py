@@ -256,3 +256,26 @@ def test_a_second_run_of_an_erasure_already_running_is_refused(planted: Planted)
     assert busy.exit_code != 0 and "running in another process" in busy.stderr
     assert NHS in str(_rows(planted, "people"))
     assert cli("subject", "erase", "R1", "--approve", user="dan").exit_code == 0
+
+
+def test_a_person_hold_stops_an_erasure_that_found_them_without_that_number(planted: Planted) -> None:
+    """The hold names the person by NHS number; the request by name and date of birth. Same rows: refused."""
+    cli = planted.cli
+    cli("request", "open", "erasure", "--name", NAME, "--dob", "1980-02-29", "--postcode", "LS1 4AP",
+        "--received", "2026-11-30", user="dora")  # fmt: skip
+    found = cli("subject", "find", "R1", "--json", user="dora").json()
+    for m in found:
+        if m["status"] == "candidate":
+            cli("subject", "confirm", "R1", "--dataset", m["dataset"], "--row", m["row"], user="dora")
+    assert any(m["dataset"] == "people" for m in found)
+    held = cli("hold", "add", "--dataset", "people", "--nhs-number", NHS, "--reason", "inquiry", user="dora")
+    assert held.exit_code == 0, held.stderr
+    refused = cli("subject", "erase", "R1", user="dora")
+    assert refused.exit_code == 1 and "legal hold H1" in refused.stderr and NHS not in refused.stderr
+    assert NHS in str(_rows(planted, "people"))
+    # Someone else's person hold does not stop it.
+    assert cli("hold", "remove", "H1", user="dora").exit_code == 0
+    from tests.lifecycle.conftest import OTHERS
+
+    cli("hold", "add", "--dataset", "people", "--nhs-number", OTHERS[0][1], "--reason", "inquiry", user="dora")
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0

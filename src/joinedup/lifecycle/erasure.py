@@ -52,7 +52,7 @@ from joinedup.estate import Catalogue, Estate, Lineage
 from joinedup.estate.db import now
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 from joinedup.lifecycle.find import data_files
-from joinedup.lifecycle.holds import holds_on
+from joinedup.lifecycle.holds import holds_over
 from joinedup.lifecycle.models import ErasureRun, PurgedVersion, SubjectMatch, SubjectRequest
 from joinedup.lifecycle.recipients import recipients_to_notify
 from joinedup.lifecycle.requests import get_row, subjects_of
@@ -243,7 +243,10 @@ def _check(
             )
         for m in confirmed:
             keys.setdefault((m.dataset, m.part), set()).add((m.ingest, m.source_row))
-        held = holds_on(estate, {d for d, _ in keys}, set(request.subject_hashes.values()))
+        mine: dict[tuple[str, str], set[tuple[int, int]]] = {}
+        for m in confirmed:
+            mine.setdefault((m.dataset, m.part), set()).add((m.ingest, m.source_row))
+        held = holds_over(estate, mine, set(request.subject_hashes.values()))
         if held:
             h = held[0]
             raise InputError(
