@@ -256,3 +256,48 @@ def test_a_second_run_of_an_erasure_already_running_is_refused(planted: Planted)
     assert busy.exit_code != 0 and "running in another process" in busy.stderr
     assert NHS in str(_rows(planted, "people"))
     assert cli("subject", "erase", "R1", "--approve", user="dan").exit_code == 0
+
+
+def test_a_person_hold_stops_an_erasure_that_found_them_without_that_number(planted: Planted) -> None:
+    """The hold names the person by NHS number; the request by name and date of birth. Same rows: refused."""
+    cli = planted.cli
+    cli("request", "open", "erasure", "--name", NAME, "--dob", "1980-02-29", "--postcode", "LS1 4AP",
+        "--received", "2026-11-30", user="dora")  # fmt: skip
+    found = cli("subject", "find", "R1", "--json", user="dora").json()
+    for m in found:
+        if m["status"] == "candidate":
+            cli("subject", "confirm", "R1", "--dataset", m["dataset"], "--row", m["row"], user="dora")
+    assert any(m["dataset"] == "people" for m in found)
+    held = cli("hold", "add", "--dataset", "people", "--nhs-number", NHS, "--reason", "inquiry", user="dora")
+    assert held.exit_code == 0, held.stderr
+    refused = cli("subject", "erase", "R1", user="dora")
+    assert refused.exit_code == 1 and "legal hold H1" in refused.stderr and NHS not in refused.stderr
+    assert NHS in str(_rows(planted, "people"))
+    # Someone else's person hold does not stop it.
+    assert cli("hold", "remove", "H1", user="dora").exit_code == 0
+    from tests.lifecycle.conftest import OTHERS
+
+    cli("hold", "add", "--dataset", "people", "--nhs-number", OTHERS[0][1], "--reason", "inquiry", user="dora")
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0
+
+
+def test_approval_covers_exactly_the_rows_proposed(planted: Planted) -> None:
+    """Rows confirmed or rejected after the proposal are not approved unseen: the proposal is made again."""
+    cli = planted.cli
+    _request(planted)
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0
+    visit = next(m for m in cli("subject", "find", "R1", "--json", user="dora").json() if m["dataset"] == "visits")
+    cli("subject", "reject", "R1", "--dataset", "visits", "--row", visit["row"], user="dora")
+    changed = cli("subject", "erase", "R1", "--approve", user="dan")
+    assert changed.exit_code == 1 and "changed since" in changed.stderr and "E1" in changed.stderr
+    assert NHS in str(_rows(planted, "visits")) and NHS in str(_rows(planted, "people"))
+    again = cli("subject", "erase", "R1", "--json", user="dora").json()
+    assert again["erasure"] == "E1" and again["status"] == "proposed"
+    cli("subject", "confirm", "R1", "--dataset", "visits", "--row", visit["row"], user="dora")
+    assert cli("subject", "erase", "R1", "--approve", user="dan").exit_code == 1  # changed once more
+    assert cli("subject", "erase", "R1", user="dora").exit_code == 0
+    done = cli("subject", "erase", "R1", "--approve", "--json", user="dan")
+    assert done.exit_code == 0, done.stderr
+    assert "proposal" not in done.json()["steps_done"] and NHS not in str(_rows(planted, "visits"))
+    proposals = cli("audit", "log", "--action", "subject.erase_proposed", "--json", user="dan").json()
+    assert [e["detail"]["erasure"] for e in proposals] == ["E1", "E1", "E1"]

@@ -92,3 +92,26 @@ def test_hold_list_of_an_unknown_dataset_is_an_error(planted: Planted) -> None:
     listed = planted.cli("hold", "list", "--dataset", "nosuch", "--json", user="dora")
     assert listed.exit_code != 0 and "nosuch" in listed.stderr and listed.stdout == ""
     assert planted.cli("hold", "list", "--dataset", "people", "--json", user="dora").json() == []
+
+
+def test_a_tampered_request_key_or_seal_is_one_clear_line(planted: Planted) -> None:
+    import sqlite3
+
+    cli = planted.cli
+    cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    cli("request", "open", "access", "--nhs-number", NHS, "--received", "2026-11-30", user="dora")
+    key = planted.estate.keys_dir / "requests" / "R1.key"
+    original = key.read_bytes()
+    for edited in (bytes(b ^ 1 for b in original), original[:5]):
+        key.write_bytes(edited)
+        refused = cli("subject", "find", "R1", user="dora")
+        assert refused.exit_code == 1 and "R1" in refused.stderr and "sealed" in refused.stderr, refused.stderr
+        assert "unexpectedly" not in refused.stderr and NHS not in refused.stderr
+    key.write_bytes(original)
+    # R2's sealed identifiers copied over R1's: bound to R2's name, so they do not open as R1.
+    planted.estate.close()
+    with sqlite3.connect(planted.estate.root / "catalogue.db") as con:
+        con.execute("UPDATE lifecycle_requests SET sealed = (SELECT sealed FROM lifecycle_requests WHERE id = 2) "
+                    "WHERE id = 1")  # fmt: skip
+    swapped = cli("subject", "find", "R1", user="dora")
+    assert swapped.exit_code == 1 and "sealed" in swapped.stderr and "unexpectedly" not in swapped.stderr

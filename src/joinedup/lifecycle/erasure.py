@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,7 +54,7 @@ from joinedup.estate import Catalogue, Estate, Lineage
 from joinedup.estate.db import now
 from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 from joinedup.lifecycle.find import data_files
-from joinedup.lifecycle.holds import holds_on
+from joinedup.lifecycle.holds import holds_over
 from joinedup.lifecycle.models import ErasureRun, PurgedVersion, SubjectMatch, SubjectRequest
 from joinedup.lifecycle.recipients import recipients_to_notify
 from joinedup.lifecycle.requests import get_row, subjects_of
@@ -108,14 +110,19 @@ def propose(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
     me = authorize(estate, principal, ACTION)
     with estate.session() as session:
         existing = _run_for(session, request_ids)
-        if existing is not None:
+        if existing is not None and existing.status != "proposed":
             return _summary(existing)
         keys = _check(estate, session, request_ids)
-        _refuse_overlap(session, request_ids, keys)
-        run = ErasureRun(
-            request_ids=sorted(request_ids), status="proposed", proposed_by=me.name, proposed_at=now(), steps={}
-        )
-        session.add(run)
+        proposal = _proposal(keys)
+        if existing is not None and existing.steps.get(PROPOSAL) == proposal:
+            return _summary(existing)
+        if existing is None:
+            _refuse_overlap(session, request_ids, keys)
+            run = ErasureRun(request_ids=sorted(request_ids), status="proposed", steps={})
+            session.add(run)
+        else:  # the rows changed since it was proposed: this proposal replaces that one
+            run = existing
+        run.proposed_by, run.proposed_at, run.steps = me.name, now(), {PROPOSAL: proposal}
         session.flush()
         details = [unseal(estate, f"R{i}", get_row(session, i).sealed) for i in request_ids]
         record(
@@ -142,7 +149,13 @@ def approve(estate: Estate, principal: str, request_ids: list[int]) -> dict[str,
         if run.status == "proposed" and principal_key(run.proposed_by) == principal_key(me.name):
             refused = run.id
         elif run.status == "proposed":
-            _check(estate, session, run.request_ids)
+            proposal = _proposal(_check(estate, session, run.request_ids))
+            if run.steps.get(PROPOSAL) != proposal:
+                raise InputError(
+                    f"the rows to erase for {_labels(run.request_ids)} changed since erasure E{run.id} was proposed "
+                    f"({run.steps.get(PROPOSAL, {}).get('rows')} row(s) then, {proposal['rows']} now): "
+                    f"propose it again (`joinedup subject erase {_labels(run.request_ids)}`), then approve"
+                )
             run.status, run.approved_by, run.approved_at = "running", me.name, now()
             record(
                 session, estate, principal=me.name, action="subject.erase_approved",
@@ -207,6 +220,16 @@ def _refuse_overlap(
             )
 
 
+#: Where a proposed run keeps what was proposed: the rows' count and digest (row keys are numbers, never values).
+PROPOSAL = "proposal"
+
+
+def _proposal(keys: dict[tuple[str, str], set[tuple[int, int]]]) -> dict[str, Any]:
+    """What an approval approves: exactly these rows, named by their surrogate keys."""
+    listed = sorted((d, p, i, r) for (d, p), rows in keys.items() for i, r in rows)
+    return {"rows": len(listed), "digest": hashlib.sha256(json.dumps(listed).encode()).hexdigest()}
+
+
 def _labels(request_ids: Iterable[int]) -> str:
     return " ".join(f"R{i}" for i in sorted(request_ids))
 
@@ -243,7 +266,10 @@ def _check(
             )
         for m in confirmed:
             keys.setdefault((m.dataset, m.part), set()).add((m.ingest, m.source_row))
-        held = holds_on(estate, {d for d, _ in keys}, set(request.subject_hashes.values()))
+        mine: dict[tuple[str, str], set[tuple[int, int]]] = {}
+        for m in confirmed:
+            mine.setdefault((m.dataset, m.part), set()).add((m.ingest, m.source_row))
+        held = holds_over(estate, mine, set(request.subject_hashes.values()))
         if held:
             h = held[0]
             raise InputError(
@@ -260,7 +286,7 @@ def _summary(run: ErasureRun) -> dict[str, Any]:
         "status": run.status,
         "proposed_by": run.proposed_by,
         "approved_by": run.approved_by,
-        "steps_done": list(run.steps),
+        "steps_done": [name for name in run.steps if name != PROPOSAL],
         "certificate": run.certificate,
     }
 

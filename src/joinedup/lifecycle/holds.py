@@ -14,6 +14,7 @@ from joinedup.audit.subjects import canonical_identifier, estate_secret, subject
 from joinedup.errors import InputError, NotFoundError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
+from joinedup.lifecycle.find import exact_keys
 from joinedup.lifecycle.labels import parse_label
 from joinedup.lifecycle.models import LegalHold
 from joinedup.lifecycle.sealing import destroy, seal, unseal
@@ -102,11 +103,30 @@ def remove_hold(estate: Estate, principal: str, hold_id: int) -> Hold:
     return found
 
 
-def holds_on(estate: Estate, datasets: set[str], hashes: set[str]) -> list[Hold]:
-    """Holds that stop an erasure touching ``datasets`` for the person with ``hashes``."""
+def holds_over(estate: Estate, keys: dict[tuple[str, str], set[tuple[int, int]]], hashes: set[str]) -> list[Hold]:
+    """Holds that stop erasing the rows ``keys`` (``{(dataset, part): {(ingest, row)}}``) of the person ``hashes``.
+
+    A person hold names someone by NHS number; the request may have found them
+    another way (an NI number, a confirmed name and date of birth), so a hold
+    also applies when the held person's rows are among those to erase.
+    """
+    found: list[Hold] = []
     with estate.session() as session:
-        rows = session.scalars(sa.select(LegalHold).where(LegalHold.dataset.in_(sorted(datasets)))).all()
-        return [_hold(r) for r in rows if r.subject_hash is None or r.subject_hash in hashes]
+        rows = session.scalars(
+            sa.select(LegalHold).where(LegalHold.dataset.in_(sorted({d for d, _ in keys}))).order_by(LegalHold.id)
+        ).all()
+        holds = [(_hold(r), r.subject_hash, r.sealed) for r in rows]
+    for hold, hashed, sealed in holds:
+        if hashed is None or hashed in hashes:
+            found.append(hold)
+            continue
+        held = {"nhs_number": str(unseal(estate, f"H{hold.id}", sealed)["nhs_number"])}
+        if any(
+            keys.get((hold.dataset, part), set()) & exact_keys(estate, hold.dataset, part, held)
+            for part in ("table", "quarantine")
+        ):
+            found.append(hold)
+    return found
 
 
 def held_people(estate: Estate, dataset: str) -> tuple[bool, list[str]]:

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from joinedup.errors import EstateError
@@ -47,7 +48,14 @@ def unseal(estate: Estate, name: str, sealed: bytes | None) -> dict[str, Any]:
     if sealed is None or not path.exists():
         raise EstateError(f"{name}: its identifiers were destroyed when it was answered")
     key = path.read_bytes()
-    data = AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], name.encode())
+    try:
+        data = AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], name.encode())
+    except (InvalidTag, ValueError):
+        # A changed key file, a changed (or another request's) sealed value: say so, never guess.
+        raise EstateError(
+            f"{name}: its sealed identifiers do not open with its key; the key file in keys/requests "
+            "or its catalogue row was changed (restore both from backup)"
+        ) from None
     values: dict[str, Any] = json.loads(data)
     return values
 
