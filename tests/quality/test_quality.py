@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from joinedup.access import add_principal
 from joinedup.audit import log
-from joinedup.errors import AccessDenied, SchemaError
+from joinedup.errors import AccessDenied, EstateError, SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.ingest import ingest
 from joinedup.quality import add_rules, latest_result, list_issues, measure, parse_rules
@@ -413,3 +413,26 @@ def test_the_issue_log_of_an_unknown_dataset_is_an_error_not_an_empty_list(
     done = cli("quality", "issues", "list", "-d", "peple", "--json")
     assert done.exit_code == 1 and "unknown dataset 'peple'" in json.loads(done.stderr)["message"]
     assert cli("quality", "issues", "list", "-d", "people", "--json").exit_code == 0
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf")])
+def test_a_cost_setting_that_is_not_a_finite_number_is_refused(
+    estate: Estate, people_schema: Path, tmp_path: Path, rate: float
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    estate.config.extra["quality"] = {"cost_day_rate": rate}  # TOML writes these as nan and inf
+    with pytest.raises(EstateError, match="cost_day_rate must be a number of at least 0"):
+        measure(estate, "people", principal="tester")
+
+
+def test_unquoted_dates_in_the_schemas_quality_section_are_kept_as_written(
+    estate: Estate, cli: Callable[..., Any], people_schema: Path, tmp_path: Path
+) -> None:
+    section = "quality:\n  - {id: dob, check: range, column: date_of_birth, minimum: 1900-01-01, maximum: 1985-01-01}\n"
+    with_rules = tmp_path / "with-rules.yaml"
+    with_rules.write_text(people_schema.read_text() + section, encoding="utf-8")
+    csv = write_csv(tmp_path / "people.csv", "\n".join([HEADER, *GOOD]))
+    done = cli("ingest", csv, "-d", "people", "--schema", with_rules, "--json")
+    assert done.exit_code == 0, done.stderr
+    by_id = {r["id"]: r for r in cli("quality", "show", "-d", "people", "--json").json()["rules"]}
+    assert by_id["dob"]["rows_failing"] == 2

@@ -69,6 +69,8 @@ class ReleaseResult:
     files: dict[str, str] = field(default_factory=dict)
     ckan_package: str | None = None
     preview: list[list[Any]] = field(default_factory=list)
+    #: What whoever signs the release off should know (docs/publishing.md).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def suppressed(self) -> int:
@@ -111,6 +113,12 @@ def publish(
             con.execute("CREATE OR REPLACE TEMP TABLE release AS " + released_cells(con, plan.spec).sql_query())
             result.threshold, result.aggregate = threshold, plan.spec.text()
             result.suppressed_primary, result.suppressed_secondary = cells.primary, cells.secondary
+            if len(plan.spec.by) >= 3:
+                result.warnings.append(
+                    f"grouped by {len(plan.spec.by)} columns: suppression stops any one total revealing a small "
+                    "cell, but not every combination of totals (exact only for one or two grouping columns; "
+                    "docs/publishing.md)"
+                )
             scanned = list(plan.spec.by)  # the measure is computed, not copied from a row
         else:
             selected = ", ".join(_as_text(schema.field(c)) for c in plan.names)

@@ -7,6 +7,7 @@ rule costs someone the stated minutes to find and put right).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -54,7 +55,8 @@ def cost_model(estate: Estate) -> CostModel:
             continue
         if key not in _KEYS:
             raise EstateError(f"joinedup.toml: [quality] {key}: unknown setting (known: {', '.join(sorted(_KEYS))})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            # TOML has nan and inf: an infinite cost is no estimate, and JSON cannot hold it.
             raise EstateError(f"joinedup.toml: [quality] {key} must be a number of at least 0, not {value!r}")
         values[_KEYS[key]] = float(value)
     if values.get("hours_per_day") == 0:

@@ -228,6 +228,19 @@ def load_schema(path: Path) -> Schema:
 
 
 # libyaml's loader when PyYAML was built with it (its wheels are): the same rules, ten times faster.
+def _dates_as_written(value: Any) -> Any:
+    """YAML reads an unquoted ``2026-01-01`` as a date; the section is kept as the text written (and stored as JSON)."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_written(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _dates_as_written(v) for k, v in value.items()}
+    return value
+
+
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -334,7 +347,7 @@ class _SchemaReader:
         section = data.get("quality", data.get(f"{NAMESPACE}quality"))
         if section is not None and not isinstance(section, list | Mapping):
             raise self.fail("quality", "expected a list of rules or a mapping with 'rules' (see docs/quality.md)")
-        return section
+        return _dates_as_written(section)
 
     def deletion_flag(self, data: Mapping[str, Any], fields: list[Field], primary_key: list[str]) -> str | None:
         flag = self.optional_str(data, "deletionFlag", "")
