@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from joinedup.access import disable_principal, enable_principal
 from joinedup.audit import log, record_now, who_accessed
 from joinedup.lifecycle.recipients import recipients_to_notify
 from joinedup.sharing import (
@@ -194,6 +195,11 @@ def test_clients_authenticate_with_their_current_secret_only(shared: Shared) -> 
     assert authenticate_client(shared.estate, issued.client.id, rotated.secret).id == issued.client.id
     stored = sqlite3.connect(shared.estate.root / "catalogue.db").execute("SELECT * FROM sharing_clients").fetchall()
     assert rotated.secret not in repr(stored) and "scrypt$" in repr(stored)
+    disable_principal(shared.estate, "tester", "dwp-api")
+    with pytest.raises(BadCredentials):
+        authenticate_client(shared.estate, issued.client.id, rotated.secret)
+    enable_principal(shared.estate, "tester", "dwp-api")
+    assert authenticate_client(shared.estate, issued.client.id, rotated.secret).name == "dwp-api"
     revoke_client(shared.estate, "tester", issued.client.id)
     with pytest.raises(BadCredentials):
         authenticate_client(shared.estate, issued.client.id, rotated.secret)
