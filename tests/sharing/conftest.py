@@ -100,6 +100,11 @@ def load(estate: Estate, tmp: Path, name: str, schema: str, text: str) -> None:
 
 @pytest.fixture
 def shared(estate: Estate, tmp_path: Path) -> Shared:
+    return build(estate, tmp_path)
+
+
+def build(estate: Estate, tmp_path: Path) -> Shared:
+    """People and visits loaded, a dpo, analyst, steward and auditor, agreement DSA-1 and its client dwp-api."""
     load(estate, tmp_path, "people", PEOPLE_SCHEMA, PEOPLE)
     load(estate, tmp_path, "visits", VISITS_SCHEMA, VISITS)
     for name, role in (("dora", "dpo"), ("ann", "analyst"), ("stu", "steward"), ("aud", "auditor")):
