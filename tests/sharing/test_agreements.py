@@ -151,6 +151,7 @@ def test_the_public_register_holds_what_was_agreed_and_nothing_secret(shared: Sh
     assert entry["lawful_basis"]["article_6"] == "public_task"
     assert entry["datasets"][0]["pseudonymised"] == ["nhs_number"]
     assert entry["start"] == "2026-01-01" and entry["dpia"] == "DPIA-2026-014"
+    assert entry["status"] == "live" and entry["review_due"] is (datetime.now(UTC).date().isoformat() >= "2027-01-01")
     key = key_path(shared.estate, "DSA-1").read_text().strip()
     text = repr(entry)
     assert key not in text and shared.client.secret not in text and "recorded_by" not in entry
