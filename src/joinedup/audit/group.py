@@ -115,8 +115,8 @@ class GroupCommitter:
         for checkpoint in signed:
             keep_checkpoint(self._estate, checkpoint)
         self._count(len(made))
-        for (_, future), entry in zip(live, made, strict=True):
-            future.set_result(entry)
+        for (_, future), written in zip(live, made, strict=True):
+            future.set_result(written)
 
     def _append_all(self, entries: list[Mapping[str, Any]]) -> tuple[list[AuditEntry], list[Checkpoint]]:
         with self._estate.engine.begin() as connection:
