@@ -25,6 +25,7 @@ from joinedup.cli import (
     publish,
     quality,
     schema,
+    serve,
     standards,
     synth,
 )
@@ -122,6 +123,7 @@ synth.register(app)
 # -- lifecycle and individual rights (issue 19) --
 lifecycle.register(app)
 # -- sharing and the API (issue 20) --
+serve.register(app)
 # -- publishing and discovery (issue 23) --
 publish.register(app)
 demo.register(app)
