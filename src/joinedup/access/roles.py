@@ -82,6 +82,12 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("subject.rectify", "rectify a person's records", "", (DPO, ADMIN)),
         Permission("hold.manage", "manage legal holds", "on", (DPO, ADMIN)),
         # -- sharing and the API (issue 20) --
+        Permission("agreement.manage", "record or revoke sharing agreements", "", (ADMIN, DPO)),
+        # The public register is for everyone through the API; with who recorded it and the file's hash, for these.
+        Permission("agreement.read", "read the sharing agreements", "", (ADMIN, DPO, AUDITOR)),
+        Permission("client.manage", "manage partner clients", "", (ADMIN, DPO)),
+        Permission("objection.manage", "manage the objections register", "", (ADMIN, DPO)),
+        Permission("sharing.export", "extract data under a sharing agreement", "", (ADMIN, DPO)),
         # -- publishing and discovery (issue 23) --
         Permission("data.publish", "publish open data", "from", (ADMIN,), scoped=(STEWARD,)),
         Permission("catalogue.describe", "change the catalogue record", "of", (ADMIN,), scoped=(STEWARD,)),

@@ -1,0 +1,53 @@
+"""What sharing refuses, each with the HTTP status the API answers it with.
+
+Messages are one line and never quote a value from the data or a secret.
+"""
+
+from __future__ import annotations
+
+from joinedup.errors import ExitCode, JoinedupError
+
+
+class SharingError(JoinedupError):
+    """A sharing request that cannot be served; :attr:`status` is the HTTP status the API gives it."""
+
+    kind = "sharing"
+    status = 400
+
+
+class BadCredentials(SharingError):
+    """Unknown client, wrong secret, or a revoked client (the API's 401)."""
+
+    kind = "bad-credentials"
+    status = 401
+    exit_code = ExitCode.ACCESS_DENIED
+
+
+class AgreementNotLive(SharingError):
+    """The agreement is revoked, has expired or has not yet started (the API's 403)."""
+
+    kind = "agreement-not-live"
+    status = 403
+    exit_code = ExitCode.ACCESS_DENIED
+
+
+class NotPermitted(SharingError):
+    """The dataset (or field) is not in the agreement (the API's 403)."""
+
+    kind = "not-permitted"
+    status = 403
+    exit_code = ExitCode.ACCESS_DENIED
+
+
+class NotFound(SharingError):
+    """No such record, agreement or client (the API's 404)."""
+
+    kind = "not-found"
+    status = 404
+
+
+class BadRequest(SharingError):
+    """A filter on a field that may not be filtered, a bad or foreign cursor, a bad limit (the API's 400)."""
+
+    kind = "bad-request"
+    status = 400
