@@ -24,7 +24,9 @@ from joinedup.api import ApiSettings, create_app
 from joinedup.estate import Estate
 from joinedup.ingest import ingest
 from joinedup.schema import parse_schema
-from joinedup.sharing import add_agreement, add_client, add_objection
+from joinedup.sharing.agreements import add_agreement
+from joinedup.sharing.clients import add_client
+from joinedup.sharing.objections import add_objection
 
 ADMIN = "dana"
 PEOPLE = """

@@ -12,8 +12,9 @@ import httpx
 from joinedup.api import ApiSettings
 from joinedup.api.problems import PROBLEM_JSON
 from joinedup.api.tokens import issue, token_key
-from joinedup.audit import Subject, log, verify, who_accessed
-from joinedup.sharing import revoke_agreement, revoke_client
+from joinedup.audit import log, verify, who_accessed
+from joinedup.sharing.agreements import revoke_agreement
+from joinedup.sharing.clients import revoke_client
 from tests.api.conftest import ADMIN, OBJECTOR, ROWS, Server, Shared, bearer, run_server, token_for
 
 RECORDS = "/v1/datasets/people/records"
@@ -60,7 +61,7 @@ def test_only_the_agreed_fields_and_rows_and_nobody_who_objected(server: Server,
     token = token_for(server.http, shared.client_id, shared.secret)
     records = _all(server.http, token)
     # Allowed fields only: no name. Rows: sex U filtered by the agreement; person 1 objected to research.
-    assert all(set(r) == {"person_id", "nhs_number", "postcode", "sex"} for r in records)
+    assert all(set(r) == {"id", "person_id", "nhs_number", "postcode", "sex"} for r in records)
     assert sorted(int(str(r["person_id"])) for r in records) == [2, 3, 5, 6, 7]
     raw_numbers = {row[2] for row in ROWS}
     assert not raw_numbers.intersection(str(r["nhs_number"]) for r in records)  # pseudonymised
@@ -115,14 +116,15 @@ def test_filters_on_permitted_fields_only(server: Server, shared: Shared) -> Non
 def test_one_record_by_id_and_an_objectors_record_is_not_found(server: Server, shared: Shared) -> None:
     token = token_for(server.http, shared.client_id, shared.secret)
     records = _all(server.http, token)
-    ids = [r for r in records if "id" in r or "record_id" in r]
-    some = records[0]
-    key = "record_id" if "record_id" in some else "id"
-    if ids:
-        answer = server.http.get(f"{RECORDS}/{some[key]}", headers=bearer(token))
+    for some in records:
+        answer = server.http.get(f"{RECORDS}/{some['id']}", headers=bearer(token))
         assert answer.status_code == 200 and answer.json()["data"] == some
+    other = token_for(server.http, shared.other_id, shared.other_secret)
+    # Record ids are per agreement too: one agreement's id finds nothing under another.
+    _is_problem(server.http.get(f"{RECORDS}/{records[0]['id']}", headers=bearer(other)), 404)
     _is_problem(server.http.get(f"{RECORDS}/not-a-record", headers=bearer(token)), 404)
-    _is_problem(server.http.get("/v1/datasets/nothing/records", headers=bearer(token)), 404)
+    # A dataset outside the agreement is refused the same whether it exists or not (names are not probed).
+    _is_problem(server.http.get("/v1/datasets/nothing/records", headers=bearer(token)), 403)
 
 
 def test_no_bad_or_expired_token_is_401(server: Server, shared: Shared) -> None:
@@ -174,16 +176,11 @@ def test_every_read_is_audited_naming_the_client_and_who_accessed_finds_it(serve
     assert reads, "the read has no audit entry"
     assert all("DSA-A" in (e.purpose or "") for e in reads)
     assert all(OBJECTOR not in str(e.to_dict()) for e in reads)
-    found = who_accessed(shared.estate, Subject("nhs_number", "4010232137"))  # person 2, returned
-    assert any(a.principal == "uni-a" for a in _accesses(found))
-    objected = who_accessed(shared.estate, Subject("nhs_number", OBJECTOR))
-    assert not any(a.principal == "uni-a" for a in _accesses(objected))
+    found = who_accessed(shared.estate, "nhs_number", "4010232137")  # person 2, returned
+    assert any(a.entry.principal == "uni-a" for a in found.accesses)
+    objected = who_accessed(shared.estate, "nhs_number", OBJECTOR)
+    assert not any(a.entry.principal == "uni-a" for a in objected.accesses)
     assert verify(shared.estate).ok
-
-
-def _accesses(found: object) -> list[object]:
-    entries = getattr(found, "entries", found)
-    return [getattr(e, "entry", e) for e in entries]  # type: ignore[attr-defined]
 
 
 def test_concurrent_reads_are_all_audited_and_the_chain_verifies(server: Server, shared: Shared) -> None:

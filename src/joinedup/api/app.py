@@ -61,8 +61,9 @@ log = logging.getLogger("joinedup.api")
 PREFIX = "/v1"
 JSON = "application/json"
 _RESERVED = frozenset({"cursor", "limit"})
-_BEARER = [{"bearer": []}, {"oauth2": []}]
-_OPTIONAL_BEARER = [{}, {"bearer": []}, {"oauth2": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"oauth2": []}]
+_TOKEN_ERROR = TokenError.model_json_schema()
+_OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"oauth2": []}]
 
 
 class Service:
@@ -162,7 +163,7 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
     return Response(dumps(document), status_code=status, media_type=JSON, headers=headers)
 
 
-def _routes(app: FastAPI, service: Service) -> None:  # noqa: C901 - one place lists every route
+def _routes(app: FastAPI, service: Service) -> None:
     estate = service.estate
 
     @app.post(
@@ -171,8 +172,8 @@ def _routes(app: FastAPI, service: Service) -> None:  # noqa: C901 - one place l
         summary="Get a bearer token (OAuth 2.0 client credentials)",
         response_model=TokenResponse,
         responses={
-            400: {"description": "RFC 6749 error", "content": {JSON: {"schema": TokenError.model_json_schema()}}},
-            401: {"description": "RFC 6749 invalid_client", "content": {JSON: {"schema": TokenError.model_json_schema()}}},
+            400: {"description": "RFC 6749 error", "content": {JSON: {"schema": _TOKEN_ERROR}}},
+            401: {"description": "RFC 6749 invalid_client", "content": {JSON: {"schema": _TOKEN_ERROR}}},
             **documented(429),
         },
         openapi_extra={"requestBody": token_endpoint.REQUEST_BODY, "security": [{}, {"client_basic": []}]},
@@ -271,7 +272,13 @@ def _routes(app: FastAPI, service: Service) -> None:  # noqa: C901 - one place l
         query = cursors.query_digest(caller.agreement.id, caller.client_id, name, filters)
         inner = cursors.unwrap(service.key, query, cursor) if cursor is not None else None
         page = read_records(
-            estate, client=caller.client, agreement=caller.agreement, dataset=name, filters=filters, cursor=inner, limit=limit
+            estate,
+            client=caller.client,
+            agreement=caller.agreement,
+            dataset=name,
+            filters=filters,
+            cursor=inner,
+            limit=limit,
         )
         service.audited(page.entry)
         next_cursor = cursors.wrap(service.key, query, page.next_cursor) if page.next_cursor else None
@@ -298,9 +305,7 @@ def _routes(app: FastAPI, service: Service) -> None:  # noqa: C901 - one place l
     )
     def one_record(name: str, record_id: str, request: Request) -> Response:
         caller = service.caller(request)
-        page = read_record(
-            estate, client=caller.client, agreement=caller.agreement, dataset=name, record_id=record_id
-        )
+        page = read_record(estate, client=caller.client, agreement=caller.agreement, dataset=name, record_id=record_id)
         if not page.records:
             raise ApiProblem(404, f"no record {record_id!r} in dataset {name!r} under this agreement")
         service.audited(page.entry)

@@ -118,10 +118,7 @@ class Callers:
 
 def _seconds(value: Any) -> float:
     """A stored time (a datetime, or SQLite's text of one) as seconds since the epoch."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value))
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

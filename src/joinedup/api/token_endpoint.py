@@ -125,9 +125,8 @@ async def _credentials(request: Request) -> tuple[str, str]:
 
 def _basic(header: str) -> tuple[str, str]:
     scheme, _, encoded = header.partition(" ")
-    refused = _OAuthError(
-        "invalid_client", "the Authorization header must be HTTP Basic", 401, {"WWW-Authenticate": 'Basic realm="joinedup"'}
-    )
+    challenge = {"WWW-Authenticate": 'Basic realm="joinedup"'}
+    refused = _OAuthError("invalid_client", "the Authorization header must be HTTP Basic", 401, challenge)
     if scheme.lower() != "basic":
         raise refused
     try:
