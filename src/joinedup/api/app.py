@@ -264,7 +264,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         summary="Records of a dataset, as the caller's agreement allows (cursor pagination, filters)",
         response_model=RecordPage,
         responses=documented(400, 401, 403, 404, 429, 503),
-        openapi_extra={"security": _BEARER, "parameters": _RECORDS_PARAMETERS},
+        openapi_extra={"security": _BEARER, "parameters": _records_parameters(service.settings)},
     )
     def records(name: str, request: Request) -> Response:
         caller = service.caller(request)
@@ -326,32 +326,33 @@ def _routes(app: FastAPI, service: Service) -> None:
         return _json({"status": "ok", "version": __version__, "time": datetime.now(UTC)})
 
 
-_RECORDS_PARAMETERS: list[dict[str, Any]] = [
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "description": "From `next_cursor` of the previous page of the same query.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "Records per page (default and maximum are set by the estate: 100 and 1,000 unless changed).",
-        "schema": {"type": "integer", "minimum": 1},
-    },
-    {
-        "name": "filters",
-        "in": "query",
-        "required": False,
-        "description": "Exact-match filters on fields the agreement allows: `?postcode=SW1A%201AA`. "
-        "A filter on any other field is refused (400).",
-        "style": "form",
-        "explode": True,
-        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-]
+def _records_parameters(settings: ApiSettings) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "From `next_cursor` of the previous page of the same query (opaque).",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"Records per page (default {settings.page_limit_default}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": settings.page_limit_max},
+        },
+        {
+            "name": "filters",
+            "in": "query",
+            "required": False,
+            "description": "Exact-match filters on fields the agreement allows: `?postcode=SW1A%201AA`. "
+            "A filter on any other field is refused (400).",
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    ]
 
 
 def _version(entry: dict[str, Any]) -> int | None:
