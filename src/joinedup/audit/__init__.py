@@ -6,6 +6,7 @@ tests of the internals import the modules themselves.
 """
 
 from joinedup.audit.entry import AuditEntry
+from joinedup.audit.group import GroupCommitter
 from joinedup.audit.membership import dataset_membership
 from joinedup.audit.queries import ReadScope, log, principal_key, who_accessed
 from joinedup.audit.record import record, record_now, release
@@ -17,6 +18,7 @@ from joinedup.audit.verify import verify
 
 __all__ = [
     "AuditEntry",
+    "GroupCommitter",
     "ReadScope",
     "Subject",
     "checkpoint",

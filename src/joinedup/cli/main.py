@@ -25,6 +25,7 @@ from joinedup.cli import (
     publish,
     quality,
     schema,
+    serve,
     sharing,
     standards,
     synth,
@@ -124,6 +125,7 @@ synth.register(app)
 lifecycle.register(app)
 # -- sharing and the API (issue 20) --
 sharing.register(app)
+serve.register(app)
 # -- publishing and discovery (issue 23) --
 publish.register(app)
 demo.register(app)

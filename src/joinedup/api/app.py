@@ -1,0 +1,513 @@
+"""The FastAPI application: /v1 for partners under sharing agreements (see docs/api.md).
+
+Every request's path is: check the bearer token (in memory), take one from the
+client's quota, look up the client's and agreement's revocation (one small
+query), read what the agreement allows through :mod:`joinedup.sharing`, commit
+the audit entry (group commit: concurrent requests share a transaction, each
+waits for its own), and only then answer. Any failure on the way is a problem
+document, never data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from joinedup import __version__
+from joinedup.api import cursors, token_endpoint
+from joinedup.api.callers import Caller, Callers, unauthorised
+from joinedup.api.jsonable import dumps
+from joinedup.api.models import (
+    AgreementRegister,
+    DatasetDetail,
+    DatasetList,
+    Health,
+    OneRecord,
+    RecordPage,
+    TokenError,
+    TokenResponse,
+)
+from joinedup.api.problems import PROBLEM_JSON, ApiProblem, documented, problem_response, problem_schema
+from joinedup.api.quota import Quotas
+from joinedup.api.settings import ApiSettings
+from joinedup.api.tokens import token_key
+from joinedup.audit import GroupCommitter
+from joinedup.errors import JoinedupError
+from joinedup.estate import Catalogue, Estate
+from joinedup.sharing import (
+    SharedDataset,
+    SharingError,
+    open_datasets,
+    public_register,
+    read_record,
+    read_records,
+    shared_datasets,
+)
+
+log = logging.getLogger("joinedup.api")
+
+PREFIX = "/v1"
+JSON = "application/json"
+_RESERVED = frozenset({"cursor", "limit"})
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"oauth2": []}]
+_TOKEN_ERROR = TokenError.model_json_schema()
+_OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"oauth2": []}]
+
+
+class Service:
+    """What the routes share: the estate, settings, keys, quotas, the caller cache and the audit committer."""
+
+    def __init__(self, estate: Estate, settings: ApiSettings) -> None:
+        self.estate = estate
+        self.settings = settings
+        self.key = token_key(estate)
+        self.quotas = Quotas(settings.quota_per_minute, settings.quota_burst)
+        self.callers = Callers(estate, self.key, settings.agreement_cache_seconds)
+        self.committer = GroupCommitter(estate)
+
+    def close(self) -> None:
+        self.committer.close()
+        self.estate.close()
+
+    # -- who is calling -----------------------------------------------------
+
+    def caller(self, request: Request) -> Caller:
+        claims = self.callers.claims(request.headers.get("authorization"))
+        self.take_quota(claims.client_id)
+        return self.callers.caller(claims)
+
+    def optional_caller(self, request: Request) -> Caller | None:
+        return self.caller(request) if request.headers.get("authorization") else None
+
+    def take_quota(self, client_id: str) -> None:
+        wait = self.quotas.take(client_id)
+        if wait:
+            raise ApiProblem(
+                429,
+                f"this client's quota ({self.settings.quota_per_minute} requests a minute) is used up; "
+                f"try again in {wait} seconds",
+                headers={"Retry-After": str(wait)},
+            )
+
+    # -- audit --------------------------------------------------------------
+
+    def audited(self, entry: dict[str, Any] | None) -> None:
+        """Commit the read's audit entry, or refuse to answer (503) when it cannot be written."""
+        if not entry:
+            return
+        try:
+            self.committer.append(**entry)
+        except Exception as exc:
+            log.error("audit entry could not be written (%s); the response was withheld", type(exc).__name__)
+            raise ApiProblem(
+                503,
+                "the access could not be recorded on the audit trail, so no data was sent; try again later",
+                slug="audit-unavailable",
+                title="Audit trail unavailable",
+            ) from None
+
+    # -- catalogue ----------------------------------------------------------
+
+    def shared(self, caller: Caller | None) -> dict[str, SharedDataset]:
+        if caller is None:
+            return {}
+        return {d.name: d for d in shared_datasets(self.estate, caller.agreement)}
+
+
+def create_app(estate_path: Path, *, settings: ApiSettings | None = None) -> FastAPI:
+    """The API over the estate at ``estate_path`` (settings from its ``[api]`` section unless given)."""
+    estate = Estate.open(estate_path)
+    service = Service(estate, settings or ApiSettings.from_estate(estate))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="joinedup API",
+        version=__version__,
+        summary="Data shared under data-sharing agreements, as each agreement allows.",
+        description=(
+            "Partners pull exactly what their agreement allows: its datasets, its fields (some pseudonymised), "
+            "its rows, never the records of people who objected to its purpose. Every response carrying "
+            "personal data is on the estate's audit trail before it is sent. Errors are RFC 9457 problem "
+            "documents (application/problem+json). See docs/api.md."
+        ),
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    _handlers(app)
+    _routes(app, service)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(_Contained)
+    return app
+
+
+def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(document), status_code=status, media_type=JSON, headers=headers)
+
+
+def _routes(app: FastAPI, service: Service) -> None:
+    estate = service.estate
+
+    @app.post(
+        f"{PREFIX}/token",
+        tags=["authentication"],
+        summary="Get a bearer token (OAuth 2.0 client credentials)",
+        response_model=TokenResponse,
+        responses={
+            400: {"description": "RFC 6749 error", "content": {JSON: {"schema": _TOKEN_ERROR}}},
+            401: {"description": "RFC 6749 invalid_client", "content": {JSON: {"schema": _TOKEN_ERROR}}},
+            **documented(429),
+        },
+        openapi_extra={"requestBody": token_endpoint.REQUEST_BODY, "security": [{}, {"client_basic": []}]},
+    )
+    async def token(request: Request) -> Response:
+        return await token_endpoint.issue_token(request, service)
+
+    @app.get(
+        f"{PREFIX}/datasets",
+        tags=["catalogue"],
+        summary="List the open datasets and those the caller's agreement covers",
+        response_model=DatasetList,
+        responses=documented(401, 403, 429),
+        openapi_extra={"security": _OPTIONAL_BEARER},
+    )
+    def datasets(request: Request) -> Response:
+        caller = service.optional_caller(request)
+        shared = service.shared(caller)
+        opened = set(open_datasets(estate))
+        catalogue = {d.name: d for d in Catalogue(estate).datasets()}
+        names = sorted(opened.union(shared))
+        data = []
+        for name in names:
+            entry = shared.get(name)
+            info = catalogue.get(name)
+            data.append(
+                {
+                    "name": name,
+                    "title": entry.title if entry else (info.title if info else None),
+                    "description": entry.description if entry else (info.description if info else None),
+                    "open": name in opened,
+                    "shared": entry is not None,
+                    "links": _dataset_links(name, entry is not None),
+                }
+            )
+        return _json({"data": data})
+
+    @app.get(
+        f"{PREFIX}/datasets/{{name}}",
+        tags=["catalogue"],
+        summary="A dataset's catalogue record and the fields served",
+        response_model=DatasetDetail,
+        responses=documented(401, 403, 404, 429),
+        openapi_extra={"security": _OPTIONAL_BEARER},
+    )
+    def dataset(name: str, request: Request) -> Response:
+        caller = service.optional_caller(request)
+        shared = service.shared(caller).get(name)
+        opened = name in set(open_datasets(estate))
+        info = Catalogue(estate).find(name)
+        if shared is None and not opened:
+            if info is None:
+                raise ApiProblem(404, f"no dataset named {name!r}")
+            if caller is None:
+                raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
+            raise ApiProblem(403, f"agreement {caller.agreement.id} does not cover dataset {name!r}")
+        if shared is not None:
+            fields = [{"name": n, "type": t, "pseudonymised": p} for n, t, p in shared.fields]
+            version = shared.version
+            title, description = shared.title, shared.description
+        else:
+            assert info is not None
+            current = info.current
+            version = current.number if current else None
+            # Open data: the columns that are not personal (the ones a release may carry).
+            fields = [
+                {"name": str(f["name"]), "type": str(f.get("type", "string")), "pseudonymised": False}
+                for f in (info.schema or {}).get("fields", [])
+                if not f.get("personal")
+            ]
+            title, description = info.title, info.description
+        return _json(
+            {
+                "name": name,
+                "title": title,
+                "description": description,
+                "open": opened,
+                "shared": shared is not None,
+                "version": version,
+                "fields": fields,
+                "links": _dataset_links(name, shared is not None),
+            }
+        )
+
+    @app.get(
+        f"{PREFIX}/datasets/{{name}}/records",
+        tags=["records"],
+        summary="Records of a dataset, as the caller's agreement allows (cursor pagination, filters)",
+        response_model=RecordPage,
+        responses=documented(400, 401, 403, 404, 429, 503),
+        openapi_extra={"security": _BEARER, "parameters": _records_parameters(service.settings)},
+    )
+    def records(name: str, request: Request) -> Response:
+        caller = service.caller(request)
+        limit, cursor, filters = _page_query(request, service.settings)
+        query = cursors.query_digest(caller.agreement.id, caller.client_id, name, filters)
+        inner = cursors.unwrap(service.key, query, cursor) if cursor is not None else None
+        page = read_records(
+            estate,
+            client=caller.client,
+            agreement=caller.agreement,
+            dataset=name,
+            filters=filters,
+            cursor=inner,
+            limit=limit,
+        )
+        service.audited(page.entry)
+        next_cursor = cursors.wrap(service.key, query, page.next_cursor) if page.next_cursor else None
+        base = f"{PREFIX}/datasets/{name}/records"
+        return _json(
+            {
+                "data": page.records,
+                "links": {
+                    "self": _link(base, filters, limit, cursor),
+                    "next": _link(base, filters, limit, next_cursor) if next_cursor else None,
+                },
+                "next_cursor": next_cursor,
+                "meta": {"dataset": name, "version": _version(page.entry), "count": len(page.records), "limit": limit},
+            }
+        )
+
+    @app.get(
+        f"{PREFIX}/datasets/{{name}}/records/{{record_id}}",
+        tags=["records"],
+        summary="One record, as the caller's agreement allows",
+        response_model=OneRecord,
+        responses=documented(401, 403, 404, 429, 503),
+        openapi_extra={"security": _BEARER},
+    )
+    def one_record(name: str, record_id: str, request: Request) -> Response:
+        caller = service.caller(request)
+        page = read_record(estate, client=caller.client, agreement=caller.agreement, dataset=name, record_id=record_id)
+        if not page.records:
+            raise ApiProblem(404, f"no record {record_id!r} in dataset {name!r} under this agreement")
+        service.audited(page.entry)
+        return _json({"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}})
+
+    @app.get(
+        f"{PREFIX}/agreements",
+        tags=["agreements"],
+        summary="The public register of data-sharing agreements",
+        response_model=AgreementRegister,
+        responses=documented(),
+    )
+    def agreements() -> Response:
+        return _json({"data": public_register(estate)})
+
+    @app.get(f"{PREFIX}/health", tags=["service"], summary="Whether the service is up", response_model=Health)
+    def health() -> Response:
+        return _json({"status": "ok", "version": __version__, "time": datetime.now(UTC)})
+
+
+def _records_parameters(settings: ApiSettings) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "From `next_cursor` of the previous page of the same query (opaque).",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"Records per page (default {settings.page_limit_default}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": settings.page_limit_max},
+        },
+        {
+            "name": "filters",
+            "in": "query",
+            "required": False,
+            "description": "Exact-match filters on fields the agreement allows: `?postcode=SW1A%201AA`. "
+            "A filter on any other field is refused (400).",
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    ]
+
+
+def _version(entry: dict[str, Any]) -> int | None:
+    version = entry.get("dataset_version")
+    return version if isinstance(version, int) else None
+
+
+def _page_query(request: Request, settings: ApiSettings) -> tuple[int, str | None, dict[str, str]]:
+    items = request.query_params.multi_items()
+    names = [key for key, _ in items]
+    repeated = sorted({key for key in names if names.count(key) > 1})
+    if repeated:
+        raise ApiProblem(400, f"query parameter {repeated[0]!r} is given more than once; give it once")
+    given = dict(items)
+    limit = settings.page_limit_default
+    if "limit" in given:
+        text = given["limit"]
+        if not text.isdigit() or not 1 <= int(text) <= settings.page_limit_max:
+            raise ApiProblem(400, f"limit must be a whole number from 1 to {settings.page_limit_max}")
+        limit = int(text)
+    cursor = given.get("cursor") or None
+    filters = {key: value for key, value in given.items() if key not in _RESERVED}
+    return limit, cursor, filters
+
+
+def _link(base: str, filters: dict[str, str], limit: int, cursor: str | None) -> str:
+    query = dict(sorted(filters.items()))
+    query["limit"] = str(limit)
+    if cursor:
+        query["cursor"] = cursor
+    return f"{base}?{urlencode(query)}"
+
+
+def _dataset_links(name: str, shared: bool) -> dict[str, str | None]:
+    return {
+        "self": f"{PREFIX}/datasets/{name}",
+        "records": f"{PREFIX}/datasets/{name}/records" if shared else None,
+    }
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+def _handlers(app: FastAPI) -> None:
+    async def api_problem(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiProblem)
+        return problem_response(exc)
+
+    async def sharing_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SharingError)
+        status = int(exc.status)
+        headers = {"WWW-Authenticate": 'Bearer realm="joinedup", error="invalid_token"'} if status == 401 else None
+        return problem_response(ApiProblem(status, str(exc), slug=exc.kind, headers=headers))
+
+    async def joinedup_error(_: Request, exc: Exception) -> Response:
+        # Anything else the library refuses is the request's fault (an unknown dataset is a NotFoundError).
+        assert isinstance(exc, JoinedupError)
+        status = 404 if exc.kind == "not-found" else 400
+        return problem_response(ApiProblem(status, str(exc)))
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = {
+            404: "no such resource; the API's paths are listed in /v1/openapi.json",
+            405: "this method is not allowed on this resource",
+        }.get(exc.status_code, str(exc.detail))
+        return problem_response(ApiProblem(exc.status_code, detail, headers=dict(exc.headers or {})))
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        # Names where, never what: the value given may be personal data.
+        places = sorted({".".join(str(p) for p in error.get("loc", ())) for error in exc.errors()})
+        return problem_response(ApiProblem(400, f"invalid request: check {', '.join(places) or 'the request'}"))
+
+    app.add_exception_handler(ApiProblem, api_problem)
+    app.add_exception_handler(SharingError, sharing_error)
+    app.add_exception_handler(JoinedupError, joinedup_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+
+class _Contained:
+    """Anything unexpected becomes a 500 problem; the log gets the kind of error only (its text may quote data)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error("request failed unexpectedly (%s)", type(exc).__name__)
+            if started:
+                return
+            problem = ApiProblem(500, "the service failed unexpectedly; the failure was logged, without the request")
+            await problem_response(problem)(scope, receive, send)
+
+
+# -- the OpenAPI document ----------------------------------------------------------
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version="3.1.0",
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for generated in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(generated, None)
+        schemas["Problem"] = problem_schema()
+        components["securitySchemes"] = {
+            "oauth2": {
+                "type": "oauth2",
+                "description": "OAuth 2.0 client credentials: POST /v1/token gives a short-lived bearer token.",
+                "flows": {"clientCredentials": {"tokenUrl": f"{PREFIX}/token", "scopes": {}}},
+            },
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "client_basic": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "The client id and secret, for /v1/token only (or send them in the form body).",
+            },
+        }
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                # Every operation can meet an unexpected failure: it is a problem document too.
+                responses.setdefault("500", _problem_ref("The service failed unexpectedly."))
+                if operation.get("parameters") == []:
+                    operation.pop("parameters")
+        app.openapi_schema = document
+        return document
+
+    return build
+
+
+def _problem_ref(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}

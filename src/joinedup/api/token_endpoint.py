@@ -1,0 +1,165 @@
+"""``POST /v1/token``: the OAuth 2.0 client credentials grant (RFC 6749 section 4.4).
+
+The client authenticates with its id and secret, either with HTTP Basic
+(section 2.3.1: both form-urlencoded, then joined by a colon) or as
+``client_id`` and ``client_secret`` in the form body, never both. Errors here
+are the JSON the RFC requires (``error``, ``error_description``, as
+``application/json``), carrying the problem document's members as well, so a
+client reading either shape understands them. Issuing a token is recorded on
+the audit trail (``api.token``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote_plus
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from joinedup.api.problems import TITLES, TYPE_PREFIX
+from joinedup.api.tokens import issue
+from joinedup.sharing import AgreementNotLive, BadCredentials, authenticate_client, live_agreement
+
+if TYPE_CHECKING:
+    from joinedup.api.app import Service
+
+GRANT = "client_credentials"
+_MAX_BODY = 4096
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": [GRANT]},
+                    "client_id": {"type": "string", "description": "Unless sent with HTTP Basic."},
+                    "client_secret": {"type": "string", "description": "Unless sent with HTTP Basic."},
+                    "scope": {"type": "string", "description": "Ignored: the agreement sets what the client sees."},
+                },
+            }
+        }
+    },
+}
+
+
+class _OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status, self.headers = error, description, status, headers or {}
+
+
+def _error_response(exc: _OAuthError) -> Response:
+    body = {
+        "error": exc.error,
+        "error_description": exc.description,
+        "type": TYPE_PREFIX + exc.error.replace("_", "-"),
+        "title": TITLES.get(exc.status, "Error"),
+        "status": exc.status,
+        "detail": exc.description,
+    }
+    return Response(
+        json.dumps(body).encode(),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={**_NO_STORE, **exc.headers},
+    )
+
+
+async def issue_token(request: Request, service: Service) -> Response:
+    try:
+        client_id, secret = await _credentials(request)
+        service.take_quota(client_id)  # a 429 problem: counted before the secret is checked, against guessing
+        return await run_in_threadpool(_grant, service, client_id, secret)
+    except _OAuthError as exc:
+        return _error_response(exc)
+
+
+async def _credentials(request: Request) -> tuple[str, str]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise _OAuthError("invalid_request", "send the request as application/x-www-form-urlencoded")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise _OAuthError("invalid_request", "the request body is too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise _OAuthError("invalid_request", "the request body is not a valid form") from None
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _OAuthError("invalid_request", f"parameter {repeated[0]!r} is given more than once")
+    form = dict(pairs)
+    grant = form.get("grant_type")
+    if not grant:
+        raise _OAuthError("invalid_request", "grant_type is required (client_credentials)")
+    if grant != GRANT:
+        raise _OAuthError("unsupported_grant_type", "only the client_credentials grant is supported")
+    header = request.headers.get("authorization")
+    in_body = "client_id" in form or "client_secret" in form
+    if header is not None:
+        if in_body:
+            raise _OAuthError("invalid_request", "authenticate either with HTTP Basic or in the body, not both")
+        return _basic(header)
+    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    if not client_id or not secret:
+        raise _OAuthError(
+            "invalid_client",
+            "client authentication is required: HTTP Basic, or client_id and client_secret in the body",
+            401,
+            {"WWW-Authenticate": 'Basic realm="joinedup"'},
+        )
+    return client_id, secret
+
+
+def _basic(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Basic realm="joinedup"'}
+    refused = _OAuthError("invalid_client", "the Authorization header must be HTTP Basic", 401, challenge)
+    if scheme.lower() != "basic":
+        raise refused
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise refused from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise refused
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _grant(service: Service, client_id: str, secret: str) -> Response:
+    estate = service.estate
+    try:
+        client = authenticate_client(estate, client_id, secret)
+    except BadCredentials as exc:
+        headers = {"WWW-Authenticate": 'Basic realm="joinedup"'}
+        raise _OAuthError("invalid_client", str(exc), 401, headers) from None
+    try:
+        agreement = live_agreement(estate, client.agreement_id)
+    except AgreementNotLive as exc:
+        raise _OAuthError("unauthorized_client", str(exc)) from None
+    ttl = service.settings.token_ttl_seconds
+    token, claims = issue(service.key, estate.config.name, client.id, agreement.id, ttl)
+    # Who was given access, under which agreement, until when: on the trail before the token leaves.
+    service.audited(
+        {
+            "principal": client.principal,
+            "action": "api.token",
+            "purpose": agreement.audit_purpose,
+            "detail": {"client": client.id, "agreement": agreement.id, "expires_at": claims.expires_at},
+        }
+    )
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+    return Response(json.dumps(body).encode(), media_type="application/json", headers=_NO_STORE)
