@@ -388,6 +388,8 @@ def test_one_rule_failing_on_the_data_is_reported_and_the_others_are_measured(
         ("{id: r, check: range, column: date_of_birth, maximum: 31/12/2000}", "is not a date"),
         ("{id: r, check: lag, column: name, max_lag_days: 3}", "needs a date or datetime column"),
         ("{id: r, check: values, column: sex, values: [[M], F]}", "expected a list of codes"),
+        ("{id: r, check: expression, expression: 'count(*) > 1'}", "may not use an aggregate function"),
+        ("{id: r, check: completeness, column: sex, where: 'max(person_id) > 2'}", "may not use an aggregate"),
         ("{id: r, check: values, column: sex, values: [~]}", "expected a list of codes"),
         ("{id: r, check: reference, column: postcode, reference: nosuch.postcode}", "'nosuch' is not in the estate"),
         ("{id: r, check: reference, column: postcode, reference: people.nope}", "has no column 'nope'"),

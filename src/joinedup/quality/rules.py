@@ -376,6 +376,11 @@ def _bind_problem(text: str, schema: Schema) -> str | None:
         con.execute("SET enable_external_access = false")
         con.execute(f"CREATE TEMP VIEW t AS {empty_relation(schema)}")
         described = con.execute(f"DESCRIBE SELECT ({text}) AS ok FROM t").fetchall()
+        try:
+            # The scan measures rules inside FILTER clauses, where an aggregate (count(*), max(x)) cannot go.
+            con.execute(f"SELECT count(*) FILTER (WHERE ({text})) FROM t").fetchall()
+        except duckdb.Error:
+            return "may not use an aggregate function (count, max ...); expected a condition on one row"
     except duckdb.Error as exc:
         first = str(exc).strip().split("\n", 1)[0]
         if "Binder Error" in first or "Catalog Error" in first:
