@@ -26,19 +26,20 @@ fields:
   - {name: clinic, type: string}
   - {name: diagnosis, type: string, personal: true, category: health}
   - {name: seen_on, type: date}
+  - {name: caution, type: string, personal: true, category: criminal_offence}
 primaryKey: [visit_id]
 """
 PEOPLE = """person_id,name,nhs_number,postcode,date_of_birth,sex
 1,Zebedee Quartermaine,9434765919,LS1 4AP,1980-02-29,M
-2,Alice Alpha,4010232137,SW1A 1AA,1970-01-01,F
-3,Bella Beta,4000000123,M1 1AE,1971-02-02,F
-4,Carla Gamma,4000000328,LS2 7EW,1972-03-03,X
+2,Alice Alpha,4000000004,SW1A 1AA,1970-01-01,F
+3,Bella Beta,4000079190,M1 1AE,1971-02-02,F
+4,Carla Gamma,4000158384,LS2 7EW,1972-03-03,X
 5,Dan Delta,,SW1A 2AA,1973-04-04,M
 """
-VISITS = """visit_id,nhs_number,clinic,diagnosis,seen_on
-10,9434765919,north,asthma,2025-01-05
-11,4010232137,south,eczema,2025-02-06
-12,4000000123,north,flu,2025-03-07
+VISITS = """visit_id,nhs_number,clinic,diagnosis,seen_on,caution
+10,9434765919,north,asthma,2025-01-05,
+11,4000000004,south,eczema,2025-02-06,
+12,4000158384,north,flu,2025-03-07,public order
 """
 #: The person who objects in the tests.
 OBJECTOR = "9434765919"
@@ -99,6 +100,11 @@ def load(estate: Estate, tmp: Path, name: str, schema: str, text: str) -> None:
 
 @pytest.fixture
 def shared(estate: Estate, tmp_path: Path) -> Shared:
+    return build(estate, tmp_path)
+
+
+def build(estate: Estate, tmp_path: Path) -> Shared:
+    """People and visits loaded, a dpo, analyst, steward and auditor, agreement DSA-1 and its client dwp-api."""
     load(estate, tmp_path, "people", PEOPLE_SCHEMA, PEOPLE)
     load(estate, tmp_path, "visits", VISITS_SCHEMA, VISITS)
     for name, role in (("dora", "dpo"), ("ann", "analyst"), ("stu", "steward"), ("aud", "auditor")):

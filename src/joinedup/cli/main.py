@@ -26,6 +26,7 @@ from joinedup.cli import (
     quality,
     schema,
     serve,
+    sharing,
     standards,
     synth,
 )
@@ -123,6 +124,7 @@ synth.register(app)
 # -- lifecycle and individual rights (issue 19) --
 lifecycle.register(app)
 # -- sharing and the API (issue 20) --
+sharing.register(app)
 serve.register(app)
 # -- publishing and discovery (issue 23) --
 publish.register(app)

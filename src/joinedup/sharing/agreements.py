@@ -191,6 +191,8 @@ class Agreement:
         """The register entry: everything agreed, its status; no key, secret or client."""
         found = self.definition()
         found["status"] = self.status(at)
+        # A live agreement past its review date is still in force; the register says the review is due.
+        found["review_due"] = found["status"] == "live" and (at or now()).astimezone(UTC).date() >= self.review
         found["revoked_at"] = _iso(self.revoked_at)
         found["revoked_reason"] = self.revoked_reason
         found["recorded_at"] = _iso(self.created_at)

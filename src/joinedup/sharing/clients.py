@@ -193,7 +193,10 @@ def authenticate_client(estate: Estate, client_id: str, secret: str) -> Client:
         row = session.get(ClientRow, client_id) if len(client_id) <= 63 else None
         stored = row.secret_hash if row is not None else _DUMMY
         found = Client.from_row(row) if row is not None else None
+        principal = load_principal(session, row.principal) if row is not None else None
+        # An admin may disable the client's principal like any other: that stops it too.
+        disabled = principal is None or principal.disabled
     matched = secret_matches(secret, stored)
-    if found is None or not matched or found.revoked:
+    if found is None or not matched or found.revoked or disabled:
         raise BadCredentials("client id or secret not recognised, or the client was revoked")
     return found

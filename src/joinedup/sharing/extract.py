@@ -25,7 +25,7 @@ from joinedup.estate import Estate
 from joinedup.estate.db import now
 from joinedup.sharing.agreements import live_agreement
 from joinedup.sharing.models import ExtractRow
-from joinedup.sharing.records import EXPORT_ACTION, MAX_SUBJECTS, select_all
+from joinedup.sharing.records import EXPORT_ACTION, MAX_SUBJECTS, cursor, select_all
 from joinedup.storage.csv_export import write_csv
 
 FORMATS = ("csv", "parquet")
@@ -80,7 +80,7 @@ def extract(estate: Estate, actor: str, agreement_id: str, out_dir: Path, fmt: s
     for plan, table, excluded in selected:
         subjects: list[Any] = []
         if table.num_rows <= MAX_SUBJECTS:
-            with _scratch(estate) as con:
+            with cursor(estate) as con:
                 subjects = plan.subjects(con, table)
         entry = plan.entry(actor, EXPORT_ACTION, table, subjects, excluded, format=fmt)
         if table.num_rows > MAX_SUBJECTS:
@@ -151,9 +151,3 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _scratch(estate: Estate) -> Any:
-    from joinedup.storage.duck import connect
-
-    return connect(memory_limit=estate.config.memory_limit, temp_dir=estate.tmp_dir / "sharing", macros=[])
