@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import loadgen  # noqa: E402  (a sibling script)
+import loadgen  # a sibling script
 
 RECORD = "/v1/datasets/people/records"
 ADMIN = "bench"
@@ -244,8 +244,7 @@ def main() -> None:
                     child.wait(timeout=60)
         entries_written = audit_count(root / "estate") - entries_before
         reads = sum(
-            phase["statuses"].get(200, 0)
-            for phase in (joinedup_figures["throughput"], joinedup_figures["fixed_rate"])
+            phase["statuses"].get(200, 0) for phase in (joinedup_figures["throughput"], joinedup_figures["fixed_rate"])
         )
         warm = "warm-up reads are audited too"
         from joinedup.audit import verify

@@ -166,3 +166,25 @@ def test_the_linkage_benchmark_runs(tmp_path: Path) -> None:
     incremental = report["dedupe"]["incremental"]
     assert incremental["was_incremental"] and incremental["records_changed"] > 0
     assert incremental["keys_new"] <= incremental["records_changed"]
+
+
+def test_the_api_benchmark_runs_both_servers_and_audits_every_read(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "api.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for side in ("bare", "joinedup"):
+        for phase in ("throughput", "fixed_rate"):
+            figures = report[side][phase]
+            assert figures["requests"] > 0 and figures["errors"] == 0, (side, phase, figures)
+            assert figures["requests_per_s"] > 0 and figures["p50_ms"] <= figures["p99_ms"], (side, phase)
+    assert report["throughput_ratio"] > 0
+    # Every joinedup read was audited (warm-up reads too), and the log still verifies.
+    assert report["audit_entries_written"] >= report["audited_reads_at_least"] > 0
+    assert report["audit_verifies"] is True
+    assert report["targets"]["throughput_ratio_min"] == 0.5 and report["targets"]["p99_ms_at_rate_max"] == 50
