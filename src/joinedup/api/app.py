@@ -225,11 +225,16 @@ def _routes(app: FastAPI, service: Service) -> None:
         opened = name in set(open_datasets(estate))
         info = Catalogue(estate).find(name)
         if shared is None and not opened:
+            if caller is not None:
+                # Whether or not it exists, as the records path answers: a partner learns nothing of other datasets.
+                raise ApiProblem(
+                    403,
+                    f"dataset {name!r} is not shared under agreement {caller.agreement.id}",
+                    slug="not-permitted",
+                )
             if info is None:
                 raise ApiProblem(404, f"no dataset named {name!r}")
-            if caller is None:
-                raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
-            raise ApiProblem(403, f"agreement {caller.agreement.id} does not cover dataset {name!r}")
+            raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
         if shared is not None:
             fields = [{"name": n, "type": t, "pseudonymised": p} for n, t, p in shared.fields]
             version = shared.version
@@ -370,7 +375,9 @@ def _page_query(request: Request, settings: ApiSettings) -> tuple[int, str | Non
     limit = settings.page_limit_default
     if "limit" in given:
         text = given["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= settings.page_limit_max:
+        # At most six ASCII digits: str.isdigit() also takes "²" (which int() refuses) and other scripts' digits,
+        # and int() refuses thousands of digits.
+        if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= settings.page_limit_max:
             raise ApiProblem(400, f"limit must be a whole number from 1 to {settings.page_limit_max}")
         limit = int(text)
     cursor = given.get("cursor") or None

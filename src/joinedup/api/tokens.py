@@ -98,9 +98,13 @@ def check(key: bytes, token: str, *, now: float | None = None) -> TokenClaims:
     signing_input = f"{parts[0]}.{parts[1]}"
     try:
         signature = _unb64(parts[2])
-        payload = json.loads(_unb64(parts[1]))
+        body = _unb64(parts[1])
+        payload = json.loads(body)
     except (binascii.Error, ValueError):
         raise InvalidToken("the bearer token is malformed") from None
+    # One token, one spelling: padding or other bits in a last digit would make copies that also verify.
+    if _b64(signature) != parts[2] or _b64(body) != parts[1]:
+        raise InvalidToken("the bearer token is malformed")
     if not hmac.compare_digest(signature, hmac.digest(key, signing_input.encode(), hashlib.sha256)):
         raise InvalidToken("the bearer token was not issued by this service")
     try:

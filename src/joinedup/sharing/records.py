@@ -46,7 +46,8 @@ from joinedup.storage.duck import lock_down, quote_identifier, quote_literal
 #: The audit action of a read through the API, and of an extract.
 READ_ACTION = "sharing.read"
 EXPORT_ACTION = "sharing.export"
-MAX_LIMIT = 1000
+#: The most records one read returns (the API's page_limit_max may be set up to this).
+MAX_LIMIT = 10_000
 #: Past this many people an extract's entry names the dataset version instead of every person
 #: (who-accessed then answers from the dataset version: an upper bound).
 MAX_SUBJECTS = 100_000
