@@ -13,6 +13,7 @@ from joinedup.api import ApiSettings
 from joinedup.api.quota import Quotas
 from joinedup.api.tokens import InvalidToken, check, issue, token_key
 from joinedup.estate import Estate
+from joinedup.sharing.clients import rotate_client
 from tests.api.conftest import ADMIN, Server, Shared, bearer, run_server, token_for
 from tests.api.test_server import RECORDS, _is_problem
 
@@ -98,3 +99,17 @@ def test_a_dataset_outside_the_agreement_is_403_whether_or_not_it_exists(server:
         assert body["type"] == "urn:joinedup:problem:not-permitted"
         seen.append(str(body["detail"]).replace(name, "NAME"))
     assert seen[0] == seen[1]
+
+
+def test_a_token_issued_just_after_a_rotation_is_accepted(server: Server, shared: Shared) -> None:
+    # Rotation, then a token at once (as an automated rotation does): tokens carried whole seconds, so a token
+    # issued in the same second as the rotation counted as older than it and was refused for its whole life.
+    old = token_for(server.http, shared.client_id, shared.secret)
+    for _ in range(3):
+        secret = rotate_client(shared.estate, ADMIN, shared.client_id).secret
+        token = token_for(server.http, shared.client_id, secret)
+        assert server.http.get(RECORDS, headers=bearer(token)).status_code == 200
+        # ... and a token from before the rotation, even a moment before, is refused.
+        body = _is_problem(server.http.get(RECORDS, headers=bearer(old)), 401)
+        assert "rotated" in str(body["detail"])
+        old = token
