@@ -172,3 +172,22 @@ def test_an_objection_by_ni_number_is_honoured_in_a_dataset_with_no_nhs_number(s
         assert [r["claim_id"] for r in csv.DictReader(handle)] == ["2"]
     entry = [e for e in log(shared.estate, limit=None) if e.action == "sharing.export"][-1]
     assert entry.detail["excluded"] == 1 and entry.row_count == 1
+
+
+def test_two_shared_fields_the_api_would_call_by_one_name_are_refused(shared: Shared) -> None:
+    # `NhsNumber` and `nhs_number` are both `nhs_number` in the API: one would hide the other (perhaps the
+    # pseudonymised one behind the raw one).
+    load(
+        shared.estate, shared.tmp, "legacy",
+        "fields:\n  - {name: ref, type: integer}\n  - {name: NhsNumber, type: string}\n"
+        "  - {name: nhs_number, type: nhs_number, personal: true, category: identifier}\n",
+        "ref,NhsNumber,nhs_number\n1,x,9434765919\n",
+    )  # fmt: skip
+    doc = agreement_doc(
+        id="DSA-H",
+        datasets=[{"name": "legacy", "fields": ["ref", "NhsNumber", "nhs_number"], "pseudonymised": ["nhs_number"]}],
+    )
+    _refused(
+        shared, shared.write(doc, "hostile.yaml"),
+        r"datasets\[0\]\.fields: 'NhsNumber' and 'nhs_number' would both be called 'nhs_number'",
+    )  # fmt: skip

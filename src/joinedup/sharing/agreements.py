@@ -30,6 +30,7 @@ from joinedup.schema.model import SPECIAL_CATEGORIES
 from joinedup.sharing import keys
 from joinedup.sharing.errors import AgreementNotLive, NotFound
 from joinedup.sharing.models import AgreementRow
+from joinedup.sharing.names import snake
 from joinedup.storage.duck import quote_identifier
 
 #: Purpose categories an agreement declares and an objection names (docs/sharing.md explains each).
@@ -459,9 +460,18 @@ class _Reader:
             if info is None or info.schema is None:
                 raise self.fail(f"{where}.name", f"no dataset called {terms.name!r} in this estate")
             schema = {str(f["name"]): f for f in info.schema.get("fields", [])}
+            called: dict[str, str] = {}
             for name in terms.fields:
                 if name not in schema:
                     raise self.fail(f"{where}.fields", f"dataset {terms.name!r} has no field {name!r}")
+                # One name in the API for one field: else one column would hide the other (say, a pseudonym).
+                if snake(name) in called:
+                    raise self.fail(
+                        f"{where}.fields",
+                        f"{called[snake(name)]!r} and {name!r} would both be called {snake(name)!r} in the API; "
+                        "share one of them",
+                    )
+                called[snake(name)] = name
                 spec = schema[name]
                 category = spec.get("category")
                 # An NHS or NI number is personal data whether or not the schema says so.

@@ -39,6 +39,7 @@ from joinedup.sharing import keys
 from joinedup.sharing.agreements import Agreement, DatasetTerms
 from joinedup.sharing.clients import Client
 from joinedup.sharing.errors import BadRequest, NotFound, NotPermitted
+from joinedup.sharing.names import snake
 from joinedup.sharing.objections import KINDS, objector_hashes, register_version
 from joinedup.storage import delta
 from joinedup.storage.duck import lock_down, quote_identifier, quote_literal
@@ -80,16 +81,6 @@ class RecordPage:
     excluded: int
     #: Keyword arguments of ``joinedup.audit.record_now(estate, **entry)`` for this read.
     entry: dict[str, Any] = field(default_factory=dict)
-
-
-def snake(name: str) -> str:
-    """A field's name as the API shows it: snake_case (``DateOfBirth`` → ``date_of_birth``)."""
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
-    text = text or "field"
-    if text[0].isdigit():
-        text = "f_" + text
-    return "id_field" if text == "id" else text
 
 
 @dataclass(frozen=True)
