@@ -113,3 +113,28 @@ def test_a_token_issued_just_after_a_rotation_is_accepted(server: Server, shared
         body = _is_problem(server.http.get(RECORDS, headers=bearer(old)), 401)
         assert "rotated" in str(body["detail"])
         old = token
+
+
+def test_a_fault_of_the_estate_is_a_500_that_names_no_server_path(server: Server, shared: Shared) -> None:
+    # A key an operator left readable by others: the partner gets neither a 400 blaming its request nor the
+    # estate's path on the server.
+    token = token_for(server.http, shared.client_id, shared.secret)
+    key = shared.estate.keys_dir / "sharing" / "DSA-A.key"
+    key.chmod(0o644)
+    try:
+        body = _is_problem(server.http.get(RECORDS, headers=bearer(token)), 500)
+        assert str(shared.root) not in str(body["detail"]) and "keys" not in str(body["detail"])
+    finally:
+        key.chmod(0o600)
+    assert server.http.get(RECORDS, headers=bearer(token)).status_code == 200
+
+
+def test_a_cursor_outliving_its_dataset_version_is_a_bad_cursor(server: Server, shared: Shared) -> None:
+    from joinedup.ingest import ingest
+
+    token = token_for(server.http, shared.client_id, shared.secret)
+    first = server.http.get(RECORDS, params={"limit": "2"}, headers=bearer(token)).json()
+    csv = shared.root.parent / "people.csv"
+    ingest(shared.estate, csv, dataset="people", principal=ADMIN)  # a new version: the old position means nothing
+    body = _is_problem(server.http.get(first["links"]["next"], headers=bearer(token)), 400)
+    assert body["type"] == "urn:joinedup:problem:bad-cursor"

@@ -44,7 +44,7 @@ from joinedup.api.quota import Quotas
 from joinedup.api.settings import ApiSettings
 from joinedup.api.tokens import token_key
 from joinedup.audit import GroupCommitter
-from joinedup.errors import JoinedupError
+from joinedup.errors import BusyError, InputError, JoinedupError, QueryError, SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.sharing import (
     SharedDataset,
@@ -415,10 +415,20 @@ def _handlers(app: FastAPI) -> None:
         return problem_response(ApiProblem(status, str(exc), slug=exc.kind, headers=headers))
 
     async def joinedup_error(_: Request, exc: Exception) -> Response:
-        # Anything else the library refuses is the request's fault (an unknown dataset is a NotFoundError).
         assert isinstance(exc, JoinedupError)
-        status = 404 if exc.kind == "not-found" else 400
-        return problem_response(ApiProblem(status, str(exc)))
+        # The request's fault: say what was wrong. An unknown dataset is a NotFoundError.
+        if exc.kind == "not-found":
+            return problem_response(ApiProblem(404, str(exc)))
+        if isinstance(exc, InputError | QueryError | SchemaError):
+            return problem_response(ApiProblem(400, str(exc)))
+        # The estate's fault (a key missing or readable by others, a busy database): nothing the partner can put
+        # right, and the message names paths on the server. The operator sees the kind in the log.
+        log.error("request failed: the estate refused it (%s, %s)", exc.kind, type(exc).__name__)
+        if isinstance(exc, BusyError):
+            return problem_response(ApiProblem(503, "the service is busy; try again shortly", slug="unavailable"))
+        return problem_response(
+            ApiProblem(500, "the service failed unexpectedly; the failure was logged, without the request")
+        )
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
