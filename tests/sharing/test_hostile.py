@@ -191,3 +191,14 @@ def test_two_shared_fields_the_api_would_call_by_one_name_are_refused(shared: Sh
         shared, shared.write(doc, "hostile.yaml"),
         r"datasets\[0\]\.fields: 'NhsNumber' and 'nhs_number' would both be called 'nhs_number'",
     )  # fmt: skip
+
+
+def test_a_row_filter_naming_people_by_identifier_is_refused(shared: Shared) -> None:
+    # The register of agreements is public (GET /v1/agreements): leaving people out by their NHS number belongs in
+    # the objections register, which keeps them as keyed hashes.
+    rows = [{"field": "nhs_number", "op": "not_in", "value": ["9434765919", "4000000004"]}]
+    doc = agreement_doc(id="DSA-H", datasets=[{"name": "people", "fields": ["person_id"], "rows": rows}])
+    _refused(
+        shared, shared.write(doc, "hostile.yaml"),
+        r"datasets\[0\]\.rows\[0\]\.value: holds an NHS or National Insurance number; .*objection",
+    )  # fmt: skip

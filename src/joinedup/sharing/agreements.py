@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from joinedup.access import authorize
-from joinedup.audit import record
+from joinedup.audit import contains_identifier, record
 from joinedup.errors import InputError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
@@ -448,6 +448,14 @@ class _Reader:
                 raise self.fail(f"{here}.value", f"operator {op} needs one value (text, number, date or true/false)")
             else:
                 value = _plain(value)
+            texts = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and contains_identifier(v) for v in texts):
+                # The register is published: people are left out through the objections register (keyed hashes).
+                raise self.fail(
+                    f"{here}.value",
+                    "holds an NHS or National Insurance number; the register of agreements is public: "
+                    "record the person's objection instead (`joinedup objection add`)",
+                )
             found.append(RowFilter(str(self.text(row, "field", here)), op, value))
         return tuple(found)
 
