@@ -202,3 +202,28 @@ def test_a_row_filter_naming_people_by_identifier_is_refused(shared: Shared) -> 
         shared, shared.write(doc, "hostile.yaml"),
         r"datasets\[0\]\.rows\[0\]\.value: holds an NHS or National Insurance number; .*objection",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["ann", "stu", "aud"])
+def test_other_roles_are_refused_every_management_command_and_change_nothing(shared: Shared, who: str) -> None:
+    from joinedup.errors import ExitCode
+    from tests.conftest import cli_runner
+
+    run = cli_runner(shared.estate.root)
+    add_objection(shared.estate, "tester", nhs_number="4000000004", purposes=("research",))
+    before = len(log(shared.estate, limit=None))
+    commands = [
+        ["agreement", "revoke", "DSA-1", "--reason", "x"],
+        ["client", "list"], ["client", "revoke", "dwp-api"], ["client", "rotate", "dwp-api"],
+        ["objection", "list"], ["objection", "withdraw", "O1"],
+    ]  # fmt: skip
+    if who != "aud":  # the auditor may read the register of agreements, nothing more
+        commands += [["agreement", "list"], ["agreement", "show", "DSA-1"]]
+    for args in commands:
+        result = run(*args, user=who)
+        assert result.exit_code == ExitCode.ACCESS_DENIED, (who, args, result.stderr)
+        assert "secret" not in result.stdout.lower()
+    assert live_agreement(shared.estate, "DSA-1").status() == "live"
+    assert len(list_objections(shared.estate, "tester")) == 1
+    refused = [e for e in log(shared.estate, limit=None)[before:]]
+    assert all(e.principal == who for e in refused)  # only the refusals themselves, if they are recorded
