@@ -10,6 +10,7 @@ document, never data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +48,7 @@ from joinedup.api.tokens import token_key
 from joinedup.audit import GroupCommitter
 from joinedup.errors import JoinedupError
 from joinedup.estate import Catalogue, Estate
+from joinedup.sharing import RecordPage as RecordPageResult
 from joinedup.sharing import (
     SharedDataset,
     SharingError,
@@ -111,12 +114,17 @@ class Service:
             self.committer.append(**entry)
         except Exception as exc:
             log.error("audit entry could not be written (%s); the response was withheld", type(exc).__name__)
-            raise ApiProblem(
-                503,
-                "the access could not be recorded on the audit trail, so no data was sent; try again later",
-                slug="audit-unavailable",
-                title="Audit trail unavailable",
-            ) from None
+            raise _audit_unavailable() from None
+
+    async def audited_async(self, entry: dict[str, Any] | None) -> None:
+        """:meth:`audited` for an ``async`` route: returns once the entry is committed, holding no thread meanwhile."""
+        if not entry:
+            return
+        try:
+            await asyncio.wrap_future(self.committer.submit(**entry))
+        except Exception as exc:
+            log.error("audit entry could not be written (%s); the response was withheld", type(exc).__name__)
+            raise _audit_unavailable() from None
 
     # -- catalogue ----------------------------------------------------------
 
@@ -303,12 +311,11 @@ def _routes(app: FastAPI, service: Service) -> None:
         responses=documented(401, 403, 404, 429, 503),
         openapi_extra={"security": _BEARER},
     )
-    def one_record(name: str, record_id: str, request: Request) -> Response:
-        caller = service.caller(request)
-        page = read_record(estate, client=caller.client, agreement=caller.agreement, dataset=name, record_id=record_id)
-        if not page.records:
-            raise ApiProblem(404, f"no record {record_id!r} in dataset {name!r} under this agreement")
-        service.audited(page.entry)
+    async def one_record(name: str, record_id: str, request: Request) -> Response:
+        # The checks and the lookup run in a worker thread (catalogue queries); the wait for the audit commit
+        # holds no thread, so concurrent reads share a group commit without a thread each.
+        page = await run_in_threadpool(_one_record, service, request, name, record_id)
+        await service.audited_async(page.entry)
         return _json({"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}})
 
     @app.get(
@@ -324,6 +331,25 @@ def _routes(app: FastAPI, service: Service) -> None:
     @app.get(f"{PREFIX}/health", tags=["service"], summary="Whether the service is up", response_model=Health)
     def health() -> Response:
         return _json({"status": "ok", "version": __version__, "time": datetime.now(UTC)})
+
+
+def _audit_unavailable() -> ApiProblem:
+    return ApiProblem(
+        503,
+        "the access could not be recorded on the audit trail, so no data was sent; try again later",
+        slug="audit-unavailable",
+        title="Audit trail unavailable",
+    )
+
+
+def _one_record(service: Service, request: Request, name: str, record_id: str) -> RecordPageResult:
+    caller = service.caller(request)
+    page = read_record(
+        service.estate, client=caller.client, agreement=caller.agreement, dataset=name, record_id=record_id
+    )
+    if not page.records:
+        raise ApiProblem(404, f"no record {record_id!r} in dataset {name!r} under this agreement")
+    return page
 
 
 def _records_parameters(settings: ApiSettings) -> list[dict[str, Any]]:
