@@ -407,14 +407,8 @@ def read_record(estate: Estate, *, client: Client, agreement: Agreement, dataset
     Answered from the agreement's materialised view of the dataset version when
     it can be held (:mod:`joinedup.sharing.views`), else with a query of its own.
     """
-    _check_client(client, agreement)
-    status = agreement.status()
-    if status != "live":
-        views.VIEWS.forget(os.fspath(estate.root), agreement.id)
-        raise AgreementNotLive(f"agreement {agreement.id} is {status}; no data is shared under it")
-    if agreement.terms(dataset) is None:
-        raise NotPermitted(f"dataset {dataset!r} is not shared under agreement {agreement.id}")
-    found = _from_view(estate, client, agreement, dataset, record_id)
+    _check_record_read(estate, client, agreement, dataset)
+    found = _from_view(estate, client, agreement, dataset, record_id, build=True)
     if found is not None:
         return found
     plan = _Plan(estate, agreement, dataset)
@@ -434,13 +428,38 @@ def read_record(estate: Estate, *, client: Client, agreement: Agreement, dataset
     return RecordPage(plan.records(page), None, excluded, entry)
 
 
-def _from_view(estate: Estate, client: Client, agreement: Agreement, dataset: str, record_id: str) -> RecordPage | None:
-    """The record from the agreement's view of the current version; None when no view can be held for it."""
+def read_held_record(
+    estate: Estate, *, client: Client, agreement: Agreement, dataset: str, record_id: str
+) -> RecordPage | None:
+    """:func:`read_record` when the agreement's current view is already held (no query of the dataset, no build).
+
+    None when answering needs more (a view to build, a query): then call :func:`read_record`.
+    """
+    _check_record_read(estate, client, agreement, dataset)
+    return _from_view(estate, client, agreement, dataset, record_id, build=False)
+
+
+def _check_record_read(estate: Estate, client: Client, agreement: Agreement, dataset: str) -> None:
+    _check_client(client, agreement)
+    status = agreement.status()
+    if status != "live":
+        views.VIEWS.forget(os.fspath(estate.root), agreement.id)
+        raise AgreementNotLive(f"agreement {agreement.id} is {status}; no data is shared under it")
+    if agreement.terms(dataset) is None:
+        raise NotPermitted(f"dataset {dataset!r} is not shared under agreement {agreement.id}")
+
+
+def _from_view(
+    estate: Estate, client: Client, agreement: Agreement, dataset: str, record_id: str, *, build: bool
+) -> RecordPage | None:
+    """The record from the agreement's view of the current version; None when no view is (or can be) held."""
     limit = views.row_limit(estate)
     key = views.stamp(estate, agreement, dataset) if limit else None
     if key is None:
         return None
     view = views.VIEWS.get(key)
+    if view is None and not build:
+        return None
     if view is None:
         with views.VIEWS.builder(key):
             view = views.VIEWS.get(key)
