@@ -115,8 +115,6 @@ def _render_release(result: ReleaseResult) -> None:
             say("  {}", name)
         if result.ckan_package:
             say("Pushed to CKAN as package {}", result.ckan_package)
-    for warning in result.warnings:
-        say("[yellow]Warning[/yellow]: {}", warning)
     if result.aggregate:
         say("Suppressed {} cells below {} and {} more so none can be recovered from totals (shown as {})",
             result.suppressed_primary, result.threshold, result.suppressed_secondary, SUPPRESSED)  # fmt: skip

@@ -69,8 +69,6 @@ class ReleaseResult:
     files: dict[str, str] = field(default_factory=dict)
     ckan_package: str | None = None
     preview: list[list[Any]] = field(default_factory=list)
-    #: What whoever signs the release off should know (docs/publishing.md).
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def suppressed(self) -> int:
@@ -113,12 +111,6 @@ def publish(
             con.execute("CREATE OR REPLACE TEMP TABLE release AS " + released_cells(con, plan.spec).sql_query())
             result.threshold, result.aggregate = threshold, plan.spec.text()
             result.suppressed_primary, result.suppressed_secondary = cells.primary, cells.secondary
-            if len(plan.spec.by) >= 3:
-                result.warnings.append(
-                    f"grouped by {len(plan.spec.by)} columns: suppression stops any one total revealing a small "
-                    "cell, but not every combination of totals (exact only for one or two grouping columns; "
-                    "docs/publishing.md)"
-                )
             scanned = list(plan.spec.by)  # the measure is computed, not copied from a row
         else:
             selected = ", ".join(_as_text(schema.field(c)) for c in plan.names)
@@ -140,6 +132,10 @@ class _Plan:
     spec: AggregateSpec | None
 
 
+#: The most grouping columns an aggregate release may have (see ``_plan``).
+MAX_GROUPINGS = 2
+
+
 def _plan(schema: Schema, columns: Sequence[str] | None, aggregate: str | None, threshold: int) -> _Plan:
     if (columns is None) == (aggregate is None):
         raise PublishError("publish: give either --columns or --aggregate")
@@ -152,6 +148,14 @@ def _plan(schema: Schema, columns: Sequence[str] | None, aggregate: str | None, 
         _check_columns(schema, names, "publish")
         return _Plan("columns", names, None)
     spec = parse_aggregate(aggregate or "")
+    if len(spec.by) > MAX_GROUPINGS:
+        # Suppression is proven exact for one or two grouping columns only; with three, totals in
+        # different directions can pin down a suppressed cell (docs/publishing.md). A published
+        # disclosure cannot be taken back, so the release is refused rather than warned about.
+        raise PublishError(
+            f"--aggregate: group by at most {MAX_GROUPINGS} columns (got {len(spec.by)}); small-cell "
+            "suppression is exact only for one or two"
+        )
     _check_columns(schema, [*spec.by, *([spec.column] if spec.column else [])], "aggregate over")
     if spec.column and schema.field(spec.column).type not in ("integer", "number"):
         raise PublishError(f"--aggregate: {spec.measure} needs a numeric column; {spec.column!r} is not")
