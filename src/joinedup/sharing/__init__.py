@@ -7,7 +7,14 @@ from joinedup.sharing.agreements import Agreement, live_agreement, public_regist
 from joinedup.sharing.clients import Client, authenticate_client
 from joinedup.sharing.errors import AgreementNotLive, BadCredentials, BadRequest, NotFound, NotPermitted, SharingError
 from joinedup.sharing.recipients import Recipient, open_datasets, recipients_for
-from joinedup.sharing.records import RecordPage, SharedDataset, read_record, read_records, shared_datasets
+from joinedup.sharing.records import (
+    RecordPage,
+    SharedDataset,
+    read_held_record,
+    read_record,
+    read_records,
+    shared_datasets,
+)
 
 __all__ = [
     "Agreement",
@@ -25,6 +32,7 @@ __all__ = [
     "live_agreement",
     "open_datasets",
     "public_register",
+    "read_held_record",
     "read_record",
     "read_records",
     "recipients_for",

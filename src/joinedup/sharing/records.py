@@ -35,10 +35,10 @@ from joinedup.estate.catalogue import DatasetInfo, VersionInfo
 from joinedup.linkage import store as linkage_store
 from joinedup.linkage.columns import DatasetColumns
 from joinedup.linkage.prepare import record_id_sql
-from joinedup.sharing import keys
+from joinedup.sharing import keys, views
 from joinedup.sharing.agreements import Agreement, DatasetTerms
 from joinedup.sharing.clients import Client
-from joinedup.sharing.errors import BadRequest, NotFound, NotPermitted
+from joinedup.sharing.errors import AgreementNotLive, BadRequest, NotFound, NotPermitted
 from joinedup.sharing.names import snake
 from joinedup.sharing.objections import KINDS, objector_hashes, register_version
 from joinedup.storage import delta
@@ -394,8 +394,15 @@ def read_records(
 
 
 def read_record(estate: Estate, *, client: Client, agreement: Agreement, dataset: str, record_id: str) -> RecordPage:
-    """The one record with this id under the agreement; :class:`NotFound` otherwise (an objector's too)."""
-    _check_client(client, agreement)
+    """The one record with this id under the agreement; :class:`NotFound` otherwise (an objector's too).
+
+    Answered from the agreement's materialised view of the dataset version when
+    it can be held (:mod:`joinedup.sharing.views`), else with a query of its own.
+    """
+    _check_record_read(estate, client, agreement, dataset)
+    found = _from_view(estate, client, agreement, dataset, record_id, build=True)
+    if found is not None:
+        return found
     plan = _Plan(estate, agreement, dataset)
     surrogate = keys.decode_record_id(plan.key, plan.dataset, record_id)
     if surrogate is None:
@@ -411,6 +418,86 @@ def read_record(estate: Estate, *, client: Client, agreement: Agreement, dataset
         subjects = plan.subjects(con, page)
     entry = plan.entry(client.principal, READ_ACTION, page, subjects, excluded, client=client.id, record=True)
     return RecordPage(plan.records(page), None, excluded, entry)
+
+
+def read_held_record(
+    estate: Estate, *, client: Client, agreement: Agreement, dataset: str, record_id: str
+) -> RecordPage | None:
+    """:func:`read_record` when the agreement's current view is already held (no query of the dataset, no build).
+
+    None when answering needs more (a view to build, a query): then call :func:`read_record`.
+    """
+    _check_record_read(estate, client, agreement, dataset)
+    return _from_view(estate, client, agreement, dataset, record_id, build=False)
+
+
+def _check_record_read(estate: Estate, client: Client, agreement: Agreement, dataset: str) -> None:
+    _check_client(client, agreement)
+    status = agreement.status()
+    if status != "live":
+        views.VIEWS.forget(os.fspath(estate.root), agreement.id)
+        raise AgreementNotLive(f"agreement {agreement.id} is {status}; no data is shared under it")
+    if agreement.terms(dataset) is None:
+        raise NotPermitted(f"dataset {dataset!r} is not shared under agreement {agreement.id}")
+
+
+def _from_view(
+    estate: Estate, client: Client, agreement: Agreement, dataset: str, record_id: str, *, build: bool
+) -> RecordPage | None:
+    """The record from the agreement's view of the current version; None when no view is (or can be) held."""
+    limit = views.row_limit(estate)
+    key = views.stamp(estate, agreement, dataset) if limit else None
+    if key is None:
+        return None
+    view = views.VIEWS.get(key)
+    if view is None and not build:
+        return None
+    if view is None:
+        with views.VIEWS.builder(key):
+            view = views.VIEWS.get(key)
+            if view is None:
+                plan = _Plan(estate, agreement, dataset)
+                if plan.version.rows_total > limit:
+                    views.VIEWS.done(key)
+                    return None
+                view = _materialise(estate, plan)
+                views.VIEWS.put(key, view, limit)
+    index = views.decode(view, record_id)
+    if index is None:
+        raise NotFound(f"no record {record_id!r} in {dataset!r} under agreement {agreement.id}")
+    plan = view.plan
+    row = view.records.slice(index, 1)
+    entry = plan.entry(client.principal, READ_ACTION, row, view.subjects(index), 0, client=client.id, record=True)
+    return RecordPage([view.record(index)], None, 0, entry)
+
+
+def _materialise(estate: Estate, plan: _Plan) -> views.View:
+    """Everything the agreement may see of the version, objectors' rows dropped: one set-based query."""
+    params: dict[str, Any] = {}
+    with _connection(estate, plan) as con:
+        select = plan.select_sql(con, "TRUE", params)
+        table = _run(con, f"SELECT * FROM ({select}) WHERE NOT __jd_obj ORDER BY __jd_i, __jd_r", params)
+        person_keys = _keys_table(estate)
+        linked: pa.ChunkedArray | None = None
+        if person_keys is not None:
+            con.register("jd_keys", person_keys)
+            con.register("jd_lids", pa.table({"lid": table.column("__jd_lid"), "n": pa.array(range(table.num_rows))}))
+            linked = _run(
+                con,
+                """SELECT l.n, list(DISTINCT CAST(k.key AS VARCHAR)) FILTER (WHERE k.key IS NOT NULL) AS keys
+                   FROM jd_lids l LEFT JOIN jd_keys k ON k.dataset = $d AND k.id = l.lid
+                   GROUP BY l.n ORDER BY l.n""",
+                {"d": plan.dataset},
+            ).column("keys")
+    identifiers = [(kind, table.column(f"__jd_s_{kind}_{i}")) for i, (_, kind) in enumerate(plan.identifiers)]
+    return views.View(
+        plan=plan,
+        records=plan.records_table(table).combine_chunks(),
+        ingest=table.column("__jd_i").to_numpy().astype(np.int64),
+        rows=table.column("__jd_r").to_numpy().astype(np.int64),
+        identifiers=identifiers,
+        person_keys=linked,
+    )
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
