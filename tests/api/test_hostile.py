@@ -5,6 +5,8 @@ Each failed before its fix.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,6 +18,7 @@ from joinedup.estate import Estate
 from joinedup.sharing.clients import rotate_client
 from tests.api.conftest import ADMIN, Server, Shared, bearer, run_server, token_for
 from tests.api.test_server import RECORDS, _is_problem
+from tests.sharing.test_postgres import pg_estate  # noqa: F401 (a fixture)
 
 
 def test_disabling_a_clients_principal_refuses_its_unexpired_tokens(server: Server, shared: Shared) -> None:
@@ -138,3 +141,20 @@ def test_a_cursor_outliving_its_dataset_version_is_a_bad_cursor(server: Server, 
     ingest(shared.estate, csv, dataset="people", principal=ADMIN)  # a new version: the old position means nothing
     body = _is_problem(server.http.get(first["links"]["next"], headers=bearer(token)), 400)
     assert body["type"] == "urn:joinedup:problem:bad-cursor"
+
+
+@pytest.mark.postgres
+def test_the_per_request_client_check_works_on_postgresql(pg_estate: Estate, tmp_path: Path) -> None:  # noqa: F811
+    from joinedup.api.callers import Callers
+    from joinedup.api.problems import ApiProblem
+    from tests.sharing.conftest import build
+
+    made = build(pg_estate, tmp_path)
+    key = token_key(pg_estate)
+    token, _ = issue(key, "estate", made.client.client.id, "DSA-1", 300)
+    callers = Callers(pg_estate, key, 5)
+    assert callers.caller(callers.claims(f"Bearer {token}")).client.name == "dwp-api"
+    disable_principal(pg_estate, "tester", "dwp-api")
+    with pytest.raises(ApiProblem) as refused:
+        callers.caller(callers.claims(f"Bearer {token}"))
+    assert refused.value.status == 401 and "disabled" in refused.value.detail
