@@ -227,3 +227,17 @@ def test_other_roles_are_refused_every_management_command_and_change_nothing(sha
     assert len(list_objections(shared.estate, "tester")) == 1
     refused = [e for e in log(shared.estate, limit=None)[before:]]
     assert all(e.principal == who for e in refused)  # only the refusals themselves, if they are recorded
+
+
+def test_an_extract_that_died_writing_its_files_still_names_the_recipient(shared: Shared) -> None:
+    # The export's audit entry is committed before the first file is written; the extracts table only after the
+    # last. A process killed in between has let data out: erasure must still tell the recipient (Art. 19).
+    from joinedup.audit import record_now
+    from joinedup.sharing import recipients_for
+    from joinedup.sharing.records import EXPORT_ACTION, select_all
+
+    assert recipients_for(shared.estate, ["people"]) == []
+    plan, table, excluded = select_all(shared.estate, live_agreement(shared.estate, "DSA-1"), "people")
+    record_now(shared.estate, **plan.entry("tester", EXPORT_ACTION, table, [], excluded, format="csv"))
+    [recipient] = recipients_for(shared.estate, ["people"])
+    assert (recipient.agreement_id, recipient.datasets, recipient.via) == ("DSA-1", ("people",), ("extract",))

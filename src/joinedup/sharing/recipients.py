@@ -3,7 +3,8 @@
 A party received a dataset's data under an agreement when one of the
 agreement's clients read it through the API (a ``sharing.read`` entry in the
 audit log names the client's principal and the dataset) or an extract of it was
-made (``sharing_extracts``).
+made (``sharing_extracts``, or a ``sharing.export`` entry: an extract that died
+while writing its files let data out all the same).
 
 A dataset is *open* when it has at least one open data release
 (``joinedup publish``) and its catalogue record's access rights are ``OPEN``
@@ -13,6 +14,7 @@ catalogue metadata is open; its records are still shared only under agreements.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,7 @@ from joinedup.audit.models import AuditEntryRow
 from joinedup.estate import Estate
 from joinedup.sharing.agreements import list_agreements
 from joinedup.sharing.models import ClientRow, ExtractRow
-from joinedup.sharing.records import READ_ACTION
+from joinedup.sharing.records import EXPORT_ACTION, READ_ACTION
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,18 @@ def recipients_for(estate: Estate, datasets: Iterable[str]) -> list[Recipient]:
             ).all():
                 for name in set(extracted) & shared:
                     went.setdefault(name, set()).add("extract")
+            # An extract's entries are committed before its first file, its row only after its last: an extract
+            # that died in between let data out all the same.
+            exported = session.execute(
+                sa.select(AuditEntryRow.dataset, AuditEntryRow.detail).where(
+                    AuditEntryRow.action == EXPORT_ACTION,
+                    AuditEntryRow.dataset.in_(sorted(shared)),
+                    AuditEntryRow.row_count > 0,
+                )
+            ).all()
+            for name, detail in exported:
+                if _agreement_of(detail) == agreement.id:
+                    went.setdefault(str(name), set()).add("extract")
         if not went:
             continue
         via = tuple(sorted(set().union(*went.values())))
@@ -83,6 +97,14 @@ def recipients_for(estate: Estate, datasets: Iterable[str]) -> list[Recipient]:
             if party.receives:
                 found.append(Recipient(party.name, party.role, agreement.id, tuple(sorted(went)), via))
     return found
+
+
+def _agreement_of(detail: str) -> str | None:
+    try:
+        found = json.loads(detail)
+    except ValueError:
+        return None
+    return str(found.get("agreement")) if isinstance(found, dict) else None
 
 
 _releases = sa.table("publish_releases", sa.column("dataset", sa.String))
