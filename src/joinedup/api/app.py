@@ -46,7 +46,7 @@ from joinedup.api.quota import Quotas
 from joinedup.api.settings import ApiSettings
 from joinedup.api.tokens import token_key
 from joinedup.audit import GroupCommitter
-from joinedup.errors import JoinedupError
+from joinedup.errors import BusyError, InputError, JoinedupError, QueryError, SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.sharing import RecordPage as RecordPageResult
 from joinedup.sharing import (
@@ -236,11 +236,16 @@ def _routes(app: FastAPI, service: Service) -> None:
         opened = name in set(open_datasets(estate))
         info = Catalogue(estate).find(name)
         if shared is None and not opened:
+            if caller is not None:
+                # Whether or not it exists, as the records path answers: a partner learns nothing of other datasets.
+                raise ApiProblem(
+                    403,
+                    f"dataset {name!r} is not shared under agreement {caller.agreement.id}",
+                    slug="not-permitted",
+                )
             if info is None:
                 raise ApiProblem(404, f"no dataset named {name!r}")
-            if caller is None:
-                raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
-            raise ApiProblem(403, f"agreement {caller.agreement.id} does not cover dataset {name!r}")
+            raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
         if shared is not None:
             fields = [{"name": n, "type": t, "pseudonymised": p} for n, t, p in shared.fields]
             version = shared.version
@@ -413,7 +418,9 @@ def _page_query(request: Request, settings: ApiSettings) -> tuple[int, str | Non
     limit = settings.page_limit_default
     if "limit" in given:
         text = given["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= settings.page_limit_max:
+        # At most six ASCII digits: str.isdigit() also takes "²" (which int() refuses) and other scripts' digits,
+        # and int() refuses thousands of digits.
+        if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= settings.page_limit_max:
             raise ApiProblem(400, f"limit must be a whole number from 1 to {settings.page_limit_max}")
         limit = int(text)
     cursor = given.get("cursor") or None
@@ -451,10 +458,20 @@ def _handlers(app: FastAPI) -> None:
         return problem_response(ApiProblem(status, str(exc), slug=exc.kind, headers=headers))
 
     async def joinedup_error(_: Request, exc: Exception) -> Response:
-        # Anything else the library refuses is the request's fault (an unknown dataset is a NotFoundError).
         assert isinstance(exc, JoinedupError)
-        status = 404 if exc.kind == "not-found" else 400
-        return problem_response(ApiProblem(status, str(exc)))
+        # The request's fault: say what was wrong. An unknown dataset is a NotFoundError.
+        if exc.kind == "not-found":
+            return problem_response(ApiProblem(404, str(exc)))
+        if isinstance(exc, InputError | QueryError | SchemaError):
+            return problem_response(ApiProblem(400, str(exc)))
+        # The estate's fault (a key missing or readable by others, a busy database): nothing the partner can put
+        # right, and the message names paths on the server. The operator sees the kind in the log.
+        log.error("request failed: the estate refused it (%s, %s)", exc.kind, type(exc).__name__)
+        if isinstance(exc, BusyError):
+            return problem_response(ApiProblem(503, "the service is busy; try again shortly", slug="unavailable"))
+        return problem_response(
+            ApiProblem(500, "the service failed unexpectedly; the failure was logged, without the request")
+        )
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -1,8 +1,8 @@
 """Who is calling: bearer token → client and live agreement, on every request, cheaply.
 
 The token's signature and expiry are checked in memory. Then one small
-catalogue query reads the client's and the agreement's revocation (and the
-client's last secret rotation): revoking either, or rotating the secret,
+catalogue query reads the client's and the agreement's revocation, whether the
+client's principal is disabled (and the client's last secret rotation): revoking either, or rotating the secret,
 refuses every token issued before, at once. The agreement's terms themselves
 (datasets, fields, dates) never change once recorded, so they are kept in memory
 for ``agreement_cache_seconds``; whether it is live today is worked out from
@@ -23,8 +23,9 @@ from joinedup.estate import Estate
 from joinedup.sharing import Agreement, AgreementNotLive, Client, live_agreement
 
 _STATE = (
-    "SELECT c.name, c.principal, c.agreement_id, c.revoked_at, c.rotated_at, a.revoked_at"
-    " FROM sharing_clients c JOIN sharing_agreements a ON a.id = c.agreement_id WHERE c.id = ?"
+    "SELECT c.name, c.principal, c.agreement_id, c.revoked_at, c.rotated_at, a.revoked_at, p.disabled"
+    " FROM sharing_clients c JOIN sharing_agreements a ON a.id = c.agreement_id"
+    " LEFT JOIN principals p ON p.name = c.principal WHERE c.id = ?"
 )
 BEARER_CHALLENGE = 'Bearer realm="joinedup"'
 
@@ -70,9 +71,12 @@ class Callers:
         state = self._state(claims.client_id)
         if state is None:
             raise unauthorised("the client this token was issued to no longer exists")
-        name, principal, agreement_id, client_revoked, rotated, agreement_revoked = state
+        name, principal, agreement_id, client_revoked, rotated, agreement_revoked, disabled = state
         if client_revoked is not None:
             raise unauthorised("the client this token was issued to has been revoked")
+        # An admin may disable the client's principal like any other (`joinedup principal disable`): at once.
+        if disabled is None or bool(disabled):
+            raise unauthorised("the client this token was issued to has been disabled")
         if agreement_id != claims.agreement_id:
             raise unauthorised("the client's agreement has changed since this token was issued; request a new one")
         if rotated is not None and _seconds(rotated) > claims.issued_at:

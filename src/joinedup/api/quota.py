@@ -22,6 +22,9 @@ class Quotas:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def take(self, client_id: str, *, now: float | None = None) -> int:
         """Take one request from ``client_id``'s bucket: 0 when allowed, else the seconds to wait (at least 1)."""
         moment = time.monotonic() if now is None else now

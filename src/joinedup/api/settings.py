@@ -7,14 +7,15 @@ from typing import Any
 
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
+from joinedup.sharing.records import MAX_LIMIT
 
 #: Bounds of each setting, so a typo cannot make tokens live for a year or switch quotas off by accident.
 _BOUNDS: dict[str, tuple[int, int]] = {
     "token_ttl_seconds": (30, 3600),
     "quota_per_minute": (1, 1_000_000),
     "quota_burst": (1, 100_000),
-    "page_limit_default": (1, 10_000),
-    "page_limit_max": (1, 10_000),
+    "page_limit_default": (1, MAX_LIMIT),
+    "page_limit_max": (1, MAX_LIMIT),
     "agreement_cache_seconds": (0, 60),
 }
 

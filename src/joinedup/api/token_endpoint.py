@@ -24,6 +24,7 @@ from starlette.responses import Response
 from joinedup.api.problems import TITLES, TYPE_PREFIX
 from joinedup.api.tokens import issue
 from joinedup.sharing import AgreementNotLive, BadCredentials, authenticate_client, live_agreement
+from joinedup.sharing.clients import client_exists
 
 if TYPE_CHECKING:
     from joinedup.api.app import Service
@@ -77,7 +78,6 @@ def _error_response(exc: _OAuthError) -> Response:
 async def issue_token(request: Request, service: Service) -> Response:
     try:
         client_id, secret = await _credentials(request)
-        service.take_quota(client_id)  # a 429 problem: counted before the secret is checked, against guessing
         return await run_in_threadpool(_grant, service, client_id, secret)
     except _OAuthError as exc:
         return _error_response(exc)
@@ -139,8 +139,16 @@ def _basic(header: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+#: The one bucket every token request naming an unknown client id shares.
+UNKNOWN_BUCKET = "token:?"
+
+
 def _grant(service: Service, client_id: str, secret: str) -> Response:
     estate = service.estate
+    # A 429 problem, counted before the secret is checked, against guessing. Token requests have buckets of their
+    # own: a client id is no secret, and failed guesses under it must not use up that client's reads. Ids that are
+    # no client's share one bucket, so made-up ids cannot grow the server's memory.
+    service.take_quota(f"token:{client_id}" if client_exists(estate, client_id) else UNKNOWN_BUCKET)
     try:
         client = authenticate_client(estate, client_id, secret)
     except BadCredentials as exc:

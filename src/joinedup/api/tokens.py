@@ -38,7 +38,8 @@ class InvalidToken(Exception):
 class TokenClaims:
     client_id: str
     agreement_id: str
-    issued_at: int
+    #: Seconds since the epoch to the microsecond: a secret rotated a moment before issue must not refuse it.
+    issued_at: float
     expires_at: int
 
 
@@ -75,8 +76,10 @@ def _unb64(text: str) -> bytes:
 
 def issue(key: bytes, issuer: str, client_id: str, agreement_id: str, ttl_seconds: int) -> tuple[str, TokenClaims]:
     """A signed token for ``client_id`` under ``agreement_id``, valid for ``ttl_seconds`` from now."""
-    issued = int(time.time())
-    claims = TokenClaims(client_id, agreement_id, issued, issued + ttl_seconds)
+    # RFC 7519 NumericDate may have a fraction: whole seconds would put a token issued just after a rotation
+    # before it, and the token would be refused for its whole life.
+    moment = time.time()
+    claims = TokenClaims(client_id, agreement_id, round(moment, 6), int(moment) + ttl_seconds)
     payload = {
         "iss": issuer,
         "sub": client_id,
@@ -98,14 +101,18 @@ def check(key: bytes, token: str, *, now: float | None = None) -> TokenClaims:
     signing_input = f"{parts[0]}.{parts[1]}"
     try:
         signature = _unb64(parts[2])
-        payload = json.loads(_unb64(parts[1]))
+        body = _unb64(parts[1])
+        payload = json.loads(body)
     except (binascii.Error, ValueError):
         raise InvalidToken("the bearer token is malformed") from None
+    # One token, one spelling: padding or other bits in a last digit would make copies that also verify.
+    if _b64(signature) != parts[2] or _b64(body) != parts[1]:
+        raise InvalidToken("the bearer token is malformed")
     if not hmac.compare_digest(signature, hmac.digest(key, signing_input.encode(), hashlib.sha256)):
         raise InvalidToken("the bearer token was not issued by this service")
     try:
         claims = TokenClaims(
-            str(payload["sub"]), str(payload["agreement_id"]), int(payload["iat"]), int(payload["exp"])
+            str(payload["sub"]), str(payload["agreement_id"]), float(payload["iat"]), int(payload["exp"])
         )
     except (KeyError, TypeError, ValueError):
         raise InvalidToken("the bearer token is malformed") from None

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from joinedup.access import authorize
-from joinedup.audit import record
+from joinedup.audit import contains_identifier, record
 from joinedup.errors import InputError
 from joinedup.estate import Catalogue, Estate
 from joinedup.estate.db import now
@@ -30,6 +30,7 @@ from joinedup.schema.model import SPECIAL_CATEGORIES
 from joinedup.sharing import keys
 from joinedup.sharing.errors import AgreementNotLive, NotFound
 from joinedup.sharing.models import AgreementRow
+from joinedup.sharing.names import snake
 from joinedup.storage.duck import quote_identifier
 
 #: Purpose categories an agreement declares and an objection names (docs/sharing.md explains each).
@@ -61,6 +62,7 @@ _NO_VALUE = frozenset({"is_null", "not_null"})
 _LIST_VALUE = frozenset({"in", "not_in"})
 AGREEMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _CRIMINAL = "criminal_offence"
+_PERSON_IDENTIFIER_TYPES = ("nhs_number", "ni_number")
 
 _TOP = {
     "id": True, "title": True, "parties": True, "purpose": True, "purpose_category": True, "legal_gateway": True,
@@ -229,13 +231,59 @@ def _iso(value: datetime | None) -> str | None:
 
 def parse_agreement(estate: Estate | None, text: str, source: str = "agreement") -> Agreement:
     """The agreement in YAML ``text``, checked (against the estate's catalogue when given); one-line errors."""
+    data = _load_yaml(text, source)
+    return _Reader(source, Catalogue(estate) if estate is not None else None).agreement(data)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """Safe YAML, refusing what a reviewer of the file would misread: a key given twice (YAML keeps the last),
+    a date the calendar lacks; nesting too deep to be an agreement is one line too, not a crash."""
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, "", source, loader, set())
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"{source}: not valid YAML{where}") from None
-    return _Reader(source, Catalogue(estate) if estate is not None else None).agreement(data)
+    except RecursionError:
+        raise InputError(f"{source}: not valid as an agreement: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def _check_nodes(node: yaml.Node, where: str, source: str, loader: yaml.SafeLoader, seen: set[int]) -> None:
+    # An alias is the same node again: walk it once (a "billion laughs" file must not take forever).
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        names: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            path = f"{where}.{name}" if where else name
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if name in names:
+                    raise InputError(f"{source}: {path}: given twice (line {key.start_mark.line + 1}); give it once")
+                names.add(name)
+            _check_nodes(value, path, source, loader, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_nodes(item, f"{where}[{index}]", source, loader, seen)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP:
+        try:
+            loader.construct_yaml_timestamp(node)
+        except ValueError:
+            raise InputError(
+                f"{source}: {where or '(top)'}: {node.value!r} is not a real date or time (line {line})"
+            ) from None
 
 
 class _Reader:
@@ -400,6 +448,14 @@ class _Reader:
                 raise self.fail(f"{here}.value", f"operator {op} needs one value (text, number, date or true/false)")
             else:
                 value = _plain(value)
+            texts = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and contains_identifier(v) for v in texts):
+                # The register is published: people are left out through the objections register (keyed hashes).
+                raise self.fail(
+                    f"{here}.value",
+                    "holds an NHS or National Insurance number; the register of agreements is public: "
+                    "record the person's objection instead (`joinedup objection add`)",
+                )
             found.append(RowFilter(str(self.text(row, "field", here)), op, value))
         return tuple(found)
 
@@ -412,12 +468,22 @@ class _Reader:
             if info is None or info.schema is None:
                 raise self.fail(f"{where}.name", f"no dataset called {terms.name!r} in this estate")
             schema = {str(f["name"]): f for f in info.schema.get("fields", [])}
+            called: dict[str, str] = {}
             for name in terms.fields:
                 if name not in schema:
                     raise self.fail(f"{where}.fields", f"dataset {terms.name!r} has no field {name!r}")
+                # One name in the API for one field: else one column would hide the other (say, a pseudonym).
+                if snake(name) in called:
+                    raise self.fail(
+                        f"{where}.fields",
+                        f"{called[snake(name)]!r} and {name!r} would both be called {snake(name)!r} in the API; "
+                        "share one of them",
+                    )
+                called[snake(name)] = name
                 spec = schema[name]
                 category = spec.get("category")
-                if spec.get("personal") or category:
+                # An NHS or NI number is personal data whether or not the schema says so.
+                if spec.get("personal") or category or spec.get("type") in _PERSON_IDENTIFIER_TYPES:
                     personal.append(f"{terms.name}.{name}")
                 if category == _CRIMINAL and agreement.article_10 is None:
                     raise self.fail(
@@ -451,6 +517,7 @@ class _Reader:
         columns.update(dict.fromkeys(SYSTEM_COLUMNS, "BIGINT"))
         definition = ", ".join(f"{quote_identifier(n)} {t}" for n, t in columns.items())
         for index, row in enumerate(terms.rows):
+            self.check_value_kind(row, columns.get(row.field, "VARCHAR"), f"{where}.rows[{index}].value")
             sql, params = DatasetTerms(terms.name, terms.fields, (), (row,)).filter_sql()
             with duckdb.connect() as con:
                 con.execute(f"CREATE TABLE t ({definition})")
@@ -463,6 +530,19 @@ class _Reader:
                         f"{where}.rows[{index}].value",
                         f"does not compare with field {row.field!r} ({columns.get(row.field, 'VARCHAR')})",
                     ) from None
+
+    def check_value_kind(self, row: RowFilter, column_type: str, where: str) -> None:
+        """YAML turns unquoted NO into false and 0123 into 83: on a text field that is never what was meant."""
+        if row.op in _NO_VALUE:
+            return
+        values = row.value if isinstance(row.value, list) else [row.value]
+        if column_type == "VARCHAR" and not all(isinstance(v, str) for v in values):
+            raise self.fail(
+                where,
+                f"field {row.field!r} is text; quote the value (YAML reads NO as false and 0123 as a number)",
+            )
+        if column_type != "BOOLEAN" and any(isinstance(v, bool) for v in values):
+            raise self.fail(where, f"field {row.field!r} is not true/false; quote the value if it is a word")
 
 
 def _duck_type(spec: Mapping[str, Any]) -> str:

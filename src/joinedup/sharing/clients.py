@@ -184,6 +184,14 @@ def rotate_client(estate: Estate, actor: str, ident: str) -> Issued:
         return Issued(Client.from_row(row), secret)
 
 
+def client_exists(estate: Estate, client_id: str) -> bool:
+    """Whether ``client_id`` is a registered client's id (revoked or not)."""
+    if len(client_id) > 63:
+        return False
+    with estate.session() as session:
+        return session.get(ClientRow, client_id) is not None
+
+
 def authenticate_client(estate: Estate, client_id: str, secret: str) -> Client:
     """The client, when ``secret`` is its secret and it is not revoked; else :class:`BadCredentials`.
 

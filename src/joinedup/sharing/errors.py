@@ -51,3 +51,9 @@ class BadRequest(SharingError):
 
     kind = "bad-request"
     status = 400
+
+
+class BadCursor(BadRequest):
+    """A page cursor that is malformed, edited, or from another query or dataset version (the API's 400)."""
+
+    kind = "bad-cursor"

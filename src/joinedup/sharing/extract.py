@@ -96,7 +96,10 @@ def extract(estate: Estate, actor: str, agreement_id: str, out_dir: Path, fmt: s
         excluded_counts[plan.dataset] = excluded
         if fmt == "parquet":
             name = f"{plan.dataset}.parquet"
-            pq.write_table(records, target / name)
+            # Like the CSV: readable by its owner only, whatever the umask or the folder given.
+            descriptor = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                pq.write_table(records, handle)
             files[name] = _sha256(target / name)
         else:
             name = f"{plan.dataset}.csv"

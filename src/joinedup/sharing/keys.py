@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from joinedup.audit.keys import read_cached, write_once
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
-from joinedup.sharing.errors import BadRequest
+from joinedup.sharing.errors import BadCursor
 
 KEY_FOLDER = "sharing"
 _BLOCK = 64
@@ -115,18 +115,21 @@ def sign_cursor(key: bytes, binding: dict[str, Any], position: list[int]) -> str
 
 
 def read_cursor(key: bytes, binding: dict[str, Any], cursor: str) -> list[int]:
-    """The position in ``cursor``; :class:`BadRequest` when it is malformed or belongs to another query."""
+    """The position in ``cursor``; :class:`BadCursor` when it is malformed or belongs to another query."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (ValueError, TypeError):
-        raise BadRequest("cursor: not a cursor this API issued") from None
+        raise BadCursor("cursor: not a cursor this API issued") from None
     body, mac = raw[:-16], raw[-16:]
     expected = hmac.digest(derive(key, "cursor"), _bound(binding) + body, "sha256")[:16]
     if len(raw) <= 16 or not hmac.compare_digest(mac, expected):
-        raise BadRequest("cursor: not from this query (agreement, dataset, version and filters must be the same)")
+        raise BadCursor(
+            "cursor: not from this query (agreement, dataset, version and filters must be the same); "
+            "start again without a cursor"
+        )
     position = json.loads(body)
     if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, int) for p in position)):
-        raise BadRequest("cursor: not a cursor this API issued")
+        raise BadCursor("cursor: not a cursor this API issued")
     return [int(p) for p in position]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from joinedup.access import authorize
-from joinedup.audit import Subject, record
+from joinedup.audit import Subject, contains_identifier, record
 from joinedup.audit.subjects import estate_secret, subject_hash
 from joinedup.errors import InputError
 from joinedup.estate import Estate
@@ -104,6 +104,9 @@ def add_objection(
             hashes[kind] = subject_hash(secret, kind, value)
         except InputError as exc:
             raise InputError(f"--{kind.replace('_', '-')}: {exc}") from None
+    if source and contains_identifier(source):
+        # The register keeps people as keyed hashes only: a free-text note must not carry their number in clear.
+        raise InputError("--source: holds an NHS or National Insurance number; describe the source without it")
     for purpose in purposes:
         if purpose not in PURPOSES:
             raise InputError(f"--purposes: {purpose!r} is not a purpose category ({', '.join(PURPOSES)})")

@@ -39,6 +39,7 @@ from joinedup.sharing import keys, views
 from joinedup.sharing.agreements import Agreement, DatasetTerms
 from joinedup.sharing.clients import Client
 from joinedup.sharing.errors import AgreementNotLive, BadRequest, NotFound, NotPermitted
+from joinedup.sharing.names import snake
 from joinedup.sharing.objections import KINDS, objector_hashes, register_version
 from joinedup.storage import delta
 from joinedup.storage.duck import lock_down, quote_identifier, quote_literal
@@ -46,7 +47,8 @@ from joinedup.storage.duck import lock_down, quote_identifier, quote_literal
 #: The audit action of a read through the API, and of an extract.
 READ_ACTION = "sharing.read"
 EXPORT_ACTION = "sharing.export"
-MAX_LIMIT = 1000
+#: The most records one read returns (the API's page_limit_max may be set up to this).
+MAX_LIMIT = 10_000
 #: Past this many people an extract's entry names the dataset version instead of every person
 #: (who-accessed then answers from the dataset version: an upper bound).
 MAX_SUBJECTS = 100_000
@@ -79,16 +81,6 @@ class RecordPage:
     excluded: int
     #: Keyword arguments of ``joinedup.audit.record_now(estate, **entry)`` for this read.
     entry: dict[str, Any] = field(default_factory=dict)
-
-
-def snake(name: str) -> str:
-    """A field's name as the API shows it: snake_case (``DateOfBirth`` → ``date_of_birth``)."""
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
-    text = text or "field"
-    if text[0].isdigit():
-        text = "f_" + text
-    return "id_field" if text == "id" else text
 
 
 @dataclass(frozen=True)
