@@ -26,6 +26,8 @@ from joinedup.sharing.objections import add_objection, withdraw_objection
 from joinedup.sharing.records import read_records
 from joinedup.sharing.views import VIEWS
 from tests.conftest import PEOPLE_SCHEMA
+from tests.lifecycle.conftest import Planted, planted  # noqa: F401 (the planted estate, as erasure's tests use it)
+from tests.lifecycle.test_erasure import _request
 from tests.sharing.conftest import OBJECTOR, PEOPLE, Cli, Shared, agreement_doc, load
 from tests.sharing.test_linked import COUNCIL, GP_WITHOUT_NHS, _load
 
@@ -177,3 +179,29 @@ def test_a_record_linked_to_an_objector_leaves_the_view_when_the_objection_arriv
     add_objection(estate, "tester", nhs_number=OBJECTOR, purposes=("research",))
     with pytest.raises(NotFound):
         read_record(estate, client=client, agreement=agreement, dataset="gp", record_id=g1["id"])
+
+
+def test_an_erased_person_is_gone_from_the_view_at_the_next_read(planted: Planted) -> None:  # noqa: F811
+    # Whatever erasure changes (the table, its log, the catalogue), the next read must not find the person.
+    estate = planted.estate
+    path = planted.tmp / "dsa-e.yaml"
+    path.write_text(yaml.safe_dump(agreement_doc(id="DSA-E")), encoding="utf-8")
+    add_agreement(estate, "tester", path)
+    issued = add_client(estate, "tester", "e-api", "DSA-E")
+    client = authenticate_client(estate, issued.client.id, issued.secret)
+    agreement = live_agreement(estate, "DSA-E")
+    page = read_records(
+        estate, client=client, agreement=agreement, dataset="people", filters={}, cursor=None, limit=100
+    )
+    planted_person = next(r for r in page.records if r["person_id"] == 1)
+    other = next(r for r in page.records if r["person_id"] != 1)
+    assert read_record(estate, client=client, agreement=agreement, dataset="people",
+                       record_id=planted_person["id"]).records == [planted_person]  # fmt: skip
+    _request(planted)
+    assert planted.cli("subject", "erase", "R1", user="dora").exit_code == 0
+    done = planted.cli("subject", "erase", "R1", "--approve", user="dan")
+    assert done.exit_code == 0, done.stderr
+    with pytest.raises(NotFound):
+        read_record(estate, client=client, agreement=agreement, dataset="people", record_id=planted_person["id"])
+    assert read_record(estate, client=client, agreement=agreement, dataset="people",
+                       record_id=other["id"]).records == [other]  # fmt: skip

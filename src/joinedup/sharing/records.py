@@ -460,7 +460,11 @@ def _from_view(
                 if plan.version.rows_total > limit:
                     views.VIEWS.done(key)
                     return None
-                view = _materialise(estate, plan)
+                try:
+                    view = _materialise(estate, plan)
+                except BaseException:
+                    views.VIEWS.done(key)
+                    raise
                 views.VIEWS.put(key, view, limit)
     index = views.decode(view, record_id)
     if index is None:

@@ -135,7 +135,7 @@ class Views:
             self._building.pop(key, None)
 
     def done(self, key: tuple[Any, ...]) -> None:
-        """The build for ``key`` ended without a view (too large to hold)."""
+        """The build for ``key`` ended without a view (too large to hold, or it failed)."""
         with self._lock:
             self._building.pop(key, None)
 
