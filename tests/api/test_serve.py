@@ -62,3 +62,17 @@ def test_serve_refuses_an_unregistered_principal_in_one_line(shared: Shared) -> 
     )
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and "nobody" in done.stderr
+
+
+def test_serve_refuses_a_partner_clients_principal_in_one_line(shared: Shared) -> None:
+    # A partner client runs no command (docs/sharing.md): it reads through the API, it does not run it.
+    env = {**os.environ, "JOINEDUP_USER": "uni-a", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "joinedup.cli.main", "serve", "--port", str(free_port()), "--estate", str(shared.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 3, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "partner client" in done.stderr

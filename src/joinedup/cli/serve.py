@@ -8,7 +8,8 @@ import typer
 
 from joinedup.access import resolve_principal
 from joinedup.cli.common import DEFAULT_ESTATE, AsOption, EstateOption, JsonOption, emit, open_estate, say
-from joinedup.errors import InputError
+from joinedup.errors import AccessDenied, InputError
+from joinedup.sharing.clients import KIND as CLIENT_KIND
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +41,10 @@ def serve(
     from joinedup.api import ApiSettings, create_app
 
     target = open_estate(estate)
-    resolve_principal(target, as_)
+    who = resolve_principal(target, as_)
+    if who.kind == CLIENT_KIND:
+        # A partner client runs no command (docs/sharing.md): it reads through the API, it does not run it.
+        raise AccessDenied(f"{who.name} is a partner client; it reads through the API and cannot serve it")
     settings = ApiSettings.from_estate(target)
     root = target.root
     target.close()
