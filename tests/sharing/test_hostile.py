@@ -241,3 +241,26 @@ def test_an_extract_that_died_writing_its_files_still_names_the_recipient(shared
     record_now(shared.estate, **plan.entry("tester", EXPORT_ACTION, table, [], excluded, format="csv"))
     [recipient] = recipients_for(shared.estate, ["people"])
     assert (recipient.agreement_id, recipient.datasets, recipient.via) == ("DSA-1", ("people",), ("extract",))
+
+
+def test_the_published_register_carries_no_identifier_in_free_text(shared: Shared) -> None:
+    from joinedup.sharing.agreements import revoke_agreement
+
+    # The register is public (GET /v1/agreements): a revocation reason or a purpose naming someone by number
+    # would publish it (the audit log redacts it; the register did not).
+    with pytest.raises(InputError, match=r"--reason: holds an NHS or National Insurance number"):
+        revoke_agreement(shared.estate, "tester", "DSA-1", "breach: record of 943 476 5919 sent twice")
+    assert live_agreement(shared.estate, "DSA-1").status() == "live"
+    doc = agreement_doc(id="DSA-H", purpose="support for the family of AB 12 34 56 C")
+    _refused(shared, shared.write(doc, "hostile.yaml"), r"purpose: holds an NHS or National Insurance number")
+    # An agreement recorded before these checks existed stays readable (the checks are for files being recorded).
+    from joinedup.estate.db import now
+    from joinedup.sharing.models import AgreementRow
+
+    old = live_agreement(shared.estate, "DSA-1").definition()
+    old.update(id="DSA-OLD", purpose="support for the family of AB 12 34 56 C")
+    with shared.estate.session() as session:
+        session.add(
+            AgreementRow(id="DSA-OLD", definition=old, source_sha256="0" * 64, created_at=now(), created_by="x")
+        )
+    assert live_agreement(shared.estate, "DSA-OLD").purpose.endswith("AB 12 34 56 C")

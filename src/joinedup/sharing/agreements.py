@@ -63,6 +63,7 @@ _LIST_VALUE = frozenset({"in", "not_in"})
 AGREEMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _CRIMINAL = "criminal_offence"
 _PERSON_IDENTIFIER_TYPES = ("nhs_number", "ni_number")
+_PUBLISHED = "the register of agreements is public (GET /v1/agreements): name no one in it"
 
 _TOP = {
     "id": True, "title": True, "parties": True, "purpose": True, "purpose_category": True, "legal_gateway": True,
@@ -205,7 +206,8 @@ class Agreement:
 
     @classmethod
     def from_row(cls, row: AgreementRow) -> Agreement:
-        parsed = _Reader(f"agreement {row.id}", None).agreement(row.definition)
+        # As recorded: checks added since must not make an agreement already recorded unreadable.
+        parsed = _Reader(f"agreement {row.id}", None, fresh=False).agreement(row.definition)
         return _with(
             parsed,
             created_at=row.created_at,
@@ -287,9 +289,11 @@ def _check_nodes(node: yaml.Node, where: str, source: str, loader: yaml.SafeLoad
 
 
 class _Reader:
-    def __init__(self, source: str, catalogue: Catalogue | None) -> None:
+    def __init__(self, source: str, catalogue: Catalogue | None, *, fresh: bool = True) -> None:
         self.source = source
         self.catalogue = catalogue
+        #: A file being recorded (every check), not a definition read back from the catalogue.
+        self.fresh = fresh
 
     def fail(self, where: str, message: str) -> InputError:
         return InputError(f"{self.source}: {where}: {message}")
@@ -314,6 +318,8 @@ class _Reader:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "expected text")
+        if self.fresh and contains_identifier(value):
+            raise self.fail(path, f"holds an NHS or National Insurance number; {_PUBLISHED}")
         return value.strip()
 
     def choice(
@@ -449,7 +455,7 @@ class _Reader:
             else:
                 value = _plain(value)
             texts = value if isinstance(value, list) else [value]
-            if any(isinstance(v, str) and contains_identifier(v) for v in texts):
+            if self.fresh and any(isinstance(v, str) and contains_identifier(v) for v in texts):
                 # The register is published: people are left out through the objections register (keyed hashes).
                 raise self.fail(
                     f"{here}.value",
@@ -632,6 +638,8 @@ def revoke_agreement(estate: Estate, actor: str, agreement_id: str, reason: str)
     actor = authorize(estate, actor, MANAGE).name
     if not reason.strip():
         raise InputError("--reason: say why the agreement is revoked")
+    if contains_identifier(reason):
+        raise InputError(f"--reason: holds an NHS or National Insurance number; {_PUBLISHED}")
     with estate.session() as session:
         row = session.get(AgreementRow, agreement_id)
         if row is None:
