@@ -152,9 +152,13 @@ def _link(
         _accept(estate, con, entity, roles, threshold, [m.dataset for m in mappings if m.one_per_entity])
         stages["accept"] = _lap(started, stages)
         say("clustering")
-        _cluster(con, frames)
+        if incremental:
+            _affected(con, chosen)
+        _cluster(con, "(SELECT rid FROM jd_affected)" if incremental else "jd_records")
         stages["cluster"] = _lap(started, stages)
         outcome = keys.assign(con, estate, entity)
+        if incremental:
+            outcome.kept += _keep_unaffected_keys(con)
         stages["keys"] = _lap(started, stages)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
@@ -337,8 +341,14 @@ def _collect_pairs(
         return
     previous = store.read(store.pairs_path(estate, entity))
     if previous is None:
+        con.execute("CREATE TABLE jd_prev_accepted AS SELECT dataset_l, id_l, dataset_r, id_r FROM jd_pairs LIMIT 0")
         return
     con.register("jd_prev_pairs_arrow", previous)
+    # Which pairs the last run accepted: a kept pair accepted then and not now (or now and not then) reclusters.
+    con.execute(
+        "CREATE TABLE jd_prev_accepted AS "
+        "SELECT dataset_l, id_l, dataset_r, id_r FROM jd_prev_pairs_arrow WHERE accepted"
+    )
     # Kept from the last run: pairs whose two records are both still here, unchanged.
     con.execute(
         """INSERT INTO jd_pairs BY NAME
@@ -422,15 +432,66 @@ def _decisions(estate: Estate, entity: str) -> pa.Table:
     return pa.table({name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(cols)})
 
 
-def _cluster(con: duckdb.DuckDBPyConnection, frames: Sequence[str]) -> None:
-    """``jd_clusters(rid, cluster_id)``: connected components of the accepted pairs (every record in one)."""
+def _affected(con: duckdb.DuckDBPyConnection, datasets: Sequence[str]) -> None:
+    """``jd_affected(rid)``: the records whose cluster may differ from the last run's (incremental runs).
+
+    Seeds: new and changed records, both records of a pair accepted now or by the last run unless the pair
+    is between unchanged records and accepted both times or neither, and the last run's records now gone.
+    Every record sharing a last-run key with a seed is affected too. Any other record's cluster is the last
+    run's, whole and unchanged (its accepted pairs are the same ones, among unchanged records), so it keeps
+    its key without being clustered again: the result a full run gives, at the cost of the changes only.
+    """
+    listed = ", ".join(quote_literal(d) for d in datasets)
+    con.execute(
+        """CREATE TABLE jd_seeds AS
+        WITH now_or_then AS (
+            SELECT s.dataset_l || ':' || s.id_l AS rid_l, s.dataset_r || ':' || s.id_r AS rid_r,
+                   s.accepted, a.id_l IS NOT NULL AS was
+            FROM jd_scored s LEFT JOIN jd_prev_accepted a
+              ON a.dataset_l = s.dataset_l AND a.id_l = s.id_l AND a.dataset_r = s.dataset_r AND a.id_r = s.id_r
+            WHERE s.accepted OR a.id_l IS NOT NULL
+        ),
+        moved AS (
+            SELECT p.rid_l, p.rid_r FROM now_or_then p
+            JOIN jd_records l ON l.rid = p.rid_l JOIN jd_records r ON r.rid = p.rid_r
+            WHERE l.changed OR r.changed OR p.accepted <> p.was
+        )
+        SELECT rid FROM jd_records WHERE changed
+        UNION SELECT rid_l FROM moved UNION SELECT rid_r FROM moved"""
+    )
+    con.execute(
+        f"""CREATE TABLE jd_affected AS
+        WITH touched AS (
+            SELECT p.key FROM jd_prev_keys p JOIN jd_seeds s ON s.rid = p.rid
+            UNION SELECT p.key FROM jd_prev_keys p
+            WHERE split_part(p.rid, ':', 1) IN ({listed})
+              AND NOT EXISTS (SELECT 1 FROM jd_records r WHERE r.rid = p.rid)
+        )
+        SELECT rid FROM jd_seeds
+        UNION SELECT r.rid FROM jd_records r JOIN jd_prev_keys p ON p.rid = r.rid JOIN touched t ON t.key = p.key"""
+    )
+
+
+def _keep_unaffected_keys(con: duckdb.DuckDBPyConnection) -> int:
+    """Add the last run's key of every record not affected (see :func:`_affected`); how many keys were so kept."""
+    con.execute(
+        """CREATE TABLE jd_unaffected AS SELECT r.rid, p.key FROM jd_records r JOIN jd_prev_keys p ON p.rid = r.rid
+        WHERE r.rid NOT IN (SELECT rid FROM jd_affected)"""
+    )
+    con.execute("INSERT INTO jd_keys SELECT rid, key FROM jd_unaffected")
+    return _count(con, "(SELECT DISTINCT key FROM jd_unaffected)")
+
+
+def _cluster(con: duckdb.DuckDBPyConnection, nodes: str) -> None:
+    """``jd_clusters(rid, cluster_id)``: connected components of the accepted pairs among ``nodes`` (rids)."""
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    con.execute("CREATE TABLE jd_nodes AS SELECT rid FROM jd_records")
+    con.execute(f"CREATE TABLE jd_nodes AS SELECT rid FROM {nodes}")
     con.execute(
-        """CREATE TABLE jd_edges AS SELECT dataset_l || ':' || id_l AS rid_l, dataset_r || ':' || id_r AS rid_r
-        FROM jd_scored WHERE accepted"""
+        """CREATE TABLE jd_edges AS SELECT e.* FROM (
+            SELECT dataset_l || ':' || id_l AS rid_l, dataset_r || ':' || id_r AS rid_r FROM jd_scored WHERE accepted
+        ) e SEMI JOIN jd_nodes l ON l.rid = e.rid_l SEMI JOIN jd_nodes r ON r.rid = e.rid_r"""
     )
     engine._quiet()
     clustered = cluster_pairwise_predictions_at_threshold(
