@@ -160,14 +160,14 @@ def _link(
         if incremental:
             outcome.kept += _keep_unaffected_keys(con)
         stages["keys"] = _lap(started, stages)
+        summary = _summary(con)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
-            variants, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
+            variants, summary, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
         )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
             _write_out(con, out, entity)
-        summary = _summary(con)
     return LinkResult(
         run_id=result, entity=entity, datasets=versions, records=summary["records"], pairs_scored=pairs_scored,
         pairs_accepted=summary["accepted"], clusters=summary["clusters"], across=summary["across"],
@@ -323,7 +323,8 @@ def _collect_pairs(
 ) -> None:
     """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records."""
     weights = [c for c in _columns(con, scored) if c.startswith("mw_")]
-    con.execute("CREATE TABLE jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
+    # A view, not a copy: a million prepared records need not be written again.
+    con.execute("CREATE VIEW jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
     mw = ", ".join(f"p.{q(c)}" for c in weights)
     # A dedupe of one dataset has no source_dataset columns in Splink's output: the dataset is the only one.
     columns = _columns(con, scored)
@@ -380,7 +381,7 @@ def _accept(
     both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))" if quoted else "FALSE"
     con.execute(
         f"""CREATE TABLE jd_status AS
-        SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r,
+        SELECT p.*,
           CASE
             WHEN d.decision = 'match' THEN 'match (reviewed)'
             WHEN d.decision = 'non-match' THEN 'non-match (reviewed)'
@@ -397,12 +398,23 @@ def _accept(
           ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
     )
     con.unregister("jd_decisions_arrow")
-    # Between two datasets that each hold one record per entity, a record keeps only its mutually best match.
+    if one_per_entity:
+        _best_only(con, both_single)
+    con.execute(
+        f"""CREATE TABLE jd_scored AS SELECT
+            left(sha256({salt} || s.dataset_l || ':' || s.id_l || '~' || s.dataset_r || ':' || s.id_r), 12) AS pair_id,
+            s.*, s.status LIKE 'match%' AS accepted
+        FROM jd_status s"""
+    )
+
+
+def _best_only(con: duckdb.DuckDBPyConnection, both_single: str) -> None:
+    """Between two datasets that each hold one record per entity, a record keeps only its mutually best match."""
     con.execute(
         f"""CREATE TABLE jd_best AS
         SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r
-        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)
-        WHERE s.status = 'match' AND {both_single}
+        FROM jd_status p
+        WHERE p.status = 'match' AND {both_single}
         QUALIFY row_number() OVER (
                 PARTITION BY p.dataset_l, p.id_l, p.dataset_r ORDER BY p.match_probability DESC, p.id_r) = 1
             AND row_number() OVER (
@@ -414,12 +426,6 @@ def _accept(
           AND NOT EXISTS (SELECT 1 FROM jd_best b WHERE b.dataset_l = s.dataset_l AND b.id_l = s.id_l
                           AND b.dataset_r = s.dataset_r AND b.id_r = s.id_r)"""
     ).fetchall()
-    con.execute(
-        f"""CREATE TABLE jd_scored AS SELECT
-            left(sha256({salt} || p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
-            p.*, s.status, s.status LIKE 'match%' AS accepted
-        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)"""
-    )
 
 
 def _decisions(estate: Estate, entity: str) -> pa.Table:
@@ -513,11 +519,12 @@ def _store(
     outcome: keys.Outcome,
     incremental: bool,
     variants: bool,
+    counts: dict[str, int],
     *,
     written_out: bool,
     columns: dict[str, dict[str, list[str]]],
 ) -> int:
-    summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
+    summary: dict[str, Any] = {**counts, "name_variants": variants}
     # Kept with the run, not in the audit entry: which columns played which part (a settings file may have said).
     summary_with_columns = {**summary, "columns": columns}
     with estate.engine.begin() as c:
