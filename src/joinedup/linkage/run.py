@@ -34,6 +34,7 @@ from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
 
 DEFAULT_THRESHOLD = 0.9
+_HOUSEHOLD = "household: names or dates of birth differ"
 #: Pairs from here up to the threshold are offered for clerical review.
 REVIEW_FROM = 0.5
 #: Incremental only when at most this share of records is new or changed; beyond it a full run is as quick.
@@ -147,9 +148,12 @@ def _link(
         say(f"scoring {'changed records' if incremental else 'all records'}")
         scored = engine.score(con, frames, roles, saved_model=saved if incremental else None, only_changed=incremental)
         stages["score"] = _lap(started, stages)
-        _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental)
+        single = sorted(m.dataset for m in mappings if m.one_per_entity)
+        # The last run's statuses tell the household guard's verdict on kept pairs only under the same constraints.
+        reuse_guard = incremental and _last_single(estate, entity) == single
+        _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental, reuse_guard)
         pairs_scored = _count(con, "jd_pairs")
-        _accept(estate, con, entity, roles, threshold, [m.dataset for m in mappings if m.one_per_entity])
+        _accept(estate, con, entity, roles, threshold, single)
         stages["accept"] = _lap(started, stages)
         say("clustering")
         if incremental:
@@ -163,7 +167,7 @@ def _link(
         summary = _summary(con)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
-            variants, summary, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
+            variants, summary, single, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
         )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
@@ -285,6 +289,15 @@ def _last_run(estate: Estate, entity: str) -> tuple[set[str], bool] | None:
     return set(row.datasets), bool((row.summary or {}).get("name_variants", True))
 
 
+def _last_single(estate: Estate, entity: str) -> list[str] | None:
+    """The datasets the last run for ``entity`` held to one record per entity (None when it did not say)."""
+    r = store.runs.c
+    with estate.engine.connect() as c:
+        row = c.execute(sa.select(r.summary).where(r.entity == entity).order_by(r.id.desc()).limit(1)).first()
+    single = (row.summary or {}).get("one_per_entity") if row is not None else None
+    return sorted(single) if isinstance(single, list) else None
+
+
 def _changes(
     estate: Estate, con: duckdb.DuckDBPyConnection, entity: str, frames: Sequence[str], allowed: bool
 ) -> tuple[bool, int]:
@@ -320,8 +333,12 @@ def _collect_pairs(
     frames: Sequence[str],
     roles: Sequence[str],
     incremental: bool,
+    reuse_guard: bool,
 ) -> None:
-    """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records."""
+    """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records.
+
+    ``guard``: the household guard's verdict when known without looking at the records again (see :func:`_accept`).
+    """
     weights = [c for c in _columns(con, scored) if c.startswith("mw_")]
     # A view, not a copy: a million prepared records need not be written again.
     con.execute("CREATE VIEW jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
@@ -335,7 +352,7 @@ def _collect_pairs(
         f"""CREATE TABLE jd_pairs AS
         SELECT {side_l} AS dataset_l, p.unique_id_l AS id_l,
                {side_r} AS dataset_r, p.unique_id_r AS id_r,
-               p.match_probability, p.match_weight{", " + mw if mw else ""}
+               p.match_probability, p.match_weight{", " + mw if mw else ""}, CAST(NULL AS BOOLEAN) AS guard
         FROM {scored} p"""
     )
     if not incremental:
@@ -351,9 +368,17 @@ def _collect_pairs(
         "SELECT dataset_l, id_l, dataset_r, id_r FROM jd_prev_pairs_arrow WHERE accepted"
     )
     # Kept from the last run: pairs whose two records are both still here, unchanged.
+    # Between unchanged records under the same constraints, the last status says what the guard said: stopped
+    # them, or let them through to the threshold; a reviewed pair's status does not say, so it is looked at again.
+    guard = (
+        f"CASE WHEN p.status = {quote_literal(_HOUSEHOLD)} THEN FALSE "
+        "WHEN p.status IN ('match', 'review', 'non-match', 'not the best match (one record per entity)') THEN TRUE END"
+        if reuse_guard
+        else "CAST(NULL AS BOOLEAN)"
+    )
     con.execute(
-        """INSERT INTO jd_pairs BY NAME
-        SELECT p.* EXCLUDE (accepted, status, pair_id) FROM jd_prev_pairs_arrow p
+        f"""INSERT INTO jd_pairs BY NAME
+        SELECT p.* EXCLUDE (accepted, status, pair_id), {guard} AS guard FROM jd_prev_pairs_arrow p
         JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l AND NOT l.changed
         JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r AND NOT r.changed"""
     ).fetchall()
@@ -379,23 +404,31 @@ def _accept(
     quoted = ", ".join(f"'{d}'" for d in one_per_entity)
     # Never NULL: NOT NULL would let a pair skip the household guard.
     both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))" if quoted else "FALSE"
-    con.execute(
-        f"""CREATE TABLE jd_status AS
-        SELECT p.*,
-          CASE
+
+    def status(guard: str) -> str:
+        return f"""CASE
             WHEN d.decision = 'match' THEN 'match (reviewed)'
             WHEN d.decision = 'non-match' THEN 'non-match (reviewed)'
             WHEN {both_single} AND p.dataset_l = p.dataset_r THEN 'same dataset, one record per entity'
-            WHEN NOT {both_single} AND NOT {model.guard_sql(roles)} THEN 'household: names or dates of birth differ'
+            WHEN NOT {both_single} AND NOT {guard} THEN {quote_literal(_HOUSEHOLD)}
             WHEN p.match_probability >= {threshold} THEN 'match'
             WHEN p.match_probability >= {min(REVIEW_FROM, threshold)} THEN 'review'
             ELSE 'non-match'
-          END AS status
+          END"""
+
+    decided = """LEFT JOIN jd_decisions_arrow d
+          ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
+    # Pairs whose guard verdict is known (kept, unchanged records) are not joined to their records again.
+    con.execute(
+        f"""CREATE TABLE jd_status AS
+        SELECT p.* EXCLUDE (guard), {status("p.guard")} AS status FROM jd_pairs p {decided} WHERE p.guard IS NOT NULL
+        UNION ALL
+        SELECT p.* EXCLUDE (guard), {status(model.guard_sql(roles))} AS status
         FROM jd_pairs p
         JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l
         JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r
-        LEFT JOIN jd_decisions_arrow d
-          ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
+        {decided}
+        WHERE p.guard IS NULL"""
     )
     con.unregister("jd_decisions_arrow")
     if one_per_entity:
@@ -520,13 +553,14 @@ def _store(
     incremental: bool,
     variants: bool,
     counts: dict[str, int],
+    single: Sequence[str],
     *,
     written_out: bool,
     columns: dict[str, dict[str, list[str]]],
 ) -> int:
     summary: dict[str, Any] = {**counts, "name_variants": variants}
     # Kept with the run, not in the audit entry: which columns played which part (a settings file may have said).
-    summary_with_columns = {**summary, "columns": columns}
+    summary_with_columns = {**summary, "columns": columns, "one_per_entity": list(single)}
     with estate.engine.begin() as c:
         run_id = int(
             c.execute(
