@@ -290,3 +290,21 @@ def test_an_incremental_run_gives_the_clusters_of_a_full_run(linked: Cli, estate
     assert ("gp", "G3") not in after
     for c, g in (("C1", "G1"), ("C6", "G6"), ("C7", "G7")):
         assert after[("council", c)] == after[("gp", g)] == before[("council", c)]
+
+
+def test_erasing_a_record_marks_the_others_under_its_key_for_clustering_again(linked: Cli, estate: Estate) -> None:
+    def digests() -> dict[tuple[str, str], str | None]:
+        table = store.read(store.keys_path(estate, "person"))
+        assert table is not None
+        return {(r["dataset"], r["id"]): r["digest"] for r in table.to_pylist()}
+
+    before = digests()
+    assert erase_records(estate, [("gp", "G6")]) >= 2
+    after = digests()
+    # C6 lost its link to G6: no digest, so the next run counts it as changed and clusters it again.
+    assert after[("council", "C6")] is None and before[("council", "C6")] is not None
+    assert all(after[r] == d for r, d in before.items() if r not in {("council", "C6"), ("gp", "G6")})
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["incremental"] is True and result.json()["changed"] >= 2
+    assert digests()[("council", "C6")] is not None
