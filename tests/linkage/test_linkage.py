@@ -262,9 +262,13 @@ def _people(keys: dict[tuple[str, str], str]) -> set[frozenset[tuple[str, str]]]
     return {frozenset(g) for g in groups.values()}
 
 
-def test_an_incremental_run_gives_the_clusters_of_a_full_run(linked: Cli, estate: Estate, tmp_path: Path) -> None:
+@pytest.mark.parametrize("single", [[], ["--one-per-entity", "council", "--one-per-entity", "gp"]])
+def test_an_incremental_run_gives_the_clusters_of_a_full_run(
+    linked: Cli, estate: Estate, tmp_path: Path, single: list[str]
+) -> None:
     import shutil
 
+    assert linked("link", "run", "-d", "council", "-d", "gp", *single).exit_code == 0
     before = _keys(estate)
     assert before[("council", "C2")] == before[("gp", "G2")]
     # A new version of gp: G2 is now someone else, G3 is gone, G11 is C8 seen again; the rest unchanged.
@@ -276,9 +280,9 @@ def test_an_incremental_run_gives_the_clusters_of_a_full_run(linked: Cli, estate
     _load(linked, tmp_path, "gp", changed)
     copy = tmp_path / "copy"
     shutil.copytree(estate.root, copy)
-    result = linked("link", "run", "-d", "council", "-d", "gp", "--json")
+    result = linked("link", "run", "-d", "council", "-d", "gp", "--json", *single)
     assert result.exit_code == 0 and result.json()["incremental"] is True, result.stderr
-    full = linked("link", "run", "-d", "council", "-d", "gp", "--full", "--json", estate_path=copy)
+    full = linked("link", "run", "-d", "council", "-d", "gp", "--full", "--json", *single, estate_path=copy)
     assert full.exit_code == 0 and full.json()["incremental"] is False, full.stderr
     after, by_full = _keys(estate), _keys(Estate.open(copy))
     assert _people(after) == _people(by_full)
