@@ -109,7 +109,8 @@ def _candidates(con: duckdb.DuckDBPyConnection, frames: Sequence[str], rules: Se
     if any(p is None for p in parsed):
         return list(frames)
     everything = " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames)
-    con.execute(f"CREATE OR REPLACE TABLE jd_all AS {everything}").fetchall()
+    # A view, not a copy of a million records: only the changed ones are written out.
+    con.execute(f"CREATE OR REPLACE VIEW jd_all AS {everything}").fetchall()
     con.execute("CREATE OR REPLACE TABLE jd_changed AS SELECT * FROM jd_all WHERE changed").fetchall()
     selects = []
     for sides in parsed:

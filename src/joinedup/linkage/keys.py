@@ -46,14 +46,23 @@ def assign(con: duckdb.DuckDBPyConnection, estate: Estate, entity: str) -> Outco
     # A record is found among the last run's by its id; failing that (a dataset without a primary key names
     # records by load and row, new on every reload) by the digest of its compared values, in the same dataset,
     # among the last run's records no longer present.
+    # Both sides are cut down first and joined on digest and dataset together: joined on the dataset alone
+    # (an order the planner may pick when the two conditions name different tables), a million records of
+    # one dataset would meet each other.
     con.execute(
         """CREATE TABLE jd_by_digest AS
-        SELECT c.rid, c.cluster_id, min(p.key) AS key
-        FROM jd_clusters c JOIN jd_records r ON r.rid = c.rid
-        JOIN jd_prev_keys p ON p.digest = r.digest AND split_part(p.rid, ':', 1) = split_part(c.rid, ':', 1)
-        WHERE NOT EXISTS (SELECT 1 FROM jd_prev_keys x WHERE x.rid = c.rid)
-          AND NOT EXISTS (SELECT 1 FROM jd_records y WHERE y.rid = p.rid)
-        GROUP BY c.rid, c.cluster_id"""
+        WITH fresh AS (
+            SELECT c.rid, c.cluster_id, r.digest, split_part(c.rid, ':', 1) AS dataset
+            FROM jd_clusters c JOIN jd_records r ON r.rid = c.rid
+            WHERE NOT EXISTS (SELECT 1 FROM jd_prev_keys x WHERE x.rid = c.rid)
+        ),
+        gone AS (
+            SELECT p.key, p.digest, split_part(p.rid, ':', 1) AS dataset FROM jd_prev_keys p
+            WHERE NOT EXISTS (SELECT 1 FROM jd_records y WHERE y.rid = p.rid)
+        )
+        SELECT f.rid, f.cluster_id, min(g.key) AS key
+        FROM fresh f JOIN gone g ON g.digest = f.digest AND g.dataset = f.dataset
+        GROUP BY f.rid, f.cluster_id"""
     )
     con.execute(
         """CREATE TABLE jd_overlap AS

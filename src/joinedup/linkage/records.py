@@ -103,6 +103,14 @@ def _erase_from(estate: Estate, path: object, wanted: pa.Table, *sides: tuple[st
         con.register("t", table)
         con.register("w", wanted)
         kept = con.sql(f"SELECT t.* FROM t WHERE NOT EXISTS (SELECT 1 FROM w WHERE {match})").to_arrow_table()
+        if "key" in table.column_names and "digest" in table.column_names:
+            # The others under an erased record's key lost a link: marked changed (no digest), so the next
+            # incremental run clusters them again, as a full run would, instead of keeping their key as it was.
+            con.register("k", kept)
+            kept = con.sql(
+                f"SELECT k.* REPLACE (CASE WHEN k.key IN (SELECT t.key FROM t JOIN w ON {match}) "
+                "THEN NULL ELSE k.digest END AS digest) FROM k"
+            ).to_arrow_table()
     removed = int(table.num_rows - kept.num_rows)
     if removed:
         store.replace(path, kept.cast(table.schema))

@@ -34,6 +34,7 @@ from joinedup.storage.duck import connect, quote_literal
 from joinedup.storage.duck import quote_identifier as q
 
 DEFAULT_THRESHOLD = 0.9
+_HOUSEHOLD = "household: names or dates of birth differ"
 #: Pairs from here up to the threshold are offered for clerical review.
 REVIEW_FROM = 0.5
 #: Incremental only when at most this share of records is new or changed; beyond it a full run is as quick.
@@ -147,23 +148,30 @@ def _link(
         say(f"scoring {'changed records' if incremental else 'all records'}")
         scored = engine.score(con, frames, roles, saved_model=saved if incremental else None, only_changed=incremental)
         stages["score"] = _lap(started, stages)
-        _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental)
+        single = sorted(m.dataset for m in mappings if m.one_per_entity)
+        # The last run's statuses tell the household guard's verdict on kept pairs only under the same constraints.
+        reuse_guard = incremental and _last_single(estate, entity) == single
+        _collect_pairs(estate, con, entity, scored.pairs, frames, roles, incremental, reuse_guard)
         pairs_scored = _count(con, "jd_pairs")
-        _accept(estate, con, entity, roles, threshold, [m.dataset for m in mappings if m.one_per_entity])
+        _accept(estate, con, entity, roles, threshold, single)
         stages["accept"] = _lap(started, stages)
         say("clustering")
-        _cluster(con, frames)
+        if incremental:
+            _affected(con, chosen)
+        _cluster(con, "(SELECT rid FROM jd_affected)" if incremental else "jd_records")
         stages["cluster"] = _lap(started, stages)
         outcome = keys.assign(con, estate, entity)
+        if incremental:
+            outcome.kept += _keep_unaffected_keys(con)
         stages["keys"] = _lap(started, stages)
+        summary = _summary(con)
         result = _store(
             estate, con, principal, purpose, entity, versions, threshold, roles, scored.model, outcome, incremental,
-            variants, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
+            variants, summary, single, written_out=out is not None, columns={m.dataset: m.columns for m in mappings},
         )  # fmt: skip
         stages["store"] = _lap(started, stages)
         if out is not None:
             _write_out(con, out, entity)
-        summary = _summary(con)
     return LinkResult(
         run_id=result, entity=entity, datasets=versions, records=summary["records"], pairs_scored=pairs_scored,
         pairs_accepted=summary["accepted"], clusters=summary["clusters"], across=summary["across"],
@@ -281,6 +289,15 @@ def _last_run(estate: Estate, entity: str) -> tuple[set[str], bool] | None:
     return set(row.datasets), bool((row.summary or {}).get("name_variants", True))
 
 
+def _last_single(estate: Estate, entity: str) -> list[str] | None:
+    """The datasets the last run for ``entity`` held to one record per entity (None when it did not say)."""
+    r = store.runs.c
+    with estate.engine.connect() as c:
+        row = c.execute(sa.select(r.summary).where(r.entity == entity).order_by(r.id.desc()).limit(1)).first()
+    single = (row.summary or {}).get("one_per_entity") if row is not None else None
+    return sorted(single) if isinstance(single, list) else None
+
+
 def _changes(
     estate: Estate, con: duckdb.DuckDBPyConnection, entity: str, frames: Sequence[str], allowed: bool
 ) -> tuple[bool, int]:
@@ -316,10 +333,15 @@ def _collect_pairs(
     frames: Sequence[str],
     roles: Sequence[str],
     incremental: bool,
+    reuse_guard: bool,
 ) -> None:
-    """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records."""
+    """``jd_pairs``: this run's scored pairs, plus (incremental) the last run's pairs between unchanged records.
+
+    ``guard``: the household guard's verdict when known without looking at the records again (see :func:`_accept`).
+    """
     weights = [c for c in _columns(con, scored) if c.startswith("mw_")]
-    con.execute("CREATE TABLE jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
+    # A view, not a copy: a million prepared records need not be written again.
+    con.execute("CREATE VIEW jd_records AS " + " UNION ALL BY NAME ".join(f"SELECT * FROM {f}" for f in frames))
     mw = ", ".join(f"p.{q(c)}" for c in weights)
     # A dedupe of one dataset has no source_dataset columns in Splink's output: the dataset is the only one.
     columns = _columns(con, scored)
@@ -330,19 +352,33 @@ def _collect_pairs(
         f"""CREATE TABLE jd_pairs AS
         SELECT {side_l} AS dataset_l, p.unique_id_l AS id_l,
                {side_r} AS dataset_r, p.unique_id_r AS id_r,
-               p.match_probability, p.match_weight{", " + mw if mw else ""}
+               p.match_probability, p.match_weight{", " + mw if mw else ""}, CAST(NULL AS BOOLEAN) AS guard
         FROM {scored} p"""
     )
     if not incremental:
         return
     previous = store.read(store.pairs_path(estate, entity))
     if previous is None:
+        con.execute("CREATE TABLE jd_prev_accepted AS SELECT dataset_l, id_l, dataset_r, id_r FROM jd_pairs LIMIT 0")
         return
     con.register("jd_prev_pairs_arrow", previous)
-    # Kept from the last run: pairs whose two records are both still here, unchanged.
+    # Which pairs the last run accepted: a kept pair accepted then and not now (or now and not then) reclusters.
     con.execute(
-        """INSERT INTO jd_pairs BY NAME
-        SELECT p.* EXCLUDE (accepted, status, pair_id) FROM jd_prev_pairs_arrow p
+        "CREATE TABLE jd_prev_accepted AS "
+        "SELECT dataset_l, id_l, dataset_r, id_r FROM jd_prev_pairs_arrow WHERE accepted"
+    )
+    # Kept from the last run: pairs whose two records are both still here, unchanged.
+    # Between unchanged records under the same constraints, the last status says what the guard said: stopped
+    # them, or let them through to the threshold; a reviewed pair's status does not say, so it is looked at again.
+    guard = (
+        f"CASE WHEN p.status = {quote_literal(_HOUSEHOLD)} THEN FALSE "
+        "WHEN p.status IN ('match', 'review', 'non-match', 'not the best match (one record per entity)') THEN TRUE END"
+        if reuse_guard
+        else "CAST(NULL AS BOOLEAN)"
+    )
+    con.execute(
+        f"""INSERT INTO jd_pairs BY NAME
+        SELECT p.* EXCLUDE (accepted, status, pair_id), {guard} AS guard FROM jd_prev_pairs_arrow p
         JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l AND NOT l.changed
         JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r AND NOT r.changed"""
     ).fetchall()
@@ -368,31 +404,50 @@ def _accept(
     quoted = ", ".join(f"'{d}'" for d in one_per_entity)
     # Never NULL: NOT NULL would let a pair skip the household guard.
     both_single = f"(p.dataset_l IN ({quoted}) AND p.dataset_r IN ({quoted}))" if quoted else "FALSE"
-    con.execute(
-        f"""CREATE TABLE jd_status AS
-        SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r,
-          CASE
+
+    def status(guard: str) -> str:
+        return f"""CASE
             WHEN d.decision = 'match' THEN 'match (reviewed)'
             WHEN d.decision = 'non-match' THEN 'non-match (reviewed)'
             WHEN {both_single} AND p.dataset_l = p.dataset_r THEN 'same dataset, one record per entity'
-            WHEN NOT {both_single} AND NOT {model.guard_sql(roles)} THEN 'household: names or dates of birth differ'
+            WHEN NOT {both_single} AND NOT {guard} THEN {quote_literal(_HOUSEHOLD)}
             WHEN p.match_probability >= {threshold} THEN 'match'
             WHEN p.match_probability >= {min(REVIEW_FROM, threshold)} THEN 'review'
             ELSE 'non-match'
-          END AS status
+          END"""
+
+    decided = """LEFT JOIN jd_decisions_arrow d
+          ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
+    # Pairs whose guard verdict is known (kept, unchanged records) are not joined to their records again.
+    con.execute(
+        f"""CREATE TABLE jd_status AS
+        SELECT p.* EXCLUDE (guard), {status("p.guard")} AS status FROM jd_pairs p {decided} WHERE p.guard IS NOT NULL
+        UNION ALL
+        SELECT p.* EXCLUDE (guard), {status(model.guard_sql(roles))} AS status
         FROM jd_pairs p
         JOIN jd_records l ON l.rid = p.dataset_l || ':' || p.id_l
         JOIN jd_records r ON r.rid = p.dataset_r || ':' || p.id_r
-        LEFT JOIN jd_decisions_arrow d
-          ON d.dataset_l = p.dataset_l AND d.id_l = p.id_l AND d.dataset_r = p.dataset_r AND d.id_r = p.id_r"""
+        {decided}
+        WHERE p.guard IS NULL"""
     )
     con.unregister("jd_decisions_arrow")
-    # Between two datasets that each hold one record per entity, a record keeps only its mutually best match.
+    if one_per_entity:
+        _best_only(con, both_single)
+    con.execute(
+        f"""CREATE TABLE jd_scored AS SELECT
+            left(sha256({salt} || s.dataset_l || ':' || s.id_l || '~' || s.dataset_r || ':' || s.id_r), 12) AS pair_id,
+            s.*, s.status LIKE 'match%' AS accepted
+        FROM jd_status s"""
+    )
+
+
+def _best_only(con: duckdb.DuckDBPyConnection, both_single: str) -> None:
+    """Between two datasets that each hold one record per entity, a record keeps only its mutually best match."""
     con.execute(
         f"""CREATE TABLE jd_best AS
         SELECT p.dataset_l, p.id_l, p.dataset_r, p.id_r
-        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)
-        WHERE s.status = 'match' AND {both_single}
+        FROM jd_status p
+        WHERE p.status = 'match' AND {both_single}
         QUALIFY row_number() OVER (
                 PARTITION BY p.dataset_l, p.id_l, p.dataset_r ORDER BY p.match_probability DESC, p.id_r) = 1
             AND row_number() OVER (
@@ -404,12 +459,6 @@ def _accept(
           AND NOT EXISTS (SELECT 1 FROM jd_best b WHERE b.dataset_l = s.dataset_l AND b.id_l = s.id_l
                           AND b.dataset_r = s.dataset_r AND b.id_r = s.id_r)"""
     ).fetchall()
-    con.execute(
-        f"""CREATE TABLE jd_scored AS SELECT
-            left(sha256({salt} || p.dataset_l || ':' || p.id_l || '~' || p.dataset_r || ':' || p.id_r), 12) AS pair_id,
-            p.*, s.status, s.status LIKE 'match%' AS accepted
-        FROM jd_pairs p JOIN jd_status s USING (dataset_l, id_l, dataset_r, id_r)"""
-    )
 
 
 def _decisions(estate: Estate, entity: str) -> pa.Table:
@@ -422,15 +471,66 @@ def _decisions(estate: Estate, entity: str) -> pa.Table:
     return pa.table({name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(cols)})
 
 
-def _cluster(con: duckdb.DuckDBPyConnection, frames: Sequence[str]) -> None:
-    """``jd_clusters(rid, cluster_id)``: connected components of the accepted pairs (every record in one)."""
+def _affected(con: duckdb.DuckDBPyConnection, datasets: Sequence[str]) -> None:
+    """``jd_affected(rid)``: the records whose cluster may differ from the last run's (incremental runs).
+
+    Seeds: new and changed records, both records of a pair accepted now or by the last run unless the pair
+    is between unchanged records and accepted both times or neither, and the last run's records now gone.
+    Every record sharing a last-run key with a seed is affected too. Any other record's cluster is the last
+    run's, whole and unchanged (its accepted pairs are the same ones, among unchanged records), so it keeps
+    its key without being clustered again: the result a full run gives, at the cost of the changes only.
+    """
+    listed = ", ".join(quote_literal(d) for d in datasets)
+    con.execute(
+        """CREATE TABLE jd_seeds AS
+        WITH now_or_then AS (
+            SELECT s.dataset_l || ':' || s.id_l AS rid_l, s.dataset_r || ':' || s.id_r AS rid_r,
+                   s.accepted, a.id_l IS NOT NULL AS was
+            FROM jd_scored s LEFT JOIN jd_prev_accepted a
+              ON a.dataset_l = s.dataset_l AND a.id_l = s.id_l AND a.dataset_r = s.dataset_r AND a.id_r = s.id_r
+            WHERE s.accepted OR a.id_l IS NOT NULL
+        ),
+        moved AS (
+            SELECT p.rid_l, p.rid_r FROM now_or_then p
+            JOIN jd_records l ON l.rid = p.rid_l JOIN jd_records r ON r.rid = p.rid_r
+            WHERE l.changed OR r.changed OR p.accepted <> p.was
+        )
+        SELECT rid FROM jd_records WHERE changed
+        UNION SELECT rid_l FROM moved UNION SELECT rid_r FROM moved"""
+    )
+    con.execute(
+        f"""CREATE TABLE jd_affected AS
+        WITH touched AS (
+            SELECT p.key FROM jd_prev_keys p JOIN jd_seeds s ON s.rid = p.rid
+            UNION SELECT p.key FROM jd_prev_keys p
+            WHERE split_part(p.rid, ':', 1) IN ({listed})
+              AND NOT EXISTS (SELECT 1 FROM jd_records r WHERE r.rid = p.rid)
+        )
+        SELECT rid FROM jd_seeds
+        UNION SELECT r.rid FROM jd_records r JOIN jd_prev_keys p ON p.rid = r.rid JOIN touched t ON t.key = p.key"""
+    )
+
+
+def _keep_unaffected_keys(con: duckdb.DuckDBPyConnection) -> int:
+    """Add the last run's key of every record not affected (see :func:`_affected`); how many keys were so kept."""
+    con.execute(
+        """CREATE TABLE jd_unaffected AS SELECT r.rid, p.key FROM jd_records r JOIN jd_prev_keys p ON p.rid = r.rid
+        WHERE r.rid NOT IN (SELECT rid FROM jd_affected)"""
+    )
+    con.execute("INSERT INTO jd_keys SELECT rid, key FROM jd_unaffected")
+    return _count(con, "(SELECT DISTINCT key FROM jd_unaffected)")
+
+
+def _cluster(con: duckdb.DuckDBPyConnection, nodes: str) -> None:
+    """``jd_clusters(rid, cluster_id)``: connected components of the accepted pairs among ``nodes`` (rids)."""
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    con.execute("CREATE TABLE jd_nodes AS SELECT rid FROM jd_records")
+    con.execute(f"CREATE TABLE jd_nodes AS SELECT rid FROM {nodes}")
     con.execute(
-        """CREATE TABLE jd_edges AS SELECT dataset_l || ':' || id_l AS rid_l, dataset_r || ':' || id_r AS rid_r
-        FROM jd_scored WHERE accepted"""
+        """CREATE TABLE jd_edges AS SELECT e.* FROM (
+            SELECT dataset_l || ':' || id_l AS rid_l, dataset_r || ':' || id_r AS rid_r FROM jd_scored WHERE accepted
+        ) e SEMI JOIN jd_nodes l ON l.rid = e.rid_l SEMI JOIN jd_nodes r ON r.rid = e.rid_r"""
     )
     engine._quiet()
     clustered = cluster_pairwise_predictions_at_threshold(
@@ -452,13 +552,15 @@ def _store(
     outcome: keys.Outcome,
     incremental: bool,
     variants: bool,
+    counts: dict[str, int],
+    single: Sequence[str],
     *,
     written_out: bool,
     columns: dict[str, dict[str, list[str]]],
 ) -> int:
-    summary: dict[str, Any] = {**_summary(con), "name_variants": variants}
+    summary: dict[str, Any] = {**counts, "name_variants": variants}
     # Kept with the run, not in the audit entry: which columns played which part (a settings file may have said).
-    summary_with_columns = {**summary, "columns": columns}
+    summary_with_columns = {**summary, "columns": columns, "one_per_entity": list(single)}
     with estate.engine.begin() as c:
         run_id = int(
             c.execute(
