@@ -40,7 +40,7 @@ from rich.markup import escape as _escape_markup
 from rich.table import Table
 
 from joinedup.errors import InputError
-from joinedup.estate import Estate
+from joinedup.estate import Estate, is_inside
 from joinedup.ingest.readers import FORMATS
 
 
@@ -152,7 +152,7 @@ def output_folder(option: str, folder: Path, estate: Path) -> Path:
     """
     where = f"{option} {folder}"
     target = folder.expanduser().resolve()
-    if target.is_relative_to(estate.expanduser().resolve()):
+    if is_inside(estate, folder):
         raise InputError(f"{where}: is inside the estate; write outside the estate folder")
     if target.exists() and not target.is_dir():
         raise InputError(f"{where}: exists and is not a folder")
@@ -265,9 +265,7 @@ def outside_estate(estate: Estate, path: Path, option: str) -> Path:
     Files there would escape erasure's inventory and its byte scan would find them, a
     release could overwrite the estate's own files, and an export would copy itself.
     """
-    root = estate.root.resolve()
-    where = path.resolve()
-    if where == root or where.is_relative_to(root):
+    if estate.contains(path):
         raise InputError(f"{option} {path}: is inside the estate folder {estate.root}; write it elsewhere")
     return path
 

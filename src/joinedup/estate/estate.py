@@ -89,6 +89,15 @@ class Estate:
 
     # -- paths ----------------------------------------------------------------
 
+    def contains(self, path: Path) -> bool:
+        """Whether ``path`` is the estate folder or lies under it (``~`` and symlinks resolved).
+
+        Reports, releases, extracts, archives and link outputs must be written outside:
+        files under the estate belong to no dataset, so erasure, retention and audit
+        would not account for them while erasure's byte scan would still find them.
+        """
+        return is_inside(self.root, path)
+
     @property
     def keys_dir(self) -> Path:
         return self.root / "keys"
@@ -164,6 +173,11 @@ class Estate:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    """Whether ``path`` is ``root`` or lies under it, both resolved (for a root not yet opened as an estate)."""
+    return path.expanduser().resolve().is_relative_to(root.expanduser().resolve())
 
 
 def check_dataset_name(name: str) -> str:

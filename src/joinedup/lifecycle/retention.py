@@ -99,8 +99,7 @@ def run(
 
 def _outside(estate: Estate, archive: Path) -> None:
     """Archived rows must leave the estate: under it they would still be held, and erasure's scan would find them."""
-    root, folder = estate.root.resolve(), archive.resolve()
-    if folder == root or folder.is_relative_to(root):
+    if estate.contains(archive):
         raise InputError(
             f"--archive {str(archive)!r} is inside the estate {str(estate.root)!r}: archive to a separate estate"
         )

@@ -224,7 +224,7 @@ def _check_roles(roles: Sequence[str], entity: str, datasets: Sequence[str]) -> 
 def _check_out(out: Path, estate: Estate) -> None:
     """Everything that would stop pairs.csv and clusters.csv being written, found before the run, not after."""
     target = out.resolve()
-    if target.is_relative_to(estate.root.resolve()):
+    if estate.contains(out):
         raise InputError(f"link: --out {out}: is inside the estate; write outside the estate folder")
     if target.exists() and not target.is_dir():
         raise InputError(f"link: --out {out}: exists and is not a folder")

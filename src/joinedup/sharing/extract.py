@@ -56,8 +56,7 @@ class Extracted:
 
 def _check_out(estate: Estate, out_dir: Path) -> Path:
     target = out_dir.resolve()
-    root = estate.root.resolve()
-    if target == root or root in target.parents:
+    if estate.contains(out_dir):
         raise InputError(f"--out {out_dir}: inside the estate; extracts for partners go outside it")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"--out {out_dir}: exists and is not an empty folder; give a new folder")
