@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from joinedup.access import bootstrap_admin
@@ -118,3 +121,26 @@ def postgres_url() -> str | None:
             return url
     except Exception:
         return None
+
+
+@contextmanager
+def postgres_catalogue(prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A PostgreSQL schema of the test's own, ``$JOINEDUP_CATALOGUE_URL`` pointing at it; dropped afterwards.
+
+    Yields the scoped URL. Skips, saying why, when no test server answers.
+    """
+    url = postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL test server not reachable (postgres@127.0.0.1:5432/test, or $JOINEDUP_TEST_POSTGRES)")
+    schema = f"jd_{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as con:
+        con.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("JOINEDUP_CATALOGUE_URL", scoped)
+    try:
+        yield scoped
+    finally:
+        with admin.begin() as con:
+            con.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

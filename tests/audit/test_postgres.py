@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from joinedup.audit import export_checkpoint, log, record_now, verify
 from joinedup.estate import Estate
 from tests.audit.conftest import fill
-from tests.conftest import postgres_url
+from tests.conftest import postgres_catalogue
 
 pytestmark = pytest.mark.postgres
 
@@ -21,25 +20,14 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Estate, sa.Engine]]:
     """An estate whose catalogue lives in its own PostgreSQL schema, dropped afterwards."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL test server not reachable (postgres@127.0.0.1:5432/test, or $JOINEDUP_TEST_POSTGRES)")
-    schema = f"jd_audit_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as con:
-        con.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("JOINEDUP_CATALOGUE_URL", scoped)
-    estate = Estate.create(tmp_path / "estate")
-    tamper = sa.create_engine(scoped)
-    try:
-        yield estate, tamper
-    finally:
-        estate.close()
-        tamper.dispose()
-        with admin.begin() as con:
-            con.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_catalogue("audit", monkeypatch) as scoped:
+        estate = Estate.create(tmp_path / "estate")
+        tamper = sa.create_engine(scoped)
+        try:
+            yield estate, tamper
+        finally:
+            estate.close()
+            tamper.dispose()
 
 
 def test_chain_verifies_and_tampering_is_caught_on_postgres(

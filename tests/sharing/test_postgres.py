@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from joinedup.access import bootstrap_admin
 from joinedup.audit import log, record_now, who_accessed
@@ -15,7 +13,7 @@ from joinedup.estate import Estate
 from joinedup.sharing import authenticate_client, live_agreement, read_records, recipients_for
 from joinedup.sharing.extract import extract
 from joinedup.sharing.objections import add_objection
-from tests.conftest import postgres_url
+from tests.conftest import postgres_catalogue
 from tests.sharing.conftest import OBJECTOR, build
 
 pytestmark = pytest.mark.postgres
@@ -24,23 +22,13 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Estate]:
     """An estate whose catalogue lives in its own PostgreSQL schema, dropped afterwards."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL test server not reachable (postgres@127.0.0.1:5432/test, or $JOINEDUP_TEST_POSTGRES)")
-    schema = f"jd_sharing_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as con:
-        con.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    monkeypatch.setenv("JOINEDUP_CATALOGUE_URL", f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
-    estate = Estate.create(tmp_path / "estate")
-    bootstrap_admin(estate, "tester")
-    try:
-        yield estate
-    finally:
-        estate.close()
-        with admin.begin() as con:
-            con.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_catalogue("sharing", monkeypatch):
+        estate = Estate.create(tmp_path / "estate")
+        bootstrap_admin(estate, "tester")
+        try:
+            yield estate
+        finally:
+            estate.close()
 
 
 def test_sharing_on_postgres(pg_estate: Estate, tmp_path: Path) -> None:
