@@ -16,6 +16,7 @@ from joinedup.access import bootstrap_admin
 from joinedup.audit import log, record_now
 from joinedup.audit.redact import redact_text
 from joinedup.audit.subjects import subject_hash
+from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.standards import generate
 from tests.audit.cli_app import runner_for
@@ -164,3 +165,22 @@ def test_log_filters_naming_an_identifier_match_the_redacted_entries(estate: Est
 
     assert [e.dataset for e in by_dataset] == ["okonkwo_[nhs number]"]
     assert [e.principal for e in by_principal] == ["svc-[nhs number]"]
+
+
+def test_a_remembered_text_gives_the_same_answer_and_callers_cannot_change_it() -> None:
+    # Short texts are remembered (the API redacts the same client id on every read): the answer must not depend
+    # on whether it came from memory, nor on what an earlier caller did with the list it was given.
+    secret = b"s" * 32
+    first = redact_text(secret, "client 943 476 5919 asked")
+    first.hashes.append("tampered")
+    again = redact_text(secret, "client 943 476 5919 asked")
+    assert again.text == "client [nhs number] asked"
+    assert again.hashes == [subject_hash(secret, "nhs_number", "9434765919")]
+    long = "x" * 300 + " 9434765919"
+    assert redact_text(secret, long).hashes == again.hashes
+
+
+def test_an_invalid_identifier_is_refused_every_time_not_remembered() -> None:
+    for _ in range(2):
+        with pytest.raises(InputError, match="not a valid nhs number"):
+            subject_hash(b"s" * 32, "nhs_number", "9434765918")

@@ -28,9 +28,10 @@ connection it cannot tell when that commits, and leaves it to the next one).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,10 +55,10 @@ T = TypeVar("T")
 
 ACTION = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
-# Plain DB-API statements: an append is three of them, and on this hot path
+# Plain DB-API statements: an append is three of them (a batch of appends too), and on this hot path
 # SQLAlchemy's per-statement bookkeeping cost more than SQLite's own work.
 _TAKE_HEAD = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, mac, checkpoint_every"
-_MOVE_HEAD = "UPDATE audit_head SET hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1"
+_MOVE_HEAD = "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, checkpoint_every = ? WHERE id = 1"
 _INSERT = (
     "INSERT INTO audit_entries (seq, at, principal, action, purpose, dataset, dataset_version,"
     " row_count, prev_hash, columns, subjects, detail, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -69,7 +70,7 @@ SETTINGS_PRINCIPAL = "(joinedup.toml)"
 
 
 @dataclass(frozen=True)
-class _Fields:
+class Fields:
     """An entry's fields as they will be stored (redacted, canonical), before it has a place in the chain."""
 
     principal: str
@@ -81,6 +82,13 @@ class _Fields:
     columns: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
     detail: dict[str, Any] = field(default_factory=dict)
+    #: The query text sealed outside the chain with this entry (see :mod:`joinedup.audit.sealing`), if any.
+    sealed: bytes | None = None
+
+    @functools.cached_property
+    def encoded(self) -> tuple[str, str, str]:
+        """The columns, subjects and detail as the canonical JSON the entry stores and hashes."""
+        return canonical_json(list(self.columns)), canonical_json(list(self.subjects)), canonical_json(self.detail)
 
 
 def record(
@@ -122,6 +130,37 @@ def record(
     commit, so taking other locks after it would serialise (or on PostgreSQL
     risk deadlocking) unrelated work behind the log.
     """
+    fields = prepare(
+        estate, principal=principal, action=action, purpose=purpose, dataset=dataset,
+        dataset_version=dataset_version, columns=columns, row_count=row_count, subjects=subjects, sql=sql,
+        names=names, detail=detail,
+    )  # fmt: skip
+    connection = session.connection() if isinstance(session, Session) else session
+    made, signed = append_prepared(connection, estate, [fields], follow_settings)
+    _keep_when_committed(session, estate, signed)
+    return made[0]
+
+
+def prepare(
+    estate: Estate,
+    *,
+    principal: str,
+    action: str,
+    purpose: str | None = None,
+    dataset: str | None = None,
+    dataset_version: int | None = None,
+    columns: Iterable[str] = (),
+    row_count: int | None = None,
+    subjects: Iterable[Subject] = (),
+    sql: str | None = None,
+    names: Collection[str] | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> Fields:
+    """The entry's fields as they will be stored: checked, redacted and encoded (no database yet).
+
+    Takes :func:`record`'s keywords. A writer batching other threads' entries (:mod:`joinedup.audit.group`) has
+    them prepared by their submitters, so a bad entry fails there and the writer only chains and inserts.
+    """
     if not ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r}: expected dotted lower-case words, e.g. 'data.query'")
     if not principal:
@@ -161,42 +200,32 @@ def record(
     if mentions:
         facts["mentions"] = sorted(mentions)
     hashes = sorted(set(hash_subjects(secret, people)))
+    fields = Fields(
+        principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts,
+        sealed,
+    )  # fmt: skip
     try:
-        columns_json = canonical_json(column_list)
-        detail_json = canonical_json(facts)
-        for text in (principal, purpose, dataset, columns_json, detail_json):
+        for text in (principal, purpose, dataset, *fields.encoded):
             (text or "").encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"audit entry for {action}: cannot be encoded ({exc})") from None
-    fields = _Fields(
-        principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts
-    )
-    connection = session.connection() if isinstance(session, Session) else session
-    entry, signed = _append(connection, estate, fields, follow_settings)
-    if sealed is not None:
-        # Same transaction as the entry: both are committed, or neither. A text left at this seq by
-        # entries deleted outside joinedup is not this entry's (its commitment says so): it gives way.
-        cursor = connection.connection.cursor()
-        try:
-            _run(connection, cursor, _SEAL, (entry.seq, sealed))
-        finally:
-            cursor.close()
-    _keep_when_committed(session, estate, signed)
-    return entry
+    return fields
 
 
-def _append(
-    connection: sa.Connection, estate: Estate, fields: _Fields, follow_settings: bool = True
-) -> tuple[AuditEntry, list[Checkpoint]]:
-    """Write ``fields`` as the next entry (after any entry the log itself needs first).
+def append_prepared(
+    connection: sa.Connection, estate: Estate, items: Sequence[Fields], follow_settings: bool = True
+) -> tuple[list[AuditEntry], list[Checkpoint]]:
+    """Write ``items`` as the next entries (after any entry the log itself needs first).
 
     With ``follow_settings`` false the interval in force is kept whatever joinedup.toml says (verify's own entry,
     which must be written even when the setting is invalid).
 
-    Returns the entry and the checkpoints signed with it.
+    Returns the entries written for ``items`` and the checkpoints signed with them (for ``keys/`` once committed).
+    The log's head is taken and moved once for all of ``items``, and runs of entries are inserted in one statement.
     """
     cursor = connection.connection.cursor()
     signed: list[Checkpoint] = []
+    made: list[AuditEntry] = []
     try:
         seq, prev_hash, head_mac, head_interval = _take_head(connection, cursor)
         wanted = checkpoint_interval(estate) if follow_settings else None
@@ -206,33 +235,47 @@ def _append(
         queue = []
         if _head_tampered(key, seq - 1, prev_hash, head_mac, head_interval):
             # Appending would re-seal a head someone set by hand; the finding goes into the chain first.
-            queue.append(_Fields(fields.principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
+            queue.append(Fields(items[0].principal, TAMPERING_ACTION, detail={"head_seq": seq - 1}))
         if wanted is not None and wanted != interval:
             # The file changed the setting, not the principal acting: they are named in the detail (already redacted).
             queue.append(
-                _Fields(
+                Fields(
                     SETTINGS_PRINCIPAL,
                     SETTINGS_ACTION,
-                    detail={"checkpoint_every": wanted, "previous": interval, "acting": fields.principal},
+                    detail={"checkpoint_every": wanted, "previous": interval, "acting": items[0].principal},
                 )
             )
-        queue.append(fields)
+        first_item = len(queue)
+        queue.extend(items)
+        rows: list[tuple[Any, ...]] = []
         for position, item in enumerate(queue):
             if position:
-                seq, prev_hash, *_ = _take_head(connection, cursor)
+                seq += 1
             if item.action == SETTINGS_ACTION and wanted is not None:
                 interval = wanted
-            entry = _write(connection, cursor, key, seq, prev_hash, interval, item)
+            entry, row = _entry(key, seq, prev_hash, item)
+            rows.append(row)
+            prev_hash = entry.hash
+            if position >= first_item:
+                made.append(entry)
+            if item.sealed is not None:
+                # Same transaction as the entry: both are committed, or neither. A text left at this seq by
+                # entries deleted outside joinedup is not this entry's (its commitment says so): it gives way.
+                _insert(connection, cursor, rows)
+                _run(connection, cursor, _SEAL, (seq, item.sealed))
             # A changed interval is signed for at once: raising it then never leaves more than the new
             # interval (at most MAX_INTERVAL) of entries after the newest checkpoint, which is all that
             # someone without keys/ can cut unnoticed.
             if seq % interval == 0 or item.action == SETTINGS_ACTION:
-                made = sign_checked(connection, estate, key, seq, entry.hash)
-                if isinstance(made, Checkpoint):
-                    signed.append(made)
+                _insert(connection, cursor, rows)  # signing reads the entries back
+                checkpoint = sign_checked(connection, estate, key, seq, entry.hash)
+                if isinstance(checkpoint, Checkpoint):
+                    signed.append(checkpoint)
+        _insert(connection, cursor, rows)
+        _run(connection, cursor, _MOVE_HEAD, (seq, prev_hash, key.head_mac(seq, prev_hash, interval), interval))
     finally:
         cursor.close()
-    return entry, signed
+    return made, signed
 
 
 def _take_head(connection: sa.Connection, cursor: Any) -> tuple[int, str, str | None, int | None]:
@@ -272,25 +315,11 @@ def _key_for(
     return key, None
 
 
-def _write(
-    connection: sa.Connection, cursor: Any, key: ChainKey, seq: int, prev_hash: str, interval: int, item: _Fields
-) -> AuditEntry:
-    columns_json = canonical_json(list(item.columns))
-    subjects_json = canonical_json(list(item.subjects))
-    detail_json = canonical_json(item.detail)
+def _entry(key: ChainKey, seq: int, prev_hash: str, item: Fields) -> tuple[AuditEntry, tuple[Any, ...]]:
+    """The entry ``item`` makes at ``seq`` after ``prev_hash``, and its row for the insert."""
+    columns_json, subjects_json, detail_json = item.encoded
     # Stamped while holding the head, so times never run backwards along the chain.
     at = canonical_time(now())
-    row = (
-        seq,
-        at,
-        item.principal,
-        item.action,
-        item.purpose,
-        item.dataset,
-        item.dataset_version,
-        item.row_count,
-        prev_hash,
-    )
     digest = entry_hash(
         encode_entry(
             seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
@@ -299,22 +328,33 @@ def _write(
         )
     )  # fmt: skip
     mac = key.entry_mac(digest)
+    row = (
+        seq, at, item.principal, item.action, item.purpose, item.dataset, item.dataset_version, item.row_count,
+        prev_hash, columns_json, subjects_json, detail_json, digest, mac,
+    )  # fmt: skip
+    entry = AuditEntry(
+        seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
+        dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
+        detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
+    )  # fmt: skip
+    return entry, row
+
+
+def _insert(connection: sa.Connection, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Insert the entries waiting in ``rows`` (in one statement) and empty it."""
+    if not rows:
+        return
     try:
-        _run(connection, cursor, _INSERT, (*row, columns_json, subjects_json, detail_json, digest, mac))
+        _run(connection, cursor, _INSERT, rows, many=True)
     except sa.exc.IntegrityError as exc:
         if not _seq_taken(exc):
             raise
         # seq is the primary key: an entry already there means the head was set back behind the log.
         raise TamperingError(
-            f"the audit log's head (seq {seq - 1}) is behind its entries: it was set back outside joinedup; "
+            f"the audit log's head (seq {rows[0][0] - 1}) is behind its entries: it was set back outside joinedup; "
             "run `joinedup audit verify`"
         ) from None
-    _run(connection, cursor, _MOVE_HEAD, (digest, key.head_mac(seq, digest, interval), interval))
-    return AuditEntry(
-        seq=seq, at=at, principal=item.principal, action=item.action, purpose=item.purpose, dataset=item.dataset,
-        dataset_version=item.dataset_version, columns=item.columns, row_count=item.row_count, subjects=item.subjects,
-        detail=item.detail, prev_hash=prev_hash, hash=digest, mac=mac,
-    )  # fmt: skip
+    rows.clear()
 
 
 def _seq_taken(exc: sa.exc.IntegrityError) -> bool:
@@ -368,13 +408,19 @@ def release(estate: Estate, data: T, **entry: Any) -> T:
     return data
 
 
-def _run(connection: sa.Connection, cursor: Any, sql: str, params: tuple[Any, ...] = ()) -> None:
-    """Execute on the driver's cursor, raising SQLAlchemy's exceptions as every other catalogue write does."""
+def _run(connection: sa.Connection, cursor: Any, sql: str, params: Any = (), *, many: bool = False) -> None:
+    """Execute on the driver's cursor, raising SQLAlchemy's exceptions as every other catalogue write does.
+
+    With ``many``, ``params`` is a list of parameter tuples, one execution each.
+    """
     dialect = connection.dialect
     if dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     try:
-        cursor.execute(sql, params)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as exc:
         if is_locked(exc):
             raise BusyError(LOCKED) from None  # as every catalogue statement run through SQLAlchemy does

@@ -62,6 +62,26 @@ def redact_text(secret: bytes, text: str) -> Redacted:
     """
     if not (_ASCII_DIGIT.search(text) if text.isascii() else any(ch.isnumeric() for ch in text)):
         return Redacted(text)  # every identifier has digits (in some form); most text an append stores has none
+    if len(text) <= _CACHED_LENGTH:
+        # The same short texts (a client's id, an agreement's purpose) come with every API read; scanning one
+        # costs tens of microseconds, a lookup well under one.
+        kept, found = _redact_short(secret, text)
+        return Redacted(kept, list(found))
+    return _redact(secret, text)
+
+
+#: Texts up to this long are remembered (at most _CACHED_TEXTS of them), so the cache's memory stays bounded.
+_CACHED_LENGTH = 200
+_CACHED_TEXTS = 4096
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _redact_short(secret: bytes, text: str) -> tuple[str, tuple[str, ...]]:
+    redacted = _redact(secret, text)
+    return redacted.text, tuple(redacted.hashes)
+
+
+def _redact(secret: bytes, text: str) -> Redacted:
     hashes: set[str] = set()
     pieces = []
     kept = 0
@@ -195,11 +215,17 @@ def _unquoted(token: str) -> str:
     return token
 
 
+#: Values with no text in them (``bool`` is an ``int``, but checked by exact type here).
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def redact_detail(secret: bytes, detail: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """``detail`` with identifiers taken out of every string in it, and their hashes."""
     hashes: set[str] = set()
 
     def clean(value: Any) -> Any:
+        if type(value) in _PLAIN:
+            return value  # the usual counts, versions and flags, without the abstract-type checks below
         if isinstance(value, str):
             redacted = redact_text(secret, value)
             hashes.update(redacted.hashes)

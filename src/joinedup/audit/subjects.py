@@ -9,6 +9,7 @@ comparison. The canonical form comes from :mod:`joinedup.standards`, so
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -55,8 +56,13 @@ def canonical_identifier(kind: str, value: str) -> str | None:
     return rule.reference(value)
 
 
+@functools.lru_cache(maxsize=16384)
 def subject_hash(secret: bytes, kind: str, value: str) -> str:
-    """The keyed hash that stands for this person in the log (64 hex digits)."""
+    """The keyed hash that stands for this person in the log (64 hex digits).
+
+    Remembered for the most recent people: an API read hashes the person it returns, and checking the identifier
+    against its standard costs more than the hash; a value that is not valid raises, and is not remembered.
+    """
     canonical = canonical_identifier(kind, value)
     if canonical is None:
         rule = STANDARD_TYPES.get(kind)
