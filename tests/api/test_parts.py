@@ -9,6 +9,7 @@ import os
 import pytest
 
 from joinedup.api import cursors
+from joinedup.api.callers import Callers
 from joinedup.api.problems import ApiProblem
 from joinedup.api.quota import Quotas
 from joinedup.api.settings import ApiSettings
@@ -82,6 +83,27 @@ def test_settings_come_from_the_api_section_and_bad_values_are_named() -> None:
         ({"token_ttl_seconds": "5"}, "token_ttl_seconds"),
         ({"tokens": 1}, "no setting 'tokens'"),
         ({"page_limit_default": 50, "page_limit_max": 10}, "page_limit_default"),
+        ({"audit_commit_delay_us": 20_000}, "audit_commit_delay_us must be a whole number from 0 to 10,000"),
     ):
         with pytest.raises(EstateError, match=named):
             ApiSettings.from_mapping(bad)
+
+
+def test_a_token_checked_once_is_remembered_but_its_expiry_is_checked_on_every_request(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = token_key(estate)
+    callers = Callers(estate, key, 5)
+    token, claims = issue(key, "council", "c-1", "A-1", 60)
+    assert callers.claims(f"Bearer {token}") == claims
+    assert callers.claims(f"Bearer {token}") == claims  # from memory
+    later = claims.expires_at + 1
+    monkeypatch.setattr("joinedup.api.callers.time.time", lambda: later)
+    monkeypatch.setattr("joinedup.api.tokens.time.time", lambda: later)
+    with pytest.raises(ApiProblem) as refused:
+        callers.claims(f"Bearer {token}")
+    assert refused.value.status == 401 and "expired" in refused.value.detail
+    # A token whose signature does not check is never remembered as good.
+    header, payload, _ = token.split(".")
+    with pytest.raises(ApiProblem):
+        callers.claims(f"Bearer {header}.{payload}.{'A' * 43}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,35 @@ def test_the_reserved_words_are_duckdbs_own() -> None:
     con = duckdb.connect()
     rows = con.execute("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'").fetchall()
     assert {word for (word,) in rows} == RESERVED_WORDS
+
+
+def test_lookups_see_every_commit_at_once_and_cannot_write(estate: Estate) -> None:
+    # The API asks these on every request (is the client revoked, has the dataset changed): a held connection
+    # that kept an old snapshot would keep serving a revoked client.
+    with estate.engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE notes (name TEXT)"))
+    question = "SELECT count(*) FROM notes WHERE name = ?"
+    assert estate.lookups.one(question, ("zoe",)) == (0,)
+    with estate.engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO notes (name) VALUES ('zoe')"))
+    assert estate.lookups.one(question, ("zoe",)) == (1,)
+    assert estate.lookups.one("SELECT name FROM notes WHERE name = ?", ("nobody",)) is None
+    with pytest.raises(sqlite3.OperationalError, match=r"readonly|query_only|attempt to write"):
+        estate.lookups.one("DELETE FROM notes WHERE name = ?", ("zoe",))
+    assert estate.lookups.one(question, ("zoe",)) == (1,)
+
+
+def test_lookups_from_several_threads_each_use_their_own_connection_and_close_with_the_estate(estate: Estate) -> None:
+    seen: list[tuple[object, ...] | None] = []
+    workers = [threading.Thread(target=lambda: seen.append(estate.lookups.one("SELECT 1", ()))) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert seen == [(1,)] * 4
+    held = list(estate.lookups._held)
+    assert len(held) == 4
+    estate.close()
+    for connection in held:
+        with pytest.raises(sqlite3.ProgrammingError):
+            connection.execute("SELECT 1")

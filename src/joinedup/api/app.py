@@ -10,7 +10,6 @@ document, never data.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -79,7 +78,7 @@ class Service:
         self.key = token_key(estate)
         self.quotas = Quotas(settings.quota_per_minute, settings.quota_burst)
         self.callers = Callers(estate, self.key, settings.agreement_cache_seconds)
-        self.committer = GroupCommitter(estate)
+        self.committer = GroupCommitter(estate, delay=settings.audit_commit_delay_us / 1_000_000)
         #: Whether single-record reads from a held view are answered on the event loop (SQLite catalogue only).
         self.inline_reads = estate.engine.dialect.name == "sqlite"
 
@@ -124,7 +123,7 @@ class Service:
         if not entry:
             return
         try:
-            await asyncio.wrap_future(self.committer.submit(**entry))
+            await self.committer.submit_async(**entry)
         except Exception as exc:
             log.error("audit entry could not be written (%s); the response was withheld", type(exc).__name__)
             raise _audit_unavailable() from None

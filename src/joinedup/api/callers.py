@@ -1,6 +1,8 @@
 """Who is calling: bearer token → client and live agreement, on every request, cheaply.
 
-The token's signature and expiry are checked in memory. Then one small
+The token's signature and expiry are checked in memory (a token's signature
+once per process: a token cannot change, so its checked claims are remembered;
+its expiry on every request). Then one small
 catalogue query reads the client's and the agreement's revocation, whether the
 client's principal is disabled (and the client's last secret rotation): revoking either, or rotating the secret,
 refuses every token issued before, at once. The agreement's terms themselves
@@ -28,6 +30,8 @@ _STATE = (
     " LEFT JOIN principals p ON p.name = c.principal WHERE c.id = ?"
 )
 BEARER_CHALLENGE = 'Bearer realm="joinedup"'
+#: Verified tokens remembered at most; more clients than this at once only costs re-checking signatures.
+_VERIFIED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Callers:
         self._key = key
         self._cache_seconds = cache_seconds
         self._agreements: dict[str, tuple[float, Agreement]] = {}
+        #: Tokens whose signature has been checked, and their claims (a token is immutable once signed).
+        self._verified: dict[str, TokenClaims] = {}
         self._lock = threading.Lock()
 
     def claims(self, authorization: str | None) -> TokenClaims:
@@ -61,10 +67,20 @@ class Callers:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorised("the Authorization header must be 'Bearer <token>'")
+        token = token.strip()
+        verified = self._verified.get(token)
+        if verified is not None and time.time() < verified.expires_at:
+            return verified  # signature checked before; expiry is checked on every request
         try:
-            return check(self._key, token.strip())
+            claims = check(self._key, token)
         except InvalidToken as exc:
             raise unauthorised(str(exc)) from None
+        with self._lock:
+            # Bounded: a client holds one live token at a time (two across a renewal); forget them all when full.
+            if len(self._verified) >= _VERIFIED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = claims
+        return claims
 
     def caller(self, claims: TokenClaims) -> Caller:
         """The client and its agreement, refused (401, 403) when revoked, rotated or no longer live."""
@@ -86,16 +102,8 @@ class Callers:
         return Caller(client, agreement)
 
     def _state(self, client_id: str) -> tuple[Any, ...] | None:
-        # One indexed lookup on the pooled connection's driver cursor: this runs on every request.
-        with self._estate.engine.connect() as connection:
-            cursor = connection.connection.cursor()
-            try:
-                sql = _STATE if connection.dialect.paramstyle == "qmark" else _STATE.replace("?", "%s")
-                cursor.execute(sql, (client_id,))
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        return tuple(row) if row is not None else None
+        # One indexed lookup: this runs on every request.
+        return self._estate.lookups.one(_STATE, (client_id,))
 
     def _agreement(self, agreement_id: str, *, revoked: bool) -> Agreement:
         moment = time.monotonic()

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from joinedup.errors import BusyError, EstateError
 from joinedup.estate.config import CONFIG_FILE, EstateConfig
 from joinedup.estate.db import create_engine, migrate, now
+from joinedup.estate.lookups import Lookups
 
 SECRET_FILE = "estate.secret"
 #: Dataset names are SQL identifiers (each dataset is a view of that name in `query`).
@@ -39,6 +40,7 @@ class Estate:
     root: Path
     config: EstateConfig
     _engine: sa.Engine | None = field(default=None, repr=False)
+    _lookups: Lookups | None = field(default=None, repr=False)
 
     # -- creating and opening -------------------------------------------------
 
@@ -83,6 +85,9 @@ class Estate:
         return estate
 
     def close(self) -> None:
+        if self._lookups is not None:
+            self._lookups.close()
+            self._lookups = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -141,6 +146,13 @@ class Estate:
         if self._engine is None:
             self._engine = create_engine(self.catalogue_url)
         return self._engine
+
+    @property
+    def lookups(self) -> Lookups:
+        """One-row read-only catalogue queries for hot paths (see :mod:`joinedup.estate.lookups`)."""
+        if self._lookups is None:
+            self._lookups = Lookups(self.engine)
+        return self._lookups
 
     @property
     def catalogue_url(self) -> str:

@@ -16,6 +16,7 @@ beside the audit log's keys and never in the catalogue. From it:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -83,7 +84,9 @@ def hmac_sql(message: str, ipad: str, opad: str) -> str:
     return f"sha256(${opad} || unhex(sha256(${ipad} || encode({message}))))"
 
 
+@functools.lru_cache(maxsize=1024)
 def _cipher(key: bytes, dataset: str) -> Cipher[Any]:
+    # Remembered: deriving the key and setting up the cipher cost more than decrypting the one block of a read.
     return Cipher(algorithms.AES(derive(key, f"record-id:{dataset}")), modes.ECB())
 
 
