@@ -129,6 +129,11 @@ class _Written:
     quarantined: int
     run: _Run
 
+    @property
+    def rows(self) -> pa.Table | None:
+        """The new version's whole table, when the run kept it (a replace within its memory budget)."""
+        return self.run.kept_table()
+
 
 def ingest(
     estate: Estate,
@@ -186,7 +191,7 @@ def ingest(
         )
     # After the commit point: the version stands whatever measuring it does.
     notify("quality", None)
-    quality = measure_after_ingest(estate, dataset, result.version, principal)
+    quality = measure_after_ingest(estate, dataset, result.version, principal, rows=written.rows)
     notify("done", 1.0)
     return replace(result, seconds=round(time.perf_counter() - started, 3), quality=quality)
 
@@ -289,7 +294,7 @@ def _validate_and_store(
         try:
             positions, ignored = match_columns(plan.schema, source.columns, plan.path, source.header_row)
             mapping = {name: f"c{i}" for name, i in positions.items()}
-            run = _Run(plan.schema, plan.number, source, ignored, positions)
+            run = _Run(plan.schema, plan.number, source, ignored, positions, keep=_keep_budget(estate, plan))
             with _Poll(con, notify if notify is not _silent else None):
                 run.split_rows = _prepare(con, estate, plan, mapping, source)
                 query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
@@ -459,6 +464,18 @@ def _column_named(message: str, schema: Schema) -> str | None:
     return None
 
 
+def _keep_budget(estate: Estate, plan: _Plan) -> int:
+    """Bytes of valid rows to keep in memory for measuring quality after the commit; 0 keeps none.
+
+    Only when the version will hold nothing but this file's valid rows (a replace,
+    or the first version) are they the version's whole table. A quarter of the
+    memory limit bounds them; past it, quality reads the version back instead.
+    """
+    if plan.mode != "replace" and plan.current is not None:
+        return 0
+    return size_in_bytes(estate.config.memory_limit) // 4
+
+
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
     """A file for DuckDB to stage in when the input may not fit in memory; else None (faster).
 
@@ -474,7 +491,14 @@ class _Run:
     """Splits the validation output: valid rows stream on to Delta, rejected rows are kept for quarantine."""
 
     def __init__(
-        self, schema: Schema, number: int, source: Source, columns_ignored: list[str], positions: dict[str, int]
+        self,
+        schema: Schema,
+        number: int,
+        source: Source,
+        columns_ignored: list[str],
+        positions: dict[str, int],
+        *,
+        keep: int = 0,
     ) -> None:
         self.schema = schema
         self.number = number
@@ -486,10 +510,18 @@ class _Run:
         self.split_rows = 0
         self.loaded = 0
         self.rejected: list[pa.RecordBatch] = []
+        #: The valid batches as written, while they fit in ``keep`` bytes; None once they do not.
+        self.kept: list[pa.RecordBatch] | None = [] if keep > 0 else None
+        self.keep = keep
+        self.kept_bytes = 0
+        self.written_schema: pa.Schema | None = None
 
     def output_schema(self, query_schema: pa.Schema) -> pa.Schema:
         fields = [query_schema.field(name) for name in self.schema.names]
-        return pa.schema([pa.field("_ingest", pa.int32(), nullable=False), query_schema.field("_source_row"), *fields])
+        self.written_schema = pa.schema(
+            [pa.field("_ingest", pa.int32(), nullable=False), query_schema.field("_source_row"), *fields]
+        )
+        return self.written_schema
 
     def split(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         names = ["_source_row", *self.schema.names]
@@ -502,7 +534,23 @@ class _Run:
             if good.num_rows:
                 self.loaded += good.num_rows
                 ingest_column = pa.array([self.number] * good.num_rows, pa.int32())
-                yield pa.RecordBatch.from_arrays([ingest_column, *good.columns], names=["_ingest", *names])
+                out = pa.RecordBatch.from_arrays([ingest_column, *good.columns], names=["_ingest", *names])
+                self._keep(out)
+                yield out
+
+    def _keep(self, batch: pa.RecordBatch) -> None:
+        if self.kept is None:
+            return
+        self.kept_bytes += batch.nbytes
+        if self.kept_bytes > self.keep:
+            self.kept = None  # over budget: let them go; quality reads the version back
+        else:
+            self.kept.append(batch)
+
+    def kept_table(self) -> pa.Table | None:
+        if self.kept is None or self.written_schema is None:
+            return None
+        return pa.Table.from_batches(self.kept) if self.kept else self.written_schema.empty_table()
 
     def quarantine_table(self) -> pa.Table:
         """Rejected rows with every reason and their original text, plus rows that did not split."""
