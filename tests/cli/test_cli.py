@@ -8,9 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import typer
 import yaml
 
 from joinedup.audit import log
+from joinedup.cli.main import COMMANDS, app, build, modules_for
 from joinedup.estate import Estate
 from tests.conftest import CliResult, write_csv
 
@@ -146,6 +148,51 @@ def test_every_command_has_help() -> None:
             [sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
+
+
+def _top_level(typer_app: typer.Typer) -> set[str | None]:
+    return {c.name for c in typer_app.registered_commands} | {g.name for g in typer_app.registered_groups}
+
+
+def test_each_command_loads_only_the_module_defining_it() -> None:
+    assert _top_level(app) == {name for names in COMMANDS.values() for name in names}
+    for module, names in COMMANDS.items():
+        assert _top_level(build([module])) == set(names), module
+    assert modules_for(["ingest", "people.csv", "-d", "people"]) == ["data"]
+    assert modules_for(["--version"]) == []
+    # Help lists every command, and an unknown one gets Click's suggestions from all of them.
+    assert modules_for(["--help"]) is None and modules_for(["--version", "--help"]) is None
+    assert modules_for(["ingets"]) is None and modules_for([]) is None
+
+
+_LOADED = """
+import sys
+from joinedup.cli.main import build, modules_for
+args = sys.argv[1:]
+try:
+    build(modules_for(args))(args)
+except SystemExit:
+    pass
+heavy = ("pandas", "sqlalchemy", "joinedup.linkage", "joinedup.publish", "joinedup.api", "joinedup.sharing")
+print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_version_and_ingest_load_only_what_they_use(tmp_path: Path, people_schema: Path) -> None:
+    # Starting up is most of what a small command costs: --version needs no catalogue, and an
+    # ingest of a CSV needs neither pandas nor linkage, publishing, sharing or the API.
+    def loaded(*args: object) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOADED, *map(str, args)], capture_output=True, text=True, timeout=120
+        )
+        return done.stderr.strip().splitlines()[-1]
+
+    assert loaded("--version") == "[]"
+    estate = tmp_path / "estate"
+    loaded("init", estate)
+    data = write_csv(tmp_path / "people.csv", MESSY)
+    assert loaded("ingest", data, "-d", "people", "--schema", people_schema, "--estate", estate) == "['sqlalchemy']"
+    assert Estate.open(estate).table_path("people").exists()
 
 
 def test_query_json_keeps_every_column_and_writes_only_valid_json(cli: Cli) -> None:

@@ -20,6 +20,7 @@ from joinedup.quality import add_rules, latest_result, list_issues, measure, par
 from joinedup.quality.models import ResultRow, RuleRow
 from joinedup.quality.sql import scan_sql
 from joinedup.schema import load_schema
+from joinedup.storage import delta
 from tests.conftest import write_csv
 
 HEADER = "person_id,name,nhs_number,postcode,date_of_birth,sex"
@@ -60,9 +61,11 @@ rules:
 """
 
 
-def _load(estate: Estate, tmp_path: Path, schema: Path, rows: list[str], dataset: str = "people") -> Any:
+def _load(
+    estate: Estate, tmp_path: Path, schema: Path, rows: list[str], dataset: str = "people", mode: str = "replace"
+) -> Any:
     path = write_csv(tmp_path / f"{dataset}.csv", "\n".join([HEADER, *rows]))
-    return ingest(estate, path, dataset=dataset, principal="tester", schema=load_schema(schema))
+    return ingest(estate, path, dataset=dataset, principal="tester", schema=load_schema(schema), mode=mode)
 
 
 def _rules(tmp_path: Path, text: str = RULES) -> Path:
@@ -438,3 +441,62 @@ def test_unquoted_dates_in_the_schemas_quality_section_are_kept_as_written(
     assert done.exit_code == 0, done.stderr
     by_id = {r["id"]: r for r in cli("quality", "show", "-d", "people", "--json").json()["rules"]}
     assert by_id["dob"]["rows_failing"] == 2
+
+
+EVERY_CHECK = """
+quality:
+  - {id: dob-plausible, check: range, column: date_of_birth, minimum: "1900-01-01", maximum: "1989-12-31"}
+  - {id: sex-coded, check: values, column: sex, values: [M, F]}
+  - {id: name-capitalised, check: pattern, column: name, pattern: "[A-Z].*"}
+  - {id: nhs-valid, check: uk_type, column: nhs_number, type: nhs_number}
+  - {id: long-name-for-women, check: expression, expression: length(name) > 8, where: "sex = 'F'"}
+  - {id: born-recently, check: lag, column: date_of_birth, max_lag_days: 20000}
+  - {id: both-codes, check: completeness, columns: [nhs_number, postcode]}
+  - {id: one-person-per-postcode, check: uniqueness, columns: [postcode], where: "sex <> 'X'"}
+  - {id: postcode-known, check: reference, column: postcode, reference: postcodes.postcode}
+  - {id: same-dob-at-gp, check: cross_dataset, columns: [nhs_number, date_of_birth], reference: gp}
+"""
+
+
+def _comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """What a measurement found, leaving out when it ran, how long it took and the issues it opened or closed."""
+    return {k: v for k, v in result.items() if k not in ("measured_at", "seconds", "issues_opened", "issues_closed")}
+
+
+@pytest.mark.parametrize("mode", ["replace", "append"])
+def test_the_measure_at_ingest_finds_what_measuring_the_version_again_finds(
+    estate: Estate, people_schema: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # A replace is measured over the rows the ingest still holds, an append by reading the version back:
+    # either way, rule by rule, the results must be those of `joinedup quality measure` on that version.
+    _load(estate, tmp_path, people_schema, GOOD, dataset="gp")
+    postcode_schema = tmp_path / "postcodes.yaml"
+    postcode_schema.write_text("fields:\n  - {name: postcode, type: postcode}\n", encoding="utf-8")
+    ingest(estate, write_csv(tmp_path / "pc.csv", "postcode\nSW1A 1AA\nSW1A 2AA\nCF10 1AA"), dataset="postcodes",
+           principal="tester", schema=load_schema(postcode_schema))  # fmt: skip
+    with_rules = tmp_path / "every-check.yaml"
+    with_rules.write_text(people_schema.read_text() + EVERY_CHECK, encoding="utf-8")
+    first = [*GOOD, "5,ann lee,,SW1A 1AA,1991-01-02,X", "6,Bo,9434765870,,2005-01-01,F", "2,Dup Row,,,,M",
+             "7,Zed Zed,9434765919,bad,1970-01-01,M"]  # fmt: skip
+    _load(estate, tmp_path, with_rules, first)
+    read_back: list[Path] = []
+    real_snapshot = delta.snapshot
+
+    def snapshot(path: Path, version: int) -> Any:
+        read_back.append(path)
+        return real_snapshot(path, version)
+
+    monkeypatch.setattr(delta, "snapshot", snapshot)
+    second = ["8,Eve Adams,9434765862,CF10 1AA,1960-02-03,F", "9,al,,,1999-09-09,U", "1,Sam Again,,,,F"]
+    result = _load(estate, tmp_path, with_rules, second if mode == "append" else [*first, *second], mode=mode)
+    people = estate.table_path("people")
+    assert (people in read_back) is (mode == "append")  # a replace measured the rows it held
+    at_ingest = latest_result(estate, "people", principal="tester", version=result.version)
+    again = measure(estate, "people", principal="tester", version=result.version).to_dict()
+    assert [r["id"] for r in at_ingest["rules"]] == [r["id"] for r in again["rules"]]
+    assert {r["id"] for r in again["rules"]} >= set(re.findall(r"id: ([a-z-]+)", EVERY_CHECK))
+    assert not [r for r in again["rules"] if r.get("error")]
+    assert len([r for r in again["rules"] if r["sample_keys"]]) >= 5  # failing rows to name, not only counts
+    for found, expected in zip(at_ingest["rules"], again["rules"], strict=True):
+        assert found == expected
+    assert _comparable(at_ingest) == _comparable(again)

@@ -30,18 +30,19 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
-import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape as _escape_markup
 from rich.table import Table
 
 from joinedup.errors import InputError
-from joinedup.estate import Estate, is_inside
-from joinedup.ingest.readers import FORMATS
+from joinedup.ingest.source import FORMATS
+
+if TYPE_CHECKING:
+    from joinedup.estate import Estate
 
 
 def printable(text: str) -> str:
@@ -150,6 +151,8 @@ def output_folder(option: str, folder: Path, estate: Path) -> Path:
     Refused when it is a file, when it cannot be made or written, and when it lies inside the estate:
     files written there are no part of any dataset, so erasure, retention and audit would not see them.
     """
+    from joinedup.estate import is_inside  # the catalogue's models: only for commands that write a folder
+
     where = f"{option} {folder}"
     target = folder.expanduser().resolve()
     if is_inside(estate, folder):
@@ -256,6 +259,9 @@ def acting_name(as_: str | None) -> str:
 
 
 def open_estate(path: Path) -> Estate:
+    # Imported here: `joinedup --version` and `--help` need no catalogue (SQLAlchemy and its models).
+    from joinedup.estate import Estate
+
     return Estate.open(path)
 
 
@@ -278,7 +284,9 @@ def to_jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return _duration(0, value.days, value.seconds * 10**9 + value.microseconds * 1000)
-    if isinstance(value, pa.MonthDayNano):
+    # A value from Arrow has loaded pyarrow; without it none can be Arrow's interval (and none need load it).
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(value, pa.MonthDayNano):
         return _duration(value.months, value.days, value.nanoseconds)
     if isinstance(value, float):
         return value if math.isfinite(value) else None

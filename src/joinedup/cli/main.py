@@ -1,12 +1,19 @@
-"""The ``joinedup`` command: one Typer app, one module per group of commands."""
+"""The ``joinedup`` command: one Typer app, one module per group of commands.
+
+A command imports only the module that defines it (see :data:`COMMANDS`):
+``joinedup ingest`` never loads linkage, publishing or the API, and
+``joinedup --version`` loads none of them. ``app`` (for tests and the command
+reference) is the whole command, built when first used.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,24 +21,28 @@ import typer
 from typer.core import TyperGroup
 
 from joinedup import __version__
-from joinedup.cli import (
-    audit,
-    data,
-    demo,
-    estate,
-    lifecycle,
-    link,
-    principal,
-    publish,
-    quality,
-    schema,
-    serve,
-    sharing,
-    standards,
-    synth,
-)
 from joinedup.cli.common import EXAMPLE, escape, report_error, require_utf8, visible
 from joinedup.errors import ExitCode, JoinedupError
+
+#: Each module of joinedup.cli, in the order ``--help`` lists them, and its top-level commands.
+#: A module either has ``register(app)`` or is one group (its ``app``) named after the module.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "estate": ("init", "datasets", "show"),
+    "data": ("ingest", "quarantine", "query"),
+    "schema": ("schema",),
+    "standards": ("standards",),
+    "principal": ("principal",),
+    "audit": ("audit",),
+    "quality": ("quality",),  # issue 17
+    "link": ("link", "review"),  # linkage, issue 18
+    "synth": ("synth",),
+    "lifecycle": ("request", "subject", "hold", "retention"),  # lifecycle and individual rights, issue 19
+    "sharing": ("extract", "agreement", "client", "objection"),  # sharing and the API, issue 20
+    "serve": ("serve",),
+    "publish": ("publish", "find", "export-all", "catalogue"),  # publishing and discovery, issue 23
+    "demo": ("demo",),
+}
+_GROUPS = frozenset({"schema", "standards", "principal", "audit", "quality"})
 
 
 class _Commands(TyperGroup):
@@ -95,40 +106,48 @@ def _wants_json(args: list[str]) -> bool:
     return "--json" in options
 
 
-app = typer.Typer(
-    cls=_Commands,
-    name="joinedup",
-    help=(
-        "Make better use of a UK public body's data: catalogue it, check it against UK data "
-        "standards, load it as clean versioned open-format tables with every rejected row "
-        "explained, and query it read-only."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    # Locals can hold personal data: never print them in a traceback.
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
-)
+def build(modules: Iterable[str] | None = None) -> typer.Typer:
+    """The ``joinedup`` command with the commands of ``modules`` (default: all of :data:`COMMANDS`)."""
+    root = typer.Typer(
+        cls=_Commands,
+        name="joinedup",
+        help=(
+            "Make better use of a UK public body's data: catalogue it, check it against UK data "
+            "standards, load it as clean versioned open-format tables with every rejected row "
+            "explained, and query it read-only."
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        # Locals can hold personal data: never print them in a traceback.
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode="rich",
+    )
+    root.callback()(root_options)
+    wanted = set(COMMANDS if modules is None else modules)
+    for name in COMMANDS:
+        if name not in wanted:
+            continue
+        module = importlib.import_module(f"joinedup.cli.{name}")
+        if name in _GROUPS:
+            root.add_typer(module.app, name=name)
+        else:
+            module.register(root)
+    _tidy_help(root)
+    return root
 
-estate.register(app)
-data.register(app)
-app.add_typer(schema.app, name="schema")
-app.add_typer(standards.app, name="standards")
-app.add_typer(principal.app, name="principal")
-app.add_typer(audit.app, name="audit")
-# -- quality (issue 17) --
-app.add_typer(quality.app, name="quality")
-# -- linkage (issue 18) --
-link.register(app)
-synth.register(app)
-# -- lifecycle and individual rights (issue 19) --
-lifecycle.register(app)
-# -- sharing and the API (issue 20) --
-sharing.register(app)
-serve.register(app)
-# -- publishing and discovery (issue 23) --
-publish.register(app)
-demo.register(app)
+
+def modules_for(args: list[str]) -> list[str] | None:
+    """The modules to load to run ``args``: the one defining its command, none for ``--version``, else all.
+
+    The root's only options (``--version``, ``--help``) take no value, so the first
+    argument not starting with ``-`` names the command. Help and an unknown or
+    missing command load all, so the list of commands and Click's suggestions are whole.
+    """
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command is None:
+        return [] if "--version" in args and "--help" not in args else None
+    found = [module for module, names in COMMANDS.items() if command in names]
+    return found or None
 
 
 def _unwrapped(doc: str) -> str:
@@ -145,17 +164,19 @@ def _unwrapped(doc: str) -> str:
     )
 
 
+#: Commands whose help is already unwrapped: the groups are module-level apps, shared by every build.
+_TIDIED: set[int] = set()
+
+
 def _tidy_help(typer_app: typer.Typer) -> None:
     for command in typer_app.registered_commands:
         doc = command.help or (command.callback.__doc__ if command.callback else None)
-        if doc:
+        if doc and id(command) not in _TIDIED:
             command.help = _unwrapped(doc)
+            _TIDIED.add(id(command))
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _tidy_help(group.typer_instance)
-
-
-_tidy_help(app)
 
 
 def _version(value: bool) -> None:
@@ -164,13 +185,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def root(
+def root_options(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
     """joinedup: see `joinedup COMMAND --help` for each command."""
+
+
+_whole: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole command, built on first use (tests, the command reference)."""
+    global _whole
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _whole is None:
+        _whole = build()
+    return _whole
 
 
 def main() -> None:
@@ -180,6 +213,7 @@ def main() -> None:
     file it wrote is closed; tearing down the interpreter (freeing every module
     and object one by one) would only add a tenth of a second to every command.
     """
+    app = build(modules_for(sys.argv[1:]))
     if sys.gettrace() is not None or sys.getprofile() is not None:
         app()  # a profiler or coverage is watching: it writes its report at a normal exit
         return

@@ -129,6 +129,11 @@ class _Written:
     quarantined: int
     run: _Run
 
+    @property
+    def rows(self) -> pa.Table | None:
+        """The new version's whole table, when the run kept it (a replace within its memory budget)."""
+        return self.run.kept_table()
+
 
 def ingest(
     estate: Estate,
@@ -186,7 +191,7 @@ def ingest(
         )
     # After the commit point: the version stands whatever measuring it does.
     notify("quality", None)
-    quality = measure_after_ingest(estate, dataset, result.version, principal)
+    quality = measure_after_ingest(estate, dataset, result.version, principal, rows=written.rows)
     notify("done", 1.0)
     return replace(result, seconds=round(time.perf_counter() - started, 3), quality=quality)
 
@@ -289,13 +294,19 @@ def _validate_and_store(
         try:
             positions, ignored = match_columns(plan.schema, source.columns, plan.path, source.header_row)
             mapping = {name: f"c{i}" for name, i in positions.items()}
-            run = _Run(plan.schema, plan.number, source, ignored, positions)
+            run = _Run(plan.schema, plan.number, source, ignored, positions, keep=_keep_budget(estate, plan))
             with _Poll(con, notify if notify is not _silent else None):
                 run.split_rows = _prepare(con, estate, plan, mapping, source)
                 query = build_query(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored)
+                # The version number as a column from DuckDB: building it in Arrow from a Python int
+                # would import pandas (a quarter of a second), which pyarrow loads on such calls.
+                query = f"SELECT CAST({int(plan.number)} AS INTEGER) AS _ingest, * FROM ({query})"
                 reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
                 valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
-                return _store(estate, plan, run, valid), run
+                committed = _store(estate, plan, run, valid)
+                run.keep_unsplit(con)
+                run.count_rules(con)
+                return committed, run
         finally:
             source.cleanup()
 
@@ -459,6 +470,18 @@ def _column_named(message: str, schema: Schema) -> str | None:
     return None
 
 
+def _keep_budget(estate: Estate, plan: _Plan) -> int:
+    """Bytes of valid rows to keep in memory for measuring quality after the commit; 0 keeps none.
+
+    Only when the version will hold nothing but this file's valid rows (a replace,
+    or the first version) are they the version's whole table. A quarter of the
+    memory limit bounds them; past it, quality reads the version back instead.
+    """
+    if plan.mode != "replace" and plan.current is not None:
+        return 0
+    return size_in_bytes(estate.config.memory_limit) // 4
+
+
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
     """A file for DuckDB to stage in when the input may not fit in memory; else None (faster).
 
@@ -474,7 +497,14 @@ class _Run:
     """Splits the validation output: valid rows stream on to Delta, rejected rows are kept for quarantine."""
 
     def __init__(
-        self, schema: Schema, number: int, source: Source, columns_ignored: list[str], positions: dict[str, int]
+        self,
+        schema: Schema,
+        number: int,
+        source: Source,
+        columns_ignored: list[str],
+        positions: dict[str, int],
+        *,
+        keep: int = 0,
     ) -> None:
         self.schema = schema
         self.number = number
@@ -486,14 +516,25 @@ class _Run:
         self.split_rows = 0
         self.loaded = 0
         self.rejected: list[pa.RecordBatch] = []
+        #: The valid batches as written, while they fit in ``keep`` bytes; None once they do not.
+        self.kept: list[pa.RecordBatch] | None = [] if keep > 0 else None
+        self.keep = keep
+        self.kept_bytes = 0
+        self.written_schema: pa.Schema | None = None
+        self.unsplit: pa.Table | None = None
+        #: (column, rule, rows) of the rejected rows' reasons.
+        self.reasons: list[tuple[str, str, int]] = []
 
     def output_schema(self, query_schema: pa.Schema) -> pa.Schema:
         fields = [query_schema.field(name) for name in self.schema.names]
-        return pa.schema([pa.field("_ingest", pa.int32(), nullable=False), query_schema.field("_source_row"), *fields])
+        self.written_schema = pa.schema(
+            [pa.field("_ingest", pa.int32(), nullable=False), query_schema.field("_source_row"), *fields]
+        )
+        return self.written_schema
 
     def split(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-        names = ["_source_row", *self.schema.names]
-        raw = ["_source_row", "_errors", *(f"_raw_{i}" for i in range(len(self.schema.fields)))]
+        names = ["_ingest", "_source_row", *self.schema.names]
+        raw = ["_ingest", "_source_row", "_errors", *(f"_raw_{i}" for i in range(len(self.schema.fields)))]
         for batch in reader:
             valid = pc.is_null(batch.column("_errors"))
             good = batch.filter(valid).select(names)
@@ -501,23 +542,46 @@ class _Run:
                 self.rejected.append(batch.filter(pc.invert(valid)).select(raw))
             if good.num_rows:
                 self.loaded += good.num_rows
-                ingest_column = pa.array([self.number] * good.num_rows, pa.int32())
-                yield pa.RecordBatch.from_arrays([ingest_column, *good.columns], names=["_ingest", *names])
+                self._keep(good)
+                yield good
+
+    def _keep(self, batch: pa.RecordBatch) -> None:
+        if self.kept is None:
+            return
+        self.kept_bytes += batch.nbytes
+        if self.kept_bytes > self.keep:
+            self.kept = None  # over budget: let them go; quality reads the version back
+        else:
+            self.kept.append(batch)
+
+    def kept_table(self) -> pa.Table | None:
+        if self.kept is None or self.written_schema is None:
+            return None
+        return pa.Table.from_batches(self.kept) if self.kept else self.written_schema.empty_table()
+
+    def quarantine_schema(self) -> pa.Schema:
+        return pa.schema(
+            [("_ingest", pa.int32()), ("_source_row", pa.int64()), ("_errors", ERROR_TYPE), ("_line", pa.string())]
+            + [(name, pa.string()) for name in self.schema.names]
+        )
+
+    def keep_unsplit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The rows the reader could not split, as quarantine rows (built while the connection is open)."""
+        if self.source.rejects:
+            schema = self.quarantine_schema()
+            self.unsplit = _reject_table(con, self.source.rejects, self.number, schema, self.positions)
 
     def quarantine_table(self) -> pa.Table:
         """Rejected rows with every reason and their original text, plus rows that did not split."""
         fields = self.schema.names
-        schema = pa.schema(
-            [("_ingest", pa.int32()), ("_source_row", pa.int64()), ("_errors", ERROR_TYPE), ("_line", pa.string())]
-            + [(name, pa.string()) for name in fields]
-        )
-        parts = []
+        schema = self.quarantine_schema()
+        parts = [] if self.unsplit is None else [self.unsplit]
         for batch in self.rejected:
             n = batch.num_rows
             parts.append(
                 pa.table(
                     [
-                        pa.array([self.number] * n, pa.int32()),
+                        batch.column("_ingest"),
                         batch.column("_source_row"),
                         batch.column("_errors").cast(ERROR_TYPE),
                         pa.nulls(n, pa.string()),
@@ -526,45 +590,62 @@ class _Run:
                     schema=schema,
                 )
             )
-        if self.source.rejects:
-            parts.append(_reject_table(self.source.rejects, self.number, schema, self.positions))
         if not parts:
             return schema.empty_table()
         return pa.concat_tables(parts).sort_by("_source_row")
 
+    def count_rules(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Count the rejected rows' reasons by column and rule (while the connection is open).
+
+        In DuckDB, not Arrow: Arrow's grouping loads pyarrow.dataset, and with it pandas.
+        """
+        if not self.rejected:
+            return
+        con.register("_rejected", pa.Table.from_batches(self.rejected))
+        try:
+            self.reasons = con.execute(
+                'SELECT e."column", e."rule", count(*) FROM (SELECT unnest("_errors") AS e FROM "_rejected") '
+                "GROUP BY ALL"
+            ).fetchall()
+        finally:
+            con.unregister("_rejected")
+
     def rule_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = defaultdict(dict)
-        if self.rejected:
-            errors = pa.concat_arrays([b.column("_errors").cast(ERROR_TYPE) for b in self.rejected])
-            flat = pc.list_flatten(errors)
-            grouped = (
-                pa.table({"column": flat.field("column"), "rule": flat.field("rule")})
-                .group_by(["column", "rule"])
-                .aggregate([("rule", "count")])
-            )
-            for column, rule, count in zip(*(grouped.column(i).to_pylist() for i in range(3)), strict=True):
-                counts[column][rule] = count
+        for column, rule, count in self.reasons:
+            counts[column][rule] = count
         for reject in self.source.rejects:
             counts["(row)"][reject.rule] = counts["(row)"].get(reject.rule, 0) + 1
         return {column: dict(sorted(rules.items())) for column, rules in sorted(counts.items())}
 
 
-def _reject_table(rejects: list[Reject], number: int, schema: pa.Schema, positions: dict[str, int]) -> pa.Table:
-    n = len(rejects)
-    errors = [[{"column": "(row)", "rule": r.rule, "value": r.text, "message": r.problem}] for r in rejects]
-    columns: list[pa.Array] = [
-        pa.array([number] * n, pa.int32()),
-        pa.array([r.source_row for r in rejects], pa.int64()),
-        pa.array(errors, ERROR_TYPE),
-        pa.array([r.text for r in rejects], pa.string()),
-    ]
+def _reject_table(
+    con: duckdb.DuckDBPyConnection, rejects: list[Reject], number: int, schema: pa.Schema, positions: dict[str, int]
+) -> pa.Table:
+    """Rows that did not split, as quarantine rows.
+
+    DuckDB builds the table from the readers' lists: building it with ``pa.array``
+    would import pandas (a quarter of a second), which pyarrow loads for such calls.
+    """
+    fields = schema.names[4:]
     # A line that split unambiguously keeps its schema fields' cells, so those who may not
     # see the whole line (it can hold columns outside the schema) still see those.
-    columns += [
-        pa.array([r.cells[positions[name]] if r.cells else None for r in rejects], pa.string())
-        for name in schema.names[4:]
+    lists: list[list[Any]] = [
+        [r.source_row for r in rejects],
+        [r.rule for r in rejects],
+        [r.text for r in rejects],
+        [r.problem for r in rejects],
+        *([r.cells[positions[name]] if r.cells else None for r in rejects] for name in fields),
     ]
-    return pa.table(columns, schema=schema)
+    unnested = ", ".join(f"unnest(${i + 1}) AS u{i}" for i in range(len(lists)))
+    cells = "".join(f", CAST(u{4 + j} AS VARCHAR)" for j in range(len(fields)))
+    query = (
+        f"SELECT CAST({int(number)} AS INTEGER), CAST(u0 AS BIGINT), "
+        "[{'column': '(row)', 'rule': CAST(u1 AS VARCHAR), 'value': CAST(u2 AS VARCHAR), "
+        f"'message': CAST(u3 AS VARCHAR)}}], CAST(u2 AS VARCHAR){cells} FROM (SELECT {unnested})"
+    )
+    table = con.sql(query, params=lists).to_arrow_table()
+    return table.rename_columns(schema.names).cast(schema)
 
 
 def _by_rule(rule_counts: dict[str, dict[str, int]]) -> dict[str, int]:

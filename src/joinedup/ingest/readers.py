@@ -25,23 +25,11 @@ from joinedup.ingest.csv_reader import open_csv
 from joinedup.ingest.excel_reader import open_excel
 from joinedup.ingest.jsonl_reader import open_jsonl
 from joinedup.ingest.parquet_reader import open_parquet
-from joinedup.ingest.source import Reject, Source, check_header_row, first_line, hash_file
+from joinedup.ingest.source import FORMATS, Reject, Source, check_header_row, first_line, hash_file
 from joinedup.schema import Schema
 from joinedup.storage.duck import error_kind
 
 __all__ = ["FORMATS", "Reject", "Source", "detect_format", "open_source", "remove_stale_scratch", "validation_failed"]
-
-FORMATS = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "csv",
-    ".xlsx": "excel",
-    ".xlsm": "excel",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
 def detect_format(path: Path, declared: str | None = None) -> str:

@@ -9,6 +9,19 @@ from pathlib import Path
 from joinedup.errors import InputError
 from joinedup.ingest.header_row import looks_like_data
 
+#: The formats ingest reads, by file extension.
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
 _CHUNK = 1 << 20
 #: Characters removed from every value and header, in every format: NUL and the
 #: byte-order mark (U+FEFF) are invisible, never part of a name or identifier, and

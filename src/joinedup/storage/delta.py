@@ -12,14 +12,17 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from joinedup.storage.duck import quote_identifier as quote
+
+if TYPE_CHECKING:
+    # pyarrow.dataset imports pandas (a quarter of a second): only readers of a snapshot pay for it.
+    import pyarrow.dataset as pads
 
 #: Columns every data table carries: which ingest wrote the row and its row in the
 #: source file. Together they are the surrogate row key used to delete rows
