@@ -28,6 +28,10 @@ def test_demo_quarantines_exactly_the_planted_errors(tmp_path: Path) -> None:
     assert report.inferred["nhs_number"] == "nhs_number" and report.inferred["postcode"] == "postcode"
     names = [d.name for d in Catalogue(Estate.open(tmp_path / "demo")).datasets()]
     assert names == ["businesses", "gp_registrations", "residents"]
+    # The report goes beside the inputs: nothing in the estate folder belongs to no dataset.
+    assert report.quality_report == str(Path(report.inputs) / "quality-report.html")
+    assert Path(report.quality_report).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert not Estate.open(tmp_path / "demo").contains(Path(report.quality_report))
 
 
 def test_demo_replaces_only_an_earlier_estate(tmp_path: Path) -> None:

@@ -219,7 +219,9 @@ def _quality(estate: Estate, inputs: Path, report: DemoReport, principal: str, s
         }
         scores = ", ".join(f"{k} {v:.0%}" for k, v in latest["scores"].items() if v is not None)
         say(f"quality of {entry['dataset']}: {scores}")
-    path = estate.root / "quality-report.html"
+    # Beside the inputs, never inside the estate: a file there belongs to no dataset, so erasure and retention
+    # would not account for it (the CLI refuses `quality --html` under the estate for the same reason).
+    path = inputs / "quality-report.html"
     path.write_text(estate_report(results, list_issues(estate, principal=principal), estate.config.name), "utf-8")
     report.quality_report = str(path)
     say(f"Wrote the quality report to {path}")
