@@ -11,6 +11,7 @@ is one line naming the rule and the file, and nothing is registered.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -354,7 +355,39 @@ def expression_problem(text: str, schema: Schema) -> str | None:
         return "expected a single boolean expression, not a query"
     if any(word in json.dumps(node) for word in ('"SUBQUERY"', '"WINDOW_')):
         return "may not hold a subquery or a window function; expected a single boolean expression over the row"
+    volatile = sorted(_function_names(node) & _volatile_functions())
+    if volatile:
+        # random(), uuid(), sleep_ms(), nextval() ...: a metric must be the same on the same data (history and
+        # drift compare versions), and a rule must not be able to stall or fail the measurement of a version.
+        return f"uses {volatile[0]}(), whose result changes from one run to the next; expected a condition on the row"
     return _bind_problem(text, schema)
+
+
+def _function_names(node: Any) -> set[str]:
+    """Every function the parsed expression calls."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class") == "FUNCTION" and isinstance(item.get("function_name"), str):
+                found.add(item["function_name"].lower())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@functools.cache
+def _volatile_functions() -> frozenset[str]:
+    """DuckDB's functions whose result may differ between calls with the same arguments (its own catalogue says)."""
+    con = duckdb.connect()
+    try:
+        query = "SELECT DISTINCT function_name FROM duckdb_functions() WHERE stability = 'VOLATILE'"
+        rows = con.execute(query).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(name).lower() for (name,) in rows)
 
 
 def _parse_tree(text: str) -> dict[str, Any] | None:
