@@ -1,7 +1,7 @@
 """API benchmark: a single-record read through joinedup's API against a bare FastAPI endpoint serving the same JSON.
 
 Prints one JSON object. Run: ``.venv/bin/python benchmarks/api.py [--rows 10000]
-[--concurrency 16] [--seconds 10] [--rate 100] [--rate-seconds 10] [--quick]``.
+[--concurrency 16] [--seconds 10] [--rate 100] [--rate-seconds 10] [--quick] [--postgres URL]``.
 
 Both servers run in their own process under uvicorn on loopback (same uvicorn
 settings), and the same load generator (``benchmarks/loadgen.py``, raw asyncio
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,30 @@ def audit_count(root: Path) -> int:
         estate.close()
 
 
+@contextlib.contextmanager
+def catalogue(url: str | None) -> Iterator[None]:
+    """With a URL: a schema of the run's own in that PostgreSQL database, named to every process by the environment."""
+    if url is None:
+        yield
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"jd_api_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    os.environ["JOINEDUP_CATALOGUE_URL"] = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        yield
+    finally:
+        del os.environ["JOINEDUP_CATALOGUE_URL"]
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
@@ -192,6 +218,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and short phases (a smoke run)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="keep the catalogue (and so the audit log) in PostgreSQL at URL, in a schema made for the run and "
+        "dropped after it, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
     parser.add_argument("--serve", choices=["joinedup", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
@@ -202,7 +234,7 @@ def main() -> None:
     if args.quick:
         args.rows, args.objectors, args.ids = 300, 5, 50
         args.seconds, args.warmup, args.rate_seconds, args.concurrency = 1.0, 0.3, 1.0, 4
-    with tempfile.TemporaryDirectory(prefix="joinedup-api-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="joinedup-api-bench-") as folder, catalogue(args.postgres):
         root = Path(folder)
         began = time.perf_counter()
         build_estate(root, args.rows, args.objectors)
@@ -262,6 +294,7 @@ def main() -> None:
         "seconds": args.seconds,
         "rate": args.rate,
         "cores": os.cpu_count(),
+        "catalogue": "postgresql" if args.postgres else "sqlite",
         "bare": bare_figures,
         "joinedup": joinedup_figures,
         "throughput_ratio": round(ratio, 3),
