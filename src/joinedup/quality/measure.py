@@ -211,8 +211,14 @@ def _run_rules(
             compiled = compile_rule(rule, schema, version.created_at, references)
             assert compiled is not None
             (joined if is_joined(rule) else row_rules).append(compiled)
+    # Only uk_type rules call jd_<type> macros: a rule's own SQL is checked without them when added.
+    macros = {c.rule.type for c in row_rules if c.rule.check == "uk_type" and c.rule.type}
     with sealed(
-        estate.tmp_dir, views=views, memory_limit=estate.config.memory_limit, threads=estate.config.threads
+        estate.tmp_dir,
+        views=views,
+        memory_limit=estate.config.memory_limit,
+        threads=estate.config.threads,
+        macros=sorted(macros),
     ) as con:
         try:
             sql, names = scan_sql(row_rules, uniques, schema)

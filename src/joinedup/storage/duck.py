@@ -88,9 +88,16 @@ def error_kind(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def sealed(
-    scratch: Path, *, views: Mapping[str, Any] | None = None, memory_limit: str = "1GB", threads: int = 0
+    scratch: Path,
+    *,
+    views: Mapping[str, Any] | None = None,
+    memory_limit: str = "1GB",
+    threads: int = 0,
+    macros: Iterable[str] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked connection that sees only ``views`` (name → Arrow data) and joinedup's macros.
+
+    ``macros`` limits the ``jd_<type>`` macros to those types (default: all), as :func:`connect`.
 
     It spills into a folder of its own under ``scratch``, removed afterwards:
     DuckDB lets a locked connection read its temp folder, so that folder must
@@ -99,7 +106,7 @@ def sealed(
     scratch.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="query-", dir=scratch))
     try:
-        with connect(memory_limit=memory_limit, threads=threads, temp_dir=private) as con:
+        with connect(memory_limit=memory_limit, threads=threads, temp_dir=private, macros=macros) as con:
             for name, data in (views or {}).items():
                 con.register(name, data)
             con.execute("SET TimeZone = 'UTC'")
