@@ -126,25 +126,14 @@ class Service:
         return self.caller(request) if request.headers.get("authorization") else None
 
     def take_quota(self, client_id: str) -> None:
-        wait = self.quotas.take(client_id)
-        if wait:
-            raise ApiProblem(
-                429,
-                f"this client's quota ({self.settings.quota_per_minute} requests a minute) is used up; "
-                f"try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
+        _take(self.quotas, client_id, f"this client's quota ({self.settings.quota_per_minute} requests a minute)")
 
     def take_anonymous(self, address: str) -> None:
         """Count a request without a valid token against its remote address: a 429 problem when it is used up."""
-        wait = self.anonymous.take(address)
-        if wait:
-            raise ApiProblem(
-                429,
-                f"too many requests without a valid token from this address "
-                f"({self.settings.anonymous_quota_per_minute} a minute); try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
+        per_minute = self.settings.anonymous_quota_per_minute
+        _take(
+            self.anonymous, address, f"this address's quota of requests without a valid token ({per_minute} a minute)"
+        )
 
     # -- audit --------------------------------------------------------------
 
@@ -442,6 +431,12 @@ def _routes(app: FastAPI, service: Service) -> None:
     )
     def health() -> Response:
         return _json({"status": "ok", "version": __version__, "time": datetime.now(UTC)})
+
+
+def _take(quotas: Quotas, key: str, quota: str) -> None:
+    wait = quotas.take(key)
+    if wait:
+        raise ApiProblem(429, f"{quota} is used up; try again in {wait} seconds", headers={"Retry-After": str(wait)})
 
 
 def _refusal_unrecorded(exc: Exception) -> None:
