@@ -88,8 +88,11 @@ TOKEN_PATH = token_endpoint.PATH
 #: Remote addresses given a bucket of their own at once; past this (a flood from many addresses) new ones share one.
 _ADDRESSES = 65_536
 #: The slug of each sharing refusal of an identified caller (the reason its access.denied entry gives).
-_REFUSED = ((FilterNotPermitted, "filter-not-permitted"), (NotPermitted, "not-permitted"),
-            (AgreementNotLive, "agreement-not-live"))  # fmt: skip
+_REFUSED = (
+    (FilterNotPermitted, "filter-not-permitted"),
+    (NotPermitted, "not-permitted"),
+    (AgreementNotLive, "agreement-not-live"),
+)
 
 
 class Service:
