@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from joinedup.access import disable_principal, enable_principal
-from joinedup.api import ApiSettings
-from joinedup.api.quota import Quotas
+from joinedup.api import ApiSettings, create_app
+from joinedup.api.quota import Quotas, address_key
 from joinedup.api.tokens import InvalidToken, check, issue, token_key
 from joinedup.estate import Estate
 from joinedup.sharing.clients import rotate_client
@@ -70,15 +70,36 @@ def test_failed_token_requests_with_a_clients_id_do_not_use_up_its_reads(shared:
         assert server.http.get(RECORDS, headers=bearer(token)).status_code == 200
 
 
-def test_token_requests_with_made_up_client_ids_do_not_grow_the_servers_memory(client: TestClient) -> None:
-    quotas: Quotas = client.app.state.service.quotas  # type: ignore[attr-defined]
-    before = len(quotas)
-    for index in range(200):
-        client.post(
-            "/v1/token",
-            data={"grant_type": "client_credentials", "client_id": f"jdc_made_up_{index}", "client_secret": "x"},
-        )
-    assert len(quotas) <= before + 1
+def test_token_requests_with_made_up_client_ids_do_not_grow_the_servers_memory(shared: Shared) -> None:
+    # The address's own quota raised, so every request reaches the per-client buckets.
+    settings = ApiSettings(anonymous_quota_per_minute=1_000_000, anonymous_quota_burst=100_000)
+    with TestClient(create_app(shared.root, settings=settings), raise_server_exceptions=False) as client:
+        quotas: Quotas = client.app.state.service.quotas  # type: ignore[attr-defined]
+        before = len(quotas)
+        for index in range(200):
+            answer = client.post(
+                "/v1/token",
+                data={"grant_type": "client_credentials", "client_id": f"jdc_made_up_{index}", "client_secret": "x"},
+            )
+            assert answer.status_code in (401, 429)
+        assert len(quotas) <= before + 1
+
+
+def test_requests_from_ever_more_addresses_do_not_grow_the_servers_memory() -> None:
+    buckets = Quotas(60, 2, max_keys=100)
+    for index in range(1000):
+        buckets.take(address_key(f"10.0.{index // 256}.{index % 256}"), now=0.0)
+    assert len(buckets) <= 101
+    # Once their buckets have refilled, new addresses get buckets of their own again.
+    assert buckets.take("192.0.2.1", now=10.0) == 0 and len(buckets) == 1
+
+
+def test_an_ipv6_site_is_one_address() -> None:
+    # A site is given a /64: counting each of its addresses would give it 2**64 buckets.
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert address_key("2001:db8:0:1::1") != address_key("2001:db8::1")
+    assert address_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert address_key(None) == "(unknown)"
 
 
 def test_a_dataset_outside_the_agreement_is_403_whether_or_not_it_exists(server: Server, shared: Shared) -> None:

@@ -84,6 +84,8 @@ def test_settings_come_from_the_api_section_and_bad_values_are_named() -> None:
         ({"tokens": 1}, "no setting 'tokens'"),
         ({"page_limit_default": 50, "page_limit_max": 10}, "page_limit_default"),
         ({"audit_commit_delay_us": 20_000}, "audit_commit_delay_us must be a whole number from 0 to 10,000"),
+        ({"anonymous_quota_per_minute": 0}, "anonymous_quota_per_minute must be a whole number from 1"),
+        ({"anonymous_quota_burst": True}, "anonymous_quota_burst"),
     ):
         with pytest.raises(EstateError, match=named):
             ApiSettings.from_mapping(bad)

@@ -2,8 +2,8 @@
 
 Every operation is called with generated inputs (valid and invalid); every
 answer must be no 5xx, a documented status, the documented content type, and a
-body that fits the documented schema. The quota is raised so generated calls
-are not all 429s.
+body that fits the documented schema. The quotas (per client, and per address
+for requests without a valid token) are raised so generated calls are not all 429s.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from tests.api.conftest import Shared, bearer, run_server, token_for
 
 @pytest.fixture
 def served(shared: Shared) -> Iterator[tuple[Any, str]]:
-    generous = ApiSettings(quota_per_minute=1_000_000, quota_burst=100_000)
+    generous = ApiSettings(
+        quota_per_minute=1_000_000,
+        quota_burst=100_000,
+        anonymous_quota_per_minute=1_000_000,
+        anonymous_quota_burst=100_000,
+    )
     for server in run_server(shared.root, generous):
         token = token_for(server.http, shared.client_id, shared.secret)
         yield schemathesis.openapi.from_url(f"{server.url}/v1/openapi.json"), token

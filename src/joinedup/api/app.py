@@ -5,7 +5,10 @@ client's quota, look up the client's and agreement's revocation (one small
 query), read what the agreement allows through :mod:`joinedup.sharing`, commit
 the audit entry (group commit: concurrent requests share a transaction, each
 waits for its own), and only then answer. Any failure on the way is a problem
-document, never data.
+document, never data. A refusal of a caller the token identifies (its agreement
+not live, a dataset or filter outside it, its client revoked) is audited as
+``access.denied`` before it is sent; a request carrying no valid token identifies
+nobody, so it is counted against its remote address instead.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joinedup import __version__
+from joinedup.access.authorize import DENIED
 from joinedup.api import cursors, token_endpoint
 from joinedup.api.callers import Caller, Callers, unauthorised
 from joinedup.api.jsonable import dumps
@@ -40,15 +45,25 @@ from joinedup.api.models import (
     TokenError,
     TokenResponse,
 )
-from joinedup.api.problems import PROBLEM_JSON, ApiProblem, documented, problem_response, problem_schema
-from joinedup.api.quota import Quotas
+from joinedup.api.problems import (
+    PROBLEM_JSON,
+    ApiProblem,
+    Refusal,
+    documented,
+    problem_response,
+    problem_schema,
+)
+from joinedup.api.quota import Quotas, remote_address
 from joinedup.api.settings import ApiSettings
 from joinedup.api.tokens import token_key
 from joinedup.audit import GroupCommitter
 from joinedup.errors import BusyError, InputError, JoinedupError, QueryError, SchemaError
 from joinedup.estate import Catalogue, Estate
-from joinedup.sharing import RecordPage as RecordPageResult
 from joinedup.sharing import (
+    AgreementNotLive,
+    FilterNotPermitted,
+    NotFound,
+    NotPermitted,
     SharedDataset,
     SharingError,
     open_datasets,
@@ -58,6 +73,8 @@ from joinedup.sharing import (
     read_records,
     shared_datasets,
 )
+from joinedup.sharing import RecordPage as RecordPageResult
+from joinedup.sharing.agreements import get_agreement
 
 log = logging.getLogger("joinedup.api")
 
@@ -67,6 +84,15 @@ _RESERVED = frozenset({"cursor", "limit"})
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"oauth2": []}]
 _TOKEN_ERROR = TokenError.model_json_schema()
 _OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"oauth2": []}]
+TOKEN_PATH = token_endpoint.PATH
+#: Remote addresses given a bucket of their own at once; past this (a flood from many addresses) new ones share one.
+_ADDRESSES = 65_536
+#: The slug of each sharing refusal of an identified caller (the reason its access.denied entry gives).
+_REFUSED = (
+    (FilterNotPermitted, "filter-not-permitted"),
+    (NotPermitted, "not-permitted"),
+    (AgreementNotLive, "agreement-not-live"),
+)
 
 
 class Service:
@@ -77,6 +103,9 @@ class Service:
         self.settings = settings
         self.key = token_key(estate)
         self.quotas = Quotas(settings.quota_per_minute, settings.quota_burst)
+        self.anonymous = Quotas(
+            settings.anonymous_quota_per_minute, settings.anonymous_quota_burst, max_keys=_ADDRESSES
+        )
         self.callers = Callers(estate, self.key, settings.agreement_cache_seconds)
         self.committer = GroupCommitter(estate, delay=settings.audit_commit_delay_us / 1_000_000)
         #: Whether single-record reads from a held view are answered on the event loop (SQLite catalogue only).
@@ -91,20 +120,23 @@ class Service:
     def caller(self, request: Request) -> Caller:
         claims = self.callers.claims(request.headers.get("authorization"))
         self.take_quota(claims.client_id)
-        return self.callers.caller(claims)
+        caller = self.callers.caller(claims)
+        # Whom a later refusal (a dataset or filter outside the agreement) names on the audit trail.
+        request.state.caller = caller
+        return caller
 
     def optional_caller(self, request: Request) -> Caller | None:
         return self.caller(request) if request.headers.get("authorization") else None
 
     def take_quota(self, client_id: str) -> None:
-        wait = self.quotas.take(client_id)
-        if wait:
-            raise ApiProblem(
-                429,
-                f"this client's quota ({self.settings.quota_per_minute} requests a minute) is used up; "
-                f"try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
+        _take(self.quotas, client_id, f"this client's quota ({self.settings.quota_per_minute} requests a minute)")
+
+    def take_anonymous(self, address: str) -> None:
+        """Count a request without a valid token against its remote address: a 429 problem when it is used up."""
+        per_minute = self.settings.anonymous_quota_per_minute
+        _take(
+            self.anonymous, address, f"this address's quota of requests without a valid token ({per_minute} a minute)"
+        )
 
     # -- audit --------------------------------------------------------------
 
@@ -127,6 +159,58 @@ class Service:
         except Exception as exc:
             log.error("audit entry could not be written (%s); the response was withheld", type(exc).__name__)
             raise _audit_unavailable() from None
+
+    def refusal_entry(self, refusal: Refusal, status: int, attempted: str, dataset: str | None) -> dict[str, Any]:
+        """The ``access.denied`` entry of a refusal, as a read's entry names its caller (catalogue queries)."""
+        detail: dict[str, Any] = {
+            "attempted": attempted,
+            "reason": refusal.reason,
+            "status": status,
+            "client": refusal.client_id,
+            "agreement": refusal.agreement_id,
+            **refusal.extra,
+        }
+        try:
+            agreement = get_agreement(self.estate, refusal.agreement_id)
+            purpose = agreement.audit_purpose
+            detail["purpose_category"] = agreement.purpose_category
+        except NotFound:
+            purpose = f"agreement {refusal.agreement_id}"
+        if dataset is not None and Catalogue(self.estate).find(dataset) is None:
+            # A name the caller made up could be anything, a person's name too: only that it is none is kept.
+            dataset = None
+            detail["dataset"] = "?"
+        if refusal.filters:
+            detail["filters"] = list(refusal.filters)
+        return {
+            "principal": refusal.principal,
+            "action": DENIED,
+            "purpose": purpose,
+            "dataset": dataset,
+            "detail": detail,
+        }
+
+    async def record_refusal(self, request: Request, problem: ApiProblem) -> None:
+        """Commit the refusal's ``access.denied`` entry before it is sent; a refusal all the same when it cannot."""
+        if problem.refusal is None:
+            return
+        route = request.scope.get("route")
+        # The route's template, never the path: a path holds the record id asked for.
+        attempted = f"{request.method} {getattr(route, 'path', '?')}"
+        try:
+            entry = await run_in_threadpool(
+                self.refusal_entry, problem.refusal, problem.status, attempted, request.path_params.get("name")
+            )
+            await self.committer.submit_async(**entry)
+        except Exception as exc:
+            _refusal_unrecorded(exc)
+
+    def record_refusal_sync(self, refusal: Refusal, status: int, attempted: str) -> None:
+        """:meth:`record_refusal` from a worker thread."""
+        try:
+            self.committer.append(**self.refusal_entry(refusal, status, attempted, None))
+        except Exception as exc:
+            _refusal_unrecorded(exc)
 
     # -- catalogue ----------------------------------------------------------
 
@@ -162,9 +246,10 @@ def create_app(estate_path: Path, *, settings: ApiSettings | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.service = service
-    _handlers(app)
+    _handlers(app, service)
     _routes(app, service)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(_Anonymous, service=service)
     app.add_middleware(_Contained)
     return app
 
@@ -177,7 +262,7 @@ def _routes(app: FastAPI, service: Service) -> None:
     estate = service.estate
 
     @app.post(
-        f"{PREFIX}/token",
+        TOKEN_PATH,
         tags=["authentication"],
         summary="Get a bearer token (OAuth 2.0 client credentials)",
         response_model=TokenResponse,
@@ -237,11 +322,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         if shared is None and not opened:
             if caller is not None:
                 # Whether or not it exists, as the records path answers: a partner learns nothing of other datasets.
-                raise ApiProblem(
-                    403,
-                    f"dataset {name!r} is not shared under agreement {caller.agreement.id}",
-                    slug="not-permitted",
-                )
+                raise NotPermitted(f"dataset {name!r} is not shared under agreement {caller.agreement.id}")
             if info is None:
                 raise ApiProblem(404, f"no dataset named {name!r}")
             raise unauthorised(f"dataset {name!r} is not open data: a bearer token is required", invalid=False)
@@ -339,14 +420,32 @@ def _routes(app: FastAPI, service: Service) -> None:
         tags=["agreements"],
         summary="The public register of data-sharing agreements",
         response_model=AgreementRegister,
-        responses=documented(),
+        responses=documented(429),
     )
     def agreements() -> Response:
         return _json({"data": public_register(estate)})
 
-    @app.get(f"{PREFIX}/health", tags=["service"], summary="Whether the service is up", response_model=Health)
+    @app.get(
+        f"{PREFIX}/health",
+        tags=["service"],
+        summary="Whether the service is up",
+        response_model=Health,
+        responses=documented(429),
+    )
     def health() -> Response:
         return _json({"status": "ok", "version": __version__, "time": datetime.now(UTC)})
+
+
+def _take(quotas: Quotas, key: str, quota: str) -> None:
+    wait = quotas.take(key)
+    if wait:
+        raise ApiProblem(429, f"{quota} is used up; try again in {wait} seconds", headers={"Retry-After": str(wait)})
+
+
+def _refusal_unrecorded(exc: Exception) -> None:
+    # The kind of error only: its text could quote the entry. The refusal is sent all the same: withholding it
+    # would give the caller nothing more, and a 503 would tell them the trail is down.
+    log.error("a refusal could not be recorded on the audit trail (%s); it was sent all the same", type(exc).__name__)
 
 
 def _audit_unavailable() -> ApiProblem:
@@ -445,16 +544,19 @@ def _dataset_links(name: str, shared: bool) -> dict[str, str | None]:
 # -- errors ---------------------------------------------------------------------
 
 
-def _handlers(app: FastAPI) -> None:
-    async def api_problem(_: Request, exc: Exception) -> Response:
+def _handlers(app: FastAPI, service: Service) -> None:
+    async def api_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiProblem)
+        await service.record_refusal(request, exc)
         return problem_response(exc)
 
-    async def sharing_error(_: Request, exc: Exception) -> Response:
+    async def sharing_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SharingError)
         status = int(exc.status)
         headers = {"WWW-Authenticate": 'Bearer realm="joinedup", error="invalid_token"'} if status == 401 else None
-        return problem_response(ApiProblem(status, str(exc), slug=exc.kind, headers=headers))
+        problem = ApiProblem(status, str(exc), slug=exc.kind, headers=headers, refusal=_refusal(request, exc))
+        await service.record_refusal(request, problem)
+        return problem_response(problem)
 
     async def joinedup_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, JoinedupError)
@@ -491,6 +593,41 @@ def _handlers(app: FastAPI) -> None:
     app.add_exception_handler(JoinedupError, joinedup_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+
+
+def _refusal(request: Request, exc: SharingError) -> Refusal | None:
+    """The refusal of the identified caller in ``exc``, when it is one (not a bad limit or cursor, say)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    reason = next((slug for kind, slug in _REFUSED if isinstance(exc, kind)), None)
+    if caller is None or reason is None:
+        return None
+    filters = exc.fields if isinstance(exc, FilterNotPermitted) else ()
+    return Refusal(caller.client.principal, caller.client_id, caller.agreement.id, reason, filters)
+
+
+class _Anonymous:
+    """Requests carrying no valid token take one from their remote address's bucket (429 when it is empty).
+
+    Nobody is identified by them (no token, or a malformed, forged or expired one), so they are not audited;
+    this keeps a flood of them from one address down. ``POST /v1/token`` counts its own failures.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == TOKEN_PATH):
+            await self.app(scope, receive, send)
+            return
+        # A valid token is checked in memory (remembered once verified): its requests count against its client.
+        if not self.service.callers.verifies(Headers(scope=scope).get("authorization")):
+            try:
+                self.service.take_anonymous(remote_address(scope))
+            except ApiProblem as problem:
+                await problem_response(problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _Contained:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from joinedup.api.problems import ApiProblem
+from joinedup.api.problems import ApiProblem, Refusal
 from joinedup.api.tokens import InvalidToken, TokenClaims, check
 from joinedup.estate import Estate
 from joinedup.sharing import Agreement, AgreementNotLive, Client, live_agreement
@@ -82,22 +82,51 @@ class Callers:
             self._verified[token] = claims
         return claims
 
+    def verifies(self, authorization: str | None) -> bool:
+        """Whether the header carries a token this service signed that has not expired (no catalogue query)."""
+        try:
+            self.claims(authorization)
+        except ApiProblem:
+            return False
+        return True
+
     def caller(self, claims: TokenClaims) -> Caller:
-        """The client and its agreement, refused (401, 403) when revoked, rotated or no longer live."""
+        """The client and its agreement, refused (401, 403) when revoked, rotated or no longer live.
+
+        Past the token's signature the caller is identified (its client's principal): each refusal from here on
+        carries a :class:`Refusal`, so it is audited before it is sent.
+        """
         state = self._state(claims.client_id)
         if state is None:
+            # Nobody to name: no principal is left to hold to account.
             raise unauthorised("the client this token was issued to no longer exists")
         name, principal, agreement_id, client_revoked, rotated, agreement_revoked, disabled = state
+
+        def refused(detail: str, reason: str, **extra: str) -> ApiProblem:
+            problem = unauthorised(detail)
+            problem.refusal = Refusal(str(principal), claims.client_id, claims.agreement_id, reason, extra=extra)
+            return problem
+
         if client_revoked is not None:
-            raise unauthorised("the client this token was issued to has been revoked")
+            raise refused("the client this token was issued to has been revoked", "client-revoked")
         # An admin may disable the client's principal like any other (`joinedup principal disable`): at once.
         if disabled is None or bool(disabled):
-            raise unauthorised("the client this token was issued to has been disabled")
+            raise refused("the client this token was issued to has been disabled", "client-disabled")
         if agreement_id != claims.agreement_id:
-            raise unauthorised("the client's agreement has changed since this token was issued; request a new one")
+            raise refused(
+                "the client's agreement has changed since this token was issued; request a new one",
+                "agreement-changed",
+                client_agreement=str(agreement_id),
+            )
         if rotated is not None and _seconds(rotated) > claims.issued_at:
-            raise unauthorised("the client's secret was rotated after this token was issued; request a new one")
-        agreement = self._agreement(agreement_id, revoked=agreement_revoked is not None)
+            raise refused(
+                "the client's secret was rotated after this token was issued; request a new one", "secret-rotated"
+            )
+        try:
+            agreement = self._agreement(agreement_id, revoked=agreement_revoked is not None)
+        except ApiProblem as exc:
+            exc.refusal = Refusal(str(principal), claims.client_id, claims.agreement_id, exc.slug)
+            raise
         client = Client(claims.client_id, str(name), str(agreement_id), str(principal), False)
         return Caller(client, agreement)
 

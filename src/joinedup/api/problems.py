@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,8 +60,27 @@ class Problem(BaseModel):
     detail: str = Field(description="What was wrong with this request, and what to do about it.")
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Who an identified caller is, and why they were refused: what the ``access.denied`` entry says.
+
+    Nothing here comes from the request's values: no token, record id or filter value (a filter's name is kept
+    only when it is a field of the dataset).
+    """
+
+    principal: str
+    client_id: str
+    #: The agreement the caller acted under (the token's).
+    agreement_id: str
+    #: A slug: ``agreement-not-live``, ``not-permitted``, ``filter-not-permitted``, ``client-revoked`` ...
+    reason: str
+    #: The names of refused filters (each a field of the dataset, or ``?``).
+    filters: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
 class ApiProblem(Exception):
-    """Raised anywhere in the API to answer with a problem."""
+    """Raised anywhere in the API to answer with a problem; with ``refusal``, one audited before it is sent."""
 
     def __init__(
         self,
@@ -70,6 +90,7 @@ class ApiProblem(Exception):
         slug: str | None = None,
         title: str | None = None,
         headers: Mapping[str, str] | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -77,6 +98,7 @@ class ApiProblem(Exception):
         self.slug = slug or SLUGS.get(status, "error")
         self.title = title or TITLES.get(status, "Error")
         self.headers = dict(headers or {})
+        self.refusal = refusal
 
 
 def problem_body(status: int, detail: str, *, slug: str | None = None, title: str | None = None) -> dict[str, Any]:
@@ -111,7 +133,8 @@ DESCRIPTIONS = {
     401: "No bearer token, or one that is malformed, forged or expired. Request a token from /v1/token.",
     403: "The client's agreement is not live (not started, ended or revoked), or does not cover this dataset.",
     404: "No such dataset, or no such record (records of people who objected are not found either).",
-    429: "The client's quota is used up; wait for the seconds in Retry-After.",
+    429: "The client's quota, or this address's quota of requests without a valid token, is used up; "
+    "wait for the seconds in Retry-After.",
     503: "The access could not be recorded on the audit trail, so no data was sent; try again.",
 }
 

@@ -14,6 +14,8 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "token_ttl_seconds": (30, 3600),
     "quota_per_minute": (1, 1_000_000),
     "quota_burst": (1, 100_000),
+    "anonymous_quota_per_minute": (1, 1_000_000),
+    "anonymous_quota_burst": (1, 100_000),
     "page_limit_default": (1, MAX_LIMIT),
     "page_limit_max": (1, MAX_LIMIT),
     "agreement_cache_seconds": (0, 60),
@@ -29,6 +31,10 @@ class ApiSettings:
     quota_per_minute: int = 600
     #: ... and how many it may make at once before the bucket runs dry.
     quota_burst: int = 60
+    #: The same for each remote address's requests that carry no valid token (anonymous reads, a missing,
+    #: malformed, forged or expired token, failed token requests): nobody is identified, so the address is counted.
+    anonymous_quota_per_minute: int = 120
+    anonymous_quota_burst: int = 30
     #: Records on a page when the request gives no ``limit``, and the most it may ask for.
     page_limit_default: int = 100
     page_limit_max: int = 1000

@@ -6,7 +6,10 @@ The client authenticates with its id and secret, either with HTTP Basic
 are the JSON the RFC requires (``error``, ``error_description``, as
 ``application/json``), carrying the problem document's members as well, so a
 client reading either shape understands them. Issuing a token is recorded on
-the audit trail (``api.token``).
+the audit trail (``api.token``), and so is refusing one to a client that proved
+its secret but whose agreement is not live (``access.denied``). A request that
+fails counts against its remote address's quota of requests without a valid
+token; one that gets a token does not.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from joinedup.api.problems import TITLES, TYPE_PREFIX
+from joinedup.api.problems import TITLES, TYPE_PREFIX, Refusal
+from joinedup.api.quota import remote_address
 from joinedup.api.tokens import issue
 from joinedup.sharing import AgreementNotLive, BadCredentials, authenticate_client, live_agreement
 from joinedup.sharing.clients import client_exists
@@ -29,6 +33,7 @@ from joinedup.sharing.clients import client_exists
 if TYPE_CHECKING:
     from joinedup.api.app import Service
 
+PATH = "/v1/token"
 GRANT = "client_credentials"
 _MAX_BODY = 4096
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -76,11 +81,16 @@ def _error_response(exc: _OAuthError) -> Response:
 
 
 async def issue_token(request: Request, service: Service) -> Response:
+    # Taken before the body is read or a secret checked (scrypt is slow on purpose), given back on success.
+    address = remote_address(request.scope)
+    service.take_anonymous(address)
     try:
         client_id, secret = await _credentials(request)
-        return await run_in_threadpool(_grant, service, client_id, secret)
+        answer = await run_in_threadpool(_grant, service, client_id, secret)
     except _OAuthError as exc:
         return _error_response(exc)
+    service.anonymous.give_back(address)
+    return answer
 
 
 async def _credentials(request: Request) -> tuple[str, str]:
@@ -157,6 +167,9 @@ def _grant(service: Service, client_id: str, secret: str) -> Response:
     try:
         agreement = live_agreement(estate, client.agreement_id)
     except AgreementNotLive as exc:
+        # The secret proved who is asking: a refusal of an identified caller, on the trail before it is sent.
+        refusal = Refusal(client.principal, client.id, client.agreement_id, "agreement-not-live")
+        service.record_refusal_sync(refusal, 400, f"POST {PATH}")
         raise _OAuthError("unauthorized_client", str(exc)) from None
     ttl = service.settings.token_ttl_seconds
     token, claims = issue(service.key, estate.config.name, client.id, agreement.id, ttl)

@@ -5,7 +5,15 @@ What the API (and lifecycle) use is exported here; the CLI uses the modules.
 
 from joinedup.sharing.agreements import Agreement, live_agreement, public_register
 from joinedup.sharing.clients import Client, authenticate_client
-from joinedup.sharing.errors import AgreementNotLive, BadCredentials, BadRequest, NotFound, NotPermitted, SharingError
+from joinedup.sharing.errors import (
+    AgreementNotLive,
+    BadCredentials,
+    BadRequest,
+    FilterNotPermitted,
+    NotFound,
+    NotPermitted,
+    SharingError,
+)
 from joinedup.sharing.recipients import Recipient, open_datasets, recipients_for
 from joinedup.sharing.records import (
     RecordPage,
@@ -22,6 +30,7 @@ __all__ = [
     "BadCredentials",
     "BadRequest",
     "Client",
+    "FilterNotPermitted",
     "NotFound",
     "NotPermitted",
     "Recipient",

@@ -53,6 +53,18 @@ class BadRequest(SharingError):
     status = 400
 
 
+class FilterNotPermitted(BadRequest):
+    """A filter on a field the agreement does not share (the API's 400, audited as a refusal).
+
+    :attr:`fields` names each refused filter as a field of the dataset, or ``?`` where it is none: a filter's name
+    is whatever the caller typed, and only the catalogue's own names are safe to keep.
+    """
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 class BadCursor(BadRequest):
     """A page cursor that is malformed, edited, or from another query or dataset version (the API's 400)."""
 

@@ -38,7 +38,7 @@ from joinedup.linkage.prepare import record_id_sql
 from joinedup.sharing import keys, views
 from joinedup.sharing.agreements import Agreement, DatasetTerms
 from joinedup.sharing.clients import Client
-from joinedup.sharing.errors import AgreementNotLive, BadRequest, NotFound, NotPermitted
+from joinedup.sharing.errors import AgreementNotLive, BadRequest, FilterNotPermitted, NotFound, NotPermitted
 from joinedup.sharing.names import snake
 from joinedup.sharing.objections import KINDS, objector_hashes, register_version
 from joinedup.storage import delta
@@ -145,13 +145,16 @@ class _Plan:
 
     def filter_sql(self, filters: Mapping[str, str], params: dict[str, Any]) -> str:
         by_out = {c.out: c for c in self.columns}
+        refused = sorted(name for name in filters if name not in by_out)
+        if refused:
+            known = {snake(n) for n in self.specs}
+            raise FilterNotPermitted(
+                f"filter {refused[0]!r}: not a field agreement {self.agreement.id} shares from {self.dataset!r}",
+                tuple(sorted({name if name in known else "?" for name in refused})),
+            )
         parts = []
         for index, (name, value) in enumerate(sorted(filters.items())):
-            column = by_out.get(name)
-            if column is None:
-                raise BadRequest(
-                    f"filter {name!r}: not a field agreement {self.agreement.id} shares from {self.dataset!r}"
-                )
+            column = by_out[name]
             if not isinstance(value, str):
                 raise BadRequest(f"filter {name!r}: expected one value")
             params[f"f{index}"] = value
