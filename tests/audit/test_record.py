@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from joinedup.access import add_principal, bootstrap_admin
 from joinedup.audit import log, record, record_now, release, verify
+from joinedup.audit.record import Fields, prepare
 from joinedup.errors import BusyError, InputError, TamperingError
 from joinedup.estate import Estate
 from joinedup.estate.models import Dataset
@@ -138,3 +139,46 @@ def test_a_catalogue_locked_by_another_process_is_a_one_line_busy_error(tmp_path
         other.close()
         estate.close()
     assert BusyError.exit_code == 1
+
+
+# -- repeated entries: their cleaned texts are remembered, and must come out exactly as when cleaned afresh ---------
+
+
+def _read_entry(estate: Estate, **detail: object) -> Fields:
+    return prepare(
+        estate,
+        principal="partner-client",
+        action="sharing.read",
+        purpose="agreement DSA-1: research",
+        dataset="people",
+        columns=["person_id", "nhs_number"],
+        row_count=1,
+        detail=detail,
+    )
+
+
+def test_a_remembered_entry_keeps_each_value_s_type(estate: Estate) -> None:
+    # 0 == False and 1 == 1.0 as keys of a cache; stored, they are different JSON.
+    assert _read_entry(estate, excluded=0).encoded[2] == '{"excluded":0}'
+    assert _read_entry(estate, excluded=False).encoded[2] == '{"excluded":false}'
+    assert _read_entry(estate, excluded=1).encoded[2] == '{"excluded":1}'
+    assert _read_entry(estate, excluded=1.0).encoded[2] == '{"excluded":1.0}'
+
+
+def test_a_remembered_entry_is_redacted_as_a_fresh_one_is(estate: Estate) -> None:
+    detail = {"note": "asked about 943 476 5919", "client": "c1", "count": 3}
+    first = _read_entry(estate, **detail)
+    again = _read_entry(estate, **detail)  # from the cache
+    # Long text is never remembered: the same detail made too long to cache, cleaned afresh.
+    padded = _read_entry(estate, **detail, padding="x" * 300)
+    assert first == again
+    assert "943" not in first.encoded[2] and "[nhs number]" in first.encoded[2]
+    assert first.detail["mentions"] and first.detail["mentions"] == padded.detail["mentions"]
+    assert {k: v for k, v in padded.detail.items() if k != "padding"} == first.detail
+
+
+def test_changing_a_prepared_entry_does_not_change_the_next(estate: Estate) -> None:
+    first = _read_entry(estate, client="c1")
+    first.detail["client"] = "someone else"
+    first.detail["mentions"] = ["forged"]
+    assert _read_entry(estate, client="c1").detail == {"client": "c1"}

@@ -205,3 +205,26 @@ def test_an_erased_person_is_gone_from_the_view_at_the_next_read(planted: Plante
         read_record(estate, client=client, agreement=agreement, dataset="people", record_id=planted_person["id"])
     assert read_record(estate, client=client, agreement=agreement, dataset="people",
                        record_id=other["id"]).records == [other]  # fmt: skip
+
+
+def test_record_ids_decode_alike_from_many_threads_at_once() -> None:
+    # Each thread keeps a decryption context of its own: shared, concurrent reads would garble each other's ids.
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = bytes(range(32))
+    pairs = [(ingest, row) for ingest in (1, 2, 7) for row in range(400)]
+    plain = b"".join(i.to_bytes(8, "little") + r.to_bytes(8, "little") for i, r in pairs)
+    blocks = sharing_keys.encrypt_ids(key, "people", plain)
+    # A record id is the two little-endian halves of its block, each written as 16 hex digits.
+    halves = [blocks[n : n + 8][::-1].hex() for n in range(0, len(blocks), 8)]
+    ids = [halves[n] + halves[n + 1] for n in range(0, len(halves), 2)]
+    assert sharing_keys.decode_record_id(key, "people", ids[5]) == pairs[5]
+
+    def decode_all(dataset: str) -> list[tuple[int, int] | None]:
+        return [sharing_keys.decode_record_id(key, dataset, i) for i in ids]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(decode_all, ["people"] * 8 + ["other"] * 4))
+    assert all(r == pairs for r in results[:8])
+    # Another dataset's key: the same ids stand for other rows (or none), never these.
+    assert all(r != pairs for r in results[8:])

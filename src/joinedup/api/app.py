@@ -24,10 +24,12 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joinedup import __version__
@@ -85,6 +87,8 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"oauth2": []}]
 _TOKEN_ERROR = TokenError.model_json_schema()
 _OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"oauth2": []}]
 TOKEN_PATH = token_endpoint.PATH
+#: The route a partner calls most: answered by :class:`_HotRoute` without the router (see there).
+RECORD_PATH = f"{PREFIX}/datasets/{{name}}/records/{{record_id}}"
 #: Remote addresses given a bucket of their own at once; past this (a flood from many addresses) new ones share one.
 _ADDRESSES = 65_536
 #: The slug of each sharing refusal of an identified caller (the reason its access.denied entry gives).
@@ -249,6 +253,7 @@ def create_app(estate_path: Path, *, settings: ApiSettings | None = None) -> Fas
     _handlers(app, service)
     _routes(app, service)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(_HotRoute, service=service, route=_route(app, RECORD_PATH), handlers=app.exception_handlers)
     app.add_middleware(_Anonymous, service=service)
     app.add_middleware(_Contained)
     return app
@@ -392,7 +397,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         )
 
     @app.get(
-        f"{PREFIX}/datasets/{{name}}/records/{{record_id}}",
+        RECORD_PATH,
         tags=["records"],
         summary="One record, as the caller's agreement allows",
         response_model=OneRecord,
@@ -400,20 +405,9 @@ def _routes(app: FastAPI, service: Service) -> None:
         openapi_extra={"security": _BEARER},
     )
     async def one_record(name: str, record_id: str, request: Request) -> Response:
-        # On SQLite the caller check and a read from a view already held are two indexed queries (tens of
-        # microseconds): done here, as a worker thread's hand-offs cost more. Building a view, or any read on
-        # PostgreSQL, runs in a worker thread. The wait for the audit commit holds no thread either way, so
-        # concurrent reads share a group commit.
-        if service.inline_reads:
-            caller = service.caller(request)
-            page = _held_record(service, caller, name, record_id)
-            if page is None:
-                page = await run_in_threadpool(_one_record, service, caller, name, record_id)
-        else:
-            caller = await run_in_threadpool(service.caller, request)
-            page = await run_in_threadpool(_one_record, service, caller, name, record_id)
-        await service.audited_async(page.entry)
-        return _json({"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}})
+        # Normally answered by _HotRoute before the router is reached; this route documents it (OpenAPI) and
+        # answers when the app is mounted where the hot path does not look.
+        return await _record_response(service, request, name, record_id)
 
     @app.get(
         f"{PREFIX}/agreements",
@@ -455,6 +449,24 @@ def _audit_unavailable() -> ApiProblem:
         slug="audit-unavailable",
         title="Audit trail unavailable",
     )
+
+
+async def _record_response(service: Service, request: Request, name: str, record_id: str) -> Response:
+    """``GET /v1/datasets/{name}/records/{record_id}``: the one record, audited before it is sent."""
+    # On SQLite the caller check and a read from a view already held are two indexed queries (tens of
+    # microseconds): done here, as a worker thread's hand-offs cost more. Building a view, or any read on
+    # PostgreSQL, runs in a worker thread. The wait for the audit commit holds no thread either way, so
+    # concurrent reads share a group commit.
+    if service.inline_reads:
+        caller = service.caller(request)
+        page = _held_record(service, caller, name, record_id)
+        if page is None:
+            page = await run_in_threadpool(_one_record, service, caller, name, record_id)
+    else:
+        caller = await run_in_threadpool(service.caller, request)
+        page = await run_in_threadpool(_one_record, service, caller, name, record_id)
+    await service.audited_async(page.entry)
+    return _json({"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}})
 
 
 def _held_record(service: Service, caller: Caller, name: str, record_id: str) -> RecordPageResult | None:
@@ -628,6 +640,49 @@ class _Anonymous:
                 await problem_response(problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _route(app: FastAPI, path: str) -> APIRoute:
+    return next(r for r in app.routes if isinstance(r, APIRoute) and r.path == path)
+
+
+class _HotRoute:
+    """``GET`` of one record answered here, past the quotas and containment, without the router.
+
+    It is the call partners make most, and FastAPI's per-request machinery (route search, dependency solving,
+    the exit stack) cost more than the read itself. The answer is the route's own (:func:`_record_response`), the
+    route's path parameters and template are set in the scope as the router sets them (refusals name the
+    template), and errors go to the app's exception handlers, so the response is the one the route gives.
+    Anything else, a ``HEAD`` included, goes on to the router.
+    """
+
+    def __init__(
+        self, app: ASGIApp, service: Service, route: APIRoute, handlers: dict[Any, Callable[..., Any]]
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.route = route
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        match, child = self.route.matches(scope)
+        if match is not Match.FULL:
+            await self.app(scope, receive, send)
+            return
+        scope.update(child)
+        request = Request(scope, receive)
+        params = child["path_params"]
+        try:
+            response = await _record_response(self.service, request, params["name"], params["record_id"])
+        except Exception as exc:
+            handler = next((self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
 
 
 class _Contained:

@@ -8,8 +8,18 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+#: Types JSON holds as they are (exact types: a subclass, an enum say, goes through the checks below).
+_NATIVE = frozenset({str, int, bool, type(None)})
+
 
 def jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _NATIVE:
+        return value
+    if kind is dict:
+        return {str(k): v if type(v) in _NATIVE else jsonable(v) for k, v in value.items()}
+    if kind is date:
+        return value.isoformat()
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
@@ -31,6 +41,10 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: One encoder: ``json.dumps`` with options builds a new one per call, which showed on the API's hottest path.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(document: Any) -> bytes:
     """``document`` as compact UTF-8 JSON (values converted by :func:`jsonable`)."""
-    return json.dumps(jsonable(document), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _ENCODER.encode(jsonable(document)).encode()

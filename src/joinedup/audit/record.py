@@ -88,7 +88,13 @@ class Fields:
     @functools.cached_property
     def encoded(self) -> tuple[str, str, str]:
         """The columns, subjects and detail as the canonical JSON the entry stores and hashes."""
-        return canonical_json(list(self.columns)), canonical_json(list(self.subjects)), canonical_json(self.detail)
+        return _json_list(self.columns), canonical_json(list(self.subjects)), canonical_json(self.detail)
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_list(texts: tuple[str, ...]) -> str:
+    # An entry's columns: the same few lists again and again.
+    return canonical_json(list(texts))
 
 
 def record(
@@ -169,6 +175,17 @@ def prepare(
     secret = estate_secret(estate)
     facts: dict[str, Any] = {}
     mentions: set[str] = set()
+    column_list = [str(c) for c in columns]
+    if sql is None and names is None:
+        # The usual entry (an API read, say) repeats the same principal, purpose, dataset, columns and detail
+        # texts: cleaned once, remembered (a bounded cache, keyed by the secret too).
+        remembered = _clean_repeated(secret, principal, purpose, dataset, column_list, detail)
+        if remembered is not None:
+            principal, purpose, dataset, cleaned_columns, cleaned_detail, found_all = remembered
+            return _fields(
+                action, principal, purpose, dataset, dataset_version, row_count, cleaned_columns,
+                dict(cleaned_detail), set(found_all), secret, people,
+            )  # fmt: skip
 
     def clean(text: str) -> str:
         # Every free-text field goes through the one detector; what it finds is kept as keyed hashes.
@@ -180,7 +197,6 @@ def prepare(
         cleaned, found = redact_detail(secret, detail)
         facts.update(cleaned)
         mentions.update(found)
-    column_list = [str(c) for c in columns]
     sealed: bytes | None = None
     if sql is not None:
         redacted = redact_sql(secret, sql, names)
@@ -197,13 +213,91 @@ def prepare(
     principal = clean(principal)
     purpose = clean(purpose) if purpose else purpose
     dataset = clean(dataset) if dataset else dataset
+    return _fields(
+        action, principal, purpose, dataset, dataset_version, row_count, tuple(column_list), facts, mentions,
+        secret, people, sealed,
+    )  # fmt: skip
+
+
+#: Repeated entries' cleaned texts remembered at most (each a few short strings), and how long each may be.
+_REPEATED = 1024
+_SHORT = 200
+#: Detail values a remembered entry may hold: flat, hashable, and short when text.
+_FLAT = frozenset({str, int, float, bool, type(None)})
+_TEXT = frozenset({str})
+
+
+def _clean_repeated(
+    secret: bytes,
+    principal: str,
+    purpose: str | None,
+    dataset: str | None,
+    columns: list[str],
+    detail: Mapping[str, Any] | None,
+) -> tuple[str, str | None, str | None, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, ...]] | None:
+    """:func:`_cleaned` of these fields when they are short and ``detail`` is flat; else None (clean them afresh)."""
+    names = tuple(detail) if detail else ()
+    values = tuple(detail.values()) if detail else ()
+    kinds = tuple(map(type, values))
+    if not _FLAT.issuperset(kinds) or not _TEXT.issuperset(map(type, names)):
+        return None
+    texts = (principal, purpose or "", dataset or "", *columns, *(v for v in values if type(v) is str))
+    if max(map(len, texts)) > _SHORT:
+        return None
+    # Each value's type is part of the key: 0 == False and 1 == 1.0, but they are stored differently.
+    return _cleaned(secret, principal, purpose, dataset, tuple(columns), tuple(zip(names, kinds, values, strict=True)))
+
+
+@functools.lru_cache(maxsize=_REPEATED)
+def _cleaned(
+    secret: bytes,
+    principal: str,
+    purpose: str | None,
+    dataset: str | None,
+    columns: tuple[str, ...],
+    items: tuple[tuple[str, type, Any], ...],
+) -> tuple[str, str | None, str | None, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, ...]]:
+    found: set[str] = set()
+
+    def clean(text: str) -> str:
+        redacted = redact_text(secret, text)
+        found.update(redacted.hashes)
+        return redacted.text
+
+    cleaned_detail, in_detail = redact_detail(secret, {k: v for k, _, v in items}) if items else ({}, [])
+    found.update(in_detail)
+    # A tuple the caller copies: what is remembered cannot be changed through an entry.
+    return (
+        clean(principal),
+        clean(purpose) if purpose else purpose,
+        clean(dataset) if dataset else dataset,
+        tuple(clean(c) for c in columns),
+        tuple(cleaned_detail.items()),
+        tuple(sorted(found)),
+    )
+
+
+def _fields(
+    action: str,
+    principal: str,
+    purpose: str | None,
+    dataset: str | None,
+    dataset_version: int | None,
+    row_count: int | None,
+    columns: tuple[str, ...],
+    facts: dict[str, Any],
+    mentions: set[str],
+    secret: bytes,
+    people: list[Subject],
+    sealed: bytes | None = None,
+) -> Fields:
+    """The entry's :class:`Fields` from its cleaned texts, with the mentions found and the subjects' hashes."""
     if mentions:
         facts["mentions"] = sorted(mentions)
     hashes = sorted(set(hash_subjects(secret, people)))
     fields = Fields(
-        principal, action, purpose, dataset, dataset_version, row_count, tuple(column_list), tuple(hashes), facts,
-        sealed,
-    )  # fmt: skip
+        principal, action, purpose, dataset, dataset_version, row_count, columns, tuple(hashes), facts, sealed
+    )
     try:
         for text in (principal, purpose, dataset, *fields.encoded):
             (text or "").encode("utf-8")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from joinedup.audit.keys import read_cached, write_once
+from joinedup.audit.keys import key_file, read_cached, write_once
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
 
@@ -30,7 +29,7 @@ _NONCE = 12
 
 def seal_key(estate: Estate) -> AESGCM:
     """The estate's sealing key, made (mode 0600) the first time a query is sealed."""
-    name = os.path.join(estate.root, "keys", SEAL_KEY_FILE)
+    name = key_file(estate.root, SEAL_KEY_FILE)
     found = read_cached(name, _load)
     if found is None:
         write_once(Path(name), (json.dumps({"key": secrets.token_hex(32)}) + "\n").encode(), 0o600)
@@ -41,7 +40,7 @@ def seal_key(estate: Estate) -> AESGCM:
 
 def existing_seal_key(estate: Estate) -> AESGCM | None:
     """The sealing key, or None when nothing was ever sealed (reading never makes one)."""
-    return read_cached(os.path.join(estate.root, "keys", SEAL_KEY_FILE), _load)
+    return read_cached(key_file(estate.root, SEAL_KEY_FILE), _load)
 
 
 def _load(path: Path) -> AESGCM:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from joinedup.audit.keys import read_cached
+from joinedup.audit.keys import key_file, read_cached
 from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.estate.estate import SECRET_FILE
@@ -29,7 +28,7 @@ SUBJECT_KINDS = ("nhs_number", "ni_number", "person_key")
 
 def estate_secret(estate: Estate) -> bytes:
     """``estate.secret``, read again only when the file changes (every append needs it)."""
-    found = read_cached(os.path.join(estate.root, "keys", SECRET_FILE), lambda _: estate.secret)
+    found = read_cached(key_file(estate.root, SECRET_FILE), lambda _: estate.secret)
     return estate.secret if found is None else found  # a missing file raises the estate's own error
 
 

@@ -1,0 +1,79 @@
+"""The one-record read is answered before the router (``_HotRoute``): the same answers as the route, refusals too."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.middleware.exceptions import ExceptionMiddleware
+
+from joinedup.api import ApiSettings, create_app
+from joinedup.api.app import RECORD_PATH
+from joinedup.audit import log
+from tests.api.conftest import Shared, bearer, token_for
+
+
+def _ids(client: TestClient, headers: dict[str, str]) -> list[str]:
+    page = client.get("/v1/datasets/people/records", headers=headers)
+    assert page.status_code == 200, page.text
+    return [record["id"] for record in page.json()["data"]]
+
+
+def test_a_record_read_never_reaches_the_router(
+    client: TestClient, shared: Shared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = bearer(token_for(client, shared.client_id, shared.secret))
+    ids = _ids(client, headers)
+
+    def routed(*_: object) -> None:
+        raise AssertionError("the record route's handler ran: the hot path was not taken")
+
+    monkeypatch.setattr(APIRoute, "handle", routed)
+    answer = client.get(f"/v1/datasets/people/records/{ids[0]}", headers=headers)
+    assert answer.status_code == 200
+    assert answer.json()["data"]["id"] == ids[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/datasets/people/records/{id}", 200),
+        ("/v1/datasets/people/records/" + "0" * 32, 404),  # a record id of nothing the agreement sees
+        ("/v1/datasets/people/records/not-an-id", 404),
+        ("/v1/datasets/nowhere/records/{id}", 403),  # not shared under the agreement: audited
+    ],
+)
+def test_the_hot_path_answers_as_the_route_does(shared: Shared, path: str, status: int) -> None:
+    app = create_app(shared.root, settings=ApiSettings())
+    # The route alone: the router behind the app's exception handlers, without the middleware in front.
+    routed_app = ExceptionMiddleware(AsyncExitStackMiddleware(app.router), handlers=app.exception_handlers)
+    with TestClient(app, raise_server_exceptions=False) as hot, TestClient(routed_app) as routed:
+        headers = bearer(token_for(hot, shared.client_id, shared.secret))
+        target = path.format(id=_ids(hot, headers)[0])
+        before = len(log(shared.estate))
+        fast = hot.get(target, headers=headers)
+        after_fast = log(shared.estate)[before:]
+        slow = routed.get(target, headers=headers)
+        after_slow = log(shared.estate)[before + len(after_fast) :]
+    assert fast.status_code == status
+    assert (fast.status_code, fast.headers["content-type"], fast.json()) == (
+        slow.status_code,
+        slow.headers["content-type"],
+        slow.json(),
+    )
+    # Each wrote the same kind of entry (a read, a refusal, or nothing for a record that is not there).
+    assert [(e.action, e.detail.get("attempted")) for e in after_fast] == [
+        (e.action, e.detail.get("attempted")) for e in after_slow
+    ]
+    if fast.status_code == 403:
+        assert after_fast[0].action == "access.denied"
+        assert after_fast[0].detail["attempted"] == f"GET {RECORD_PATH}"
+
+
+def test_other_methods_on_a_record_go_to_the_router(client: TestClient, shared: Shared) -> None:
+    headers = bearer(token_for(client, shared.client_id, shared.secret))
+    record = _ids(client, headers)[0]
+    answer = client.post(f"/v1/datasets/people/records/{record}", headers=headers)
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
