@@ -172,6 +172,7 @@ def test_every_audited_read_and_change_has_a_rule() -> None:
         "quarantine.read",
         "data.erase",
         "data.retention",
+        "api.serve",
     ):
         assert action in PERMISSIONS
     with pytest.raises(ValueError, match="no permission rule"):

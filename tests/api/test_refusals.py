@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from joinedup.access import disable_principal
+from joinedup.access import disable_principal, enable_principal
 from joinedup.api import ApiSettings
 from joinedup.api.tokens import issue, token_key
 from joinedup.audit import AuditEntry, log, verify
@@ -139,6 +139,58 @@ def test_an_agreement_not_live_is_audited_on_reads_and_on_token_requests(server:
     assert entry.detail["attempted"] == "POST /v1/token"
     assert shared.secret.encode() not in _catalogue_bytes(shared)
     assert verify(shared.estate).ok
+
+
+def test_the_right_secret_of_a_revoked_or_disabled_client_is_audited_and_answered_as_a_wrong_one(
+    server: Server, shared: Shared
+) -> None:
+    def ask(secret: str) -> httpx.Response:
+        form = {"grant_type": "client_credentials", "client_id": shared.client_id, "client_secret": secret}
+        return server.http.post("/v1/token", data=form)
+
+    def answered_as_a_wrong_secret(answer: httpx.Response) -> None:
+        wrong = ask("guess")
+        assert (answer.status_code, answer.json()) == (401, wrong.json())
+        assert answer.headers["www-authenticate"] == wrong.headers["www-authenticate"] == 'Basic realm="joinedup"'
+
+    everything = len(log(shared.estate, limit=None))
+    disable_principal(shared.estate, ADMIN, "uni-a")
+    before = _denied(shared)
+    refused = ask(shared.secret)
+    entry = _one_more(shared, before)  # committed before the answer: read at once
+    _names_the_client(entry, shared, "client-disabled", 401)
+    assert entry.detail["attempted"] == "POST /v1/token" and entry.dataset is None
+    answered_as_a_wrong_secret(refused)
+
+    enable_principal(shared.estate, ADMIN, "uni-a")
+    old = shared.secret
+    rotated = rotate_client(shared.estate, ADMIN, shared.client_id).secret
+    revoke_client(shared.estate, ADMIN, shared.client_id)
+    before = _denied(shared)
+    refused = ask(rotated)
+    _names_the_client(_one_more(shared, before), shared, "client-revoked", 401)
+    answered_as_a_wrong_secret(refused)
+    # Over HTTP Basic too.
+    before = _denied(shared)
+    basic = server.http.post("/v1/token", data={"grant_type": "client_credentials"}, auth=(shared.client_id, rotated))
+    _names_the_client(_one_more(shared, before), shared, "client-revoked", 401)
+    answered_as_a_wrong_secret(basic)
+
+    # A wrong secret, the secret from before the rotation or an unknown id proves nothing: never on the trail.
+    before = _denied(shared)
+    for client_id, secret in ((shared.client_id, "guess"), (shared.client_id, old), ("jdc_nobody", rotated)):
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        assert server.http.post("/v1/token", data=form).status_code == 401
+    assert _denied(shared) == before
+    # Besides the entries of the changes made here, only the three refusals were written.
+    added = [e.action for e in log(shared.estate, limit=None)[everything:]]
+    assert sorted(added) == sorted(
+        ["principal.disable", "principal.enable", "client.rotate", "client.revoke"] + ["access.denied"] * 3
+    ), added
+
+    assert verify(shared.estate).ok
+    raw = _catalogue_bytes(shared)
+    assert rotated.encode() not in raw and old.encode() not in raw
 
 
 def test_a_verified_token_of_a_client_refused_since_is_audited(server: Server, shared: Shared) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.api.conftest import Shared, bearer, free_port, token_for
+from joinedup.access import add_principal
+from joinedup.api.serving import listen
+from joinedup.audit import log, verify
+from tests.api.conftest import ADMIN, Shared, bearer, free_port, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +35,11 @@ def test_serve_runs_the_api_in_its_own_process(shared: Shared) -> None:
             lines.append(process.stdout.readline())
         started = json.loads("".join(lines))
         assert started["serving"] == f"http://127.0.0.1:{port}/v1"
+        # The start is on the trail once it listens, before it serves: committed before that line was printed.
+        [entry] = log(shared.estate, action="api.serve")
+        assert entry.principal == "dana"
+        assert entry.detail == {"host": "127.0.0.1", "port": port, "addresses": [f"127.0.0.1:{port}"]}
+        assert verify(shared.estate).ok
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -49,6 +59,56 @@ def test_serve_runs_the_api_in_its_own_process(shared: Shared) -> None:
     # Stopped as Ctrl+C stops a program (130), after a graceful shutdown: no traceback.
     assert process.returncode in (0, 130)
     assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+
+
+def _serve_as(shared: Shared, user: str, port: int) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JOINEDUP_USER": user, "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "joinedup.cli.main", "serve", "--port", str(port), "--estate", str(shared.root)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_refuses_an_analyst_in_one_line_on_the_trail(shared: Shared) -> None:
+    add_principal(shared.estate, ADMIN, "alice", "analyst", datasets=["people"])
+    port = free_port()
+    done = _serve_as(shared, "alice", port)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: alice (analyst of people) may not serve the API over the estate; needs admin or dpo"
+    ]
+    [refusal] = log(shared.estate, action="access.denied")
+    assert (refusal.principal, refusal.detail["attempted"]) == ("alice", "api.serve")
+    assert log(shared.estate, action="api.serve") == []
+    # Nothing was left listening.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+
+
+def test_serve_on_an_address_in_use_is_one_line_and_records_no_start(shared: Shared) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        done = _serve_as(shared, ADMIN, port)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"Error: cannot listen on 127.0.0.1:{port}: "), line
+    assert log(shared.estate, action="api.serve") == []
+
+
+def test_a_dpo_may_serve_and_the_start_names_them(shared: Shared) -> None:
+    dpo = add_principal(shared.estate, ADMIN, "dora", "dpo")
+    port = free_port()
+    sockets = listen(shared.estate, dpo, "localhost", port)
+    try:
+        bound = sorted(str(s.getsockname()[0]) for s in sockets)
+        assert "127.0.0.1" in bound
+        [entry] = log(shared.estate, action="api.serve")
+        assert entry.principal == "dora"
+        assert entry.detail["host"] == "localhost" and entry.detail["port"] == port
+        assert len(entry.detail["addresses"]) == len(sockets)
+    finally:
+        for made in sockets:
+            made.close()
 
 
 def test_serve_refuses_an_unregistered_principal_in_one_line(shared: Shared) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import typer
 import yaml
 
+from joinedup import __version__
 from joinedup.audit import log
 from joinedup.cli.main import COMMANDS, app, build, modules_for
 from joinedup.estate import Estate
@@ -148,6 +150,25 @@ def test_every_command_has_help() -> None:
             [sys.executable, "-m", "joinedup.cli.main", *args], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
+
+
+def test_python_m_joinedup_runs_the_command_as_the_script_does(tmp_path: Path) -> None:
+    # What the `joinedup` console script runs, read from pyproject's [project.scripts].
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    module, function = pyproject["project"]["scripts"]["joinedup"].split(":")
+    script = f"from {module} import {function}; {function}()"
+
+    def run(*command: str) -> tuple[int, str, str]:
+        done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    assert run("-m", "joinedup", "--version") == (0, f"joinedup {__version__}\n", "")
+    assert run("-c", script, "--version") == run("-m", "joinedup", "--version")
+    # An error is the same one line and exit status either way.
+    missing = ("datasets", "--estate", str(tmp_path / "nowhere"))
+    refused = run("-m", "joinedup", *missing)
+    assert refused[0] == 1 and len(refused[2].strip().splitlines()) == 1 and "no estate here" in refused[2]
+    assert run("-c", script, *missing) == refused
 
 
 def _top_level(typer_app: typer.Typer) -> set[str | None]:

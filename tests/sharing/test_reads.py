@@ -14,6 +14,7 @@ from joinedup.sharing import (
     BadCredentials,
     BadRequest,
     Client,
+    ClientRefused,
     NotFound,
     NotPermitted,
     authenticate_client,
@@ -196,10 +197,21 @@ def test_clients_authenticate_with_their_current_secret_only(shared: Shared) -> 
     stored = sqlite3.connect(shared.estate.root / "catalogue.db").execute("SELECT * FROM sharing_clients").fetchall()
     assert rotated.secret not in repr(stored) and "scrypt$" in repr(stored)
     disable_principal(shared.estate, "tester", "dwp-api")
-    with pytest.raises(BadCredentials):
+    with pytest.raises(ClientRefused) as disabled:
         authenticate_client(shared.estate, issued.client.id, rotated.secret)
     enable_principal(shared.estate, "tester", "dwp-api")
     assert authenticate_client(shared.estate, issued.client.id, rotated.secret).name == "dwp-api"
     revoke_client(shared.estate, "tester", issued.client.id)
-    with pytest.raises(BadCredentials):
+    with pytest.raises(ClientRefused) as revoked:
         authenticate_client(shared.estate, issued.client.id, rotated.secret)
+    # The right secret names the client and why; the message is a wrong secret's, word for word.
+    assert (disabled.value.reason, disabled.value.client.id) == ("client-disabled", issued.client.id)
+    assert (revoked.value.reason, revoked.value.client.principal) == ("client-revoked", "dwp-api")
+    with pytest.raises(BadCredentials) as wrong:
+        authenticate_client(shared.estate, issued.client.id, "wrong")
+    assert not isinstance(wrong.value, ClientRefused)
+    assert str(wrong.value) == str(revoked.value) == str(disabled.value)
+    # The secret it had before rotation proves nothing: a wrong secret, naming nobody.
+    with pytest.raises(BadCredentials) as old:
+        authenticate_client(shared.estate, issued.client.id, issued.secret)
+    assert not isinstance(old.value, ClientRefused)

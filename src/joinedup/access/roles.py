@@ -88,6 +88,9 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("client.manage", "manage partner clients", "", (ADMIN, DPO)),
         Permission("objection.manage", "manage the objections register", "", (ADMIN, DPO)),
         Permission("sharing.export", "extract data under a sharing agreement", "", (ADMIN, DPO)),
+        # The API gives out only what agreements (dpo, admin) allow to clients (dpo, admin) and open data: serving it
+        # is sharing.export over HTTP, for the same roles. Stewards and analysts share nothing with partners.
+        Permission("api.serve", "serve the API over the estate", "", (ADMIN, DPO)),
         # -- publishing and discovery (issue 23) --
         Permission("data.publish", "publish open data", "from", (ADMIN,), scoped=(STEWARD,)),
         Permission("catalogue.describe", "change the catalogue record", "of", (ADMIN,), scoped=(STEWARD,)),

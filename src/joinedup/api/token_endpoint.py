@@ -7,9 +7,10 @@ are the JSON the RFC requires (``error``, ``error_description``, as
 ``application/json``), carrying the problem document's members as well, so a
 client reading either shape understands them. Issuing a token is recorded on
 the audit trail (``api.token``), and so is refusing one to a client that proved
-its secret but whose agreement is not live (``access.denied``). A request that
-fails counts against its remote address's quota of requests without a valid
-token; one that gets a token does not.
+its secret but is revoked, is disabled or whose agreement is not live
+(``access.denied``); a wrong secret or an unknown id identifies nobody and is
+not. A request that fails counts against its remote address's quota of requests
+without a valid token; one that gets a token does not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.responses import Response
 from joinedup.api.problems import TITLES, TYPE_PREFIX, Refusal
 from joinedup.api.quota import remote_address
 from joinedup.api.tokens import issue
-from joinedup.sharing import AgreementNotLive, BadCredentials, authenticate_client, live_agreement
+from joinedup.sharing import AgreementNotLive, BadCredentials, ClientRefused, authenticate_client, live_agreement
 from joinedup.sharing.clients import client_exists
 
 if TYPE_CHECKING:
@@ -162,6 +163,12 @@ def _grant(service: Service, client_id: str, secret: str) -> Response:
     try:
         client = authenticate_client(estate, client_id, secret)
     except BadCredentials as exc:
+        if isinstance(exc, ClientRefused):
+            # The right secret of a revoked or disabled client: it proved who is asking, so the refusal goes on the
+            # trail before it is sent. The answer is a wrong secret's all the same: it tells the caller nothing more.
+            refused = exc.client
+            refusal = Refusal(refused.principal, refused.id, refused.agreement_id, exc.reason)
+            service.record_refusal_sync(refusal, 401, f"POST {PATH}")
         headers = {"WWW-Authenticate": 'Basic realm="joinedup"'}
         raise _OAuthError("invalid_client", str(exc), 401, headers) from None
     try:

@@ -8,8 +8,7 @@ import typer
 
 from joinedup.access import resolve_principal
 from joinedup.cli.common import DEFAULT_ESTATE, AsOption, EstateOption, JsonOption, emit, open_estate, say
-from joinedup.errors import AccessDenied, InputError
-from joinedup.sharing.clients import KIND as CLIENT_KIND
+from joinedup.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +24,7 @@ def serve(
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Serve the API (/v1) over the estate until stopped with Ctrl+C.
+    """Serve the API (/v1) over the estate until stopped with Ctrl+C (admin, dpo; audited as api.serve).
 
     Partners get a token from POST /v1/token with their client id and secret (`joinedup client add`), then
     read what their agreement allows. Settings (token lifetime, quotas, page sizes) are in the estate's
@@ -39,13 +38,14 @@ def serve(
     import uvicorn
 
     from joinedup.api import ApiSettings, create_app
+    from joinedup.api.serving import SERVE, listen
 
     target = open_estate(estate)
-    who = resolve_principal(target, as_)
-    if who.kind == CLIENT_KIND:
-        # A partner client runs no command (docs/sharing.md): it reads through the API, it does not run it.
-        raise AccessDenied(f"{who.name} is a partner client; it reads through the API and cannot serve it")
+    who = resolve_principal(target, as_, SERVE)
     settings = ApiSettings.from_estate(target)
+    # Allowed, listening and on the audit trail (api.serve) before a single request is answered; uvicorn accepts
+    # on these sockets and closes them when it stops.
+    sockets = listen(target, who, host, port)
     root = target.root
     target.close()
     app = create_app(root, settings=settings)
@@ -57,9 +57,6 @@ def serve(
         json_,
         lambda r: say("Serving estate {} at {} (OpenAPI at {}); Ctrl+C stops", r["estate"], r["serving"], r["openapi"]),
     )
-    try:
-        server.run()
-    except OSError as exc:
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    server.run(sockets=sockets)
     if not server.started:
-        raise InputError(f"cannot listen on {host}:{port}: the address is in use or not available")
+        raise InputError(f"the API on {host}:{port} did not start")

@@ -26,7 +26,7 @@ from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.estate.db import now
 from joinedup.sharing.agreements import get_agreement
-from joinedup.sharing.errors import BadCredentials, NotFound
+from joinedup.sharing.errors import BadCredentials, ClientRefused, NotFound
 from joinedup.sharing.models import ClientRow
 
 MANAGE = "client.manage"
@@ -35,6 +35,8 @@ KIND = "client"
 _N, _R, _P = 2**14, 8, 1
 #: Compared against when the client id is unknown, so an unknown id takes as long as a wrong secret.
 _DUMMY = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32
+#: Every refusal of a token request says the same: who asks without the secret learns nothing from it.
+_REFUSED = "client id or secret not recognised, or the client was revoked"
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,9 @@ def client_exists(estate: Estate, client_id: str) -> bool:
 def authenticate_client(estate: Estate, client_id: str, secret: str) -> Client:
     """The client, when ``secret`` is its secret and it is not revoked; else :class:`BadCredentials`.
 
-    The comparison is constant-time, and an unknown id costs the same scrypt as a wrong secret.
+    The comparison is constant-time, and an unknown id costs the same scrypt as a wrong secret. The right secret
+    of a revoked or disabled client is :class:`ClientRefused`: the same message, but naming the client and why, since
+    the secret proved who is asking (the API audits it; a wrong secret identifies nobody and is not audited).
     """
     with estate.session() as session:
         row = session.get(ClientRow, client_id) if len(client_id) <= 63 else None
@@ -205,6 +209,10 @@ def authenticate_client(estate: Estate, client_id: str, secret: str) -> Client:
         # An admin may disable the client's principal like any other: that stops it too.
         disabled = principal is None or principal.disabled
     matched = secret_matches(secret, stored)
-    if found is None or not matched or found.revoked or disabled:
-        raise BadCredentials("client id or secret not recognised, or the client was revoked")
+    if found is None or not matched:
+        raise BadCredentials(_REFUSED)
+    if found.revoked:
+        raise ClientRefused(_REFUSED, found, "client-revoked")
+    if disabled:
+        raise ClientRefused(_REFUSED, found, "client-disabled")
     return found

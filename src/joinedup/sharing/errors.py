@@ -5,7 +5,12 @@ Messages are one line and never quote a value from the data or a secret.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from joinedup.errors import ExitCode, JoinedupError
+
+if TYPE_CHECKING:
+    from joinedup.sharing.clients import Client
 
 
 class SharingError(JoinedupError):
@@ -21,6 +26,20 @@ class BadCredentials(SharingError):
     kind = "bad-credentials"
     status = 401
     exit_code = ExitCode.ACCESS_DENIED
+
+
+class ClientRefused(BadCredentials):
+    """The right secret of a client that is revoked or whose principal is disabled (still the API's 401).
+
+    The message is a wrong secret's: whoever asks learns nothing more. The secret proved who is asking, though, so
+    :attr:`client` and :attr:`reason` (``client-revoked``,
+    ``client-disabled``) let the API put the refusal on the audit trail.
+    """
+
+    def __init__(self, message: str, client: Client, reason: str) -> None:
+        super().__init__(message)
+        self.client = client
+        self.reason = reason
 
 
 class AgreementNotLive(SharingError):
