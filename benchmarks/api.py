@@ -1,7 +1,7 @@
 """API benchmark: a single-record read through joinedup's API against a bare FastAPI endpoint serving the same JSON.
 
 Prints one JSON object. Run: ``.venv/bin/python benchmarks/api.py [--rows 10000]
-[--concurrency 16] [--seconds 10] [--rate 100] [--rate-seconds 10] [--quick] [--postgres URL]``.
+[--concurrency 16] [--seconds 10] [--repeat 3] [--rate 100] [--rate-seconds 10] [--quick] [--postgres URL]``.
 
 Both servers run in their own process under uvicorn on loopback (same uvicorn
 settings), and the same load generator (``benchmarks/loadgen.py``, raw asyncio
@@ -15,10 +15,12 @@ sockets with keep-alive) drives both in this process:
 - **bare**: a FastAPI ``async def`` endpoint at the same path returning that
   record's JSON, parsed once at start, from memory.
 
-Phases, each run on the bare server and then on joinedup: a short warm-up; a
-closed loop at ``--concurrency`` connections for ``--seconds`` (throughput);
-an open loop at ``--rate`` requests a second for ``--rate-seconds`` (latency
-measured from each request's scheduled time). Afterwards the audit log must
+Phases: a short warm-up of each server; closed loops at ``--concurrency``
+connections for ``--seconds`` (throughput), alternating bare and joinedup
+``--repeat`` times so both meet the same spells of load on a shared machine
+(the median pair's ratio is reported, with every pair's); then an open loop on
+each at ``--rate`` requests a second for ``--rate-seconds`` (latency measured
+from each request's scheduled time). Afterwards the audit log must
 hold one entry per joinedup read and verify.
 
 Targets (PRODUCT.md): joinedup at least half the bare throughput; p99 under
@@ -163,11 +165,46 @@ def start(kind: str, target: Path) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.1)
 
 
-def measure(port: int, paths: Any, headers: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    asyncio.run(loadgen.throughput("127.0.0.1", port, paths, headers, args.concurrency, args.warmup))
-    closed = asyncio.run(loadgen.throughput("127.0.0.1", port, paths, headers, args.concurrency, args.seconds))
-    fixed = asyncio.run(loadgen.fixed_rate("127.0.0.1", port, paths, headers, args.rate, args.rate_seconds))
-    return {"throughput": closed.summary(), "fixed_rate": fixed.summary()}
+def closed_loop(port: int, paths: Any, headers: dict[str, str], args: argparse.Namespace, seconds: float) -> Any:
+    return asyncio.run(loadgen.throughput("127.0.0.1", port, paths, headers, args.concurrency, seconds)).summary()
+
+
+def fixed_rate(port: int, paths: Any, headers: dict[str, str], args: argparse.Namespace) -> Any:
+    return asyncio.run(loadgen.fixed_rate("127.0.0.1", port, paths, headers, args.rate, args.rate_seconds)).summary()
+
+
+def side_by_side(
+    ports: dict[str, int], paths: Any, headers: dict[str, str], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Warm both up, then closed-loop phases alternating bare and joinedup ``--repeat`` times, then fixed rate.
+
+    Alternating puts both sides under the same spells of a shared machine's load: a pair's ratio is fair even
+    when the machine's speed drifts between pairs, and the median pair is reported.
+    """
+    for port in ports.values():
+        closed_loop(port, paths, headers, args, args.warmup)
+    runs: dict[str, list[Any]] = {kind: [] for kind in ports}
+    for repeat in range(args.repeat):
+        for kind, port in ports.items():
+            print(f"{kind} throughput, run {repeat + 1} of {args.repeat} ...", file=sys.stderr)
+            runs[kind].append(closed_loop(port, paths, headers, args, args.seconds))
+    ratios = [
+        j["requests_per_s"] / max(b["requests_per_s"], 1e-9)
+        for b, j in zip(runs["bare"], runs["joinedup"], strict=True)
+    ]
+    middle = sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]
+    figures: dict[str, dict[str, Any]] = {}
+    for kind, port in ports.items():
+        print(f"{kind} at {args.rate:g} requests a second ...", file=sys.stderr)
+        fixed = fixed_rate(port, paths, headers, args)
+        figures[kind] = {
+            "throughput": runs[kind][middle],
+            "throughput_runs_per_s": [run["requests_per_s"] for run in runs[kind]],
+            "fixed_rate": fixed,
+            "answered_200": sum(phase["statuses"].get(200, 0) for phase in [*runs[kind], fixed]),
+        }
+    figures["ratios"] = {"runs": [round(r, 3) for r in ratios], "median": round(ratios[middle], 3)}
+    return figures
 
 
 def audit_count(root: Path) -> int:
@@ -215,6 +252,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="closed-loop runs of each side, alternating (default 3); median pair"
+    )
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and short phases (a smoke run)")
@@ -233,7 +273,7 @@ def main() -> None:
         return
     if args.quick:
         args.rows, args.objectors, args.ids = 300, 5, 50
-        args.seconds, args.warmup, args.rate_seconds, args.concurrency = 1.0, 0.3, 1.0, 4
+        args.seconds, args.warmup, args.rate_seconds, args.concurrency, args.repeat = 1.0, 0.3, 1.0, 4, 1
     with tempfile.TemporaryDirectory(prefix="joinedup-api-bench-") as folder, catalogue(args.postgres):
         root = Path(folder)
         began = time.perf_counter()
@@ -264,20 +304,16 @@ def main() -> None:
             def paths(i: int) -> str:
                 return f"{RECORD}/{ids[i % len(ids)]}"
 
-            print("bare endpoint ...", file=sys.stderr)
-            bare_figures = measure(bport, paths, headers, args)
             entries_before = audit_count(root / "estate")
-            print("joinedup endpoint ...", file=sys.stderr)
-            joinedup_figures = measure(jport, paths, headers, args)
+            figures = side_by_side({"bare": bport, "joinedup": jport}, paths, headers, args)
+            bare_figures, joinedup_figures = figures["bare"], figures["joinedup"]
         finally:
             for child in (joinedup, bare):
                 if child is not None:
                     child.terminate()
                     child.wait(timeout=60)
         entries_written = audit_count(root / "estate") - entries_before
-        reads = sum(
-            phase["statuses"].get(200, 0) for phase in (joinedup_figures["throughput"], joinedup_figures["fixed_rate"])
-        )
+        reads = joinedup_figures["answered_200"]
         warm = "warm-up reads are audited too"
         from joinedup.audit import verify
         from joinedup.estate import Estate
@@ -285,7 +321,7 @@ def main() -> None:
         estate = Estate.open(root / "estate")
         verified = verify(estate).ok
         estate.close()
-    ratio = joinedup_figures["throughput"]["requests_per_s"] / max(bare_figures["throughput"]["requests_per_s"], 1e-9)
+    ratio = figures["ratios"]["median"]
     report = {
         "rows": args.rows,
         "objectors": args.objectors,
@@ -297,7 +333,9 @@ def main() -> None:
         "catalogue": "postgresql" if args.postgres else "sqlite",
         "bare": bare_figures,
         "joinedup": joinedup_figures,
-        "throughput_ratio": round(ratio, 3),
+        "repeat": args.repeat,
+        "throughput_ratio": ratio,
+        "throughput_ratios": figures["ratios"]["runs"],
         "audit_entries_written": entries_written,
         "audited_reads_at_least": reads,
         "audit_note": warm,
