@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from joinedup.api import ApiSettings, create_app
+from joinedup.api import app as app_module
 from joinedup.api.app import RECORD_PATH
 from joinedup.audit import log
 from tests.api.conftest import Shared, bearer, token_for
@@ -77,3 +78,30 @@ def test_other_methods_on_a_record_go_to_the_router(client: TestClient, shared: 
     answer = client.post(f"/v1/datasets/people/records/{record}", headers=headers)
     assert answer.status_code == 405
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unexpected_failure_on_the_hot_path_is_a_500_problem_and_the_log_quotes_nothing(
+    client: TestClient, shared: Shared, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = bearer(token_for(client, shared.client_id, shared.secret))
+    record = _ids(client, headers)[0]
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("the record of NHS number 9434765919")
+
+    monkeypatch.setattr(app_module, "_record_response", broken)
+    answer = client.get(f"/v1/datasets/people/records/{record}", headers=headers)
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "9434765919" not in answer.text
+    assert "RuntimeError" in caplog.text and "9434765919" not in caplog.text
+
+
+def test_a_record_read_without_a_valid_token_goes_the_usual_way(client: TestClient, shared: Shared) -> None:
+    headers = bearer(token_for(client, shared.client_id, shared.secret))
+    record = _ids(client, headers)[0]
+    for sent in ({}, bearer("forged.token.here")):
+        answer = client.get(f"/v1/datasets/people/records/{record}", headers=sent)
+        assert answer.status_code == 401
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["www-authenticate"].startswith("Bearer")

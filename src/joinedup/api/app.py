@@ -234,7 +234,7 @@ def create_app(estate_path: Path, *, settings: ApiSettings | None = None) -> Fas
         yield
         service.close()
 
-    app = FastAPI(
+    app = _Api(
         title="joinedup API",
         version=__version__,
         summary="Data shared under data-sharing agreements, as each agreement allows.",
@@ -253,9 +253,9 @@ def create_app(estate_path: Path, *, settings: ApiSettings | None = None) -> Fas
     _handlers(app, service)
     _routes(app, service)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(_HotRoute, service=service, route=_route(app, RECORD_PATH), handlers=app.exception_handlers)
     app.add_middleware(_Anonymous, service=service)
     app.add_middleware(_Contained)
+    app.hot = _HotRoute(service, _route(app, RECORD_PATH), app.exception_handlers)
     return app
 
 
@@ -647,42 +647,66 @@ def _route(app: FastAPI, path: str) -> APIRoute:
 
 
 class _HotRoute:
-    """``GET`` of one record answered here, past the quotas and containment, without the router.
+    """``GET`` of one record with a valid token, answered before FastAPI's middleware and router.
 
-    It is the call partners make most, and FastAPI's per-request machinery (route search, dependency solving,
-    the exit stack) cost more than the read itself. The answer is the route's own (:func:`_record_response`), the
-    route's path parameters and template are set in the scope as the router sets them (refusals name the
-    template), and errors go to the app's exception handlers, so the response is the one the route gives.
-    Anything else, a ``HEAD`` included, goes on to the router.
+    It is the call partners make most, and FastAPI's per-request machinery (its middleware stack, the route
+    search, dependency solving, the exit stack) cost more than the read itself. The answer is the route's own
+    (:func:`_record_response`), the route's path parameters and template are set in the scope as the router
+    sets them (refusals name the template), errors go to the app's exception handlers, and anything unexpected
+    becomes the 500 problem :class:`_Contained` gives; so the response is the one the route gives. A request
+    without a valid token (counted against its address's quota), a ``HEAD`` and every other path go the usual way.
     """
 
-    def __init__(
-        self, app: ASGIApp, service: Service, route: APIRoute, handlers: dict[Any, Callable[..., Any]]
-    ) -> None:
-        self.app = app
+    def __init__(self, service: Service, route: APIRoute, handlers: dict[Any, Callable[..., Any]]) -> None:
         self.service = service
         self.route = route
         self.handlers = handlers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answered(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request when it is this route's, with a valid token; False (nothing sent) otherwise."""
         if scope["type"] != "http" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
+            return False
         match, child = self.route.matches(scope)
-        if match is not Match.FULL:
-            await self.app(scope, receive, send)
-            return
+        if match is not Match.FULL or not self.service.callers.verifies(Headers(scope=scope).get("authorization")):
+            return False
         scope.update(child)
         request = Request(scope, receive)
         params = child["path_params"]
         try:
-            response = await _record_response(self.service, request, params["name"], params["record_id"])
+            try:
+                response = await _record_response(self.service, request, params["name"], params["record_id"])
+            except Exception as exc:
+                handler = next((self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None)
+                if handler is None:
+                    raise
+                response = await handler(request, exc)
         except Exception as exc:
-            handler = next((self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None)
-            if handler is None:
-                raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+            response = _unexpected(exc)
+        try:
+            await response(scope, receive, send)
+        except Exception as exc:
+            # Part of the answer may have gone: nothing more can be sent. The log gets the kind of error only.
+            log.error("request failed unexpectedly while it was answered (%s)", type(exc).__name__)
+        return True
+
+
+class _Api(FastAPI):
+    """The API's app: :class:`_HotRoute` looks at each request first."""
+
+    hot: _HotRoute | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot is not None and await self.hot.answered(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _unexpected(exc: Exception) -> Response:
+    """The 500 problem for a failure nobody expected; the log gets the kind of error only (its text may quote data)."""
+    log.error("request failed unexpectedly (%s)", type(exc).__name__)
+    return problem_response(
+        ApiProblem(500, "the service failed unexpectedly; the failure was logged, without the request")
+    )
 
 
 class _Contained:
@@ -706,11 +730,9 @@ class _Contained:
         try:
             await self.app(scope, receive, tracked)
         except Exception as exc:
-            log.error("request failed unexpectedly (%s)", type(exc).__name__)
-            if started:
-                return
-            problem = ApiProblem(500, "the service failed unexpectedly; the failure was logged, without the request")
-            await problem_response(problem)(scope, receive, send)
+            failed = _unexpected(exc)
+            if not started:
+                await failed(scope, receive, send)
 
 
 # -- the OpenAPI document ----------------------------------------------------------

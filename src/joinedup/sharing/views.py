@@ -80,11 +80,12 @@ class View:
         return int(self.records.num_rows)
 
     def find(self, ingest: int, row: int) -> int | None:
-        low = int(np.searchsorted(self.ingest, ingest, side="left"))
-        high = int(np.searchsorted(self.ingest, ingest, side="right"))
+        # The arrays' own methods: np.searchsorted's dispatch through Python cost more than the search.
+        low = int(self.ingest.searchsorted(ingest, side="left"))
+        high = int(self.ingest.searchsorted(ingest, side="right"))
         if low == high:
             return None
-        at = low + int(np.searchsorted(self.rows[low:high], row, side="left"))
+        at = low + int(self.rows[low:high].searchsorted(row, side="left"))
         return at if at < high and int(self.rows[at]) == row else None
 
     def __post_init__(self) -> None:
