@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[postgres,demo,dev]"
+	@# Byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every command would otherwise compile
+	@# joinedup's modules afresh at start-up. Python still recompiles any module edited since.
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)  ## .venv with joinedup and all extras (postgres, demo, dev); `joinedup` in .venv/bin

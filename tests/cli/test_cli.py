@@ -194,14 +194,16 @@ try:
     build(modules_for(args))(args)
 except SystemExit:
     pass
-heavy = ("pandas", "sqlalchemy", "joinedup.linkage", "joinedup.publish", "joinedup.api", "joinedup.sharing")
+heavy = (
+    "pandas", "sqlalchemy", "rich.progress", "joinedup.linkage", "joinedup.publish", "joinedup.api", "joinedup.sharing"
+)
 print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
 """
 
 
 def test_version_and_ingest_load_only_what_they_use(tmp_path: Path, people_schema: Path) -> None:
-    # Starting up is most of what a small command costs: --version needs no catalogue, and an
-    # ingest of a CSV needs neither pandas nor linkage, publishing, sharing or the API.
+    # Starting up is most of what a small command costs: --version needs no catalogue, and an ingest of a
+    # CSV needs neither pandas nor linkage, publishing, sharing or the API (nor, in a script, a progress bar).
     def loaded(*args: object) -> str:
         done = subprocess.run(
             [sys.executable, "-c", _LOADED, *map(str, args)], capture_output=True, text=True, timeout=120

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 from joinedup.access import query_as, query_datasets, resolve_principal
 from joinedup.cli.common import (
@@ -177,6 +179,15 @@ class _progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and err.is_terminal
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> Callable[[str, float | None], None] | None:
+        if not self.enabled:
+            return None
+        # Imported only for a terminal: scripts and --json never show a bar, and rich.progress costs their start-up.
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -185,21 +196,16 @@ class _progress:
             console=err,
             transient=True,
         )
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> Callable[[str, float | None], None] | None:
-        if not self.enabled:
-            return None
         self.bar.start()
         self.task = self.bar.add_task("reading", total=1.0)
         return self.update
 
     def update(self, stage: str, fraction: float | None) -> None:
-        assert self.task is not None, "update is handed out only once the bar has its task"
+        assert self.bar is not None and self.task is not None, "update is handed out only once the bar has its task"
         self.bar.update(self.task, description=stage, completed=fraction if fraction is not None else 0.0)
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.bar is not None:
             self.bar.stop()
 
 
