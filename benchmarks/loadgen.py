@@ -59,6 +59,18 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            return await self._get(path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # The server closed a kept-alive connection while it sat idle (uvicorn's keep-alive timeout):
+            # as HTTP clients do with a stale pooled connection, send the GET again on a new one.
+            self.close()
+            return await self._get(path)
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
         if self.writer is None or self.reader is None:
             await self.open()
         assert self.writer is not None and self.reader is not None
