@@ -16,6 +16,7 @@ import pytest
 
 from joinedup.access import add_principal
 from joinedup.api.serving import listen
+from joinedup.api.tokens import TOKEN_KEY_FILE, token_key
 from joinedup.audit import log, verify
 from tests.api.conftest import ADMIN, Shared, bearer, free_port, token_for
 
@@ -92,6 +93,21 @@ def test_serve_on_an_address_in_use_is_one_line_and_records_no_start(shared: Sha
     assert done.returncode == 1, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"Error: cannot listen on 127.0.0.1:{port}: "), line
+    assert log(shared.estate, action="api.serve") == []
+
+
+def test_serve_over_an_estate_the_api_cannot_run_on_records_no_start(shared: Shared) -> None:
+    token_key(shared.estate)
+    key = shared.root / "keys" / TOKEN_KEY_FILE
+    os.chmod(key, 0o644)  # the API refuses a token key others can read
+    try:
+        done = _serve_as(shared, ADMIN, free_port())
+    finally:
+        os.chmod(key, 0o600)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and "readable by others" in line, line
+    # It never answered a request: the trail must not say it started serving.
     assert log(shared.estate, action="api.serve") == []
 
 

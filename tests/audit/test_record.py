@@ -165,6 +165,13 @@ def test_a_remembered_entry_keeps_each_value_s_type(estate: Estate) -> None:
     assert _read_entry(estate, excluded=1.0).encoded[2] == '{"excluded":1.0}'
 
 
+def test_a_remembered_entry_keeps_the_sign_of_a_zero(estate: Estate) -> None:
+    # -0.0 == 0.0 with the same type and hash: as a cache key it would come back as the other one.
+    assert _read_entry(estate, offset=0.0).encoded[2] == '{"offset":0.0}'
+    assert _read_entry(estate, offset=-0.0).encoded[2] == '{"offset":-0.0}'
+    assert _read_entry(estate, offset=0.0).encoded[2] == '{"offset":0.0}'
+
+
 def test_a_remembered_entry_is_redacted_as_a_fresh_one_is(estate: Estate) -> None:
     detail = {"note": "asked about 943 476 5919", "client": "c1", "count": 3}
     first = _read_entry(estate, **detail)

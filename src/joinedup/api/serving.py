@@ -20,14 +20,10 @@ SERVE = "api.serve"
 _BACKLOG = 2048
 
 
-def listen(estate: Estate, who: Principal, host: str, port: int) -> list[socket.socket]:
-    """Sockets listening on ``host``:``port`` for ``who``, once allowed to serve and recorded as ``api.serve``.
-
-    A refusal is :class:`AccessDenied` (itself on the trail, as every refusal is); an address that cannot be listened
-    on is :class:`InputError`, with nothing recorded. The caller hands the sockets to uvicorn, which closes them.
-    """
+def allowed(estate: Estate, who: Principal) -> str:
+    """``who``'s name when it may serve the API; else :class:`AccessDenied` (itself on the trail)."""
     try:
-        actor = authorize(estate, who.name, SERVE).name
+        return authorize(estate, who.name, SERVE).name
     except AccessDenied:
         if who.kind == CLIENT_KIND:
             # A partner client runs no command (docs/sharing.md): it reads through the API, it does not run it.
@@ -35,6 +31,16 @@ def listen(estate: Estate, who: Principal, host: str, port: int) -> list[socket.
                 f"{who.name} is a partner client; it reads through the API and cannot serve it"
             ) from None
         raise
+
+
+def listen(estate: Estate, who: Principal, host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on ``host``:``port`` for ``who``, once allowed to serve and recorded as ``api.serve``.
+
+    A refusal is :class:`AccessDenied` (itself on the trail, as every refusal is); an address that cannot be listened
+    on is :class:`InputError`, with nothing recorded. The caller hands the sockets to uvicorn, which closes them.
+    Make the app first (see ``joinedup serve``): an estate it cannot run on must fail before the start is recorded.
+    """
+    actor = allowed(estate, who)
     sockets = _bind(host, port)
     try:
         addresses = [_shown(made.getsockname()) for made in sockets]

@@ -222,8 +222,9 @@ def prepare(
 #: Repeated entries' cleaned texts remembered at most (each a few short strings), and how long each may be.
 _REPEATED = 1024
 _SHORT = 200
-#: Detail values a remembered entry may hold: flat, hashable, and short when text.
-_FLAT = frozenset({str, int, float, bool, type(None)})
+#: Detail values a remembered entry may hold: flat, hashable, and short when text. Not floats: -0.0 == 0.0 (same
+#: type, same hash), so a remembered 0.0 would be stored for a -0.0.
+_FLAT = frozenset({str, int, bool, type(None)})
 _TEXT = frozenset({str})
 
 

@@ -38,17 +38,24 @@ def serve(
     import uvicorn
 
     from joinedup.api import ApiSettings, create_app
-    from joinedup.api.serving import SERVE, listen
+    from joinedup.api.serving import SERVE, allowed, listen
 
     target = open_estate(estate)
     who = resolve_principal(target, as_, SERVE)
     settings = ApiSettings.from_estate(target)
-    # Allowed, listening and on the audit trail (api.serve) before a single request is answered; uvicorn accepts
-    # on these sockets and closes them when it stops.
-    sockets = listen(target, who, host, port)
     root = target.root
-    target.close()
+    allowed(target, who)
+    # Made before the start is recorded: an estate the API cannot run on (a key readable by others, say) stops
+    # here, and the trail never says it served.
     app = create_app(root, settings=settings)
+    try:
+        # Allowed, listening and on the audit trail (api.serve) before a single request is answered; uvicorn
+        # accepts on these sockets and closes them when it stops.
+        sockets = listen(target, who, host, port)
+    except BaseException:
+        app.state.service.close()
+        raise
+    target.close()
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning", server_header=False)
     server = uvicorn.Server(config)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/v1"
