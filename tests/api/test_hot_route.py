@@ -112,3 +112,11 @@ def test_a_record_read_without_a_valid_token_goes_the_usual_way(client: TestClie
         assert answer.status_code == 401
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_records_are_never_to_be_cached(client: TestClient, shared: Shared) -> None:
+    headers = bearer(token_for(client, shared.client_id, shared.secret))
+    page = client.get("/v1/datasets/people/records", headers=headers)
+    one = client.get(f"/v1/datasets/people/records/{page.json()['data'][0]['id']}", headers=headers)
+    assert page.status_code == one.status_code == 200
+    assert page.headers["cache-control"] == one.headers["cache-control"] == "no-store"

@@ -87,6 +87,9 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"oauth2": []}]
 _TOKEN_ERROR = TokenError.model_json_schema()
 _OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"oauth2": []}]
 TOKEN_PATH = token_endpoint.PATH
+#: Records are a partner's copy under an agreement, audited as it leaves: no cache on the way (or the
+#: partner's own) is to keep one.
+_PERSONAL = {"Cache-Control": "no-store"}
 #: The route a partner calls most: answered by :class:`_HotRoute` without the router (see there).
 RECORD_PATH = f"{PREFIX}/datasets/{{name}}/records/{{record_id}}"
 #: Remote addresses given a bucket of their own at once; past this (a flood from many addresses) new ones share one.
@@ -393,7 +396,8 @@ def _routes(app: FastAPI, service: Service) -> None:
                 },
                 "next_cursor": next_cursor,
                 "meta": {"dataset": name, "version": _version(page.entry), "count": len(page.records), "limit": limit},
-            }
+            },
+            headers=_PERSONAL,
         )
 
     @app.get(
@@ -466,7 +470,9 @@ async def _record_response(service: Service, request: Request, name: str, record
         caller = await run_in_threadpool(service.caller, request)
         page = await run_in_threadpool(_one_record, service, caller, name, record_id)
     await service.audited_async(page.entry)
-    return _json({"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}})
+    return _json(
+        {"data": page.records[0], "meta": {"dataset": name, "version": _version(page.entry)}}, headers=_PERSONAL
+    )
 
 
 def _held_record(service: Service, caller: Caller, name: str, record_id: str) -> RecordPageResult | None:
