@@ -301,7 +301,7 @@ def _validate_and_store(
                 # The version number as a column from DuckDB: building it in Arrow from a Python int
                 # would import pandas (a quarter of a second), which pyarrow loads on such calls.
                 query = f"SELECT CAST({int(plan.number)} AS INTEGER) AS _ingest, * FROM ({query})"
-                reader = _result(con.sql(query), plan.path, estate.config.memory_limit)
+                reader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
                 valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.split(reader))
                 committed = _store(estate, plan, run, valid)
                 run.keep_unsplit(con)
@@ -480,19 +480,6 @@ def _keep_budget(estate: Estate, plan: _Plan) -> int:
     if plan.mode != "replace" and plan.current is not None:
         return 0
     return size_in_bytes(estate.config.memory_limit) // 4
-
-
-def _result(relation: duckdb.DuckDBPyRelation, path: Path, memory_limit: str) -> pa.RecordBatchReader:
-    """The validation query's rows as batches: materialised first when they surely fit in memory, else streamed.
-
-    Streaming keeps memory flat for any size of input, but it holds DuckDB's pipeline to the pace of the Delta
-    writer, whose threads compete with it for the cores; one parallel pass into memory, then the write, was
-    about a tenth faster for a million rows. The result's Arrow form is about the file's size (up to twice it),
-    so a file within an eighth of ``memory_limit`` is materialised.
-    """
-    if path.exists() and path.stat().st_size * 8 <= size_in_bytes(memory_limit):
-        return relation.to_arrow_table().to_reader(_BATCH_ROWS)
-    return relation.to_arrow_reader(_BATCH_ROWS)
 
 
 def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
