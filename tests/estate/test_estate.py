@@ -167,6 +167,19 @@ def test_the_shipped_head_revision_is_alembics_head(estate: Estate) -> None:
     assert str(MIGRATIONS).endswith("migrations")
 
 
+def test_an_estate_a_newer_joinedup_upgraded_is_refused_in_one_line_and_left_alone(estate: Estate) -> None:
+    with estate.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    estate.close()
+    with pytest.raises(EstateError) as refused:
+        Estate.open(estate.root)
+    message = str(refused.value)
+    assert "'0099_from_the_future'" in message and "newer joinedup" in message and "\n" not in message
+    engine = sa.create_engine(f"sqlite:///{estate.root / 'catalogue.db'}")
+    assert current_revision(engine) == "0099_from_the_future"  # nothing was migrated or rewritten
+    engine.dispose()
+
+
 def test_settings_written_back_keep_other_sections(estate: Estate) -> None:
     from joinedup.estate.config import EstateConfig
 

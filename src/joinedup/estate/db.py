@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
-from joinedup.errors import BusyError
+from joinedup.errors import BusyError, EstateError
 
 if TYPE_CHECKING:  # alembic is imported only when a migration runs: importing it slows every command
     from alembic.config import Config
@@ -100,20 +100,34 @@ def alembic_config(connection: sa.Connection) -> Config:
 
 def head_revision() -> str:
     """The newest revision shipped: files are numbered in order, and each names its revision id."""
-    newest = max((MIGRATIONS / "versions").glob("[0-9]*_*.py"), key=lambda path: path.name.split("_", 1)[0])
-    found = re.search(r'^revision = "([^"]+)"', newest.read_text(encoding="utf-8"), re.MULTILINE)
-    assert found, f"{newest.name} names no revision"
-    return found.group(1)
+    return _revisions()[-1]
+
+
+def _revisions() -> list[str]:
+    """Every revision shipped, oldest first."""
+    files = sorted((MIGRATIONS / "versions").glob("[0-9]*_*.py"), key=lambda path: path.name.split("_", 1)[0])
+    found = [re.search(r'^revision = "([^"]+)"', f.read_text(encoding="utf-8"), re.MULTILINE) for f in files]
+    assert all(found), "a migration names no revision"
+    return [m.group(1) for m in found if m]
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the catalogue schema up to ``revision`` (idempotent).
 
     An estate already at the newest revision is recognised without loading
-    Alembic, which keeps every command's start-up quick.
+    Alembic, which keeps every command's start-up quick. An estate a newer
+    joinedup has upgraded is refused in one line: this one cannot know its tables.
     """
-    if revision == "head" and current_revision(engine) == head_revision():
+    current = current_revision(engine)
+    if revision == "head" and current == head_revision():
         return
+    if current is not None and current not in _revisions():
+        from joinedup import __version__
+
+        raise EstateError(
+            f"the estate's catalogue is at revision {current!r}, which joinedup {__version__} does not know: a newer "
+            "joinedup has upgraded it; open it with that version or newer"
+        )
     from alembic import command
 
     with engine.begin() as connection:
