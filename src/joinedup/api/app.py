@@ -8,7 +8,9 @@ waits for its own), and only then answer. Any failure on the way is a problem
 document, never data. A refusal of a caller the token identifies (its agreement
 not live, a dataset or filter outside it, its client revoked) is audited as
 ``access.denied`` before it is sent; a request carrying no valid token identifies
-nobody, so it is counted against its remote address instead.
+nobody, so it is counted against its remote address instead. The read partners
+make most, one record with a valid token, is answered before FastAPI's own
+machinery (:class:`_HotRoute`), by the same handler and error handlers.
 """
 
 from __future__ import annotations
