@@ -7,6 +7,7 @@ in ``migrations/versions``, applied by :func:`migrate`.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -103,12 +104,13 @@ def head_revision() -> str:
     return _revisions()[-1]
 
 
-def _revisions() -> list[str]:
-    """Every revision shipped, oldest first."""
+@functools.cache
+def _revisions() -> tuple[str, ...]:
+    """Every revision shipped, oldest first (read once a process: every estate opened asks for the newest)."""
     files = sorted((MIGRATIONS / "versions").glob("[0-9]*_*.py"), key=lambda path: path.name.split("_", 1)[0])
     found = [re.search(r'^revision = "([^"]+)"', f.read_text(encoding="utf-8"), re.MULTILINE) for f in files]
     assert all(found), "a migration names no revision"
-    return [m.group(1) for m in found if m]
+    return tuple(m.group(1) for m in found if m)
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
