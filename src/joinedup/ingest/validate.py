@@ -294,7 +294,7 @@ def build_query(
         n = ident(f"n{i}")
         query = (
             f"SELECT {q}.*, {n}.{ident('s')} AS {stds[f.name]} FROM ({query}) {q} "
-            f"LEFT JOIN {ident(lookup_table(i))} {n} ON {q}.{vs[f.name]} = {n}.{ident('v')}"
+            f"LEFT JOIN {ident(lookup_table(i))} {n} ON {q}.{raw[f.name]} = {n}.{ident('r')}"
         )
     if standardised:
         query = f"SELECT *, {standardised} FROM ({query})"
@@ -416,11 +416,15 @@ def preparation(
     """
     statements = []
     for i, f in enumerate(_looked_up(schema)):
-        v = normalise_missing(ident(mapping[f.name]), schema.missing_values)
+        # Keyed by the text as read: the million values need no trimming to be grouped,
+        # only the few thousand distinct ones do. The trimmed text is a column of its
+        # own: the macro repeats its argument, and binding that expression many times over is slow.
+        r, v = ident("r"), ident("v")
         statements.append(
             f"CREATE OR REPLACE TABLE {ident(lookup_table(i))} AS "
-            f"SELECT {ident('v')}, {standardise(f, ident('v'))} AS {ident('s')} "
-            f"FROM (SELECT DISTINCT {v} AS {ident('v')} FROM {source})"
+            f"SELECT {r}, {standardise(f, v)} AS {ident('s')} "
+            f"FROM (SELECT {r}, {normalise_missing(r, schema.missing_values)} AS {v} "
+            f"FROM (SELECT DISTINCT {ident(mapping[f.name])} AS {r} FROM {source}))"
         )
     statements += duplicate_queries(schema, mapping, source)
     if stored and mode in ("append", "upsert"):

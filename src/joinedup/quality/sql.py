@@ -120,6 +120,22 @@ def _checked(applies: str, i: int) -> str:
     return f"count(*) FILTER (WHERE {applies}) AS r{i}_n"
 
 
+def _fails(c: Compiled) -> str:
+    """The rows a rule applies to and does not pass (a NULL from ``passes`` fails)."""
+    # A test of presence is never NULL: without coalesce() DuckDB filters on it directly.
+    never_null = all(_PRESENT.fullmatch(part) for part in c.passes.split(" AND "))
+    failing = f"NOT ({c.passes})" if never_null else f"NOT coalesce({c.passes}, FALSE)"
+    return failing if c.applies == "TRUE" else f"({c.applies}) AND {failing}"
+
+
+def _failed(c: Compiled, fails: str, i: int) -> str:
+    """The count of failing rows; a completeness rule over every row is the rows less the column's count."""
+    present = _PRESENT.fullmatch(c.passes)
+    if c.applies == "TRUE" and present:
+        return f"count(*) - count({present.group(1)}) AS r{i}_f"
+    return f"count(*) FILTER (WHERE {fails}) AS r{i}_f"
+
+
 def scan_sql(
     rules: list[Compiled], uniques: list[Rule], schema: Schema, *, profile: bool = True
 ) -> tuple[str, list[str]]:
@@ -129,14 +145,10 @@ def scan_sql(
     """
     parts: list[str] = ["count(*) AS n_rows"]
     for i, c in enumerate(rules):
-        fails = (
-            f"NOT coalesce({c.passes}, FALSE)"
-            if c.applies == "TRUE"
-            else f"({c.applies}) AND NOT coalesce({c.passes}, FALSE)"
-        )
+        fails = _fails(c)
         parts += [
             _checked(c.applies, i),
-            f"count(*) FILTER (WHERE {fails}) AS r{i}_f",
+            _failed(c, fails, i),
             f"min({KEY}, {SAMPLE}) FILTER (WHERE {fails}) AS r{i}_s",
         ]
     for i, rule in enumerate(uniques):

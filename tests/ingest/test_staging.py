@@ -1,0 +1,58 @@
+"""A CSV is staged in Arrow when it fits in memory and in a table on disk when not: the rows are the same either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from joinedup.ingest import csv_reader
+from joinedup.ingest.csv_reader import open_csv
+from joinedup.storage.duck import connect
+
+
+def _file_with_ragged_rows(path: Path, rows: int, every: int) -> Path:
+    """Rows numbered in their text; every ``every``-th has a column too many (DuckDB sets it aside)."""
+    lines = ["id,name,town"]
+    for i in range(1, rows + 1):
+        lines.append(f"{i},Person {i},Town,extra" if i % every == 0 else f"{i},Person {i},Town {i % 7}")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[object, ...]]:
+    return con.execute(f"SELECT _source_row, c0, c1, c2 FROM {relation} ORDER BY _source_row").fetchall()
+
+
+@pytest.mark.parametrize("every", [997, 3])  # a few ragged rows (numbered inline) and very many (an as-of join)
+def test_rows_and_their_numbers_are_the_same_in_memory_and_on_disk(tmp_path: Path, every: int) -> None:
+    path = _file_with_ragged_rows(tmp_path / "people.csv", 5_000, every)
+    with connect(temp_dir=tmp_path / "spill") as memory:
+        staged = open_csv(memory, path, tmp_path, None, ",", None, False)
+        in_memory = _rows(memory, staged.relation)
+        # Staged in Arrow: no table was made (the disk path stages in jd_csv).
+        assert not memory.execute("SELECT * FROM information_schema.tables WHERE table_name = 'jd_csv'").fetchall()
+    with connect(temp_dir=tmp_path / "spill", database=tmp_path / "stage.duckdb") as disk:
+        staged_on_disk = open_csv(disk, path, tmp_path, None, ",", None, False)
+        on_disk = _rows(disk, staged_on_disk.relation)
+        assert disk.execute("SELECT * FROM information_schema.tables WHERE table_name = 'jd_csv'").fetchall()
+    assert in_memory == on_disk
+    assert len(in_memory) == 5_000 - 5_000 // every
+    # Row k of the file (the header is row 1) holds the person numbered k - 1.
+    assert all(int(person) == number - 1 for number, person, *_ in in_memory)
+    assert [r.source_row - 1 for r in staged.rejects] == list(range(every, 5_001, every))
+
+
+def test_a_connection_can_stage_one_way_then_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transcoded copy can be bigger than the file: the second staging may have to go to a table."""
+    first = _file_with_ragged_rows(tmp_path / "first.csv", 300, 101)
+    second = _file_with_ragged_rows(tmp_path / "second.csv", 200, 51)
+    with connect(temp_dir=tmp_path / "spill") as con:
+        expected_first = _rows(con, open_csv(con, first, tmp_path, None, ",", None, False).relation)
+        monkeypatch.setattr(csv_reader, "_fits_in_memory", lambda con, readable: False)  # as if too big
+        staged = open_csv(con, second, tmp_path, None, ",", None, False)
+        assert con.execute("SELECT count(*) FROM jd_csv").fetchall() == [(197,)]
+        assert len(_rows(con, staged.relation)) == 197
+        monkeypatch.undo()  # and back to Arrow: the view over jd_csv gives way
+        assert _rows(con, open_csv(con, first, tmp_path, None, ",", None, False).relation) == expected_first
