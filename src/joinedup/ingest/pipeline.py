@@ -537,9 +537,10 @@ class _Run:
         raw = ["_ingest", "_source_row", "_errors", *(f"_raw_{i}" for i in range(len(self.schema.fields)))]
         for batch in reader:
             valid = pc.is_null(batch.column("_errors"))
-            good = batch.filter(valid).select(names)
+            # Columns first, then rows: filtering copies only the columns kept.
+            good = batch.select(names).filter(valid)
             if good.num_rows < batch.num_rows:
-                self.rejected.append(batch.filter(pc.invert(valid)).select(raw))
+                self.rejected.append(batch.select(raw).filter(pc.invert(valid)))
             if good.num_rows:
                 self.loaded += good.num_rows
                 self._keep(good)
