@@ -9,6 +9,7 @@ import pytest
 
 from joinedup.ingest import csv_reader
 from joinedup.ingest.csv_reader import open_csv
+from joinedup.ingest.pipeline import _staging_database
 from joinedup.storage.duck import connect
 
 
@@ -50,9 +51,51 @@ def test_a_connection_can_stage_one_way_then_the_other(tmp_path: Path, monkeypat
     second = _file_with_ragged_rows(tmp_path / "second.csv", 200, 51)
     with connect(temp_dir=tmp_path / "spill") as con:
         expected_first = _rows(con, open_csv(con, first, tmp_path, None, ",", None, False).relation)
-        monkeypatch.setattr(csv_reader, "_fits_in_memory", lambda con, readable: False)  # as if too big
+        monkeypatch.setattr(csv_reader, "_fits_in_memory", lambda con, readable, delimiter: False)  # as if too big
         staged = open_csv(con, second, tmp_path, None, ",", None, False)
         assert con.execute("SELECT count(*) FROM jd_csv").fetchall() == [(197,)]
         assert len(_rows(con, staged.relation)) == 197
         monkeypatch.undo()  # and back to Arrow: the view over jd_csv gives way
         assert _rows(con, open_csv(con, first, tmp_path, None, ",", None, False).relation) == expected_first
+
+
+def _file_of_empty_cells(path: Path, rows: int) -> Path:
+    header = "id," + ",".join(f"x{i}" for i in range(40))
+    path.write_text(header + "\r\n" + "".join(f"{i}{',' * 40}\r\n" for i in range(1, rows + 1)), encoding="utf-8")
+    return path
+
+
+def test_a_file_of_empty_cells_is_staged_in_a_table_when_its_arrow_copy_would_not_fit(tmp_path: Path) -> None:
+    """Arrow keeps an 8-byte offset for every cell, and DuckDB's memory limit does not count it.
+
+    A cell left empty is one byte of the file (its comma) and eight in Arrow: a file of
+    them within a quarter of the limit by its size takes well over a quarter in Arrow,
+    outside the limit. DuckDB's own table holds it within the limit.
+    """
+    path = _file_of_empty_cells(tmp_path / "wide.csv", 40_000)
+    limit = path.stat().st_size * 20
+    with connect(memory_limit=f"{limit}B", temp_dir=tmp_path / "spill") as con:
+        staged = open_csv(con, path, tmp_path, None, ",", None, False)
+        assert con.execute("SELECT * FROM information_schema.tables WHERE table_name = 'jd_csv'").fetchall()
+        assert con.execute(f"SELECT count(*), max(_source_row) FROM {staged.relation}").fetchall() == [(40_000, 40_001)]
+
+
+def test_ingest_stages_a_file_of_empty_cells_on_disk_when_it_would_not_fit_in_memory(tmp_path: Path) -> None:
+    """In an in-memory database DuckDB cannot move a staged table out of memory: such a file needs the disk."""
+    reading = {"fmt": None, "delimiter": ","}
+    wide = _file_of_empty_cells(tmp_path / "wide.csv", 40_000)
+    narrow = _file_with_ragged_rows(tmp_path / "narrow.csv", 20_000, 997)
+    # Each file is within a quarter of its limit by its size; only the narrow one is by its cells.
+    assert _staging_database(wide, f"{wide.stat().st_size * 12}B", tmp_path, reading) is not None
+    assert _staging_database(narrow, f"{narrow.stat().st_size * 12}B", tmp_path, reading) is None
+
+
+def test_a_file_staged_in_arrow_takes_at_most_a_quarter_of_the_memory_limit(tmp_path: Path) -> None:
+    """An ordinary file still goes to Arrow: the estimate is not so careful as to send everything to a table."""
+    path = _file_with_ragged_rows(tmp_path / "people.csv", 20_000, 997)
+    limit = 16 << 20
+    with connect(memory_limit=f"{limit}B", temp_dir=tmp_path / "spill") as con:
+        open_csv(con, path, tmp_path, None, ",", None, False)
+        assert not con.execute("SELECT * FROM information_schema.tables WHERE table_name = 'jd_csv'").fetchall()
+        [(rows,)] = con.execute("SELECT count(*) FROM jd_rows").fetchall()
+        assert rows == 20_000 - 20_000 // 997

@@ -284,7 +284,7 @@ def _stage(
         # One parallel pass stages the rows and finds those that do not split into
         # the header's columns. Numbering rows while reading would hold everything
         # above it to one thread: the rows are numbered by their place afterwards.
-        if _fits_in_memory(con, readable):
+        if _fits_in_memory(con, readable, delimiter):
             _stage_in_arrow(con, reader)
         else:
             _stage_in_table(con, reader)
@@ -300,8 +300,8 @@ def _stage(
 _ESCAPED_ENDINGS = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}
 
 
-def _fits_in_memory(con: duckdb.DuckDBPyConnection, readable: Path) -> bool:
-    """Whether to stage in Arrow: the connection is in memory and the file is well within its memory limit.
+def _fits_in_memory(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str) -> bool:
+    """Whether to stage in Arrow: the connection is in memory and the Arrow copy well within its memory limit.
 
     A file-backed connection is chosen for inputs that may not fit (see the
     pipeline's staging database): there only a table can move rows to disk.
@@ -310,7 +310,25 @@ def _fits_in_memory(con: duckdb.DuckDBPyConnection, readable: Path) -> bool:
         "SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()), "
         "current_setting('memory_limit')"
     ).fetchall()
-    return database is None and readable.stat().st_size * 4 <= size_in_bytes(str(limit))
+    return database is None and staged_bytes(readable, delimiter) * 4 <= size_in_bytes(str(limit))
+
+
+def staged_bytes(path: Path, delimiter: str) -> int:
+    """About the bytes the file's rows take staged, from the cells a line has at the start of the file.
+
+    Besides its text each cell takes an 8-byte offset in Arrow (large buffers), as
+    does each row's number: a file of short or empty cells takes several times its
+    size (an empty cell is 1 byte of the file, 8 in Arrow), and DuckDB's memory
+    limit does not count Arrow's.
+    """
+    size = path.stat().st_size
+    head = _first_bytes(path)
+    if not head:
+        return size
+    lines = max(head.count(b"\n"), head.count(b"\r"))
+    # Delimiters and line breaks in quoted text count too: an estimate on the safe side.
+    cells = head.count(delimiter.encode("utf-8")) + 2 * lines
+    return size + size * cells * 8 // len(head)
 
 
 def _stage_in_arrow(con: duckdb.DuckDBPyConnection, reader: str) -> None:

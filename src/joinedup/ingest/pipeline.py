@@ -43,7 +43,7 @@ from joinedup.audit import record
 from joinedup.errors import EstateError, InputError, JoinedupError, SchemaError
 from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, check_dataset_name
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch
+from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch, staged_size
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
@@ -285,7 +285,7 @@ def _validate_and_store(
         memory_limit=estate.config.memory_limit,
         threads=estate.config.threads,
         temp_dir=scratch / "spill",
-        database=_staging_database(plan.path, estate.config.memory_limit, scratch),
+        database=_staging_database(plan.path, estate.config.memory_limit, scratch, reading),
         macros=macros_needed(plan.schema),
     ) as con:
         con.execute("SET TimeZone = 'UTC'")
@@ -482,13 +482,15 @@ def _keep_budget(estate: Estate, plan: _Plan) -> int:
     return size_in_bytes(estate.config.memory_limit) // 4
 
 
-def _staging_database(path: Path, memory_limit: str, scratch: Path) -> Path | None:
+def _staging_database(path: Path, memory_limit: str, scratch: Path, reading: dict[str, Any]) -> Path | None:
     """A file for DuckDB to stage in when the input may not fit in memory; else None (faster).
 
     Only a file-backed database can move staged rows out of memory; for inputs
-    well within the limit the in-memory one saves writing them to disk.
+    well within the limit the in-memory one saves writing them to disk. The rows
+    are measured as staged, not as the file's size: a CSV of empty cells takes many times it.
     """
-    if path.exists() and path.stat().st_size * 4 > size_in_bytes(memory_limit):
+    staged = staged_size(path, reading.get("fmt"), reading.get("delimiter", ",")) if path.is_file() else 0
+    if staged * 4 > size_in_bytes(memory_limit):
         return scratch / "stage.duckdb"
     return None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from joinedup.errors import InputError
-from joinedup.ingest.csv_reader import open_csv
+from joinedup.ingest.csv_reader import open_csv, staged_bytes
 from joinedup.ingest.excel_reader import open_excel
 from joinedup.ingest.jsonl_reader import open_jsonl
 from joinedup.ingest.parquet_reader import open_parquet
@@ -29,7 +29,16 @@ from joinedup.ingest.source import FORMATS, Reject, Source, check_header_row, fi
 from joinedup.schema import Schema
 from joinedup.storage.duck import error_kind
 
-__all__ = ["FORMATS", "Reject", "Source", "detect_format", "open_source", "remove_stale_scratch", "validation_failed"]
+__all__ = [
+    "FORMATS",
+    "Reject",
+    "Source",
+    "detect_format",
+    "open_source",
+    "remove_stale_scratch",
+    "staged_size",
+    "validation_failed",
+]
 
 
 def detect_format(path: Path, declared: str | None = None) -> str:
@@ -107,14 +116,27 @@ def _open(
     schema: Schema | None,
 ) -> Source:
     if fmt == "csv":
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else delimiter
-        return open_csv(con, path, scratch_dir, encoding, delimiter, header_row, find_header)
+        return open_csv(con, path, scratch_dir, encoding, _csv_delimiter(path, delimiter), header_row, find_header)
     digest, size = hash_file(path)
     if fmt == "excel":
         return open_excel(con, path, digest, size, sheet, header_row, find_header)
     if fmt == "parquet":
         return open_parquet(con, path, digest, size)
     return open_jsonl(con, path, digest, size, schema)
+
+
+def _csv_delimiter(path: Path, delimiter: str) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else delimiter
+
+
+def staged_size(path: Path, fmt: str | None = None, delimiter: str = ",") -> int:
+    """About the bytes ``path``'s rows take once read: a CSV's short cells take more than their text."""
+    try:
+        if detect_format(path, fmt) == "csv":
+            return staged_bytes(path, _csv_delimiter(path, delimiter))
+    except (InputError, OSError):
+        pass  # an unknown format or an unreadable file: open_source says which
+    return path.stat().st_size
 
 
 def validation_failed(path: Path, exc: duckdb.Error) -> InputError:
