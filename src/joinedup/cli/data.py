@@ -11,7 +11,10 @@ import typer
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-from joinedup.access import query_as, query_datasets, resolve_principal
+    from joinedup.estate.config import EstateConfig
+    from joinedup.ingest import IngestResult
+    from joinedup.schema import Schema
+
 from joinedup.cli.common import (
     DEFAULT_ESTATE,
     OLD_DATASET_ARGUMENT,
@@ -35,11 +38,11 @@ from joinedup.cli.common import (
     table,
 )
 from joinedup.estate import MODES
-from joinedup.ingest import IngestResult
-from joinedup.ingest import ingest as run_ingest
-from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
-from joinedup.quality import schema_rules
+from joinedup.ingest import read_ahead
 from joinedup.schema import load_schema
+
+# The catalogue, access, audit and ingest code (about half a second of imports) load
+# inside each command: ingest starts reading its file before they do (see read_ahead).
 
 IngestMode = choices("IngestMode", MODES)
 
@@ -100,27 +103,77 @@ def ingest(
     joinedup ingest residents.csv --dataset residents --schema residents.yaml
     joinedup ingest gp.txt -d gp_registrations --format csv --delimiter "|"
     """
-    target = open_estate(estate)
+    settings = _settings(estate)
+    if settings is None:
+        open_estate(estate)  # says what is wrong with the estate, before anything else
     parsed = load_schema(schema) if schema else None
+    if settings is not None:
+        read_ahead.start(
+            file,
+            fmt=chosen(format_),
+            encoding=encoding,
+            delimiter=delimiter,
+            header_row=header_row if header_row is not None or parsed is None else parsed.header_row,
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+        )
+    try:
+        result = _ingest(file, dataset, parsed, schema, chosen(mode) or "replace", chosen(format_), encoding,
+                         delimiter, sheet, header_row, estate, as_, json_)  # fmt: skip
+    finally:
+        read_ahead.discard()
+    emit(result.to_dict(), json_, lambda _: _render_ingest(result))
+
+
+def _settings(estate: Path) -> EstateConfig | None:
+    """The estate's settings, read without opening its catalogue; None when they cannot be read."""
+    from joinedup.errors import JoinedupError
+    from joinedup.estate.config import EstateConfig
+
+    try:
+        return EstateConfig.load(estate.expanduser().absolute())
+    except JoinedupError:
+        return None
+
+
+def _ingest(
+    file: Path,
+    dataset: str,
+    parsed: Schema | None,
+    schema: Path | None,
+    mode: str,
+    fmt: str | None,
+    encoding: str | None,
+    delimiter: str,
+    sheet: str | None,
+    header_row: int | None,
+    estate: Path,
+    as_: str | None,
+    json_: bool,
+) -> IngestResult:
+    from joinedup.access import resolve_principal
+    from joinedup.ingest import ingest as run_ingest
+    from joinedup.quality import schema_rules
+
+    target = open_estate(estate)
     if parsed is not None and schema is not None:
         schema_rules(parsed, source=f"{schema}: quality")  # a bad rule is named with its file, before any work
     principal = resolve_principal(target, as_, "dataset.ingest", dataset=dataset).name
     with _progress(enabled=not json_) as report:
-        result = run_ingest(
+        return run_ingest(
             target,
             file,
             dataset=dataset,
             principal=principal,
             schema=parsed,
-            mode=chosen(mode) or "replace",
-            fmt=chosen(format_),
+            mode=mode,
+            fmt=fmt,
             encoding=encoding,
             delimiter=delimiter,
             sheet=sheet,
             header_row=header_row,
             progress=report,
         )
-    emit(result.to_dict(), json_, lambda _: _render_ingest(result))
 
 
 def _render_ingest(result: IngestResult) -> None:
@@ -234,6 +287,9 @@ def quarantine(
     joinedup quarantine --dataset residents --version 2 --csv rejected.csv
     joinedup quarantine -d residents --as alice --purpose "quality review"
     """
+    from joinedup.access import resolve_principal
+    from joinedup.ingest.quarantine import export_quarantine_as, read_quarantine_as
+
     name = one_dataset(dataset, ctx)
     target = open_estate(estate)
     me = resolve_principal(
@@ -298,6 +354,8 @@ def query(
     joinedup query "SELECT count(*) FROM residents" --as alice --purpose audit
     joinedup query "SELECT * FROM residents LIMIT 5" --json
     """
+    from joinedup.access import query_as, query_datasets, resolve_principal
+
     target = open_estate(estate)
     if limit is None and not json_:
         limit = TABLE_ROWS  # a table of a million rows helps nobody, and takes minutes to draw

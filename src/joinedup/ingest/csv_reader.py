@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from joinedup.errors import InputError
+from joinedup.ingest import read_ahead
 from joinedup.ingest.header_row import SAMPLE_ROWS, find_header_row
 from joinedup.ingest.source import Reject, Source, checked_header, first_line, visible_sql
 from joinedup.storage.duck import quote_literal, size_in_bytes
@@ -72,17 +73,13 @@ def open_csv(
         header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
     else:
         row = _header_row(path, head, likely, delimiter, header_row, find_header)
-        # Most files are UTF-8: stage the file as such while another thread hashes it
-        # and checks every byte really is UTF-8 (DuckDB's C++ runs without the GIL).
-        # DuckDB itself sets aside the lines that are not.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            checking = pool.submit(_hash_and_detect, path, declared)
-            problem: Exception | None = None
-            try:
-                header, rejected = _stage(con, path, path, delimiter, row)
-            except (InputError, UnicodeError) as exc:
-                problem = exc
-            scan = checking.result()  # its errors (empty file, bad bytes) come first
+        ahead = _read_ahead(con, path, (declared, delimiter, row))
+        if ahead is not None:
+            staged, scan, problem = ahead.staged, ahead.scan, None
+            _register(con, ahead.staged.rows)
+        else:
+            staged, scan, problem = _stage_utf8(con, path, declared, delimiter, row)
+        header, rejected = staged.header, staged.rejected
         if scan.encoding not in _DUCKDB_READS:
             header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
         elif isinstance(problem, UnicodeError):
@@ -101,6 +98,99 @@ def open_csv(
     rejects = [_with_cells(_reject(readable, invalid, *r), delimiter, len(header)) for r in rejected]
     relation = _numbered(con, header, rejects, row, scan.invisible)
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """What staging a file left: its header, the lines DuckDB set aside, and the rows when held in Arrow."""
+
+    header: list[str]
+    rejected: list[tuple[Any, ...]]
+    rows: pa.Table | None = None
+
+
+def _stage_utf8(
+    con: duckdb.DuckDBPyConnection, path: Path, declared: str | None, delimiter: str, row: int
+) -> tuple[_Staged, _Scan, Exception | None]:
+    """Stage ``path`` as UTF-8; what was staged, the scan of its bytes and the problem met, if any."""
+    # Most files are UTF-8: stage the file as such while another thread hashes it
+    # and checks every byte really is UTF-8 (DuckDB's C++ runs without the GIL).
+    # DuckDB itself sets aside the lines that are not.
+    staged = _Staged([], [])
+    problem: Exception | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checking = pool.submit(_hash_and_detect, path, declared)
+        try:
+            staged = _stage(con, path, path, delimiter, row)
+        except (InputError, UnicodeError) as exc:
+            problem = exc
+        scan = checking.result()  # its errors (empty file, bad bytes) come first
+    return staged, scan, problem
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A CSV staged in Arrow before the ingest asked for it (see :mod:`joinedup.ingest.read_ahead`)."""
+
+    #: What it was read with: declared encoding, delimiter, header row, DuckDB's memory limit and threads.
+    settings: tuple[Any, ...]
+    #: The file's identity (device, inode, size, modification time), the same before and after it was read.
+    identity: tuple[int, ...]
+    staged: _Staged
+    scan: _Scan
+
+
+def stage_ahead(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, delimiter: str, header_row: int | None
+) -> Ahead | None:
+    """Stage a UTF-8 CSV that fits in memory as :func:`open_csv` would, for an ingest to take later.
+
+    None when the file needs anything else (transcoding, a disk-backed staging, a
+    fix for mixed line endings) or reading it failed: the ingest then reads it
+    itself and reports any problem in its own order.
+    """
+    try:
+        declared = _text_encoding(path, encoding) if encoding else None
+        before = _identity(path)
+        head = _first_bytes(path)
+        likely = declared or _sniff_bom(head)
+        if likely not in _DUCKDB_READS or head.startswith(codecs.BOM_UTF8 + b'"'):
+            return None
+        if declared is None and not _utf8_so_far(head):
+            return None
+        if not _fits_in_memory(con, path, delimiter):
+            return None  # staged on disk by the reader: reading it here too would read it twice
+        row = _header_row(path, head, likely, delimiter, header_row, False)
+        staged, scan, problem = _stage_utf8(con, path, declared, delimiter, row)
+        if problem is not None or staged.rows is None or scan.encoding not in _DUCKDB_READS:
+            return None
+        if _identity(path) != before:
+            return None
+    except (InputError, OSError, UnicodeError, duckdb.Error):
+        return None
+    return Ahead((declared, delimiter, row, *_engine(con)), before, staged, scan)
+
+
+def _read_ahead(con: duckdb.DuckDBPyConnection, path: Path, settings: tuple[Any, ...]) -> Ahead | None:
+    """The rows read ahead for this file, when read with these settings and the file has not changed since."""
+    ahead = read_ahead.take(path)
+    if not isinstance(ahead, Ahead) or ahead.settings != (*settings, *_engine(con)):
+        return None
+    try:
+        unchanged = _identity(path) == ahead.identity
+    except OSError:
+        return None
+    return ahead if unchanged and _fits_in_memory(con, path, settings[1]) else None
+
+
+def _engine(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    [(limit, threads)] = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchall()
+    return str(limit), str(threads)
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    status = path.stat()
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _numbered(
@@ -249,20 +339,18 @@ def _stage_transcoded(
         one_ending = True
     readable = _transcode(path, encoding, scratch_dir, one_ending=one_ending)
     try:
-        header, rejected = _stage(con, path, readable, delimiter, row)
+        staged = _stage(con, path, readable, delimiter, row)
     except BaseException:
         readable.unlink(missing_ok=True)
         raise
-    return header, rejected, [readable]
+    return staged.header, staged.rejected, [readable]
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter: str, row: int
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter: str, row: int) -> _Staged:
     """Stage every row of ``readable`` (UTF-8) under the header on line ``row`` as ``jd_rows``.
 
-    Returns the header and the rows that did not split or decode; ``path`` is the
-    user's file, named in errors.
+    Returns the header, the rows that did not split or decode and the rows staged
+    in Arrow (None when staged in a table); ``path`` is the user's file, named in errors.
     """
     header = _csv_header(path, readable, delimiter, row)
     columns = [f"c{i}" for i in range(len(header))]
@@ -284,8 +372,9 @@ def _stage(
         # One parallel pass stages the rows and finds those that do not split into
         # the header's columns. Numbering rows while reading would hold everything
         # above it to one thread: the rows are numbered by their place afterwards.
+        rows: pa.Table | None = None
         if _fits_in_memory(con, readable, delimiter):
-            _stage_in_arrow(con, reader)
+            rows = _stage_in_arrow(con, reader)
         else:
             _stage_in_table(con, reader)
         rejected = con.execute(
@@ -294,7 +383,7 @@ def _stage(
         ).fetchall()
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
-    return header, rejected
+    return _Staged(header, rejected, rows)
 
 
 _ESCAPED_ENDINGS = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}
@@ -331,7 +420,7 @@ def staged_bytes(path: Path, delimiter: str) -> int:
     return size + size * cells * 8 // len(head)
 
 
-def _stage_in_arrow(con: duckdb.DuckDBPyConnection, reader: str) -> None:
+def _stage_in_arrow(con: duckdb.DuckDBPyConnection, reader: str) -> pa.Table:
     # Read in file order into Arrow and numbered there: faster than DuckDB's ordered
     # insert into a table (0.5 s against 0.6 s for a million rows), and the passes
     # that follow scan it as fast.
@@ -344,8 +433,14 @@ def _stage_in_arrow(con: duckdb.DuckDBPyConnection, reader: str) -> None:
     # From the buffer: pa.array() of a NumPy array would import pandas, a quarter of a second.
     count = staged.num_rows
     numbers = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(np.arange(1, count + 1, dtype=np.int64))])
+    rows = staged.append_column("_k", numbers)
+    _register(con, rows)
+    return rows
+
+
+def _register(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
     con.execute(f"DROP VIEW IF EXISTS {_STAGED}")  # a view over a table staged before in this connection
-    con.register(_STAGED, staged.append_column("_k", numbers))
+    con.register(_STAGED, rows)
 
 
 def _stage_in_table(con: duckdb.DuckDBPyConnection, reader: str) -> None:

@@ -25,7 +25,7 @@ from joinedup.ingest.csv_reader import open_csv, staged_bytes
 from joinedup.ingest.excel_reader import open_excel
 from joinedup.ingest.jsonl_reader import open_jsonl
 from joinedup.ingest.parquet_reader import open_parquet
-from joinedup.ingest.source import FORMATS, Reject, Source, check_header_row, first_line, hash_file
+from joinedup.ingest.source import FORMATS, Reject, Source, check_header_row, csv_delimiter, first_line, hash_file
 from joinedup.schema import Schema
 from joinedup.storage.duck import error_kind
 
@@ -116,7 +116,7 @@ def _open(
     schema: Schema | None,
 ) -> Source:
     if fmt == "csv":
-        return open_csv(con, path, scratch_dir, encoding, _csv_delimiter(path, delimiter), header_row, find_header)
+        return open_csv(con, path, scratch_dir, encoding, csv_delimiter(path, delimiter), header_row, find_header)
     digest, size = hash_file(path)
     if fmt == "excel":
         return open_excel(con, path, digest, size, sheet, header_row, find_header)
@@ -125,15 +125,11 @@ def _open(
     return open_jsonl(con, path, digest, size, schema)
 
 
-def _csv_delimiter(path: Path, delimiter: str) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else delimiter
-
-
 def staged_size(path: Path, fmt: str | None = None, delimiter: str = ",") -> int:
     """About the bytes ``path``'s rows take once read: a CSV's short cells take more than their text."""
     try:
         if detect_format(path, fmt) == "csv":
-            return staged_bytes(path, _csv_delimiter(path, delimiter))
+            return staged_bytes(path, csv_delimiter(path, delimiter))
     except (InputError, OSError):
         pass  # an unknown format or an unreadable file: open_source says which
     return path.stat().st_size

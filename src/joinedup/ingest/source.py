@@ -22,6 +22,12 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 
+
+def csv_delimiter(path: Path, delimiter: str) -> str:
+    """The delimiter a CSV is read with: a tab for a ``.tsv`` file, else as given."""
+    return "\t" if path.suffix.lower() == ".tsv" else delimiter
+
+
 _CHUNK = 1 << 20
 #: Characters removed from every value and header, in every format: NUL and the
 #: byte-order mark (U+FEFF) are invisible, never part of a name or identifier, and
