@@ -134,7 +134,7 @@ class Ahead:
 
     #: What it was read with: declared encoding, delimiter, header row, DuckDB's memory limit and threads.
     settings: tuple[Any, ...]
-    #: The file's identity (device, inode, size, modification time), the same before and after it was read.
+    #: The file's identity (device, inode, size, modification and change times), the same before and after it was read.
     identity: tuple[int, ...]
     staged: _Staged
     scan: _Scan
@@ -190,7 +190,8 @@ def _engine(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
 
 def _identity(path: Path) -> tuple[int, ...]:
     status = path.stat()
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+    # The change time too: a modification time can be set back, the change time cannot.
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
 def _numbered(

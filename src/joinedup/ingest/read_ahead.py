@@ -7,13 +7,14 @@ starts the staging of its file in a thread first, before it imports the rest or
 checks who is asking, and the reader takes the staged rows when it gets there.
 
 Nothing read ahead is used unless it is exactly what the reader would have
-staged: the same file, unchanged (device, inode, size, modification time), read
-with the same encoding, delimiter, header row and DuckDB settings. Anything
+staged: the same file, unchanged (device, inode, size, modification and change
+times), read with the same encoding, delimiter, header row and DuckDB settings. Anything
 else (another format, a file to transcode or stage on disk, a failure of any
 kind) leaves nothing behind, and the reader reads the file itself and reports
 any problem in its usual order: refusals and errors come out as without it. A
 refused ingest has only read the user's own file into its own memory; the rows
-are dropped when the command ends (:func:`discard`).
+are dropped when the command ends (:func:`discard`, which stops the thread and
+waits for it).
 
 This module imports nothing heavy: the thread imports DuckDB and the reader.
 """
@@ -97,6 +98,14 @@ def _cancel(started: _Started | None) -> None:
         if started.connection is not None:
             with contextlib.suppress(Exception):
                 started.connection.interrupt()
+    # Wait for the thread to stop: a Python that exits normally (under coverage or a
+    # profiler, or a program calling the CLI in-process) with DuckDB still running in
+    # a daemon thread aborts. Interrupted, it stops within moments.
+    with contextlib.suppress(Exception):
+        started.result.result(timeout=_STOP_SECONDS)
+
+
+_STOP_SECONDS = 30
 
 
 def _run(
