@@ -135,4 +135,6 @@ def _run(
                     started.connection = None  # closed next: there is nothing left to interrupt
     except Exception:  # whatever went wrong, the reader reads the file itself and says so
         ahead = None
-    started.result.set_result(None if started.cancelled.is_set() else ahead)
+    finally:
+        # Always set, whatever ended the thread: the reader waits on it.
+        started.result.set_result(None if started.cancelled.is_set() else ahead)
