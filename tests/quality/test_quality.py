@@ -116,6 +116,40 @@ def test_custom_rules_of_every_dimension_in_one_scan(estate: Estate, people_sche
     assert result.cost["total"] > 0 and "basis" in result.cost["assumptions"]
 
 
+def test_uniqueness_counts_repeats_among_the_rows_a_rule_applies_to(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    rows = [
+        "1,Ann Lee,,SW1A 1AA,1980-01-02,F",
+        "2,Ann Lee,,SW1A 1AA,1980-01-02,M",  # same name and date of birth as 1; same postcode
+        "3,Ann Lee,,SW1A 1AA,1981-01-02,X",  # same postcode, but an X row is outside the postcode rule
+        "4,Bo Day,,,1980-01-02,F",  # no postcode: not checked by the postcode rule
+        "5,Bo Day,,CF10 1AA,1980-01-02,F",  # same name and date of birth as 4
+        "6,Cy Ng,,CF10 1AA,,M",  # no date of birth: not checked by the combination
+        "7,Cy Ng,,CF10 1AA,,M",
+    ]
+    _load(estate, tmp_path, people_schema, rows)
+    text = (
+        "rules:\n"
+        "  - {id: postcode-once, check: uniqueness, columns: [postcode], where: \"sex <> 'X'\"}\n"
+        "  - {id: name-dob-once, check: uniqueness, columns: [name, date_of_birth]}\n"
+    )
+    add_rules(estate, "people", _rules(tmp_path, text), principal="tester")
+    by_id = {r["id"]: r for r in measure(estate, "people", principal="tester").rules}
+    # The reference: rows the rule applies to with every column present, less the distinct values among them.
+    cells = [r.split(",") for r in rows]
+    postcodes = [c[3] for c in cells if c[5] != "X" and c[3]]
+    pairs = [(c[1], c[4]) for c in cells if c[1] and c[4]]
+    expected = {
+        "postcode-once": (len(postcodes), len(postcodes) - len(set(postcodes))),
+        "name-dob-once": (len(pairs), len(pairs) - len(set(pairs))),
+        "uniqueness.person_id": (7, 0),
+    }
+    assert expected == {"postcode-once": (5, 3), "name-dob-once": (5, 2), "uniqueness.person_id": (7, 0)}
+    for rule_id, (checked, failing) in expected.items():
+        assert (by_id[rule_id]["rows_checked"], by_id[rule_id]["rows_failing"]) == (checked, failing), rule_id
+
+
 def test_the_row_rules_share_one_aggregate_scan(people_schema: Path) -> None:
     schema = load_schema(people_schema)
     ruleset = parse_rules({"rules": [{"id": "a", "check": "completeness", "column": "sex"},

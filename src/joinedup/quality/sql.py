@@ -1,8 +1,9 @@
 """Rules as SQL: each row-level rule becomes two boolean expressions (applies, passes) in one aggregate scan.
 
-Every rule of a version is measured by :func:`scan_sql` in a single pass over
-the version's rows (DuckDB evaluates all the ``FILTER`` aggregates in that one
-pass); rules that join another dataset go into :func:`joined_sql`, one more pass.
+Every rule of a version is measured by :func:`scan_sql` in one statement: a
+single pass over the version's rows evaluates all the ``FILTER`` aggregates, and
+each uniqueness rule's distinct count is a subquery DuckDB runs beside it; rules
+that join another dataset go into :func:`joined_sql`, one more pass.
 A failing row is named only by its surrogate key (``_ingest``, ``_source_row``),
 packed into one integer so DuckDB keeps the few smallest with ``min(key, n)``
 instead of collecting them all.
@@ -156,9 +157,12 @@ def scan_sql(
         present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
         where = f"({rule.where}) AND {present}" if rule.where else present
         key = cols[0] if len(cols) == 1 else f"row({', '.join(cols)})"
+        # The distinct count as a subquery of its own: DuckDB then builds its hash table in a
+        # pipeline of its own, instead of inside the one aggregate, where a million-row version
+        # spent a third of the whole scan on it.
         parts += [
             f"count(*) FILTER (WHERE {where}) AS u{i}_n",
-            f"count(DISTINCT {key}) FILTER (WHERE {where}) AS u{i}_d",
+            f"(SELECT count(DISTINCT {key}) FROM t WHERE {where}) AS u{i}_d",
         ]
     for j, name in enumerate(schema.names if profile else ()):
         column = ident(name)
