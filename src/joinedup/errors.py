@@ -22,6 +22,9 @@ class ExitCode(IntEnum):
     AUDIT_TAMPERING = 4
     #: The command ran, and what it checked did not pass (a value, the demo's quarantine).
     CHECK_FAILED = 5
+    #: Ctrl-C (128 + SIGINT, as shells report it): Typer ends an interrupted command so, and so does a query DuckDB
+    #: stopped for it (see ``joinedup.cli.main``).
+    INTERRUPTED = 130
 
 
 class JoinedupError(Exception):

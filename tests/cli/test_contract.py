@@ -98,7 +98,7 @@ def test_the_exit_codes_are_the_table_in_the_readme_and_the_reference() -> None:
     for page in (ROOT / "README.md", ROOT / "docs" / "cli.md"):
         text = page.read_text(encoding="utf-8")
         table = text[text.index("| Exit status |") :].split("\n\n")[0]
-        assert [int(m) for m in re.findall(r"^\| (\d) \|", table, flags=re.M)] == [c.value for c in ExitCode], page
+        assert [int(m) for m in re.findall(r"^\| (\d+) \|", table, flags=re.M)] == [c.value for c in ExitCode], page
 
 
 def _subclasses(cls: type) -> list[type]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -247,3 +251,57 @@ def test_a_negative_limit_is_a_usage_error(cli: Cli, estate: Estate, args: tuple
     assert refused.exit_code == 2 and "--limit" in refused.stderr and "greater than or equal to 0" in refused.stderr
     assert len(log(estate)) == entries  # refused before anything was read or audited
     assert cli("query", "SELECT 1 AS one", "--limit", "0", "--json").json() == []
+
+
+def _joinedup(estate: Estate, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """``joinedup ARGS`` in a process of its own, with Ctrl-C (SIGINT) acted on as in a terminal."""
+    script = Path(sys.executable).with_name("joinedup")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "joinedup.cli.main"]
+    return subprocess.Popen(
+        [*command, *args],
+        env={**os.environ, "JOINEDUP_ESTATE": str(estate.root)},
+        text=True,
+        # A test runner started in the background may pass SIGINT on ignored: restore what a shell gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **popen,
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc to see the query at work")
+def test_ctrl_c_during_a_query_ends_with_status_130_not_as_a_failure(estate: Estate) -> None:
+    # DuckDB reports Ctrl-C during a query as RuntimeError("Query interrupted"): it must end as an
+    # interrupt (130, as Ctrl-C anywhere else), not as "failed unexpectedly" asking for a bug report.
+    running = _joinedup(
+        estate, "query", "SELECT sum(i) FROM range(1000000000000) t(i)", "--json",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    # Starting takes about a second of CPU; well past that, only the query can be using it.
+    deadline = time.monotonic() + 120
+    while _cpu_seconds(running.pid) < 4:
+        assert running.poll() is None and time.monotonic() < deadline, running.stderr and running.stderr.read()
+        time.sleep(0.1)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "unexpectedly" not in err and out == ""
+
+
+def test_help_read_by_head_ends_quietly(estate: Estate, tmp_path: Path) -> None:
+    # `head` leaves after 30 lines while the help is still being written: that is the reader's choice, not a bug.
+    errors = tmp_path / "stderr.txt"
+    for _ in range(3):
+        with errors.open("w") as stderr:
+            writer = _joinedup(estate, "query", "--help", stdout=subprocess.PIPE, stderr=stderr)
+            assert writer.stdout is not None
+            reader = subprocess.Popen(["head", "-n", "30"], stdin=writer.stdout, stdout=subprocess.PIPE, text=True)
+            writer.stdout.close()  # head is then the only reader, as in a shell's pipeline
+            shown, _ = reader.communicate(timeout=60)
+            assert writer.wait(timeout=60) in (0, 1)
+        assert "Usage: joinedup query" in shown
+        assert errors.read_text() == ""

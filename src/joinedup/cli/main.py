@@ -85,7 +85,12 @@ def _reported(ctx: typer.Context) -> Iterator[None]:
     except JoinedupError as exc:
         report_error(exc.kind, str(exc), as_json)
         ctx.exit(exc.exit_code)
+    except BrokenPipeError:
+        raise  # the reader went away (`joinedup query --help | head`): Typer ends quietly, status 1
     except Exception as exc:
+        if _interrupted(exc):
+            # Ctrl-C while DuckDB ran a query: ended as Typer ends any other Ctrl-C, not reported as a bug.
+            ctx.exit(ExitCode.INTERRUPTED)
         if os.environ.get("JOINEDUP_DEBUG"):
             raise
         report_error(
@@ -98,6 +103,15 @@ def _reported(ctx: typer.Context) -> Iterator[None]:
 
 
 _WANTS_JSON = "joinedup.json"
+
+
+def _interrupted(exc: Exception) -> bool:
+    """Whether DuckDB stopped a query because it was interrupted (see :func:`joinedup.storage.duck.interrupted`)."""
+    if "duckdb" not in sys.modules:
+        return False  # no query ran: and importing DuckDB only to tell would slow every error down
+    from joinedup.storage.duck import interrupted
+
+    return interrupted(exc)
 
 
 def _wants_json(args: list[str]) -> bool:

@@ -62,6 +62,7 @@ is read, audited or written.
                 "a check failed: `standards check` found the value invalid, "
                 "or `demo`'s quarantine differs from the errors it planted",
             ),
+            (ExitCode.INTERRUPTED, "interrupted (Ctrl-C): nothing more is printed, and nothing half-done is recorded"),
         )
     )
 }

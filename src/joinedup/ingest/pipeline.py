@@ -48,7 +48,7 @@ from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, pr
 from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, error_kind, size_in_bytes
+from joinedup.storage.duck import connect, error_kind, interrupted, size_in_bytes
 
 #: Called with (stage, fraction done or None when unknown).
 Progress = Callable[[str, float | None], None]
@@ -454,6 +454,8 @@ def _one_line_errors(estate: Estate, plan: _Plan) -> Iterator[None]:
             f"joinedup.toml or split the file; nothing was recorded"
         ) from None
     except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
+        if interrupted(exc):
+            raise  # stopped, not failed: the command ends as interrupted
         column = _column_named(str(exc), plan.schema)
         where = f" in column {column!r}" if column else ""
         raise EstateError(f"{what}{where} ({error_kind(exc)}); nothing was recorded") from None

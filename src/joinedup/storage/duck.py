@@ -86,6 +86,18 @@ def error_kind(exc: BaseException) -> str:
     return kind if kind.endswith("Error") and len(kind) < 40 else type(exc).__name__
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB stopping a query because it was interrupted, not failing.
+
+    Ctrl-C (SIGINT) while DuckDB runs a query reaches Python as
+    ``RuntimeError("Query interrupted")``, not as KeyboardInterrupt;
+    ``connection.interrupt()`` from another thread raises InterruptException.
+    """
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    return type(exc) is RuntimeError and str(exc) == "Query interrupted"
+
+
 @contextlib.contextmanager
 def sealed(
     scratch: Path,
