@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from joinedup.access import bootstrap_admin
 from joinedup.audit import log, record_now
-from joinedup.audit.redact import redact_text
+from joinedup.audit.redact import contains_identifier, opaque_id, redact_text
 from joinedup.audit.subjects import subject_hash
 from joinedup.errors import InputError
 from joinedup.estate import Estate
+from joinedup.linkage.keys import new_key
 from joinedup.standards import generate
 from tests.audit.cli_app import runner_for
 
@@ -184,3 +185,18 @@ def test_an_invalid_identifier_is_refused_every_time_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(InputError, match="not a valid nhs number"):
             subject_hash(b"s" * 32, "nhs_number", "9434765918")
+
+
+def test_an_id_the_system_makes_never_reads_as_an_nhs_or_ni_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each of these draws reads as an identifier: an NHS number (the client id a CI run once drew, whose audit
+    # entries then named "jdc_ce[nhs number]d5b4a76dfd9e"), an NI number in hex letters, the same in capitals.
+    draws = iter(["ce7222570179d5b4a76dfd9e", "00ce123456ab", "CE123456AB", "0123abcd"])
+    monkeypatch.setattr("joinedup.audit.redact.secrets.token_hex", lambda nbytes: next(draws))
+    assert opaque_id("jdc_", 12) == "jdc_0123abcd"  # the first three were drawn again
+    assert all(contains_identifier(x) for x in ("jdc_ce7222570179d5b4a76dfd9e", "jdc_00ce123456ab", "jdc_CE123456AB"))
+
+
+def test_ids_drawn_for_clients_and_link_keys_are_kept_whole_in_the_audit_log() -> None:
+    ids = [opaque_id("jdc_", 12) for _ in range(2000)] + [new_key("person") for _ in range(2000)]
+    assert not [i for i in ids if redact_text(b"k", i).text != i]
+    assert all(re.fullmatch(r"jdc_[0-9a-f]{24}|P[0-9A-F]{16}", i) for i in ids)

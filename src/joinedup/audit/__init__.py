@@ -10,7 +10,7 @@ from joinedup.audit.group import GroupCommitter
 from joinedup.audit.membership import dataset_membership
 from joinedup.audit.queries import ReadScope, log, principal_key, who_accessed
 from joinedup.audit.record import record, record_now, release
-from joinedup.audit.redact import contains_identifier
+from joinedup.audit.redact import contains_identifier, opaque_id
 from joinedup.audit.sealed import forget_sealed, sealed_texts
 from joinedup.audit.signing import checkpoint, export_checkpoint
 from joinedup.audit.subjects import Subject
@@ -27,6 +27,7 @@ __all__ = [
     "export_checkpoint",
     "forget_sealed",
     "log",
+    "opaque_id",
     "principal_key",
     "record",
     "record_now",

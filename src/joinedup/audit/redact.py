@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -137,6 +138,22 @@ def _compact(found: str) -> str:
 def contains_identifier(text: str) -> bool:
     """True when ``text`` holds an NHS or NI number in any form the detector knows."""
     return redact_text(b"", text).hashes != []
+
+
+def opaque_id(prefix: str, nbytes: int, *, upper: bool = False) -> str:
+    """``prefix`` and ``nbytes`` random bytes in hex, never one the detector takes for an NHS or NI number.
+
+    Ids the system makes (an API client's, a linked person's key) go into audit entries
+    and logs. Random hex can read as an identifier: ten digits in a row pass the NHS
+    checksum one time in eleven, and letters a-f around six digits can make an NI number
+    (``ce123456a``): about one client id in a hundred would be redacted wherever it is written,
+    and counted as touching that person. Such a draw is drawn again.
+    """
+    while True:
+        text = secrets.token_hex(nbytes)
+        candidate = prefix + (text.upper() if upper else text)
+        if not contains_identifier(candidate):
+            return candidate
 
 
 def redact_sql(secret: bytes, sql: str, names: Collection[str] | None = None) -> Redacted:

@@ -9,20 +9,20 @@ get new keys, recorded as a *split*.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
+from joinedup.audit import opaque_id
 from joinedup.estate import Estate
 
 PREFIX = {"person": "P", "business": "B"}
 
 
 def new_key(entity: str) -> str:
-    return f"{PREFIX[entity]}{secrets.token_hex(8).upper()}"
+    return opaque_id(PREFIX[entity], 8, upper=True)
 
 
 @dataclass

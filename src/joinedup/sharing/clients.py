@@ -21,7 +21,7 @@ from joinedup.access import authorize
 from joinedup.access.identity import load_principal
 from joinedup.access.models import PrincipalRow
 from joinedup.access.principals import NAME
-from joinedup.audit import contains_identifier, principal_key, record
+from joinedup.audit import contains_identifier, opaque_id, principal_key, record
 from joinedup.errors import InputError
 from joinedup.estate import Estate
 from joinedup.estate.db import now
@@ -114,7 +114,7 @@ def add_client(estate: Estate, actor: str, name: str, agreement_id: str) -> Issu
     with estate.session() as session:
         if load_principal(session, name) is not None:
             raise InputError(f"client name {name!r}: a principal of that name exists; choose another")
-        client_id = "jdc_" + secrets.token_hex(12)
+        client_id = opaque_id("jdc_", 12)
         session.add(
             PrincipalRow(name=name, name_key=principal_key(name), kind=KIND, created_at=now(), created_by=actor)
         )
