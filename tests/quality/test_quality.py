@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -216,6 +217,23 @@ def test_a_file_that_arrives_half_empty_is_flagged_as_drift(
     assert any(
         i["rule"] == "drift.row_count" and i["status"] == "open" for i in list_issues(estate, principal="tester")
     )
+
+
+def test_ctrl_c_while_quality_is_measured_stops_the_command(monkeypatch: pytest.MonkeyPatch, estate: Estate) -> None:
+    # Quality failing never fails an ingest; Ctrl-C is not a failure, and must not be swallowed with one.
+    def stopped(*_: object) -> None:
+        raise RuntimeError("Query interrupted")  # what DuckDB raises when Ctrl-C arrives during a query
+
+    measure_py = importlib.import_module("joinedup.quality.measure")  # the module, not the function of its name
+    monkeypatch.setattr(measure_py, "_measure", stopped)
+    with pytest.raises(RuntimeError, match="Query interrupted"):
+        measure_py.measure_after_ingest(estate, "people", 1, "tester")
+
+    def failed(*_: object) -> None:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(measure_py, "_measure", failed)
+    assert "error" in measure_py.measure_after_ingest(estate, "people", 1, "tester")
 
 
 def test_quality_never_fails_an_ingest(estate: Estate, people_schema: Path, tmp_path: Path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from joinedup.storage.duck import interrupted
+from joinedup.storage.duck import connect, interrupt_queries, interrupted
 
 
 def _error_of(con: duckdb.DuckDBPyConnection, sql: str) -> BaseException:
@@ -30,3 +32,22 @@ def test_a_query_stopped_by_interrupt_is_told_from_one_that_failed() -> None:
     assert not interrupted(RuntimeError("could not convert 'Sam Jackson'"))
     # What DuckDB raises when Ctrl-C arrives while it runs a query (tests/cli/test_output.py sends one).
     assert interrupted(RuntimeError("Query interrupted"))
+
+
+def test_interrupt_queries_stops_a_query_on_every_open_connection(tmp_path: Path) -> None:
+    stopped: list[BaseException] = []
+    running = threading.Event()
+
+    def work() -> None:
+        with connect(temp_dir=tmp_path / "spill") as con:
+            running.set()
+            stopped.append(_error_of(con, "SELECT sum(i) FROM range(1000000000000) t(i)"))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert running.wait(30)
+    time.sleep(0.3)
+    interrupt_queries()
+    worker.join(30)
+    assert not worker.is_alive() and len(stopped) == 1 and interrupted(stopped[0])
+    interrupt_queries()  # nothing open: nothing to do

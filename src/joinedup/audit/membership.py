@@ -22,7 +22,7 @@ from joinedup.estate.models import Dataset, DatasetVersion, SchemaVersion
 from joinedup.standards import STANDARD_TYPES
 from joinedup.standards.facts import BLANKS
 from joinedup.storage import delta
-from joinedup.storage.duck import connect, quote_identifier, quote_literal
+from joinedup.storage.duck import connect, interrupted, quote_identifier, quote_literal
 
 
 def dataset_membership(estate: Estate) -> Membership:
@@ -101,6 +101,8 @@ def _in_quarantine(estate: Estate, scope: ReadScope, kind: str, value: str) -> b
                 {"value": value, "version": scope.version},
             ).fetchall()
         return bool(count > 0)
-    except Exception:
+    except Exception as exc:
+        if interrupted(exc):
+            raise  # Ctrl-C, not a version that cannot be consulted
         # Vacuumed or purged files: the version can no longer be consulted.
         return None

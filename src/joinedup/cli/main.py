@@ -12,6 +12,7 @@ import importlib
 import inspect
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -227,6 +228,8 @@ def main() -> None:
     file it wrote is closed; tearing down the interpreter (freeing every module
     and object one by one) would only add a tenth of a second to every command.
     """
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with Ctrl-C ignored
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     app = build(modules_for(sys.argv[1:]))
     if sys.gettrace() is not None or sys.getprofile() is not None:
         app()  # a profiler or coverage is watching: it writes its report at a normal exit
@@ -243,6 +246,15 @@ def main() -> None:
     except BrokenPipeError:  # the reader went away (`joinedup query ... | head`): nothing more to say
         code = code or 1
     os._exit(code)
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C: stop any DuckDB query first (promptly, see :func:`joinedup.storage.duck.interrupt_queries`), then
+    interrupt Python as usual; the command ends with status 130."""
+    duck = sys.modules.get("joinedup.storage.duck")
+    if duck is not None:
+        duck.interrupt_queries()
+    raise KeyboardInterrupt
 
 
 def _exit_code(code: object) -> int:

@@ -62,7 +62,11 @@ is read, audited or written.
                 "a check failed: `standards check` found the value invalid, "
                 "or `demo`'s quarantine differs from the errors it planted",
             ),
-            (ExitCode.INTERRUPTED, "interrupted (Ctrl-C): nothing more is printed, and nothing half-done is recorded"),
+            (
+                ExitCode.INTERRUPTED,
+                "interrupted (Ctrl-C): nothing more is printed; a change is recorded whole or not at all "
+                "(an ingest interrupted while measuring quality has its version; `show` says)",
+            ),
         )
     )
 }

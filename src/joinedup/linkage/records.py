@@ -18,6 +18,7 @@ from joinedup.linkage import store
 from joinedup.linkage.columns import ENTITIES, DatasetColumns
 from joinedup.linkage.prepare import record_id_sql
 from joinedup.storage import delta
+from joinedup.storage.duck import interrupted
 
 
 def _pairs_of(records: Iterable[tuple[str, str]]) -> pa.Table:
@@ -136,7 +137,9 @@ def record_ids(estate: Estate, dataset: str, rows: Iterable[tuple[int, int]]) ->
             try:
                 con.register("t", delta.snapshot(path, version))
                 found.update(str(r[0]) for r in con.execute(f"SELECT {id_sql} FROM t WHERE {predicate}").fetchall())
-            except Exception:
+            except Exception as exc:
+                if interrupted(exc):
+                    raise  # Ctrl-C, not a version that cannot be read
                 continue
             finally:
                 con.unregister("t")

@@ -35,7 +35,7 @@ from joinedup.quality.rules import (
 from joinedup.quality.sql import Compiled, compile_rule, is_joined, joined_sql, scan_sql, unpack_key
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import error_kind, sealed
+from joinedup.storage.duck import error_kind, interrupted, sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -101,6 +101,8 @@ def measure_after_ingest(
     except JoinedupError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # the ingest stands whatever happens here
+        if interrupted(exc):
+            raise  # Ctrl-C: the command stops (the version stands, committed before this)
         return {"error": f"quality was not measured ({error_kind(exc)}); run `joinedup quality measure -d {dataset}`"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ def connect(
     to those types (default: all).
     """
     con = duckdb.connect(str(database) if database is not None else ":memory:")
+    with _open_lock:
+        _open.add(con)
     try:
         con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
         if threads:
@@ -41,7 +44,28 @@ def connect(
         install_macros(con, macros)
         yield con
     finally:
+        with _open_lock:
+            _open.discard(con)  # before closing: interrupt_queries() never reaches a closed connection
         con.close()
+
+
+#: Connections :func:`connect` opened and has not closed yet. Reentrant: the Ctrl-C handler runs in the main
+#: thread, which may hold the lock at that moment.
+_open_lock = threading.RLock()
+_open: set[duckdb.DuckDBPyConnection] = set()
+
+
+def interrupt_queries() -> None:
+    """Stop every query running on a connection :func:`connect` opened (Ctrl-C calls this).
+
+    Left to itself, DuckDB answers Ctrl-C during a query by cancelling its tasks and
+    waiting for them, which can take until the query's time limit; interrupted, its
+    tasks stop within milliseconds. A connection with nothing running is unaffected.
+    """
+    with _open_lock:
+        for con in list(_open):
+            with contextlib.suppress(Exception):
+                con.interrupt()
 
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
