@@ -310,3 +310,14 @@ def test_help_read_by_head_ends_quietly(estate: Estate, tmp_path: Path) -> None:
             assert writer.wait(timeout=60) in (0, 1)
         assert "Usage: joinedup query" in shown
         assert errors.read_text() == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to stand for a full disk")
+@pytest.mark.parametrize("args", [("datasets", "--json"), ("datasets",), ("--version",)])
+def test_output_to_a_full_disk_is_one_line_saying_so_not_a_bug_report(estate: Estate, args: tuple[str, ...]) -> None:
+    with open("/dev/full", "w") as full:
+        running = _joinedup(estate, *args, stdout=full, stderr=subprocess.PIPE)
+        _, err = running.communicate(timeout=120)
+    assert running.returncode == 1
+    [line] = err.strip().splitlines()
+    assert "No space left on device" in line and "unexpectedly" not in line

@@ -8,6 +8,8 @@ reference) is the whole command, built when first used.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import inspect
 import logging
@@ -16,7 +18,7 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -88,19 +90,35 @@ def _reported(ctx: typer.Context) -> Iterator[None]:
         ctx.exit(exc.exit_code)
     except BrokenPipeError:
         raise  # the reader went away (`joinedup query --help | head`): Typer ends quietly, status 1
+    except OSError as exc:
+        if exc.errno not in _SYSTEM_ERRNOS:
+            _unexpected(ctx, exc, as_json)
+        # A full disk or a failing device is the machine's to fix, not a bug to report: say so.
+        where = f" ({visible(str(exc.filename))})" if exc.filename else ""
+        with contextlib.suppress(OSError):  # stderr may be on the same full disk
+            report_error("system", f"the system could not complete a read or write: {exc.strerror}{where}", as_json)
+        ctx.exit(ExitCode.ERROR)
     except Exception as exc:
         if _interrupted(exc):
             # Ctrl-C while DuckDB ran a query: ended as Typer ends any other Ctrl-C, not reported as a bug.
             ctx.exit(ExitCode.INTERRUPTED)
-        if os.environ.get("JOINEDUP_DEBUG"):
-            raise
-        report_error(
-            "internal",
-            f"joinedup failed unexpectedly ({type(exc).__name__}); please report it "
-            "(JOINEDUP_DEBUG=1 shows the traceback)",
-            as_json,
-        )
-        ctx.exit(ExitCode.ERROR)
+        _unexpected(ctx, exc, as_json)
+
+
+#: A full disk or quota, a read-only file system, a failing device.
+_SYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+def _unexpected(ctx: typer.Context, exc: Exception, as_json: bool) -> NoReturn:
+    """A bug: one line naming the exception's class, never its text (which can quote data)."""
+    if os.environ.get("JOINEDUP_DEBUG"):
+        raise exc
+    report_error(
+        "internal",
+        f"joinedup failed unexpectedly ({type(exc).__name__}); please report it (JOINEDUP_DEBUG=1 shows the traceback)",
+        as_json,
+    )
+    ctx.exit(ExitCode.ERROR)
 
 
 _WANTS_JSON = "joinedup.json"
@@ -245,6 +263,10 @@ def main() -> None:
         sys.stderr.flush()
     except BrokenPipeError:  # the reader went away (`joinedup query ... | head`): nothing more to say
         code = code or 1
+    except OSError as exc:  # the last of the output did not fit (a full disk): say so, as _reported does
+        code = code or 1
+        with contextlib.suppress(OSError):
+            os.write(2, f"Error: the system could not complete a read or write: {exc.strerror}\n".encode())
     os._exit(code)
 
 
