@@ -175,6 +175,12 @@ def test_the_row_rules_share_one_aggregate_scan(people_schema: Path) -> None:
         ({"id": "x", "check": "expression", "expression": "person_id + 1"}, "not a boolean expression"),
         ({"id": "x", "check": "expression", "expression": "person_id IN (SELECT 1)"}, "subquery"),
         ({"id": "x", "check": "expression", "expression": "nonsense_col > 1"}, "rule 'x': expression:"),
+        # Balanced only inside the parentheses the scan adds: beside "AND postcode IS NOT NULL" it would
+        # count rows without a postcode as checked and failing.
+        (
+            {"id": "x", "check": "uniqueness", "columns": ["postcode"], "where": "sex = 'F') OR (sex = 'M'"},
+            "rule 'x': where: is not a whole expression on its own",
+        ),
         ({"id": "x", "check": "pattern", "column": "name", "pattern": "("}, "not a valid regular expression"),
         ({"id": "x", "check": "reference", "column": "postcode", "reference": "nodot"}, "DATASET.COLUMN"),
     ],

@@ -347,9 +347,14 @@ def expression_problem(text: str, schema: Schema) -> str | None:
         return "not a valid SQL expression"
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         return "holds more than one statement; expected a single boolean expression"
-    tree = _parse_tree(text)
+    tree = _parse_tree(f"SELECT ({text}) AS ok")
     if tree is None:
         return "not a valid SQL expression"
+    # As written too, not only inside the parentheses the scan puts around it: "a = 1) OR (b = 2" is one
+    # expression once wrapped, and spliced beside another condition it would change what that one means.
+    bare = _parse_tree(f"SELECT {text}")
+    if bare is None or len(bare["statements"][0]["node"].get("select_list", [])) != 1:
+        return "is not a whole expression on its own (unbalanced parentheses?); expected a single boolean expression"
     node = tree["statements"][0]["node"]
     if node.get("from_table", {}).get("type") != "EMPTY" or len(node.get("select_list", [])) != 1:
         return "expected a single boolean expression, not a query"
@@ -390,10 +395,10 @@ def _volatile_functions() -> frozenset[str]:
     return frozenset(str(name).lower() for (name,) in rows)
 
 
-def _parse_tree(text: str) -> dict[str, Any] | None:
+def _parse_tree(sql: str) -> dict[str, Any] | None:
     con = duckdb.connect()
     try:
-        [(serialised,)] = con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({text}) AS ok"]).fetchall()
+        [(serialised,)] = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
     finally:
         con.close()
     tree: dict[str, Any] = json.loads(serialised)
