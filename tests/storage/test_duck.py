@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from joinedup.storage.duck import connect, interrupt_queries, interrupted
+from joinedup.storage.duck import connect, interrupt_queries, interrupted, sealed
 
 
 def _error_of(con: duckdb.DuckDBPyConnection, sql: str) -> BaseException:
@@ -51,3 +54,19 @@ def test_interrupt_queries_stops_a_query_on_every_open_connection(tmp_path: Path
     worker.join(30)
     assert not worker.is_alive() and len(stopped) == 1 and interrupted(stopped[0])
     interrupt_queries()  # nothing open: nothing to do
+
+
+def test_scratch_left_by_a_killed_process_is_removed_by_the_next_query_and_a_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its process id is free now (reused only after many more processes)
+    tmp = tmp_path / "tmp"
+    left = [tmp / f"query-{dead.pid}-abc", tmp / f"ingest-{dead.pid}-def"]
+    live = tmp / f"query-{os.getpid()}-ghi"
+    for folder in [*left, live]:
+        folder.mkdir(parents=True)
+        (folder / "spill.tmp").write_bytes(b"spilled rows")
+    with sealed(tmp, views={}) as con:
+        assert con.execute("SELECT 42").fetchall() == [(42,)]
+        [own] = [p for p in tmp.glob(f"query-{os.getpid()}-*") if p != live]
+    assert not any(p.exists() for p in left)
+    assert live.exists() and not own.exists()

@@ -20,12 +20,10 @@ failure in steps 2-3 rolls its Delta commits back at once.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
@@ -43,12 +41,13 @@ from joinedup.audit import record
 from joinedup.errors import EstateError, InputError, JoinedupError, SchemaError
 from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, check_dataset_name
 from joinedup.ingest.columns import match_columns
-from joinedup.ingest.readers import Reject, Source, open_source, remove_stale_scratch, staged_size
+from joinedup.ingest.readers import Reject, Source, open_source, staged_size
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, error_kind, interrupted, size_in_bytes
+from joinedup.storage.scratch import new_folder as scratch_folder
 
 #: Called with (stage, fraction done or None when unknown).
 Progress = Callable[[str, float | None], None]
@@ -263,9 +262,7 @@ def _roll_back(estate: Estate, plan: _Plan) -> bool:
 
 def _write_version(estate: Estate, plan: _Plan, notify: Progress, **reading: Any) -> _Written:
     """Validate the file and commit its rows and its quarantine to Delta (not yet to the catalogue)."""
-    remove_stale_scratch(estate.tmp_dir)
-    scratch = estate.tmp_dir / f"ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    scratch.mkdir(parents=True)
+    scratch = scratch_folder(estate.tmp_dir, "ingest")
     try:
         with _one_line_errors(estate, plan):
             table, run = _validate_and_store(estate, plan, scratch, notify, reading)

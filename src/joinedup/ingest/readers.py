@@ -14,8 +14,6 @@ line number; for Parquet it is the 1-based row position.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -35,7 +33,6 @@ __all__ = [
     "Source",
     "detect_format",
     "open_source",
-    "remove_stale_scratch",
     "staged_size",
     "validation_failed",
 ]
@@ -144,26 +141,3 @@ def validation_failed(path: Path, exc: duckdb.Error) -> InputError:
     if isinstance(exc, duckdb.OutOfMemoryException):
         return InputError(f"{path}: not enough memory to check it; raise the estate's memory_limit")
     return InputError(f"{path}: cannot check its rows ({error_kind(exc)})")
-
-
-def remove_stale_scratch(tmp_dir: Path) -> None:
-    """Delete scratch folders left by ingests that were killed (their process is gone)."""
-    if not tmp_dir.exists():
-        return
-    for entry in tmp_dir.glob("ingest-*"):
-        try:
-            pid = int(entry.name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if not _alive(pid):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import duckdb
 
 from joinedup.standards import install_macros
+from joinedup.storage.scratch import new_folder
 
 
 @contextlib.contextmanager
@@ -139,8 +139,7 @@ def sealed(
     DuckDB lets a locked connection read its temp folder, so that folder must
     hold nothing but this connection's own spill files.
     """
-    scratch.mkdir(parents=True, exist_ok=True)
-    private = Path(tempfile.mkdtemp(prefix="query-", dir=scratch))
+    private = new_folder(scratch, "query")
     try:
         with connect(memory_limit=memory_limit, threads=threads, temp_dir=private, macros=macros) as con:
             for name, data in (views or {}).items():
