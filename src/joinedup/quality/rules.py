@@ -347,12 +347,23 @@ def expression_problem(text: str, schema: Schema) -> str | None:
         return "not a valid SQL expression"
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         return "holds more than one statement; expected a single boolean expression"
-    tree = _parse_tree(f"SELECT ({text}) AS ok")
+    # One connection for every check: each measurement checks its registered rules again, and
+    # opening a connection costs more than parsing and binding an expression does.
+    con = duckdb.connect()
+    try:
+        return _tree_problem(con, text) or _bind_problem(con, text, schema)
+    finally:
+        con.close()
+
+
+def _tree_problem(con: duckdb.DuckDBPyConnection, text: str) -> str | None:
+    """What the parsed expression holds that a rule may not: a query, a subquery, a window, a volatile function."""
+    tree = _parse_tree(con, f"SELECT ({text}) AS ok")
     if tree is None:
         return "not a valid SQL expression"
     # As written too, not only inside the parentheses the scan puts around it: "a = 1) OR (b = 2" is one
     # expression once wrapped, and spliced beside another condition it would change what that one means.
-    bare = _parse_tree(f"SELECT {text}")
+    bare = _parse_tree(con, f"SELECT {text}")
     if bare is None or len(bare["statements"][0]["node"].get("select_list", [])) != 1:
         return "is not a whole expression on its own (unbalanced parentheses?); expected a single boolean expression"
     node = tree["statements"][0]["node"]
@@ -365,7 +376,7 @@ def expression_problem(text: str, schema: Schema) -> str | None:
         # random(), uuid(), sleep_ms(), nextval() ...: a metric must be the same on the same data (history and
         # drift compare versions), and a rule must not be able to stall or fail the measurement of a version.
         return f"uses {volatile[0]}(), whose result changes from one run to the next; expected a condition on the row"
-    return _bind_problem(text, schema)
+    return None
 
 
 def _function_names(node: Any) -> set[str]:
@@ -395,21 +406,16 @@ def _volatile_functions() -> frozenset[str]:
     return frozenset(str(name).lower() for (name,) in rows)
 
 
-def _parse_tree(sql: str) -> dict[str, Any] | None:
-    con = duckdb.connect()
-    try:
-        [(serialised,)] = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
-    finally:
-        con.close()
+def _parse_tree(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | None:
+    [(serialised,)] = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
     tree: dict[str, Any] = json.loads(serialised)
     return None if tree.get("error") else tree
 
 
-def _bind_problem(text: str, schema: Schema) -> str | None:
+def _bind_problem(con: duckdb.DuckDBPyConnection, text: str, schema: Schema) -> str | None:
     """Bind the expression against an empty table of the schema's columns: unknown columns, non-boolean results."""
     from joinedup.quality.sql import empty_relation
 
-    con = duckdb.connect()
     try:
         con.execute("SET enable_external_access = false")
         con.execute(f"CREATE TEMP VIEW t AS {empty_relation(schema)}")
@@ -424,8 +430,6 @@ def _bind_problem(text: str, schema: Schema) -> str | None:
         if "Binder Error" in first or "Catalog Error" in first:
             return f"{first.split(': ', 1)[-1]} (columns: {', '.join(schema.names)})"
         return "not a valid SQL expression over the row"
-    finally:
-        con.close()
     if described[0][1] != "BOOLEAN":
         return f"is {described[0][1]}, not a boolean expression (true when the row passes)"
     return None
