@@ -63,11 +63,7 @@ def open_csv(
     head = _first_bytes(path)
     likely = declared or _sniff_bom(head)
     scratch: list[Path] = []
-    # DuckDB misreads a quote straight after a byte-order mark (a quoted line break in
-    # the first header then splits it): those files go through a copy without the mark.
-    quoted_after_bom = head.startswith(codecs.BOM_UTF8 + b'"')
-    if likely not in _DUCKDB_READS or quoted_after_bom or (declared is None and not _utf8_so_far(head)):
-        # Known, or seen in the first megabyte, not to be UTF-8: find out first, then transcode.
+    if _transcoded(head, likely, declared):
         scan = _hash_and_detect(path, declared)
         row = _header_row(path, head, scan.encoding, delimiter, header_row, find_header)
         header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
@@ -98,6 +94,14 @@ def open_csv(
     rejects = [_with_cells(_reject(readable, invalid, *r), delimiter, len(header)) for r in rejected]
     relation = _numbered(con, header, rejects, row, scan.invisible)
     return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
+
+
+def _transcoded(head: bytes, likely: str | None, declared: str | None) -> bool:
+    """Whether the file goes through a UTF-8 copy, from its first megabyte: it is known, or
+    seen there, not to be UTF-8, or DuckDB would misread it (a quote straight after a
+    byte-order mark: a quoted line break in the first header then splits it)."""
+    quoted_after_bom = head.startswith(codecs.BOM_UTF8 + b'"')
+    return likely not in _DUCKDB_READS or quoted_after_bom or (declared is None and not _utf8_so_far(head))
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,7 @@ def stage_ahead(
         before = _identity(path)
         head = _first_bytes(path)
         likely = declared or _sniff_bom(head)
-        if likely not in _DUCKDB_READS or head.startswith(codecs.BOM_UTF8 + b'"'):
-            return None
-        if declared is None and not _utf8_so_far(head):
+        if _transcoded(head, likely, declared):
             return None
         if not _fits_in_memory(con, path, delimiter):
             return None  # staged on disk by the reader: reading it here too would read it twice
