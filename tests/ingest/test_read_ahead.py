@@ -177,6 +177,23 @@ def test_discard_drops_the_rows_and_stops_a_read_under_way(tmp_path: Path, stage
     assert staged_by_reader == [path]
 
 
+def test_discard_waits_for_the_thread_itself_not_only_its_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread lives on for a moment after it hands over its result; discard outlasts that."""
+    real_run = read_ahead._run
+
+    def slow_to_end(started: Any, *settings: Any) -> None:
+        real_run(started, *settings)
+        time.sleep(0.5)  # result already set: only joining the thread waits for this
+
+    monkeypatch.setattr(read_ahead, "_run", slow_to_end)
+    path = _people(tmp_path / "people.csv", 10)
+    assert _start(path)
+    read_ahead.discard()
+    assert not any(t.name == "joinedup-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
 def test_a_read_ahead_that_failed_is_discarded_quietly(tmp_path: Path) -> None:
     """Discarding runs as the command fails for its own reason: it must not raise one of its own."""
     path = _people(tmp_path / "people.csv", 10)

@@ -40,6 +40,7 @@ class _Started:
         self.result: Future[Any] = Future()
         self.cancelled = threading.Event()
         self.connection: Any = None
+        self.thread: threading.Thread | None = None
 
 
 def start(
@@ -59,12 +60,13 @@ def start(
     if (fmt or FORMATS.get(path.suffix.lower())) != "csv" or not path.is_file():
         return False
     started = _Started(path)
+    settings = (encoding, csv_delimiter(path, delimiter), header_row, memory_limit, threads)
+    started.thread = threading.Thread(target=_run, args=(started, *settings), name="joinedup-read-ahead", daemon=True)
+    started.thread.start()  # before it is in the slot: whatever finds it there can join it
     with _lock:
         global _slot
         previous, _slot = _slot, started
     _cancel(previous)
-    settings = (encoding, csv_delimiter(path, delimiter), header_row, memory_limit, threads)
-    threading.Thread(target=_run, args=(started, *settings), name="joinedup-read-ahead", daemon=True).start()
     return True
 
 
@@ -100,9 +102,10 @@ def _cancel(started: _Started | None) -> None:
                 started.connection.interrupt()
     # Wait for the thread to stop: a Python that exits normally (under coverage or a
     # profiler, or a program calling the CLI in-process) with DuckDB still running in
-    # a daemon thread aborts. Interrupted, it stops within moments.
-    with contextlib.suppress(Exception):
-        started.result.result(timeout=_STOP_SECONDS)
+    # a daemon thread aborts. Interrupted, it stops within moments. Joined, not only its
+    # result waited for: the thread is still alive for a moment after it sets the result.
+    if started.thread is not None:
+        started.thread.join(timeout=_STOP_SECONDS)
 
 
 _STOP_SECONDS = 30
