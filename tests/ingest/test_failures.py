@@ -85,6 +85,25 @@ def test_a_duckdb_error_names_the_column_and_not_the_value(
     assert_still_version_1(loaded)
 
 
+def test_rows_neither_pass_returns_stop_the_ingest_after_the_table_commit(
+    loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid rows go to the table first; rejected rows come from a second pass. A row lost between them is refused."""
+    original = pipeline.build_query
+
+    def losing(schema, mapping, source, **kwargs):  # type: ignore[no-untyped-def]
+        query = original(schema, mapping, source, **kwargs)
+        return f"{query} LIMIT 0" if kwargs.get("rows") == "rejected" else query
+
+    monkeypatch.setattr(pipeline, "build_query", losing)
+    path = write_csv(tmp_path / "v2.csv", SECOND)
+    with pytest.raises(EstateError) as raised:
+        ingest(loaded, path, dataset="people", principal="tester")
+    assert str(raised.value).startswith(f"{path}: ingest failed: the validation passes found ")
+    assert str(raised.value).endswith(" found 3 valid and 0 rejected rows of 4; nothing was recorded")
+    assert_still_version_1(loaded)
+
+
 def test_a_failed_write_after_the_table_commit_rolls_the_table_back(
     loaded: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,6 +45,29 @@ def test_rows_and_their_numbers_are_the_same_in_memory_and_on_disk(tmp_path: Pat
     assert [r.source_row - 1 for r in staged.rejects] == list(range(every, 5_001, every))
 
 
+@pytest.mark.parametrize("every", [997, 3])
+def test_rows_picked_by_number_are_the_rows_the_relation_holds(tmp_path: Path, every: int) -> None:
+    """The rejected pass picks rows out of the staged Arrow table by number, numbered as in the whole relation."""
+    path = _file_with_ragged_rows(tmp_path / "people.csv", 5_000, every)
+    with connect(temp_dir=tmp_path / "spill") as con:
+        staged = open_csv(con, path, tmp_path, None, ",", None, False)
+        assert staged.picked is not None  # staged in Arrow: rows are taken from it
+        everything = _rows(con, staged.relation)
+        # Every 37th row, and a ragged row's number (not in the relation).
+        wanted = [*[n for n, *_ in everything][::37], every + 1]
+        con.execute("CREATE TABLE wanted AS SELECT unnest(?) AS _source_row", [wanted])
+        picked = _rows(con, staged.only(con, "wanted"))
+        assert picked == [row for row in everything if row[0] in set(wanted)]
+        assert len(picked) == len(wanted) - 1
+        con.execute("CREATE TABLE nothing AS SELECT 1::BIGINT AS _source_row LIMIT 0")
+        assert _rows(con, staged.only(con, "nothing")) == []
+    with connect(temp_dir=tmp_path / "spill", database=tmp_path / "stage.duckdb") as disk:
+        on_disk = open_csv(disk, path, tmp_path, None, ",", None, False)
+        assert on_disk.picked is None  # staged in a table: the relation is filtered instead
+        disk.execute("CREATE TABLE wanted AS SELECT unnest(?) AS _source_row", [wanted])
+        assert _rows(disk, on_disk.only(disk, "wanted")) == picked
+
+
 def test_a_connection_can_stage_one_way_then_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A transcoded copy can be bigger than the file: the second staging may have to go to a table."""
     first = _file_with_ragged_rows(tmp_path / "first.csv", 300, 101)

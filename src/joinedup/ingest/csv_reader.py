@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ def open_csv(
     if _transcoded(head, likely, declared):
         scan = _hash_and_detect(path, declared)
         row = _header_row(path, head, scan.encoding, delimiter, header_row, find_header)
-        header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
+        staged, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
     else:
         row = _header_row(path, head, likely, delimiter, header_row, find_header)
         ahead = _read_ahead(con, path, (declared, delimiter, row))
@@ -75,25 +76,28 @@ def open_csv(
             _register(con, ahead.staged.rows)
         else:
             staged, scan, problem = _stage_utf8(con, path, declared, delimiter, row)
-        header, rejected = staged.header, staged.rejected
         if scan.encoding not in _DUCKDB_READS:
-            header, rejected, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
+            staged, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row)
         elif isinstance(problem, UnicodeError):
             raise InputError(f"{path}: not valid {scan.encoding} text: {problem}")
         elif problem is not None and _mixes_line_endings(path):
             # DuckDB's reader takes one line ending per file and refuses the whole file
             # otherwise: a copy with every ending outside quotes made "\n" reads.
-            header, rejected, scratch = _stage_transcoded(
-                con, path, scan.encoding, scratch_dir, delimiter, row, one_ending=True
-            )
+            staged, scratch = _stage_transcoded(con, path, scan.encoding, scratch_dir, delimiter, row, one_ending=True)
         elif problem is not None:
             raise problem
     # Byte positions are in the copy DuckDB read: a transcoded file's bad line is shown from there.
     readable = scratch[0] if scratch else path
     invalid = "invalid UTF-8" if scan.encoding in _DUCKDB_READS else f"invalid {scan.encoding}"
-    rejects = [_with_cells(_reject(readable, invalid, *r), delimiter, len(header)) for r in rejected]
-    relation = _numbered(con, header, rejects, row, scan.invisible)
-    return Source(path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row)
+    header = staged.header
+    rejects = [_with_cells(_reject(readable, invalid, *r), delimiter, len(header)) for r in staged.rejected]
+    numbering = _Numbering.of(con, rejects, row)
+    columns = [visible_sql(f"c{i}") + f" AS c{i}" if scan.invisible else f"c{i}" for i in range(len(header))]
+    relation = numbering.relation(_STAGED, columns)
+    picked = None if staged.rows is None else _picker(staged.rows, numbering, columns)
+    return Source(
+        path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row, picked=picked
+    )
 
 
 def _transcoded(head: bytes, likely: str | None, declared: str | None) -> bool:
@@ -196,29 +200,68 @@ def _identity(path: Path) -> tuple[int, ...]:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
-def _numbered(
-    con: duckdb.DuckDBPyConnection, header: list[str], rejects: list[Reject], row: int, invisible: bool
-) -> str:
-    """The staged rows with their row numbers in the file, skipping those DuckDB set aside."""
-    # Kept row k (1-based) sits after every rejected row i with line_i - row - i < k:
-    # its row in the file is k + row (the header and the rows above it) + how many of those there are.
-    gaps = [r.source_row - row - i for i, r in enumerate(rejects, start=1)]
-    if len(gaps) <= _INLINE_GAPS:
-        # A sum of comparisons: vectorised, cheap, and it keeps every pass parallel.
-        number = " + ".join([f"_k + {row}", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)])
-        numbered = _STAGED
-    else:
+@dataclass(frozen=True)
+class _Numbering:
+    """How staged row ``_k`` (1-based, in file order) maps to its row in the file, skipping lines set aside."""
+
+    #: SQL for the row in the file, over ``_k`` (and ``_before`` when ``asof``).
+    number: str
+    asof: bool
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, rejects: list[Reject], row: int) -> _Numbering:
+        # Kept row k (1-based) sits after every rejected row i with line_i - row - i < k:
+        # its row in the file is k + row (the header and the rows above it) + how many of those there are.
+        gaps = [r.source_row - row - i for i, r in enumerate(rejects, start=1)]
+        if len(gaps) <= _INLINE_GAPS:
+            # A sum of comparisons: vectorised, cheap, and it keeps every pass parallel.
+            return cls(" + ".join([f"_k + {row}", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)]), asof=False)
         # A badly broken file: an as-of join finds how many rejected rows came before each row.
         con.execute(
             "CREATE OR REPLACE TABLE jd_gaps AS SELECT * FROM (VALUES "
             + ", ".join(f"({u}, {n})" for n, u in enumerate(gaps, start=1))
             + ") AS g(u, n)"
         )
-        number = f"_k + {row} + coalesce(_before, 0)"
-        numbered = f"(SELECT s.*, g.n AS _before FROM {_STAGED} s ASOF LEFT JOIN jd_gaps g ON s._k > g.u)"
-    # Only a file seen to hold NUL or U+FEFF pays for removing them.
-    columns = [visible_sql(f"c{i}") + f" AS c{i}" if invisible else f"c{i}" for i in range(len(header))]
-    return f"(SELECT CAST({number} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
+        return cls(f"_k + {row} + coalesce(_before, 0)", asof=True)
+
+    def relation(self, staged: str, columns: list[str]) -> str:
+        """``staged``'s rows with their row numbers in the file, as ``_source_row``, and ``columns``."""
+        numbered = staged
+        if self.asof:
+            numbered = f"(SELECT s.*, g.n AS _before FROM {staged} s ASOF LEFT JOIN jd_gaps g ON s._k > g.u)"
+        return f"(SELECT CAST({self.number} AS BIGINT) AS _source_row, {', '.join(columns)} FROM {numbered})"
+
+
+_PICKED = "jd_rows_picked"
+
+
+def _picker(
+    rows: pa.Table, numbering: _Numbering, columns: list[str]
+) -> Callable[[duckdb.DuckDBPyConnection, str], str]:
+    """Picks rows out of the staged Arrow table by number: reads one integer column, not every cell.
+
+    Used for the rejected rows after the valid ones were loaded: filtering the whole
+    relation converted every cell of every row from Arrow again.
+    """
+
+    def picked(con: duckdb.DuckDBPyConnection, numbers: str) -> str:
+        keyed = numbering.relation(_STAGED, ["_k"])
+        found = con.sql(
+            f"SELECT _k FROM {keyed} WHERE _source_row IN (SELECT _source_row FROM {numbers}) ORDER BY _k"
+        ).to_arrow_table()
+        ks = found.column(0).combine_chunks()
+        # From the buffer: pa.array() of a NumPy array would import pandas, a quarter of a second.
+        positions = (
+            np.frombuffer(ks.buffers()[1], dtype=np.int64, count=len(ks), offset=ks.offset * 8) - 1
+            if len(ks)
+            else np.zeros(0, dtype=np.int64)
+        )
+        taken = pa.Array.from_buffers(pa.int64(), len(positions), [None, pa.py_buffer(positions)])
+        con.execute(f"DROP VIEW IF EXISTS {_PICKED}")
+        con.register(_PICKED, rows.take(taken))
+        return numbering.relation(_PICKED, columns)
+
+    return picked
 
 
 def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:
@@ -335,7 +378,7 @@ def _stage_transcoded(
     row: int,
     *,
     one_ending: bool = False,
-) -> tuple[list[str], list[tuple[Any, ...]], list[Path]]:
+) -> tuple[_Staged, list[Path]]:
     # DuckDB reads UTF-8 only (its other encodings need an extension we cannot
     # download), so other encodings are transcoded into the estate's tmp/ first.
     if not one_ending and _mixes_line_endings(path):
@@ -346,7 +389,7 @@ def _stage_transcoded(
     except BaseException:
         readable.unlink(missing_ok=True)
         raise
-    return staged.header, staged.rejected, [readable]
+    return staged, [readable]
 
 
 def _stage(con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter: str, row: int) -> _Staged:

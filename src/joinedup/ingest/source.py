@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from joinedup.errors import InputError
 from joinedup.ingest.header_row import looks_like_data
+
+if TYPE_CHECKING:  # the read-ahead imports this module before DuckDB is loaded
+    import duckdb
 
 #: The formats ingest reads, by file extension.
 FORMATS = {
@@ -67,6 +72,15 @@ class Source:
     header_row: int = 1
     #: Columns that held nested JSON values (objects or arrays) in a JSON Lines file.
     nested: set[str] = field(default_factory=set)
+    #: Given a registered table of ``_source_row`` numbers, a relation of just those rows, shaped as
+    #: ``relation``, for a reader that can pick them out without reading every row; else None.
+    picked: Callable[[duckdb.DuckDBPyConnection, str], str] | None = None
+
+    def only(self, con: duckdb.DuckDBPyConnection, numbers: str) -> str:
+        """A relation of the rows whose ``_source_row`` is in the registered table ``numbers``."""
+        if self.picked is not None:
+            return self.picked(con, numbers)
+        return f"(SELECT s.* FROM {self.relation} s SEMI JOIN {numbers} n ON s._source_row = n._source_row)"
 
     @property
     def rows_above_header(self) -> int:

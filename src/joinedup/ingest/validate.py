@@ -4,12 +4,15 @@ One DuckDB statement does all the set-based work for an ingest: it trims and
 normalises missing values, standardises every field to its canonical form,
 checks every rule, and collects each failing row's reasons as a list of
 ``{column, rule, value, message}``. Rows with no reasons are loaded; the others
-go to quarantine with every reason.
+go to quarantine with every reason. The same statement can keep only the valid
+rows (building no reasons at all) or only the rejected ones: the pipeline runs
+the first over the file and the second over the rows it did not return.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from joinedup.schema import Field, Schema
 from joinedup.standards import STANDARD_TYPES, iso_datetime_in_zone, local_to_utc, trimmed_macro
@@ -238,22 +241,37 @@ def normalise_missing(raw: str, missing: tuple[str, ...]) -> str:
     return f"CASE WHEN {trimmed} IN ({options}) THEN NULL ELSE {trimmed} END"
 
 
+#: Which rows :func:`build_query` returns.
+Rows = Literal["all", "valid", "rejected"]
+ROWS: tuple[Rows, ...] = ("all", "valid", "rejected")
+
 #: Name under which the pipeline registers the dataset's current rows (append and upsert check keys against them).
 STORED_ROWS = "jd_stored"
 
 
 def build_query(
-    schema: Schema, mapping: dict[str, str], source: str, *, mode: str = "replace", stored: bool = False
+    schema: Schema,
+    mapping: dict[str, str],
+    source: str,
+    *,
+    mode: str = "replace",
+    stored: bool = False,
+    rows: Rows = "all",
 ) -> str:
     """The whole validation query over ``source`` (run :func:`preparation` first).
 
-    ``mapping`` maps each schema field to its raw column in ``source``. Output
-    columns: ``_source_row``; ``_errors`` (NULL for a valid row); the
-    standardised value of each field under the field's name; and, only for
-    rows with errors, each field's original text as ``_raw_<i>``. ``stored``
-    says the dataset has rows (registered as :data:`STORED_ROWS`) that an
-    append or upsert is checked against.
+    ``mapping`` maps each schema field to its raw column in ``source``. With
+    ``rows="all"`` the output columns are: ``_source_row``; ``_errors`` (NULL
+    for a valid row); the standardised value of each field under the field's
+    name; and, only for rows with errors, each field's original text as
+    ``_raw_<i>``. ``rows="valid"`` gives only the valid rows, as ``_source_row``
+    and the standardised values: no list of errors is built for any row.
+    ``rows="rejected"`` gives only the rows with errors, as ``_source_row``,
+    ``_errors`` and the ``_raw_<i>`` texts. ``stored`` says the dataset has rows
+    (registered as :data:`STORED_ROWS`) that an append or upsert is checked against.
     """
+    if rows not in ROWS:
+        raise ValueError(f"rows={rows!r}: expected one of {', '.join(ROWS)}")
     fields = list(schema.fields)
     raw = {f.name: ident(mapping[f.name]) for f in fields}
     vs = {f.name: ident(f"_v{i}") for i, f in enumerate(fields)}
@@ -274,14 +292,15 @@ def build_query(
     ]
     against_stored = stored and mode in ("append", "upsert")
     failures += _stored_checks(schema, raw, stds, mode, against_stored)
+    any_failed = " OR ".join(check.failed for *_, check in failures) if failures else "false"
     if failures:
-        any_failed = " OR ".join(check.failed for *_, check in failures)
         items = ", ".join(
             f"CASE WHEN {check.failed} THEN [{{'column': {lit(column)}, 'rule': {lit(check.rule)}, "
             f"'value': {value}, 'message': {check.message}}}] ELSE [] END"
             for column, value, check in failures
         )
-        errors = f"CASE WHEN {any_failed} THEN list_concat({items}) END"
+        # One flatten of a list of lists: twice as fast as list_concat of as many lists.
+        errors = f"CASE WHEN {any_failed} THEN flatten([{items}]) END"
     else:
         # "column" is a keyword: a schema without rules must still give a well-formed empty list type.
         fields_sql = ", ".join(f"{ident(name)} VARCHAR" for name in ("column", "rule", "value", "message"))
@@ -313,11 +332,17 @@ def build_query(
             f"FROM ({query}) {q} LEFT JOIN {ident(STORED_KEYS)} {e} ON {on}"
         )
     outputs = ", ".join(f"{stds[f.name]} AS {ident(f.name)}" for f in fields)
+    if rows == "valid":
+        # The same test that decides whether _errors is NULL, so the two kinds of rows partition the input.
+        return f"SELECT {row}, {outputs} FROM ({query}) WHERE ({any_failed}) IS NOT TRUE"
+    checked = f"SELECT *, {errors} AS {errors_column} FROM ({query})"
+    if rows == "rejected":
+        texts = ", ".join(f"{raw[f.name]} AS {ident(f'_raw_{i}')}" for i, f in enumerate(fields))
+        return f"SELECT {row}, {errors_column}, {texts} FROM ({checked}) WHERE {errors_column} IS NOT NULL"
     kept_raw = ", ".join(
         f"CASE WHEN {errors_column} IS NOT NULL THEN {raw[f.name]} END AS {ident(f'_raw_{i}')}"
         for i, f in enumerate(fields)
     )
-    checked = f"SELECT *, {errors} AS {errors_column} FROM ({query})"
     return f"SELECT {row}, {errors_column}, {outputs}, {kept_raw} FROM ({checked})"
 
 
