@@ -26,7 +26,16 @@ import pyarrow as pa
 from joinedup.errors import InputError
 from joinedup.ingest import read_ahead
 from joinedup.ingest.header_row import SAMPLE_ROWS, find_header_row
-from joinedup.ingest.source import Reject, Source, checked_header, first_line, visible_sql
+from joinedup.ingest.source import (
+    Reject,
+    Source,
+    checked_header,
+    first_line,
+    int64_array,
+    not_among,
+    row_numbers,
+    visible_sql,
+)
 from joinedup.storage.duck import quote_literal, size_in_bytes
 
 _CHUNK = 1 << 20
@@ -94,9 +103,9 @@ def open_csv(
     numbering = _Numbering.of(con, rejects, row)
     columns = [visible_sql(f"c{i}") + f" AS c{i}" if scan.invisible else f"c{i}" for i in range(len(header))]
     relation = numbering.relation(_STAGED, columns)
-    picked = None if staged.rows is None else _picker(staged.rows, numbering, columns)
+    picker = None if staged.rows is None else _picker(staged.rows, numbering, columns)
     return Source(
-        path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row, picked=picked
+        path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row, picks_others=picker
     )
 
 
@@ -237,31 +246,22 @@ _PICKED = "jd_rows_picked"
 
 def _picker(
     rows: pa.Table, numbering: _Numbering, columns: list[str]
-) -> Callable[[duckdb.DuckDBPyConnection, str], str]:
-    """Picks rows out of the staged Arrow table by number: reads one integer column, not every cell.
+) -> Callable[[duckdb.DuckDBPyConnection, list[np.ndarray]], str]:
+    """Picks the rows not among some numbers out of the staged Arrow table: reads two integer columns, not every cell.
 
     Used for the rejected rows after the valid ones were loaded: filtering the whole
     relation converted every cell of every row from Arrow again.
     """
 
-    def picked(con: duckdb.DuckDBPyConnection, numbers: str) -> str:
-        keyed = numbering.relation(_STAGED, ["_k"])
-        found = con.sql(
-            f"SELECT _k FROM {keyed} WHERE _source_row IN (SELECT _source_row FROM {numbers}) ORDER BY _k"
-        ).to_arrow_table()
-        ks = found.column(0).combine_chunks()
-        # From the buffer: pa.array() of a NumPy array would import pandas, a quarter of a second.
-        positions = (
-            np.frombuffer(ks.buffers()[1], dtype=np.int64, count=len(ks), offset=ks.offset * 8) - 1
-            if len(ks)
-            else np.zeros(0, dtype=np.int64)
-        )
-        taken = pa.Array.from_buffers(pa.int64(), len(positions), [None, pa.py_buffer(positions)])
+    def others(con: duckdb.DuckDBPyConnection, numbers: list[np.ndarray]) -> str:
+        keyed = con.sql(f"SELECT _k, _source_row FROM {numbering.relation(_STAGED, ['_k'])}").to_arrow_table()
+        ks, every = (row_numbers(keyed.column(i).chunks) for i in (0, 1))
+        positions = int64_array(ks[not_among(every, numbers)] - 1)
         con.execute(f"DROP VIEW IF EXISTS {_PICKED}")
-        con.register(_PICKED, rows.take(taken))
+        con.register(_PICKED, rows.take(positions))
         return numbering.relation(_PICKED, columns)
 
-    return picked
+    return others
 
 
 def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:

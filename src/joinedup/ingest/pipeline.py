@@ -42,6 +42,7 @@ from joinedup.errors import EstateError, InputError, JoinedupError, SchemaError
 from joinedup.estate import MODES, Catalogue, Estate, Lineage, VersionInfo, check_dataset_name
 from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, staged_size
+from joinedup.ingest.source import row_numbers
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
 from joinedup.quality import measure_after_ingest, schema_rules
 from joinedup.schema import Schema
@@ -321,34 +322,13 @@ def _with_version(query: str, number: int) -> str:
     return f"SELECT CAST({int(number)} AS INTEGER) AS _ingest, * FROM ({query})"
 
 
-_REJECTED_NUMBERS = "jd_rejected_numbers"
-
-
 def _rejected_query(
     con: duckdb.DuckDBPyConnection, plan: _Plan, mapping: dict[str, str], source: Source, run: _Run
 ) -> str:
     """The validation query, with every reason, over the rows the valid pass did not return."""
-    # The numbers first, from the one column they need, with a mark per valid row: cheaper than
-    # an anti-join of every row's columns against all the valid rows.
-    every = _numbers(con.sql(f"SELECT _source_row FROM {source.relation}").to_arrow_table().column(0).chunks)
-    marked = np.zeros(int(every.max(initial=0)) + 1, dtype=bool)
-    for valid in run.valid_rows:
-        marked[valid] = True
-    rejected = np.ascontiguousarray(every[~marked[every]])
-    numbers = pa.Array.from_buffers(pa.int64(), len(rejected), [None, pa.py_buffer(rejected)])
-    con.register(_REJECTED_NUMBERS, pa.table([numbers], names=["_source_row"]))
-    relation = source.only(con, _REJECTED_NUMBERS)
+    relation = source.other_rows(con, run.valid_rows)
     query = build_query(plan.schema, mapping, relation, mode=plan.mode, stored=plan.stored, rows="rejected")
     return _with_version(query, plan.number)
-
-
-def _numbers(arrays: list[pa.Array]) -> np.ndarray:
-    """Row numbers (int64 Arrow arrays without nulls) as one NumPy array.
-
-    From the buffers: ``Array.to_numpy()`` imports pandas, a quarter of a second.
-    """
-    parts = [np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8) for a in arrays]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _prepare(
@@ -584,7 +564,7 @@ class _Run:
             if batch.num_rows:
                 self.loaded += batch.num_rows
                 # Copied: a column of a batch from DuckDB holds the whole batch's memory.
-                self.valid_rows.append(_numbers([batch.column("_source_row")]).copy())
+                self.valid_rows.append(row_numbers([batch.column("_source_row")]).copy())
                 self._keep(batch)
                 yield batch
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from joinedup.errors import InputError
 from joinedup.ingest.header_row import looks_like_data
 
-if TYPE_CHECKING:  # the read-ahead imports this module before DuckDB is loaded
+if TYPE_CHECKING:  # the read-ahead imports this module before DuckDB, NumPy and Arrow are loaded
     import duckdb
+    import numpy as np
+    import pyarrow as pa
 
 #: The formats ingest reads, by file extension.
 FORMATS = {
@@ -72,15 +74,20 @@ class Source:
     header_row: int = 1
     #: Columns that held nested JSON values (objects or arrays) in a JSON Lines file.
     nested: set[str] = field(default_factory=set)
-    #: Given a registered table of ``_source_row`` numbers, a relation of just those rows, shaped as
-    #: ``relation``, for a reader that can pick them out without reading every row; else None.
-    picked: Callable[[duckdb.DuckDBPyConnection, str], str] | None = None
+    #: Given the ``_source_row`` numbers of some rows, a relation of the others, shaped as
+    #: ``relation``, for a reader that can pick them out without reading every cell; else None.
+    picks_others: Callable[[duckdb.DuckDBPyConnection, list[np.ndarray]], str] | None = None
 
-    def only(self, con: duckdb.DuckDBPyConnection, numbers: str) -> str:
-        """A relation of the rows whose ``_source_row`` is in the registered table ``numbers``."""
-        if self.picked is not None:
-            return self.picked(con, numbers)
-        return f"(SELECT s.* FROM {self.relation} s SEMI JOIN {numbers} n ON s._source_row = n._source_row)"
+    def other_rows(self, con: duckdb.DuckDBPyConnection, numbers: list[np.ndarray]) -> str:
+        """A relation of the rows whose ``_source_row`` is in none of ``numbers`` (which must all be rows here)."""
+        import pyarrow as pa
+
+        if self.picks_others is not None:
+            return self.picks_others(con, numbers)
+        every = row_numbers(con.sql(f"SELECT _source_row FROM {self.relation}").to_arrow_table().column(0).chunks)
+        wanted = every[not_among(every, numbers)]
+        con.register(_WANTED, pa.table([int64_array(wanted)], names=["_source_row"]))
+        return f"(SELECT s.* FROM {self.relation} s SEMI JOIN {_WANTED} w ON s._source_row = w._source_row)"
 
     @property
     def rows_above_header(self) -> int:
@@ -89,6 +96,43 @@ class Source:
     def cleanup(self) -> None:
         for path in self.scratch:
             path.unlink(missing_ok=True)
+
+
+_WANTED = "jd_wanted_rows"
+
+
+def row_numbers(arrays: Sequence[pa.Array]) -> np.ndarray:
+    """Row numbers (Arrow int64 arrays without nulls) as one NumPy array, sharing the arrays' memory.
+
+    From the buffers: ``Array.to_numpy()`` imports pandas, a quarter of a second.
+    """
+    import numpy as np
+
+    for a in arrays:
+        if a.type != "int64" or a.null_count:
+            raise TypeError(f"row numbers must be int64 without nulls, not {a.type} with {a.null_count} nulls")
+    parts = [np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8) for a in arrays if len(a)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def not_among(numbers: np.ndarray, among: list[np.ndarray]) -> np.ndarray:
+    """Which of ``numbers`` are in none of ``among`` (a subset of them), as a boolean mask: one mark per number."""
+    import numpy as np
+
+    marked = np.zeros(int(numbers.max(initial=0)) + 1, dtype=bool)
+    for some in among:
+        marked[some] = True
+    mask: np.ndarray = ~marked[numbers]
+    return mask
+
+
+def int64_array(values: np.ndarray) -> pa.Array:
+    """``values`` as an Arrow int64 array (built from the buffer: ``pa.array()`` would import pandas)."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
 def checked_header(path: Path, header: list[str], row: int = 1) -> list[str]:
