@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -519,6 +521,70 @@ quality:
 """
 
 
+def _threads_running_the_main_scan(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the thread that runs each main scan of a version (the one aggregate over all its rows)."""
+    measure_module = importlib.import_module("joinedup.quality.measure")
+    real = measure_module._one_row
+    seen: list[str] = []
+
+    def one_row(con: Any, sql: str, dataset: str) -> Any:
+        if sql.startswith("SELECT count(*) AS n_rows"):
+            seen.append(threading.current_thread().name)
+        return real(con, sql, dataset)
+
+    monkeypatch.setattr(measure_module, "_one_row", one_row)
+    return seen
+
+
+def test_a_scan_started_before_the_commit_is_used_only_for_the_same_rules(
+    estate: Estate, people_schema: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lag rule compares with the load date: a scan started the day before the commit is not that version's."""
+    measure_module = importlib.import_module("joinedup.quality.measure")
+    with_lag = tmp_path / "lag.yaml"
+    with_lag.write_text(
+        people_schema.read_text()
+        + "quality:\n  - {id: born-recently, check: lag, column: date_of_birth, max_lag_days: 20000}\n",
+        encoding="utf-8",
+    )
+    real_now = measure_module.now
+    monkeypatch.setattr(measure_module, "now", lambda: real_now() - timedelta(days=1))  # as if started yesterday
+    main_scans = _threads_running_the_main_scan(monkeypatch)
+    result = _load(estate, tmp_path, with_lag, GOOD)
+    assert main_scans == ["joinedup-quality-prescan", "MainThread"]  # its SQL differed: scanned again
+    monkeypatch.setattr(measure_module, "now", real_now)
+    at_ingest = latest_result(estate, "people", principal="tester", version=result.version)
+    again = measure(estate, "people", principal="tester", version=result.version).to_dict()
+    assert "born-recently" in [r["id"] for r in again["rules"]]
+    assert _comparable(at_ingest) == _comparable(again)
+
+
+def test_a_failed_ingest_stops_the_scan_it_started(
+    estate: Estate, people_schema: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = importlib.import_module("joinedup.ingest.pipeline")
+    started: list[Any] = []
+    real = pipeline.Prescan
+
+    def prescan(*args: Any) -> Any:
+        started.append(real(*args))
+        return started[-1]
+
+    def failing_commit(*args: Any, **kwargs: Any) -> Any:
+        raise EstateError("the catalogue went away")
+
+    monkeypatch.setattr(pipeline, "Prescan", prescan)
+    monkeypatch.setattr(pipeline, "_commit", failing_commit)
+    # A scan that would run for hours unless stopped.
+    endless = ("SELECT count(*) AS n_rows FROM range(100000000000) a", ["n_rows"])
+    monkeypatch.setattr(importlib.import_module("joinedup.quality.measure"), "scan_sql", lambda *a, **k: endless)
+    with pytest.raises(EstateError, match="the catalogue went away"):
+        _load(estate, tmp_path, people_schema, GOOD)
+    assert started
+    assert not any(t.name == "joinedup-quality-prescan" for t in threading.enumerate())
+    assert Catalogue(estate).find("people") is None
+
+
 def _comparable(result: dict[str, Any]) -> dict[str, Any]:
     """What a measurement found, leaving out when it ran, how long it took and the issues it opened or closed."""
     return {k: v for k, v in result.items() if k not in ("measured_at", "seconds", "issues_opened", "issues_closed")}
@@ -548,10 +614,13 @@ def test_the_measure_at_ingest_finds_what_measuring_the_version_again_finds(
         return real_snapshot(path, version)
 
     monkeypatch.setattr(delta, "snapshot", snapshot)
+    main_scans = _threads_running_the_main_scan(monkeypatch)
     second = ["8,Eve Adams,9434765862,CF10 1AA,1960-02-03,F", "9,al,,,1999-09-09,U", "1,Sam Again,,,,F"]
     result = _load(estate, tmp_path, with_rules, second if mode == "append" else [*first, *second], mode=mode)
     people = estate.table_path("people")
     assert (people in read_back) is (mode == "append")  # a replace measured the rows it held
+    # A replace scanned the rows it held once, beside its last steps; an append scans the version after its commit.
+    assert main_scans == (["joinedup-quality-prescan"] if mode == "replace" else ["MainThread"])
     at_ingest = latest_result(estate, "people", principal="tester", version=result.version)
     again = measure(estate, "people", principal="tester", version=result.version).to_dict()
     assert [r["id"] for r in at_ingest["rules"]] == [r["id"] for r in again["rules"]]

@@ -44,7 +44,7 @@ from joinedup.ingest.columns import match_columns
 from joinedup.ingest.readers import Reject, Source, open_source, staged_size
 from joinedup.ingest.source import row_numbers
 from joinedup.ingest.validate import STORED_ROWS, build_query, macros_needed, preparation
-from joinedup.quality import measure_after_ingest, schema_rules
+from joinedup.quality import Prescan, measure_after_ingest, schema_rules
 from joinedup.schema import Schema
 from joinedup.storage import delta
 from joinedup.storage.duck import connect, error_kind, interrupted, size_in_bytes
@@ -128,6 +128,8 @@ class _Written:
     quarantine_version: int | None
     quarantined: int
     run: _Run
+    #: The quality scan of the kept rows, started once they were written (see quality.Prescan).
+    prescan: Prescan | None = None
 
     @property
     def rows(self) -> pa.Table | None:
@@ -184,14 +186,21 @@ def ingest(
             # Nothing is visible before the catalogue commit, but the next reader should not find the debris either.
             _roll_back(estate, plan)
             raise
-        lineage = _lineage(plan, written)
-        notify("committing", None)
-        result = _commit(
-            estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered
-        )
+        try:
+            lineage = _lineage(plan, written)
+            notify("committing", None)
+            result = _commit(
+                estate, plan, lineage, principal, columns_ignored=written.run.columns_ignored, recovered=recovered
+            )
+        except BaseException:
+            if written.prescan is not None:
+                written.prescan.stop()
+            raise
     # After the commit point: the version stands whatever measuring it does.
     notify("quality", None)
-    quality = measure_after_ingest(estate, dataset, result.version, principal, rows=written.rows)
+    quality = measure_after_ingest(
+        estate, dataset, result.version, principal, rows=written.rows, prescan=written.prescan
+    )
     notify("done", 1.0)
     return replace(result, seconds=round(time.perf_counter() - started, 3), quality=quality)
 
@@ -264,21 +273,30 @@ def _roll_back(estate: Estate, plan: _Plan) -> bool:
 def _write_version(estate: Estate, plan: _Plan, notify: Progress, **reading: Any) -> _Written:
     """Validate the file and commit its rows and its quarantine to Delta (not yet to the catalogue)."""
     scratch = scratch_folder(estate.tmp_dir, "ingest")
+    prescan: list[Prescan] = []
     try:
         with _one_line_errors(estate, plan):
-            table, run = _validate_and_store(estate, plan, scratch, notify, reading)
+            table, run = _validate_and_store(estate, plan, scratch, notify, reading, prescan)
             notify("quarantine", None)
             quarantined = run.quarantine_table()
             quarantine_version = _store_quarantine(estate, plan, quarantined)
+    except BaseException:
+        for started in prescan:
+            started.stop()
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _Written(table, quarantine_version, quarantined.num_rows, run)
+    return _Written(table, quarantine_version, quarantined.num_rows, run, prescan[0] if prescan else None)
 
 
 def _validate_and_store(
-    estate: Estate, plan: _Plan, scratch: Path, notify: Progress, reading: dict[str, Any]
+    estate: Estate, plan: _Plan, scratch: Path, notify: Progress, reading: dict[str, Any], prescan: list[Prescan]
 ) -> tuple[delta.Committed, _Run]:
-    """Read the file, run the validation query and stream its valid rows into the table."""
+    """Read the file, run the validation query and stream its valid rows into the table.
+
+    Once they are written, the quality scan of the kept rows starts (into ``prescan``),
+    to run beside the rejected rows' pass, the quarantine and the commit.
+    """
     with connect(
         memory_limit=estate.config.memory_limit,
         threads=estate.config.threads,
@@ -305,6 +323,9 @@ def _validate_and_store(
                 reader = con.sql(_with_version(valid_query, plan.number)).to_arrow_reader(_BATCH_ROWS)
                 valid = pa.RecordBatchReader.from_batches(run.output_schema(reader.schema), run.pass_on(reader))
                 committed = _store(estate, plan, run, valid)
+                kept = run.kept_table()
+                if kept is not None:
+                    prescan.append(Prescan(estate, plan.dataset, plan.schema, kept))
                 run.find_rejected(con, _rejected_query(con, plan, mapping, source, run))
                 run.keep_unsplit(con)
                 run.count_rules(con)

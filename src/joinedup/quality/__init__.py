@@ -1,7 +1,14 @@
 """Data quality: GDQF rules, set-based measurement, history, issues, drift, cost and reports (docs/quality.md)."""
 
 from joinedup.quality.cost import CostModel, cost_model
-from joinedup.quality.measure import QualityResult, measure, measure_after_ingest, rules_for, schema_rules
+from joinedup.quality.measure import (
+    Prescan,
+    QualityResult,
+    measure,
+    measure_after_ingest,
+    rules_for,
+    schema_rules,
+)
 from joinedup.quality.results import (
     add_rules,
     estate_results,
@@ -18,6 +25,7 @@ __all__ = [
     "CHECKS",
     "DIMENSIONS",
     "CostModel",
+    "Prescan",
     "QualityResult",
     "Rule",
     "RuleSet",

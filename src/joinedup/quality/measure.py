@@ -6,6 +6,8 @@ the audit entry commit in one catalogue transaction.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -87,7 +89,12 @@ def measure(estate: Estate, dataset: str, *, principal: str, version: int | None
 
 
 def measure_after_ingest(
-    estate: Estate, dataset: str, version: int, principal: str, rows: pa.Table | None = None
+    estate: Estate,
+    dataset: str,
+    version: int,
+    principal: str,
+    rows: pa.Table | None = None,
+    prescan: Prescan | None = None,
 ) -> dict[str, Any]:
     """Measure a version an ingest has just committed; a failure is reported, never raised.
 
@@ -95,9 +102,10 @@ def measure_after_ingest(
     ``rows`` is the version's whole table when the ingest still holds it (a
     replace): the same rules then run over it instead of reading the version
     back from disk, which at a million rows is most of what measuring costs.
+    ``prescan`` is the scan of those rows the ingest started before its commit.
     """
     try:
-        return _measure(estate, dataset, principal, version, rows).summary()
+        return _measure(estate, dataset, principal, version, rows, prescan).summary()
     except JoinedupError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # the ingest stands whatever happens here
@@ -138,7 +146,12 @@ def version_schema(estate: Estate, dataset: str, info: VersionInfo) -> Schema:
 
 
 def _measure(
-    estate: Estate, dataset: str, principal: str, number: int | None, rows: pa.Table | None = None
+    estate: Estate,
+    dataset: str,
+    principal: str,
+    number: int | None,
+    rows: pa.Table | None = None,
+    prescan: Prescan | None = None,
 ) -> QualityResult:
     started = time.perf_counter()
     catalogue = Catalogue(estate)
@@ -147,9 +160,10 @@ def _measure(
     schema = version_schema(estate, dataset, version)
     rules = rules_for(estate, dataset, schema)
     if rows is not None and rows.num_rows != version.rows_total:
-        rows = None  # not this version's rows after all: read the version itself
+        rows = prescan = None  # not this version's rows after all: read the version itself
     table = rows if rows is not None else delta.snapshot(estate.table_path(dataset), version.table_version)
-    results = _run_rules(estate, catalogue, dataset, version, schema, rules, principal, table)
+    scanned = prescan.values() if prescan is not None else None
+    results = _run_rules(estate, catalogue, dataset, version, schema, rules, principal, table, scanned)
     profile = results.pop("__profile__")
     # Counts by column and rule only: the quarantine itself holds the values.
     profile["quarantine"] = {"rows": version.rows_quarantined, "reasons": version.rule_counts}
@@ -185,8 +199,13 @@ def _run_rules(
     rules: list[Rule],
     principal: str,
     table: pa.Table | pads.Dataset,
+    scanned: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Each rule's result by id over ``table`` (the version's rows), and the version's profile under ``__profile__``."""
+    """Each rule's result by id over ``table`` (the version's rows), and the version's profile under ``__profile__``.
+
+    ``scanned`` is a main scan already run over the same rows (its SQL and values): used when
+    the rules compile to that same SQL.
+    """
     results: dict[str, Any] = {}
     views: dict[str, Any] = {"t": table}
     references: dict[str, str] = {}
@@ -199,32 +218,31 @@ def _run_rules(
             problem = _attach_reference(estate, catalogue, rule, views, references, principal)
             if problem:
                 results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
-    row_rules: list[Compiled] = []
+    row_rules, uniques = _scanned_rules(rules, schema, version.created_at)
     joined: list[Compiled] = []
-    uniques: list[Rule] = []
     for rule in rules:
         if rule.id in results:
             continue
-        if rule.check == "uniqueness":
-            uniques.append(rule)
-        elif rule.check in ("quarantine", "freshness"):
+        if rule.check in _CATALOGUE_CHECKS:
             results[rule.id] = _catalogue_rule(rule, catalogue, dataset, version)
-        else:
+        elif is_joined(rule):
             compiled = compile_rule(rule, schema, version.created_at, references)
             assert compiled is not None
-            (joined if is_joined(rule) else row_rules).append(compiled)
-    # Only uk_type rules call jd_<type> macros: a rule's own SQL is checked without them when added.
-    macros = {c.rule.type for c in row_rules if c.rule.check == "uk_type" and c.rule.type}
+            joined.append(compiled)
+    macros = _macros(row_rules)
     with sealed(
         estate.tmp_dir,
         views=views,
         memory_limit=estate.config.memory_limit,
         threads=estate.config.threads,
-        macros=sorted(macros),
+        macros=macros,
     ) as con:
         try:
             sql, names = scan_sql(row_rules, uniques, schema)
-            values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+            if scanned is not None and scanned[0] == sql:
+                values = scanned[1]
+            else:
+                values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
         except EstateError:
             # One rule failing on the data (a cast of a value that does not convert) must not lose the
             # others: find the ones that fail on their own, report them, and scan the rest together.
@@ -248,6 +266,110 @@ def _run_rules(
                 results[c.rule.id] = _result(c.rule, *_counts(extra, i))
     results["__profile__"] = _profile(values, schema)
     return results
+
+
+class Prescan:
+    """The main scan of rows an ingest is about to commit, run in a thread while it finishes.
+
+    After the valid rows are written, an ingest's remaining steps (its rejected
+    rows, the quarantine, the commit) mostly keep one core busy: the scan runs on
+    the other meanwhile. It computes only what the rows alone decide (no
+    catalogue writes, no other dataset); measuring after the commit uses it when
+    the rules then compile to the same SQL, and scans again otherwise. A failure
+    leaves nothing to use, never an error.
+    """
+
+    def __init__(self, estate: Estate, dataset: str, schema: Schema, rows: pa.Table) -> None:
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._result: tuple[str, dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            # The rules are read here, in the ingest's thread: the thread itself touches no catalogue.
+            row_rules, uniques = _scanned_rules(rules_for(estate, dataset, schema), schema, now())
+        except Exception:  # nothing to start: the measurement after the commit finds and reports the problem
+            return
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(estate, dataset, schema, rows, row_rules, uniques),
+            name="joinedup-quality-prescan",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self,
+        estate: Estate,
+        dataset: str,
+        schema: Schema,
+        rows: pa.Table,
+        row_rules: list[Compiled],
+        uniques: list[Rule],
+    ) -> None:
+        try:
+            sql, names = scan_sql(row_rules, uniques, schema)
+            with sealed(
+                estate.tmp_dir,
+                views={"t": rows},
+                memory_limit=estate.config.memory_limit,
+                threads=estate.config.threads,
+                macros=_macros(row_rules),
+            ) as con:
+                with self._lock:
+                    if self._stopped:
+                        return
+                    self._connection = con
+                try:
+                    values = dict(zip(names, _one_row(con, sql, dataset), strict=True))
+                finally:
+                    with self._lock:
+                        self._connection = None
+            self._result = (sql, values)
+        except Exception:  # the measurement after the commit scans again, and reports any failure itself
+            self._result = None
+
+    def values(self) -> tuple[str, dict[str, Any]] | None:
+        """The scan's SQL and values, waiting for it to finish; None if it failed."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._result
+
+    def stop(self) -> None:
+        """Stop the scan and wait for its thread (the ingest failed: nothing will measure these rows)."""
+        with self._lock:
+            self._stopped = True
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    self._connection.interrupt()
+        if self._thread is not None:
+            self._thread.join()
+
+
+#: Rules measured from the catalogue's record of a version, not from its rows.
+_CATALOGUE_CHECKS = ("quarantine", "freshness")
+
+
+def _macros(row_rules: list[Compiled]) -> list[str]:
+    """The ``jd_<type>`` macros a scan needs: only uk_type rules call them (a rule's own SQL is checked without)."""
+    return sorted({c.rule.type for c in row_rules if c.rule.check == "uk_type" and c.rule.type})
+
+
+def _scanned_rules(rules: list[Rule], schema: Schema, loaded_at: datetime) -> tuple[list[Compiled], list[Rule]]:
+    """The rules the main scan of a version's rows measures: not those joining another dataset, not the
+    catalogue's, not those that no longer fit the schema."""
+    row_rules: list[Compiled] = []
+    uniques: list[Rule] = []
+    for rule in rules:
+        if _no_longer_fits(rule, schema) or is_joined(rule) or rule.check in _CATALOGUE_CHECKS:
+            continue
+        if rule.check == "uniqueness":
+            uniques.append(rule)
+        else:
+            compiled = compile_rule(rule, schema, loaded_at, {})
+            assert compiled is not None
+            row_rules.append(compiled)
+    return row_rules, uniques
 
 
 def _measurable(
