@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -258,3 +260,10 @@ def test_an_ingest_into_a_folder_that_is_no_estate_says_so_first(tmp_path: Path,
     assert result.exit_code != 0
     assert "nowhere" in result.stderr and "estate" in result.stderr.lower()
     assert read_ahead._slot is None
+
+
+def test_the_reader_starts_reading_before_numpy_and_arrow_have_loaded() -> None:
+    """The read-ahead thread imports the CSV reader first: DuckDB reads while the command loads the rest."""
+    script = "import sys, joinedup.ingest.csv_reader; print('numpy' in sys.modules, 'pyarrow' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.split() == ["False", "False"], loaded.stderr

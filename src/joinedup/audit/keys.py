@@ -13,13 +13,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, cast
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from joinedup.errors import EstateError
 from joinedup.estate import Estate
+
+if TYPE_CHECKING:  # imported where used: most commands write entries and never sign (a tenth of a second to load)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 T = TypeVar("T")
 
@@ -30,6 +30,9 @@ CHAIN_KEY_FILE = "audit-chain.key"
 
 def signing_key(estate: Estate) -> Ed25519PrivateKey:
     """The private key, generated (mode 0600) the first time a checkpoint is signed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = estate.keys_dir / PRIVATE_KEY_FILE
     if not path.exists():
         _create(path)
@@ -46,6 +49,9 @@ def signing_key(estate: Estate) -> Ed25519PrivateKey:
 
 def verifying_key(estate: Estate) -> Ed25519PublicKey | None:
     """The public key, or None when no checkpoint has ever been signed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     path = estate.keys_dir / PUBLIC_KEY_FILE
     if not path.exists():
         return signing_key(estate).public_key() if (estate.keys_dir / PRIVATE_KEY_FILE).exists() else None
@@ -56,14 +62,21 @@ def verifying_key(estate: Estate) -> Ed25519PublicKey | None:
 
 
 def public_key_hex(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
 def public_key_from_hex(text: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
 
 
 def _create(path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -92,6 +105,8 @@ write_once = _write_once
 
 
 def _publish(path: Path, key: Ed25519PublicKey) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     _write_once(
         path, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644
     )

@@ -13,7 +13,6 @@ import functools
 import operator
 from typing import Any
 
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from joinedup.audit.queries import Membership, ReadScope
@@ -35,6 +34,9 @@ def dataset_membership(estate: Estate) -> Membership:
         columns = _columns_of(found.definition, kind)
         if not columns:
             return False
+        # Here, not at the top: loading it takes a tenth of a second, which every command would pay.
+        import pyarrow.compute as pc
+
         try:
             data = delta.snapshot(estate.table_path(scope.dataset), found.table_version)
             match = functools.reduce(operator.or_, (pc.field(c) == value for c in columns))

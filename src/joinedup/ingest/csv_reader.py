@@ -17,11 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from joinedup.errors import InputError
 from joinedup.ingest import read_ahead
@@ -37,6 +35,12 @@ from joinedup.ingest.source import (
     visible_sql,
 )
 from joinedup.storage.duck import quote_literal, size_in_bytes
+
+if TYPE_CHECKING:
+    # Loaded where used: the read-ahead thread starts DuckDB's reading before NumPy and
+    # Arrow have loaded (DuckDB needs Arrow only to hand over the rows it has read).
+    import numpy as np
+    import pyarrow as pa
 
 _CHUNK = 1 << 20
 #: The longest CSV line (a row, quoted line breaks included) DuckDB will read.
@@ -476,10 +480,10 @@ def _stage_in_arrow(con: duckdb.DuckDBPyConnection, reader: str) -> pa.Table:
         staged = con.sql(f"SELECT * FROM {reader}").to_arrow_table()
     finally:
         con.execute("RESET arrow_large_buffer_size")
-    # From the buffer: pa.array() of a NumPy array would import pandas, a quarter of a second.
+    import numpy as np
+
     count = staged.num_rows
-    numbers = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(np.arange(1, count + 1, dtype=np.int64))])
-    rows = staged.append_column("_k", numbers)
+    rows = staged.append_column("_k", int64_array(np.arange(1, count + 1, dtype=np.int64)))
     _register(con, rows)
     return rows
 
