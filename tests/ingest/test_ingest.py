@@ -276,6 +276,28 @@ def test_row_numbers_stay_right_around_many_ragged_rows(estate: Estate, tmp_path
     assert [r["_source_row"] for r in read_quarantine(estate, "rows").rows] == bad
 
 
+def test_row_numbers_stay_right_after_runs_of_ragged_lines(estate: Estate, tmp_path: Path) -> None:
+    """Past a thousand set-aside lines the numbering is an as-of join: lines set aside one after another tie."""
+    schema = parse_schema("fields: [{name: n, type: integer}, {name: row, type: integer}]")
+    lines, bad = ["n,row"], []
+    for i in range(3000):
+        row = i + 2
+        if i < 1100 or 2000 <= i < 2003 or i == 2500:  # a long run at the top, a short one, a single line
+            lines.append(f"{i},{row},extra")
+            bad.append(row)
+        else:
+            lines.append(f"{i},{row}" if i != 1500 else f"x,{row}")  # one row fails its type instead
+    result = ingest(
+        estate, write_csv(tmp_path / "r.csv", "\n".join(lines)), dataset="rows", principal="tester", schema=schema
+    )
+    assert result.rows_quarantined == len(bad) + 1
+    assert rows(estate, "SELECT count(*) AS n FROM rows WHERE _source_row <> row") == [{"n": 0}]
+    assert rows(estate, "SELECT min(_source_row) AS first FROM rows") == [{"first": 1102}]
+    quarantined = read_quarantine(estate, "rows").rows
+    assert [r["_source_row"] for r in quarantined] == sorted([*bad, 1502])
+    assert [r["row"] for r in quarantined if r["_source_row"] == 1502] == ["1502"]
+
+
 def test_a_schema_with_no_rules_loads_every_row(estate: Estate, tmp_path: Path) -> None:
     # Inference often proposes only unconstrained text columns; such a schema once broke the query.
     schema = tmp_path / "plain.json"

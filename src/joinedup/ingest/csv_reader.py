@@ -230,10 +230,11 @@ class _Numbering:
             # A sum of comparisons: vectorised, cheap, and it keeps every pass parallel.
             return cls(" + ".join([f"_k + {row}", *(f"CAST(_k > {u} AS BIGINT)" for u in gaps)]), asof=False)
         # A badly broken file: an as-of join finds how many rejected rows came before each row.
+        # Rejected lines in a row share a gap: the last of them counts all (the join would pick any).
         con.execute(
-            "CREATE OR REPLACE TABLE jd_gaps AS SELECT * FROM (VALUES "
+            "CREATE OR REPLACE TABLE jd_gaps AS SELECT u, max(n) AS n FROM (VALUES "
             + ", ".join(f"({u}, {n})" for n, u in enumerate(gaps, start=1))
-            + ") AS g(u, n)"
+            + ") AS g(u, n) GROUP BY u"
         )
         return cls(f"_k + {row} + coalesce(_before, 0)", asof=True)
 
