@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from joinedup.errors import InputError, SchemaError
 from joinedup.estate import Catalogue, Estate
 from joinedup.ingest import ingest
 from joinedup.schema import load_schema
+from joinedup.storage.duck import literal_path
 from tests.conftest import write_csv
 
 
@@ -95,3 +99,52 @@ def test_utf16_without_a_byte_order_mark_is_refused_not_read_as_junk(
     with pytest.raises(InputError, match="UTF-16 text without a byte-order mark; pass --encoding utf-16-le"):
         ingest(estate, path, dataset="p", principal="tester", schema=load_schema(people_schema))
     assert Catalogue(estate).find("p") is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["people[1].csv", "people?.csv", "people*.csv", "people[1].parquet", "x*.parquet", "in[p]ut/people[1].csv"],
+)
+def test_a_file_name_with_pattern_characters_reads_that_file_only(estate: Estate, tmp_path: Path, name: str) -> None:
+    """DuckDB's readers take * ? [ ] in a path as a pattern: 'people[1].csv' would read people1.csv."""
+    schema = load_schema(_write(tmp_path / "s.yaml", "fields: [{name: id, type: integer}, {name: name, type: string}]"))
+    folder = tmp_path / Path(name).parent
+    folder.mkdir(exist_ok=True)
+    (tmp_path / "input").mkdir()  # what "in[p]ut" matches as a pattern
+    name = Path(name).name
+    suffix = Path(name).suffix
+    wanted, sibling = folder / name, folder / f"people1{suffix}"
+    for path, rows in ((wanted, "1,Ann\n2,Bo"), (sibling, "7,Other\n8,File\n9,Entirely")):
+        _write_table(path, "id,name\n" + rows)
+    (folder / f"x2{suffix}").write_bytes(sibling.read_bytes())
+    (tmp_path / "input" / name.replace("[1]", "1")).write_bytes(sibling.read_bytes())
+    result = ingest(estate, wanted, dataset="people", principal="tester", schema=schema)
+    assert (result.rows_read, result.rows_loaded) == (2, 2)
+    assert not list(Path(tempfile.gettempdir()).glob("joinedup-read-*"))  # the link to the file is gone
+
+
+def test_a_plain_path_is_read_as_it_is(tmp_path: Path) -> None:
+    plain = tmp_path / "people.csv"
+    with literal_path(plain) as read:
+        assert read == plain
+    patterned = tmp_path / "people[1].csv"
+    patterned.write_text("id\n1\n", encoding="utf-8")
+    with literal_path(patterned) as read:
+        assert read.name == "input.csv" and read.resolve() == patterned.resolve()
+        assert not {"*", "?", "["} & set(str(read))
+    assert not read.exists()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_table(path: Path, csv_text: str) -> None:
+    if path.suffix == ".csv":
+        write_csv(path, csv_text)
+        return
+    header, *rows = csv_text.splitlines()
+    cells = [row.split(",") for row in rows]
+    table = pa.table({name: [row[i] for row in cells] for i, name in enumerate(header.split(","))})
+    pq.write_table(table, path)

@@ -34,7 +34,7 @@ from joinedup.ingest.source import (
     row_numbers,
     visible_sql,
 )
-from joinedup.storage.duck import quote_literal, size_in_bytes
+from joinedup.storage.duck import literal_path, quote_literal, size_in_bytes
 
 if TYPE_CHECKING:
     # Loaded where used: the read-ahead thread starts DuckDB's reading before NumPy and
@@ -410,6 +410,23 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter
     # the file's line ending, and then silently reads no rows: tell it the real one.
     ending = _header_ending(readable) if any("\n" in h or "\r" in h for h in header) else None
     new_line = f"new_line = {quote_literal(_ESCAPED_ENDINGS[ending])}, " if ending else ""
+    try:
+        with literal_path(readable) as plain:
+            return _staged(con, header, plain, spec, delimiter, row, new_line)
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
+
+
+def _staged(
+    con: duckdb.DuckDBPyConnection,
+    header: list[str],
+    readable: Path,
+    spec: str,
+    delimiter: str,
+    row: int,
+    new_line: str,
+) -> _Staged:
+    """:func:`_stage`'s DuckDB part, reading ``readable`` (a path DuckDB takes literally)."""
     # A buffer of twice the longest line DuckDB accepts: fewer, larger reads
     # parse faster than its default here.
     reader = (
@@ -418,22 +435,19 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, readable: Path, delimiter
         "store_rejects = true, rejects_table = 'jd_rejects', rejects_scan = 'jd_reject_scans', "
         f"max_line_size = {_MAX_LINE}, buffer_size = {2 * _MAX_LINE})"
     )
-    try:
-        con.execute("DROP TABLE IF EXISTS jd_rejects; DROP TABLE IF EXISTS jd_reject_scans")
-        # One parallel pass stages the rows and finds those that do not split into
-        # the header's columns. Numbering rows while reading would hold everything
-        # above it to one thread: the rows are numbered by their place afterwards.
-        rows: pa.Table | None = None
-        if _fits_in_memory(con, readable, delimiter):
-            rows = _stage_in_arrow(con, reader)
-        else:
-            _stage_in_table(con, reader)
-        rejected = con.execute(
-            "SELECT line, min(error_type), min(error_message), min(csv_line), min(line_byte_position) "
-            "FROM jd_rejects GROUP BY line ORDER BY line"
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
+    con.execute("DROP TABLE IF EXISTS jd_rejects; DROP TABLE IF EXISTS jd_reject_scans")
+    # One parallel pass stages the rows and finds those that do not split into
+    # the header's columns. Numbering rows while reading would hold everything
+    # above it to one thread: the rows are numbered by their place afterwards.
+    rows: pa.Table | None = None
+    if _fits_in_memory(con, readable, delimiter):
+        rows = _stage_in_arrow(con, reader)
+    else:
+        _stage_in_table(con, reader)
+    rejected = con.execute(
+        "SELECT line, min(error_type), min(error_message), min(csv_line), min(line_byte_position) "
+        "FROM jd_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
     return _Staged(header, rejected, rows)
 
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from joinedup.errors import InputError
 from joinedup.ingest.source import Source, checked_header, first_line, visible_sql
-from joinedup.storage.duck import quote_identifier, quote_literal
+from joinedup.storage.duck import literal_path, quote_identifier, quote_literal
 
 #: DuckDB types whose plain text form is DuckDB's own syntax (``{a=1}``), not a format
 #: other tools read: they are carried as JSON instead.
@@ -27,7 +27,14 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: 
     # Columns are renamed by position: DuckDB matches names ignoring case, so a file
     # with columns "NAME" and "name" would otherwise read the first one twice.
     positional = [f"p{i}" for i in range(len(names))]
-    scan = f"read_parquet({quote_literal(str(path))}, file_row_number = true) AS p({', '.join(positional)})"
+    with literal_path(path) as plain:
+        scan = f"read_parquet({quote_literal(str(plain))}, file_row_number = true) AS p({', '.join(positional)})"
+        _stage(con, path, scan, names, positional)
+    return Source(path, "parquet", header, digest, size, None, "jd_parquet")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, scan: str, names: list[str], positional: list[str]) -> None:
+    """Stage the file read by ``scan`` as ``jd_parquet``, every column as text."""
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
     except duckdb.Error as exc:
@@ -46,7 +53,6 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path, digest: str, size: 
         raise InputError(
             f"{path}: {_culprit(con, scan, names, texts)}cannot read as Parquet: {first_line(exc)}"
         ) from None
-    return Source(path, "parquet", header, digest, size, None, "jd_parquet")
 
 
 def _as_text(name: str, kind: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -149,6 +150,34 @@ def sealed(
             yield con
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+#: Characters DuckDB's file readers take as a pattern in a path (``read_csv('report[1].csv')`` reads report1.csv).
+_GLOB = frozenset("*?[")
+
+
+@contextlib.contextmanager
+def literal_path(path: Path) -> Iterator[Path]:
+    """``path`` as DuckDB's file readers will read it, and no other file.
+
+    They expand ``*``, ``?`` and ``[...]`` anywhere in a path, with no way to say a
+    name is meant as it is: ``x*.parquet`` reads every file it matches and
+    ``report[1].csv`` reads ``report1.csv``. A path holding any of them is read
+    through a link with a plain name, in a temporary folder of its own that is
+    removed afterwards (so use the path only inside the ``with``).
+    """
+    if not _GLOB.intersection(str(path)):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="joinedup-read-"))
+    try:
+        if _GLOB.intersection(str(folder)):
+            raise OSError(f"the temporary folder {folder} has *, ? or [ in its path; set TMPDIR to another")
+        link = folder / ("input" + "".join(c for c in path.suffix if c.isalnum() or c == "."))
+        link.symlink_to(path.absolute())
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def quote_identifier(name: str) -> str:
