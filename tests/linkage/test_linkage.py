@@ -139,7 +139,8 @@ def test_review_list_model_and_evaluate(linked: Cli, estate: Estate, tmp_path: P
     assert listed.exit_code == 0 and isinstance(listed.json(), list)
     words = linked("link", "model").stdout
     assert "given names are variants" in words
-    truth = tmp_path / "truth.csv"
+    truth = tmp_path / "truth[1].csv"  # read as named, not as a pattern matching truth1.csv
+    (tmp_path / "truth1.csv").write_text("dataset,id,cluster\ncouncil,C8,1\ngp,G9,1\n")
     lines = ["dataset,id,cluster"]
     for n, (c, g) in enumerate(sorted(SAME)):
         lines += [f"council,{c},{n}", f"gp,{g},{n}"]

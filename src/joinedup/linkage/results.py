@@ -20,7 +20,7 @@ from joinedup.estate import Catalogue, Estate
 from joinedup.linkage import names, prepare, store
 from joinedup.linkage.columns import ENTITIES, map_columns
 from joinedup.storage import delta
-from joinedup.storage.duck import connect
+from joinedup.storage.duck import connect, literal_path
 from joinedup.storage.duck import quote_identifier as q
 
 DECISIONS = ("match", "non-match")
@@ -340,9 +340,10 @@ def evaluate(estate: Estate, entity: str, truth: Path, datasets: Collection[str]
     with duckdb.connect() as con:
         con.register("k", keys)
         try:
-            con.execute(
-                "CREATE TABLE t AS SELECT * FROM read_csv(?, all_varchar = true, header = true)", [str(truth)]
-            ).fetchall()
+            with literal_path(truth) as plain:
+                con.execute(
+                    "CREATE TABLE t AS SELECT * FROM read_csv(?, all_varchar = true, header = true)", [str(plain)]
+                ).fetchall()
         except duckdb.Error:
             raise InputError(f"{truth}: not a readable CSV file with a header row") from None
         columns = {str(r[0]) for r in con.execute("DESCRIBE t").fetchall()}
