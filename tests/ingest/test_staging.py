@@ -12,7 +12,7 @@ import pytest
 from joinedup.ingest import csv_reader
 from joinedup.ingest.csv_reader import open_csv
 from joinedup.ingest.pipeline import _staging_database
-from joinedup.ingest.source import not_among, row_numbers
+from joinedup.ingest.source import row_numbers
 from joinedup.storage.duck import connect
 
 
@@ -49,27 +49,27 @@ def test_rows_and_their_numbers_are_the_same_in_memory_and_on_disk(tmp_path: Pat
 
 
 @pytest.mark.parametrize("every", [997, 3])
-def test_the_rows_not_among_some_numbers_are_picked_as_the_relation_holds_them(tmp_path: Path, every: int) -> None:
-    """The rejected pass picks the rows the valid pass did not return out of the staged Arrow table by number."""
+def test_the_rows_not_marked_are_picked_as_the_relation_holds_them(tmp_path: Path, every: int) -> None:
+    """The rejected pass picks the rows the valid pass did not mark out of the staged Arrow table by number."""
     path = _file_with_ragged_rows(tmp_path / "people.csv", 5_000, every)
     with connect(temp_dir=tmp_path / "spill") as con:
         staged = open_csv(con, path, tmp_path, None, ",", None, False)
-        assert staged.picks_others is not None  # staged in Arrow: rows are taken from it
+        assert staged.picks is not None  # staged in Arrow: rows are taken from it
         everything = _rows(con, staged.relation)
         numbers = [n for n, *_ in everything]
-        # Most rows, as lists batch by batch (one empty), leaving every 37th and the last.
-        kept = [n for i, n in enumerate(numbers[:-1]) if i % 37]
-        taken = [np.array(kept[:1000]), np.array([], dtype=np.int64), np.array(kept[1000:])]
+        # Every row marked but every 37th and the last.
+        marked = np.zeros(numbers[-1] + 1, dtype=bool)
+        marked[[n for i, n in enumerate(numbers[:-1]) if i % 37]] = True
         left = {n for i, n in enumerate(numbers) if i % 37 == 0 or i == len(numbers) - 1}
-        picked = _rows(con, staged.other_rows(con, taken))
+        picked = _rows(con, staged.other_rows(con, marked))
         assert picked == [row for row in everything if row[0] in left]
-        assert _rows(con, staged.other_rows(con, [np.array(numbers)])) == []
-        assert _rows(con, staged.other_rows(con, [])) == everything
+        assert _rows(con, staged.other_rows(con, np.ones(numbers[-1] + 1, dtype=bool))) == []
+        assert _rows(con, staged.other_rows(con, np.zeros(numbers[-1] + 1, dtype=bool))) == everything
     with connect(temp_dir=tmp_path / "spill", database=tmp_path / "stage.duckdb") as disk:
         on_disk = open_csv(disk, path, tmp_path, None, ",", None, False)
-        assert on_disk.picks_others is None  # staged in a table: the relation is filtered instead
-        assert _rows(disk, on_disk.other_rows(disk, taken)) == picked
-        assert _rows(disk, on_disk.other_rows(disk, [])) == everything
+        assert on_disk.picks is None  # staged in a table: the relation is filtered instead
+        assert _rows(disk, on_disk.other_rows(disk, marked)) == picked
+        assert _rows(disk, on_disk.other_rows(disk, np.zeros(numbers[-1] + 1, dtype=bool))) == everything
 
 
 def test_a_connection_can_stage_one_way_then_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +132,6 @@ def test_row_numbers_come_from_the_arrow_buffers_as_they_are() -> None:
     numbers = pa.array(range(10), pa.int64())
     assert row_numbers([numbers.slice(3, 4), numbers.slice(0, 0), numbers.slice(8)]).tolist() == [3, 4, 5, 6, 8, 9]
     assert row_numbers([]).tolist() == []
-    assert not_among(np.array([5, 2, 9, 7]), [np.array([9]), np.array([2, 5])]).tolist() == [False, False, False, True]
     with pytest.raises(TypeError, match="int64 without nulls, not int32"):
         row_numbers([pa.array([1], pa.int32())])
     with pytest.raises(TypeError, match="with 1 nulls"):

@@ -6,6 +6,7 @@ import importlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -575,11 +576,30 @@ def test_a_failed_ingest_stops_the_scan_it_started(
 
     monkeypatch.setattr(pipeline, "Prescan", prescan)
     monkeypatch.setattr(pipeline, "_commit", failing_commit)
-    # A scan that would run for hours unless stopped.
-    endless = ("SELECT count(*) AS n_rows FROM range(100000000000) a", ["n_rows"])
-    monkeypatch.setattr(importlib.import_module("joinedup.quality.measure"), "scan_sql", lambda *a, **k: endless)
-    with pytest.raises(EstateError, match="the catalogue went away"):
-        _load(estate, tmp_path, people_schema, GOOD)
+    # A scan that would run for hours unless stopped, and starts late: an interrupt before a query begins is lost.
+    measure_module = importlib.import_module("joinedup.quality.measure")
+    endless = ("SELECT sum(hash(range)) AS n_rows FROM range(1000000000000)", ["n_rows"])
+    monkeypatch.setattr(measure_module, "scan_sql", lambda *a, **k: endless)
+    real_one_row = measure_module._one_row
+
+    def late(con: Any, sql: str, dataset: str) -> Any:
+        time.sleep(0.5)
+        return real_one_row(con, sql, dataset)
+
+    monkeypatch.setattr(measure_module, "_one_row", late)
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            _load(estate, tmp_path, people_schema, GOOD)
+        except EstateError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the failed ingest is still waiting for its scan"
+    assert [str(e) for e in failed] == ["the catalogue went away"]
     assert started
     assert not any(t.name == "joinedup-quality-prescan" for t in threading.enumerate())
     assert Catalogue(estate).find("people") is None
@@ -630,3 +650,20 @@ def test_the_measure_at_ingest_finds_what_measuring_the_version_again_finds(
     for found, expected in zip(at_ingest["rules"], again["rules"], strict=True):
         assert found == expected
     assert _comparable(at_ingest) == _comparable(again)
+
+
+def test_a_scan_starts_only_when_told_so_whoever_stops_it_already_holds_it(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    """A Ctrl-C between making the scan and the ingest keeping hold of it must not leave a thread running."""
+    measure_module = importlib.import_module("joinedup.quality.measure")
+    _load(estate, tmp_path, people_schema, GOOD)
+    rows = delta.snapshot(estate.table_path("people"), 0).to_table()
+    made = measure_module.Prescan(estate, "people", load_schema(people_schema), rows)
+    assert not any(t.name == "joinedup-quality-prescan" for t in threading.enumerate())
+    made.stop()  # stopping one never started is quick and harmless
+    assert made.values() is None
+    started = measure_module.Prescan(estate, "people", load_schema(people_schema), rows)
+    started.start()
+    scanned = started.values()
+    assert scanned is not None and scanned[1]["n_rows"] == rows.num_rows

@@ -30,7 +30,6 @@ from joinedup.ingest.source import (
     checked_header,
     first_line,
     int64_array,
-    not_among,
     row_numbers,
     visible_sql,
 )
@@ -39,7 +38,6 @@ from joinedup.storage.duck import literal_path, quote_literal, size_in_bytes
 if TYPE_CHECKING:
     # Loaded where used: the read-ahead thread starts DuckDB's reading before NumPy and
     # Arrow have loaded (DuckDB needs Arrow only to hand over the rows it has read).
-    import numpy as np
     import pyarrow as pa
 
 _CHUNK = 1 << 20
@@ -109,7 +107,7 @@ def open_csv(
     relation = numbering.relation(_STAGED, columns)
     picker = None if staged.rows is None else _picker(staged.rows, numbering, columns)
     return Source(
-        path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row, picks_others=picker
+        path, "csv", header, scan.sha256, scan.size, scan.encoding, relation, rejects, scratch, row, picks=picker
     )
 
 
@@ -251,22 +249,24 @@ _PICKED = "jd_rows_picked"
 
 def _picker(
     rows: pa.Table, numbering: _Numbering, columns: list[str]
-) -> Callable[[duckdb.DuckDBPyConnection, list[np.ndarray]], str]:
-    """Picks the rows not among some numbers out of the staged Arrow table: reads two integer columns, not every cell.
+) -> Callable[[duckdb.DuckDBPyConnection, str], str]:
+    """Picks rows by number out of the staged Arrow table: reads one integer column, not every cell.
 
     Used for the rejected rows after the valid ones were loaded: filtering the whole
     relation converted every cell of every row from Arrow again.
     """
 
-    def others(con: duckdb.DuckDBPyConnection, numbers: list[np.ndarray]) -> str:
-        keyed = con.sql(f"SELECT _k, _source_row FROM {numbering.relation(_STAGED, ['_k'])}").to_arrow_table()
-        ks, every = (row_numbers(keyed.column(i).chunks) for i in (0, 1))
-        positions = int64_array(ks[not_among(every, numbers)] - 1)
+    def picked(con: duckdb.DuckDBPyConnection, numbers: str) -> str:
+        keyed = numbering.relation(_STAGED, ["_k"])
+        found = con.sql(
+            f"SELECT _k FROM {keyed} WHERE _source_row IN (SELECT _source_row FROM {numbers}) ORDER BY _k"
+        ).to_arrow_table()
+        positions = int64_array(row_numbers(found.column(0).chunks) - 1)
         con.execute(f"DROP VIEW IF EXISTS {_PICKED}")
         con.register(_PICKED, rows.take(positions))
         return numbering.relation(_PICKED, columns)
 
-    return others
+    return picked
 
 
 def _reject(path: Path, invalid: str, line: int, kind: str, message: str, text: str | None, at: int | None) -> Reject:

@@ -312,7 +312,8 @@ def _validate_and_store(
             mapping = {name: f"c{i}" for name, i in positions.items()}
             run = _Run(plan.schema, plan.number, source, ignored, positions, keep=_keep_budget(estate, plan))
             with _Poll(con, notify if notify is not _silent else None):
-                run.split_rows = _prepare(con, estate, plan, mapping, source)
+                run.split_rows, last_row = _prepare(con, estate, plan, mapping, source)
+                run.marked = np.zeros(last_row + 1, dtype=bool)
                 # Two passes: the valid rows stream to the table straight from DuckDB, then the
                 # query runs again, building every reason, over only the rows the first did not
                 # return. Splitting one output instead copied every valid row once more in Arrow
@@ -326,6 +327,7 @@ def _validate_and_store(
                 kept = run.kept_table()
                 if kept is not None:
                     prescan.append(Prescan(estate, plan.dataset, plan.schema, kept))
+                    prescan[-1].start()  # once in the list: a failure from here on stops it
                 run.find_rejected(con, _rejected_query(con, plan, mapping, source, run))
                 run.keep_unsplit(con)
                 run.count_rules(con)
@@ -347,22 +349,27 @@ def _rejected_query(
     con: duckdb.DuckDBPyConnection, plan: _Plan, mapping: dict[str, str], source: Source, run: _Run
 ) -> str:
     """The validation query, with every reason, over the rows the valid pass did not return."""
-    relation = source.other_rows(con, run.valid_rows)
+    relation = source.other_rows(con, run.marked)
     query = build_query(plan.schema, mapping, relation, mode=plan.mode, stored=plan.stored, rows="rejected")
     return _with_version(query, plan.number)
 
 
 def _prepare(
     con: duckdb.DuckDBPyConnection, estate: Estate, plan: _Plan, mapping: dict[str, str], source: Source
-) -> int:
-    """Run the statements the validation query joins against; returns the rows the reader split into columns."""
+) -> tuple[int, int]:
+    """Run the statements the validation query joins against.
+
+    Returns how many rows the reader split into columns, and the highest of their row numbers.
+    """
     if plan.stored:
         assert plan.current is not None
         con.register(STORED_ROWS, delta.snapshot(estate.table_path(plan.dataset), plan.current.table_version))
     for statement in preparation(plan.schema, mapping, source.relation, mode=plan.mode, stored=plan.stored):
         con.execute(statement)
-    [(split_rows,)] = con.execute(f"SELECT count(*) FROM {source.relation}").fetchall()
-    return int(split_rows)
+    [(split_rows, last_row)] = con.execute(
+        f"SELECT count(*), coalesce(max(_source_row), 0) FROM {source.relation}"
+    ).fetchall()
+    return int(split_rows), int(last_row)
 
 
 def _store(estate: Estate, plan: _Plan, run: _Run, valid: pa.RecordBatchReader) -> delta.Committed:
@@ -561,8 +568,8 @@ class _Run:
         self.split_rows = 0
         self.loaded = 0
         self.rejected: list[pa.RecordBatch] = []
-        #: The ``_source_row`` numbers of the valid rows, batch by batch.
-        self.valid_rows: list[np.ndarray] = []
+        #: A mark per row number (``_source_row``), set for each valid row as it passes: one byte a row.
+        self.marked = np.zeros(0, dtype=bool)
         #: The valid batches as written, while they fit in ``keep`` bytes; None once they do not.
         self.kept: list[pa.RecordBatch] | None = [] if keep > 0 else None
         self.keep = keep
@@ -584,8 +591,7 @@ class _Run:
         for batch in reader:
             if batch.num_rows:
                 self.loaded += batch.num_rows
-                # Copied: a column of a batch from DuckDB holds the whole batch's memory.
-                self.valid_rows.append(row_numbers([batch.column("_source_row")]).copy())
+                self.marked[row_numbers([batch.column("_source_row")])] = True
                 self._keep(batch)
                 yield batch
 

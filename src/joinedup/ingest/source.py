@@ -74,19 +74,20 @@ class Source:
     header_row: int = 1
     #: Columns that held nested JSON values (objects or arrays) in a JSON Lines file.
     nested: set[str] = field(default_factory=set)
-    #: Given the ``_source_row`` numbers of some rows, a relation of the others, shaped as
+    #: Given a registered table of ``_source_row`` numbers, a relation of those rows, shaped as
     #: ``relation``, for a reader that can pick them out without reading every cell; else None.
-    picks_others: Callable[[duckdb.DuckDBPyConnection, list[np.ndarray]], str] | None = None
+    picks: Callable[[duckdb.DuckDBPyConnection, str], str] | None = None
 
-    def other_rows(self, con: duckdb.DuckDBPyConnection, numbers: list[np.ndarray]) -> str:
-        """A relation of the rows whose ``_source_row`` is in none of ``numbers`` (which must all be rows here)."""
+    def other_rows(self, con: duckdb.DuckDBPyConnection, marked: np.ndarray) -> str:
+        """A relation of the rows whose ``_source_row`` is not marked (``marked`` has a mark per row number, from 0
+        to the highest here)."""
+        import numpy as np
         import pyarrow as pa
 
-        if self.picks_others is not None:
-            return self.picks_others(con, numbers)
-        every = row_numbers(con.sql(f"SELECT _source_row FROM {self.relation}").to_arrow_table().column(0).chunks)
-        wanted = every[not_among(every, numbers)]
-        con.register(_WANTED, pa.table([int64_array(wanted)], names=["_source_row"]))
+        # Every number not marked: the rows wanted, and numbers no row has (the header, lines set aside).
+        con.register(_WANTED, pa.table([int64_array(np.flatnonzero(~marked))], names=["_source_row"]))
+        if self.picks is not None:
+            return self.picks(con, _WANTED)
         return f"(SELECT s.* FROM {self.relation} s SEMI JOIN {_WANTED} w ON s._source_row = w._source_row)"
 
     @property
@@ -113,17 +114,6 @@ def row_numbers(arrays: Sequence[pa.Array]) -> np.ndarray:
             raise TypeError(f"row numbers must be int64 without nulls, not {a.type} with {a.null_count} nulls")
     parts = [np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8) for a in arrays if len(a)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def not_among(numbers: np.ndarray, among: list[np.ndarray]) -> np.ndarray:
-    """Which of ``numbers`` are in none of ``among`` (a subset of them), as a boolean mask: one mark per number."""
-    import numpy as np
-
-    marked = np.zeros(int(numbers.max(initial=0)) + 1, dtype=bool)
-    for some in among:
-        marked[some] = True
-    mask: np.ndarray = ~marked[numbers]
-    return mask
 
 
 def int64_array(values: np.ndarray) -> pa.Array:

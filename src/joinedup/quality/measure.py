@@ -37,7 +37,7 @@ from joinedup.quality.rules import (
 from joinedup.quality.sql import Compiled, compile_rule, is_joined, joined_sql, scan_sql, unpack_key
 from joinedup.schema import Schema
 from joinedup.storage import delta
-from joinedup.storage.duck import error_kind, interrupted, sealed
+from joinedup.storage.duck import error_kind, interrupted, sealed, size_in_bytes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -296,7 +296,11 @@ class Prescan:
             name="joinedup-quality-prescan",
             daemon=True,
         )
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start the scan. Apart from making it: whoever will stop it holds it before a thread exists."""
+        if self._thread is not None:
+            self._thread.start()
 
     def _run(
         self,
@@ -309,10 +313,13 @@ class Prescan:
     ) -> None:
         try:
             sql, names = scan_sql(row_rules, uniques, schema)
+            # A quarter of the estate's memory: it runs beside the ingest's own connection. Needing more, it
+            # fails, and the measurement after the commit scans with the whole limit.
+            share = size_in_bytes(estate.config.memory_limit) // 4
             with sealed(
                 estate.tmp_dir,
                 views={"t": rows},
-                memory_limit=estate.config.memory_limit,
+                memory_limit=f"{share}B",
                 threads=estate.config.threads,
                 macros=_macros(row_rules),
             ) as con:
@@ -330,8 +337,8 @@ class Prescan:
             self._result = None
 
     def values(self) -> tuple[str, dict[str, Any]] | None:
-        """The scan's SQL and values, waiting for it to finish; None if it failed."""
-        if self._thread is not None:
+        """The scan's SQL and values, waiting for it to finish; None if it failed or never started."""
+        if self._thread is not None and self._thread.ident is not None:
             self._thread.join()
         return self._result
 
@@ -339,11 +346,15 @@ class Prescan:
         """Stop the scan and wait for its thread (the ingest failed: nothing will measure these rows)."""
         with self._lock:
             self._stopped = True
-            if self._connection is not None:
-                with contextlib.suppress(Exception):
-                    self._connection.interrupt()
-        if self._thread is not None:
-            self._thread.join()
+        if self._thread is None or self._thread.ident is None:
+            return  # never started
+        # Again until the thread ends: DuckDB forgets an interrupt that comes before its query has begun.
+        while self._thread.is_alive():
+            with self._lock:
+                if self._connection is not None:
+                    with contextlib.suppress(Exception):
+                        self._connection.interrupt()
+            self._thread.join(timeout=0.05)
 
 
 #: Rules measured from the catalogue's record of a version, not from its rows.
