@@ -667,3 +667,16 @@ def test_a_scan_starts_only_when_told_so_whoever_stops_it_already_holds_it(
     started.start()
     scanned = started.values()
     assert scanned is not None and scanned[1]["n_rows"] == rows.num_rows
+
+
+def test_checking_expressions_one_after_another_keeps_nothing_between_them() -> None:
+    """One connection checks every expression in a thread: each is bound to its own schema's columns only."""
+    from joinedup.quality.rules import expression_problem
+    from joinedup.schema import Schema
+
+    with_x = Schema.from_dict({"fields": [{"name": "x", "type": "integer"}]})
+    without_x = Schema.from_dict({"fields": [{"name": "y", "type": "string"}]})
+    assert expression_problem("x > 1", with_x) is None
+    problem = expression_problem("x > 1", without_x)
+    assert problem is not None and "(columns: y)" in problem
+    assert expression_problem("x > 1", with_x) is None
