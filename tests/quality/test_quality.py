@@ -680,3 +680,26 @@ def test_checking_expressions_one_after_another_keeps_nothing_between_them() -> 
     problem = expression_problem("x > 1", without_x)
     assert problem is not None and "(columns: y)" in problem
     assert expression_problem("x > 1", with_x) is None
+
+
+def test_a_registered_rule_on_a_column_the_new_version_dropped_is_reported_not_measured(
+    estate: Estate, people_schema: Path, tmp_path: Path
+) -> None:
+    _load(estate, tmp_path, people_schema, GOOD)
+    text = (
+        "rules:\n"
+        "  - {id: sex-coded, check: values, column: sex, values: [M, F]}\n"
+        "  - {id: postcode-for-women, check: expression, expression: postcode IS NOT NULL, where: \"sex = 'F'\"}\n"
+        "  - {id: long-name, check: expression, dimension: validity, expression: length(name) > 9}\n"
+    )
+    add_rules(estate, "people", _rules(tmp_path, text), principal="tester")
+    without_sex = tmp_path / "without-sex.yaml"
+    kept = people_schema.read_text(encoding="utf-8").split("  - name: sex\n")[0] + "primaryKey: [person_id]\n"
+    without_sex.write_text(kept, encoding="utf-8")
+    result = _load(estate, tmp_path, without_sex, GOOD)
+    found = {r["id"]: r for r in latest_result(estate, "people", principal="tester", version=result.version)["rules"]}
+    for dropped in ("sex-coded", "postcode-for-women"):
+        assert found[dropped]["error"].startswith("not measured on this version: ")
+        assert found[dropped]["metric"] is None
+    assert "error" not in found["long-name"] and found["long-name"]["rows_failing"] == 1  # Dai Jones
+    assert result.quality is not None and "error" not in result.quality

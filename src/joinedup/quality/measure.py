@@ -218,7 +218,8 @@ def _run_rules(
             problem = _attach_reference(estate, catalogue, rule, views, references, principal)
             if problem:
                 results[rule.id] = _result(rule, None, 0, 0, [], error=problem)
-    row_rules, uniques = _scanned_rules(rules, schema, version.created_at)
+    unfit = set(results)  # checked once, just above: checking an expression runs DuckDB
+    row_rules, uniques = _scanned_rules(rules, schema, version.created_at, unfit=unfit)
     joined: list[Compiled] = []
     for rule in rules:
         if rule.id in results:
@@ -366,13 +367,17 @@ def _macros(row_rules: list[Compiled]) -> list[str]:
     return sorted({c.rule.type for c in row_rules if c.rule.check == "uk_type" and c.rule.type})
 
 
-def _scanned_rules(rules: list[Rule], schema: Schema, loaded_at: datetime) -> tuple[list[Compiled], list[Rule]]:
+def _scanned_rules(
+    rules: list[Rule], schema: Schema, loaded_at: datetime, *, unfit: set[str] | None = None
+) -> tuple[list[Compiled], list[Rule]]:
     """The rules the main scan of a version's rows measures: not those joining another dataset, not the
-    catalogue's, not those that no longer fit the schema."""
+    catalogue's, not those that no longer fit the schema (``unfit`` names them when already known)."""
     row_rules: list[Compiled] = []
     uniques: list[Rule] = []
     for rule in rules:
-        if _no_longer_fits(rule, schema) or is_joined(rule) or rule.check in _CATALOGUE_CHECKS:
+        if is_joined(rule) or rule.check in _CATALOGUE_CHECKS:
+            continue
+        if rule.id in unfit if unfit is not None else _no_longer_fits(rule, schema):
             continue
         if rule.check == "uniqueness":
             uniques.append(rule)
